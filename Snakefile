@@ -1,0 +1,24 @@
+# weakseg: does pretraining on weak labels (class fractions per tile) help when only 10% of
+# tiles have pixel labels? Run: snakemake --cores 2 (add --resources gpu=1 on a GPU machine).
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "workflow_config.yaml"
+
+
+validate(config, "schemas/config.schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/training.smk"
+include: "rules/evaluation.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        "results/report.html",
+    default_target: True

@@ -1,0 +1,51 @@
+"""Build and save the augmentation pipelines, a preview and optional offline copies: rule ``augment``."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+from weakseg.augmentation import preview, save_pipeline, strong_pipeline, weak_pipeline, write_offline_copies
+from weakseg.cli import json_arg, run_main
+from weakseg.datasets import get_dataset
+from weakseg.imageio import write_png
+from weakseg.outputs import staged_outputs
+from weakseg.tiling import read_tiles
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--settings", type=json_arg, required=True, help="the augment config section, as JSON")
+    parser.add_argument("--images", required=True)
+    parser.add_argument("--masks", required=True)
+    parser.add_argument("--tiles", required=True)
+    parser.add_argument("--splits", required=True)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--out-dir", required=True)
+    args = parser.parse_args()
+    settings, out = args.settings, Path(args.out_dir)
+    images, masks = np.load(args.images, mmap_mode="r"), np.load(args.masks, mmap_mode="r")
+    tile_ids = [t.tile_id for t in read_tiles(args.tiles)]
+    with open(args.splits) as handle:
+        sets = json.load(handle)["sets"]
+    row_of = {tile: row for row, tile in enumerate(tile_ids)}
+    rows_by_set = {name: [row_of[t] for t in sets[name]] for name in ("strong", "weak")}
+    pipelines = {"strong": strong_pipeline(settings), "weak": weak_pipeline(settings)}
+    shown = np.random.default_rng(settings["seed"]).permutation(rows_by_set["strong"])[: settings["preview_tiles"]]
+    shown = np.sort(shown)
+    grid = preview(images[shown], masks[shown], *pipelines.values(), get_dataset(args.dataset).palette_array, settings["seed"])
+    with staged_outputs(out / "strong.yaml", out / "weak.yaml", out / "preview.png") as (strong_tmp, weak_tmp, png_tmp):
+        save_pipeline(pipelines["strong"], strong_tmp)
+        save_pipeline(pipelines["weak"], weak_tmp)
+        write_png(png_tmp, grid)
+    write_offline_copies(
+        images, masks, rows_by_set, pipelines, tile_ids, settings["offline_copies"], settings["seed"], out / "offline"
+    )
+
+
+if __name__ == "__main__":
+    run_main(main)

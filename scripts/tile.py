@@ -1,0 +1,27 @@
+"""Cut prepared scenes into tiles: rule ``tile``."""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from weakseg.cli import run_main
+from weakseg.tiling import write_tiles
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--images", nargs="+", required=True, help="prepared/<scene>/image.npy files")
+    parser.add_argument("--labels", nargs="+", required=True, help="prepared/<scene>/label.npy files, same order")
+    parser.add_argument("--tile-size", type=int, required=True, help="pixels")
+    parser.add_argument("--stride", type=int, required=True, help="pixels")
+    parser.add_argument("--min-labeled-fraction", type=float, required=True)
+    parser.add_argument("--out-dir", required=True)
+    args = parser.parse_args()
+    scenes = [(Path(i).parent.name, i, l) for i, l in zip(args.images, args.labels)]
+    write_tiles(scenes, args.tile_size, args.stride, args.min_labeled_fraction, args.out_dir)
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,146 @@
+"""The augment stage: the strong and weak albumentations pipelines, a preview, optional offline copies.
+
+* strong: spatial transforms on image and mask together (dihedral flips/rotations, then an
+  affine shift/scale/rotate with nearest-neighbour masks), colour transforms on the image only.
+* weak: only transforms that keep every class fraction exactly (the 8 dihedral symmetries
+  of a square tile, and colour), because a weak tile's label *is* its class fractions.
+
+Pipelines are stored with albumentations' own serialisation (``A.save`` / ``A.load``, YAML).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no network check at import
+
+import albumentations as A
+import cv2
+import numpy as np
+
+from weakseg.labels import IGNORE_INDEX, colorize
+from weakseg.outputs import staged_outputs
+
+
+def _color_transforms(settings: dict) -> list:
+    gamma = [round(100 * g) for g in settings["gamma"]]
+    return [
+        A.RandomBrightnessContrast(
+            brightness_limit=settings["brightness"], contrast_limit=settings["contrast"], p=settings["p_color"]
+        ),
+        A.RandomGamma(gamma_limit=tuple(gamma), p=settings["p_color"]),
+        A.ColorJitter(
+            brightness=0, contrast=0, saturation=tuple(settings["saturation"]), hue=settings["hue"], p=settings["p_color"]
+        ),
+    ]
+
+
+def strong_pipeline(settings: dict) -> A.Compose:
+    """Augmentation for pixel-labelled tiles.
+
+    Settings (the ``augment`` config section): ``p_spatial``, ``rotate_limit`` (degrees),
+    ``scale`` ([min, max] zoom factors), ``shift`` (fraction of the tile side), and the colour
+    settings of :func:`weak_pipeline`. Borders are reflected, so no fill value enters the mask.
+    """
+    return A.Compose(
+        [
+            A.D4(p=1.0),
+            A.Affine(
+                scale=tuple(settings["scale"]),
+                translate_percent=(-settings["shift"], settings["shift"]),
+                rotate=(-settings["rotate_limit"], settings["rotate_limit"]),
+                border_mode=cv2.BORDER_REFLECT_101,
+                p=settings["p_spatial"],
+            ),
+            *_color_transforms(settings),
+        ]
+    )
+
+
+def weak_pipeline(settings: dict) -> A.Compose:
+    """Augmentation for weakly labelled tiles: class fractions are unchanged by construction.
+
+    Settings: ``p_color``, ``brightness`` and ``contrast`` (limits, fractions of the range),
+    ``gamma`` ([min, max], 1 = identity), ``saturation`` ([min, max] factors), ``hue``
+    (max shift, fraction of the hue circle).
+    """
+    return A.Compose([A.D4(p=1.0), *_color_transforms(settings)])
+
+
+def save_pipeline(pipeline: A.Compose, path: str | Path) -> None:
+    """Serialise with albumentations (YAML)."""
+    A.save(pipeline, str(path), data_format="yaml")
+
+
+def load_pipeline(path: str | Path) -> A.Compose:
+    """Load a pipeline written by :func:`save_pipeline`."""
+    return A.load(str(path), data_format="yaml")
+
+
+def overlay(image: np.ndarray, mask: np.ndarray, palette: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """Blend the coloured mask over the first three bands of an (H, W, C) uint8 image; ignore left as is."""
+    rgb = image[..., :3].astype(np.float32)
+    colored = colorize(mask, palette).astype(np.float32)
+    labeled = (mask != IGNORE_INDEX)[..., None]
+    return np.where(labeled, (1 - alpha) * rgb + alpha * colored, rgb).astype(np.uint8)
+
+
+def preview(
+    images: np.ndarray, masks: np.ndarray, strong: A.Compose, weak: A.Compose, palette: np.ndarray, seed: int
+) -> np.ndarray:
+    """A grid, one row per tile: image | mask overlay | strong draw (overlay) | weak draw (overlay).
+
+    Args:
+        images: (N, T, T, C) uint8; masks: (N, T, T) uint8.
+
+    Returns:
+        (N * (T + 4), 4 * (T + 4), 3) uint8 RGB.
+    """
+    strong.set_random_seed(seed)
+    weak.set_random_seed(seed)
+    rows = []
+    for image, mask in zip(images, masks):
+        panels = [image[..., :3], overlay(image, mask, palette)]
+        for pipeline in (strong, weak):
+            out = pipeline(image=image, mask=mask)
+            panels.append(overlay(out["image"], out["mask"], palette))
+        rows.append(np.concatenate([np.pad(p, ((2, 2), (2, 2), (0, 0)), constant_values=255) for p in panels], axis=1))
+    return np.concatenate(rows, axis=0)
+
+
+def write_offline_copies(
+    images: np.ndarray,
+    masks: np.ndarray,
+    rows_by_set: dict[str, list[int]],
+    pipelines: dict[str, A.Compose],
+    tile_ids: list[str],
+    copies: int,
+    seed: int,
+    out_dir: str | Path,
+) -> int:
+    """Write ``copies`` augmented copies of every tile of each set with that set's pipeline.
+
+    Outputs ``out_dir/{images.npy, masks.npy, copies.csv}`` (row, tile_id, set, copy); with
+    ``copies = 0`` the arrays have zero rows. Returns the number of copies written.
+    """
+    out_dir = Path(out_dir)
+    jobs = [(name, row, c) for name, rows in rows_by_set.items() for row in rows for c in range(copies)]
+    tile_shape = images.shape[1:]
+    with staged_outputs(out_dir / "images.npy", out_dir / "masks.npy", out_dir / "copies.csv") as staged:
+        out_images = np.lib.format.open_memmap(staged[0], "w+", np.uint8, (len(jobs), *tile_shape))
+        out_masks = np.lib.format.open_memmap(staged[1], "w+", np.uint8, (len(jobs), *tile_shape[:2]))
+        for pipeline in pipelines.values():
+            pipeline.set_random_seed(seed)
+        with open(staged[2], "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["row", "tile_id", "set", "copy"])
+            for i, (name, row, c) in enumerate(jobs):
+                out = pipelines[name](image=np.asarray(images[row]), mask=np.asarray(masks[row]))
+                out_images[i], out_masks[i] = out["image"], out["mask"]
+                writer.writerow([i, tile_ids[row], name, c])
+        out_images.flush()
+        out_masks.flush()
+        del out_images, out_masks
+    return len(jobs)

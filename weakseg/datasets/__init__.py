@@ -1,0 +1,25 @@
+"""Dataset adapters, by the name used in ``dataset.name``."""
+
+from __future__ import annotations
+
+from weakseg.datasets.base import DatasetAdapter, SceneFiles
+from weakseg.datasets.isprs import POTSDAM, VAIHINGEN
+from weakseg.datasets.synthetic import SYNTHETIC
+from weakseg.errors import WeaksegError
+
+DATASETS: dict[str, DatasetAdapter] = {d.name: d for d in (SYNTHETIC, VAIHINGEN, POTSDAM)}
+
+
+def get_dataset(name: str) -> DatasetAdapter:
+    """The adapter registered as ``name``.
+
+    Raises:
+        WeaksegError: unknown name; the message lists the known ones.
+    """
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise WeaksegError(f"dataset.name: unknown dataset {name!r} (known: {', '.join(sorted(DATASETS))})") from None
+
+
+__all__ = ["DATASETS", "DatasetAdapter", "SceneFiles", "get_dataset"]

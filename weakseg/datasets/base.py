@@ -1,0 +1,77 @@
+"""The dataset adapter interface: what every dataset tells the pipeline about itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from weakseg.labels import colors_to_index
+
+
+@dataclass(frozen=True)
+class SceneFiles:
+    """One scene's image and label files, paths relative to the raw data folder."""
+
+    scene: str
+    image: str
+    label: str
+
+
+@dataclass(frozen=True)
+class DatasetAdapter:
+    """Class names, label encoding and file layout of one dataset.
+
+    Subclasses implement :meth:`fetch_scenes` (download/extract or generate the raw files).
+    Colour-coded labels (ISPRS) are decoded with ``palette`` and ``ignore_colors``; datasets
+    with index labels (Cityscapes train ids, Figaro1k's 0/1 masks) override
+    :meth:`label_to_index` and keep ``palette`` for display.
+
+    Attributes:
+        name: the value of ``dataset.name`` in the config.
+        class_names: one name per class index, in index order.
+        palette: (K, 3) RGB colour per class, as nested tuples.
+        ignore_colors: label colours meaning "no label", mapped to the ignore index 255.
+        band_order: names of the image bands, e.g. ``"IRRG"`` (near-infrared, red, green).
+    """
+
+    name: str
+    class_names: tuple[str, ...]
+    palette: tuple[tuple[int, int, int], ...]
+    ignore_colors: tuple[tuple[int, int, int], ...] = ()
+    band_order: str = "RGB"
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def palette_array(self) -> np.ndarray:
+        """(K, 3) uint8 class colours."""
+        return np.array(self.palette, dtype=np.uint8).reshape(-1, 3)
+
+    def label_to_index(
+        self, label: np.ndarray, source: str, snap_max_distance: float | None = None
+    ) -> tuple[np.ndarray, int]:
+        """Decode a raw label image to (H, W) uint8 class indices (255 = ignore).
+
+        Returns ``(index, n_snapped)``; see :func:`weakseg.labels.colors_to_index` for the
+        arguments and the errors raised.
+        """
+        return colors_to_index(
+            label,
+            self.palette_array,
+            np.array(self.ignore_colors, dtype=np.uint8).reshape(-1, 3),
+            source,
+            snap_max_distance,
+        )
+
+    def fetch_scenes(self, raw_dir: Path, settings: dict) -> list[SceneFiles]:
+        """Write the raw scene files under ``raw_dir`` and list them.
+
+        Args:
+            raw_dir: an existing, empty folder.
+            settings: the ``dataset`` section of the config.
+        """
+        raise NotImplementedError

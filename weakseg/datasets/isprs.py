@@ -1,0 +1,118 @@
+"""ISPRS 2D semantic labeling benchmark: Vaihingen and Potsdam.
+
+Class names and colour code from the benchmark's description (Rottensteiner et al., 2012,
+"The ISPRS benchmark on urban object classification and 3D building reconstruction");
+archive names and official MD5s as distributed by ISPRS.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from weakseg.archives import extract_matching, locate_archive, verify_md5
+from weakseg.datasets.base import DatasetAdapter, SceneFiles
+from weakseg.errors import WeaksegError
+
+log = logging.getLogger(__name__)
+
+ISPRS_CLASSES = ("impervious_surfaces", "building", "low_vegetation", "tree", "car", "clutter")
+ISPRS_PALETTE = ((255, 255, 255), (0, 0, 255), (0, 255, 255), (0, 255, 0), (255, 255, 0), (255, 0, 0))
+#: The eroded ("noBoundary") ground truth marks class borders black: no label there.
+ISPRS_IGNORE_COLORS = ((0, 0, 0),)
+
+
+@dataclass(frozen=True)
+class IsprsDataset(DatasetAdapter):
+    """An ISPRS dataset read from its official zip archives.
+
+    Attributes:
+        image_archives: band order -> (archive name, member pattern with the scene id as group 1).
+        label_archives: ``complete`` / ``eroded`` -> (archive name, member pattern).
+        official_md5: archive name -> official MD5, where known.
+    """
+
+    image_archives: dict = field(default_factory=dict)
+    label_archives: dict = field(default_factory=dict)
+    official_md5: dict = field(default_factory=dict)
+
+    def _choose(self, table: dict, key: str | None, config_key: str) -> tuple[str, str]:
+        key = key or next(iter(table))
+        if key not in table:
+            raise WeaksegError(f"{config_key}: {key!r} is not available for {self.name} (choose from {sorted(table)})")
+        return table[key]
+
+    def fetch_scenes(self, raw_dir: Path, settings: dict) -> list[SceneFiles]:
+        """Locate, verify and extract the image and label archives into ``raw_dir``.
+
+        Settings used: ``source.folder``, ``source.url``, ``source.md5`` (overrides),
+        ``labels`` (complete | eroded), ``bands``. Scenes with an image but no label (the
+        benchmark's withheld test areas) are skipped.
+        """
+        source = settings.get("source", {})
+        overrides = source.get("md5") or {}
+        found = {}
+        choices = {
+            "images": self._choose(self.image_archives, settings.get("bands"), "dataset.bands"),
+            "labels": self._choose(self.label_archives, settings.get("labels"), "dataset.labels"),
+        }
+        for role, (archive_name, pattern) in choices.items():
+            archive = locate_archive(archive_name, source.get("folder"), source.get("url"), raw_dir.parent / "archives")
+            verify_md5(archive, overrides.get(archive_name, self.official_md5.get(archive_name)))
+            destination = raw_dir / role
+            destination.mkdir()
+            found[role] = extract_matching(archive, re.compile(pattern), destination)
+            if not found[role]:
+                raise WeaksegError(f"{archive}: no member matches the {self.name} {role} pattern {pattern}")
+        unlabeled = sorted(set(found["images"]) - set(found["labels"]))
+        if unlabeled:
+            log.info("%d scenes have no label and are skipped: %s", len(unlabeled), ", ".join(unlabeled))
+        scenes = sorted(set(found["images"]) & set(found["labels"]))
+        if not scenes:
+            raise WeaksegError(f"{self.name}: no scene has both an image and a label in the archives")
+        return [
+            SceneFiles(s, str(found["images"][s].relative_to(raw_dir)), str(found["labels"][s].relative_to(raw_dir)))
+            for s in scenes
+        ]
+
+
+VAIHINGEN = IsprsDataset(
+    name="vaihingen",
+    class_names=ISPRS_CLASSES,
+    palette=ISPRS_PALETTE,
+    ignore_colors=ISPRS_IGNORE_COLORS,
+    band_order="IRRG",
+    image_archives={"IRRG": ("ISPRS_semantic_labeling_Vaihingen.zip", r"top/top_mosaic_09cm_(area\d+)\.tif")},
+    label_archives={
+        "complete": (
+            "ISPRS_semantic_labeling_Vaihingen_ground_truth_COMPLETE.zip",
+            r"(?:.*/)?top_mosaic_09cm_(area\d+)\.tif",
+        ),
+        "eroded": (
+            "ISPRS_semantic_labeling_Vaihingen_ground_truth_eroded_COMPLETE.zip",
+            r"(?:.*/)?top_mosaic_09cm_(area\d+)_noBoundary\.tif",
+        ),
+    },
+    official_md5={
+        "ISPRS_semantic_labeling_Vaihingen.zip": "462b8dca7b6fa9eaf729840f0cdfc7f3",
+        "ISPRS_semantic_labeling_Vaihingen_ground_truth_COMPLETE.zip": "4802dd6326e2727a352fb735be450277",
+    },
+)
+
+POTSDAM = IsprsDataset(
+    name="potsdam",
+    class_names=ISPRS_CLASSES,
+    palette=ISPRS_PALETTE,
+    ignore_colors=ISPRS_IGNORE_COLORS,
+    band_order="IRRG",
+    image_archives={
+        "IRRG": ("3_Ortho_IRRG.zip", r"(?:.*/)?top_potsdam_(\d+_\d+)_IRRG\.tif"),
+        "RGB": ("2_Ortho_RGB.zip", r"(?:.*/)?top_potsdam_(\d+_\d+)_RGB\.tif"),
+    },
+    label_archives={
+        "complete": ("5_Labels_all.zip", r"(?:.*/)?top_potsdam_(\d+_\d+)_label\.tif"),
+        "eroded": ("5_Labels_all_noBoundary.zip", r"(?:.*/)?top_potsdam_(\d+_\d+)_label_noBoundary\.tif"),
+    },
+)

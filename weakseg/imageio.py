@@ -1,0 +1,51 @@
+"""Read and write scene images: tifffile for TIFF, Pillow for everything else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from PIL import Image
+
+from weakseg.errors import WeaksegError
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image as (H, W, C) uint8, bands in file order.
+
+    Band-first TIFFs (C, H, W with C <= 4) are transposed; a single-band image gets C = 1.
+
+    Raises:
+        WeaksegError: the file is missing, unreadable, or not 8-bit.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            array = tifffile.imread(path)
+        else:
+            with Image.open(path) as image:
+                array = np.asarray(image)
+    except (OSError, ValueError, tifffile.TiffFileError) as error:
+        raise WeaksegError(f"{path}: cannot read image ({error})") from error
+    if array.dtype == bool:
+        array = array.astype(np.uint8)
+    if array.dtype != np.uint8:
+        raise WeaksegError(f"{path}: expected 8-bit pixels, got {array.dtype}")
+    if array.ndim == 2:
+        array = array[..., None]
+    elif array.ndim == 3 and array.shape[0] <= 4 and array.shape[2] > 4:
+        array = np.moveaxis(array, 0, -1)
+    if array.ndim != 3:
+        raise WeaksegError(f"{path}: expected a 2-D image, got shape {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def write_tiff(path: str | Path, array: np.ndarray) -> None:
+    """Write an (H, W) or (H, W, C) uint8 array as an uncompressed contiguous TIFF."""
+    tifffile.imwrite(path, np.ascontiguousarray(array), photometric="rgb" if array.ndim == 3 else "minisblack")
+
+
+def write_png(path: str | Path, array: np.ndarray) -> None:
+    """Write an (H, W) or (H, W, 3) uint8 array as PNG."""
+    Image.fromarray(np.ascontiguousarray(array)).save(path, format="PNG")

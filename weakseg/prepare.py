@@ -1,0 +1,50 @@
+"""The prepare stage: one scene's image and class-index label as NumPy arrays."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from weakseg.datasets import DatasetAdapter
+from weakseg.errors import WeaksegError
+from weakseg.imageio import read_image
+from weakseg.outputs import staged_outputs
+
+log = logging.getLogger(__name__)
+
+
+def prepare_scene(
+    image_path: str | Path,
+    label_path: str | Path,
+    adapter: DatasetAdapter,
+    snap_max_distance: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read a scene and decode its label.
+
+    Returns:
+        ``(image, label)``: (H, W, C) uint8 image and (H, W) uint8 class indices, 255 = ignore.
+
+    Raises:
+        WeaksegError: unreadable file, unknown label colour (see
+            :func:`weakseg.labels.colors_to_index`), or image and label of different size
+            (the message names both files and shapes).
+    """
+    image = read_image(image_path)
+    raw_label = read_image(label_path)
+    if image.shape[:2] != raw_label.shape[:2]:
+        raise WeaksegError(
+            f"image {image_path} is {image.shape[0]}x{image.shape[1]} px but label {label_path} is "
+            f"{raw_label.shape[0]}x{raw_label.shape[1]} px (shapes {image.shape} and {raw_label.shape})"
+        )
+    label, _ = adapter.label_to_index(raw_label, str(label_path), snap_max_distance)
+    return image, label
+
+
+def write_prepared(image_out: str | Path, label_out: str | Path, image: np.ndarray, label: np.ndarray) -> None:
+    """Save ``image`` and ``label`` as ``.npy`` files, both or neither."""
+    with staged_outputs(image_out, label_out) as (image_tmp, label_tmp):
+        for path, array in ((image_tmp, image), (label_tmp, label)):
+            with open(path, "wb") as handle:
+                np.save(handle, array)
