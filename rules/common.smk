@@ -62,3 +62,9 @@ def prepared(kind):
         return expand("data/{dataset}/prepared/{scene}/{kind}.npy", dataset=wildcards.dataset, scene=scenes, kind=kind)
 
     return files
+
+
+def device_settings():
+    """training.device and log_every_batches, shared by pretraining (its section has no own)."""
+    return {k: config["training"][k] for k in ("device", "log_every_batches")}
+

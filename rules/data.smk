@@ -44,6 +44,7 @@ rule tile:
         tile_size=config["tiling"]["tile_size"],
         stride=config["tiling"]["stride"],
         min_labeled_fraction=config["tiling"]["min_labeled_fraction"],
+        out_dir=lambda wildcards, output: os.path.dirname(output.tiles),
     log:
         "results/logs/tile/{dataset}.log",
     benchmark:
@@ -53,7 +54,7 @@ rule tile:
     shell:
         "python scripts/tile.py --images {input.images} --labels {input.labels} --tile-size {params.tile_size}"
         " --stride {params.stride} --min-labeled-fraction {params.min_labeled_fraction}"
-        " --out-dir data/{wildcards.dataset}/tiles 2> {log}"
+        " --out-dir {params.out_dir} 2> {log}"
 
 
 rule split:
@@ -117,6 +118,7 @@ rule augment:
     params:
         settings=as_json(config["augment"]),
         dataset=DATASET,
+        out_dir=lambda wildcards, output: os.path.dirname(output.strong),
     log:
         "results/logs/augment.log",
     benchmark:
@@ -125,4 +127,4 @@ rule augment:
         "../envs/data.yaml"
     shell:
         "python scripts/augment.py --settings {params.settings:q} --images {input.images} --masks {input.masks}"
-        " --tiles {input.tiles} --splits {input.splits} --dataset {params.dataset} --out-dir results/augment 2> {log}"
+        " --tiles {input.tiles} --splits {input.splits} --dataset {params.dataset} --out-dir {params.out_dir} 2> {log}"

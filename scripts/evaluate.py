@@ -1,0 +1,35 @@
+"""Evaluate one trained variant on the validation set: rule ``evaluate``."""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from weakseg.cli import run_main
+from weakseg.datasets import get_dataset
+from weakseg.evaluation import evaluate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--variant", required=True)
+    parser.add_argument("--model", required=True, help="model.pt of the variant")
+    parser.add_argument("--tiles-dir", required=True)
+    parser.add_argument("--splits", required=True)
+    parser.add_argument("--weak-labels", required=True)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--batch-size", type=int, required=True)
+    parser.add_argument("--gallery-tiles", type=int, required=True)
+    parser.add_argument("--device", required=True, choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out-dir", required=True)
+    args = parser.parse_args()
+    evaluate(
+        args.variant, args.model, args.tiles_dir, args.splits, args.weak_labels, get_dataset(args.dataset).palette_array,
+        args.out_dir, args.batch_size, args.gallery_tiles, args.device, args.threads,
+    )
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,208 @@
+"""Shared fixtures and helpers for the data-stage tests.
+
+Real sample data (ISPRS Vaihingen area 4) lives outside the repository in
+``../shared/data`` (see its README.md); tests that need it skip when it is absent, and
+copy it only into ``tmp_path``, never into the repository.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+VAIHINGEN_DIR = SHARED_DATA / "vaihingen"
+VAIHINGEN_IMAGES = "ISPRS_semantic_labeling_Vaihingen.zip"
+VAIHINGEN_LABELS = "ISPRS_semantic_labeling_Vaihingen_ground_truth_COMPLETE.zip"
+#: MD5s of the *sample* archives (not the official full-dataset sums).
+VAIHINGEN_SAMPLE_MD5 = {
+    VAIHINGEN_IMAGES: "d0fe9b5f590f76e192cd085dc16541cb",
+    VAIHINGEN_LABELS: "ed2cd2c9e8dfef12e6e46dba882f1a92",
+}
+#: The ISPRS colour code, written out from the benchmark description (not read from the package).
+ISPRS_COLORS = [(255, 255, 255), (0, 0, 255), (0, 255, 255), (0, 255, 0), (255, 255, 0), (255, 0, 0)]
+
+#: What a workflow copy needs (the list the pipeline tests copy into tmp_path).
+WORKFLOW_ITEMS = (
+    "Snakefile",
+    "rules",
+    "scripts",
+    "weakseg",
+    "schemas",
+    "envs",
+    "profiles",
+    "report",
+    "workflow_config.yaml",
+)
+
+
+# --------------------------------------------------------------------------- real sample data
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"real sample data not available: {path} is missing (expected ../shared/data next to the repo)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def vaihingen_dir() -> Path:
+    """The folder holding the clean Vaihingen sample archives (skips when absent)."""
+    _require(VAIHINGEN_DIR / VAIHINGEN_IMAGES)
+    _require(VAIHINGEN_DIR / VAIHINGEN_LABELS)
+    return VAIHINGEN_DIR
+
+
+@pytest.fixture(scope="session")
+def vaihingen_dirty_labels() -> Path:
+    """The ground-truth archive with blended off-palette colours (skips when absent)."""
+    return _require(VAIHINGEN_DIR / "dirty" / VAIHINGEN_LABELS)
+
+
+def read_zip_member(archive: Path, suffix: str) -> bytes:
+    """The bytes of the one member of ``archive`` whose name ends with ``suffix``."""
+    with zipfile.ZipFile(archive) as handle:
+        names = [n for n in handle.namelist() if n.endswith(suffix)]
+        assert len(names) == 1, f"{archive}: expected one member ending in {suffix}, got {names}"
+        return handle.read(names[0])
+
+
+def read_tiff_bytes(data: bytes) -> np.ndarray:
+    import io
+
+    import tifffile
+
+    return tifffile.imread(io.BytesIO(data))
+
+
+# --------------------------------------------------------------------------- running scripts
+
+
+def run_script(name: str, *args, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``scripts/<name>.py`` with the test interpreter, as the workflow's rules do."""
+    return subprocess.run(
+        [sys.executable, f"scripts/{name}.py", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def partial_leftovers(*folders: Path) -> list[Path]:
+    """Every ``.NAME.partial`` staging path left anywhere under ``folders``."""
+    found = []
+    for folder in folders:
+        if Path(folder).exists():
+            found += [p for p in Path(folder).rglob(".*.partial")]
+    return found
+
+
+def assert_failed_cleanly(result: subprocess.CompletedProcess, outputs: list[Path], *fragments: str) -> str:
+    """Non-zero exit, a one-line ``error:`` message naming every fragment, no output, no staging leftovers.
+
+    Returns the stderr text.
+    """
+    stderr = result.stderr
+    assert result.returncode != 0, f"expected failure, got exit 0; stderr:\n{stderr}"
+    assert "Traceback" not in stderr, f"bad input must give a message, not a traceback:\n{stderr}"
+    assert "error:" in stderr, stderr
+    for fragment in fragments:
+        assert str(fragment) in stderr, f"{fragment!r} not in stderr:\n{stderr}"
+    for path in outputs:
+        assert not Path(path).exists(), f"{path} exists after a failed step"
+    leftovers = partial_leftovers(*{Path(p).parent for p in outputs})
+    assert not leftovers, f"staging leftovers: {leftovers}"
+    return stderr
+
+
+# --------------------------------------------------------------------------- building inputs
+
+
+def write_raw_scene(raw_dir: Path, scene: str, image: np.ndarray, label_rgb: np.ndarray) -> tuple[Path, Path]:
+    """Write one scene as the download stage does: images/<scene>.tif, labels/<scene>.tif, scenes.csv."""
+    from weakseg.imageio import write_tiff
+
+    (raw_dir / "images").mkdir(parents=True, exist_ok=True)
+    (raw_dir / "labels").mkdir(parents=True, exist_ok=True)
+    image_path, label_path = raw_dir / "images" / f"{scene}.tif", raw_dir / "labels" / f"{scene}.tif"
+    write_tiff(image_path, image)
+    write_tiff(label_path, label_rgb)
+    index = raw_dir / "scenes.csv"
+    rows = []
+    if index.exists():
+        with open(index, newline="") as handle:
+            rows = [r for r in csv.DictReader(handle) if r["scene"] != scene]
+    rows.append({"scene": scene, "image": f"images/{scene}.tif", "label": f"labels/{scene}.tif"})
+    with open(index, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["scene", "image", "label"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return image_path, label_path
+
+
+def write_tiles_csv(path: Path, tiles) -> None:
+    """A ``tiles.csv`` as the tile stage writes it, from :class:`weakseg.tiling.Tile` objects."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["tile_id", "scene", "y", "x", "labeled_fraction"])
+        writer.writerows([t.tile_id, t.scene, t.y, t.x, f"{t.labeled_fraction:.6f}"] for t in tiles)
+
+
+def grid_tiles(scene: str, height: int, width: int, tile_size: int, stride: int):
+    """Tiles at every stride position of a ``height`` x ``width`` scene, border-aligned at the end."""
+    from weakseg.tiling import Tile, tile_id, tile_offsets
+
+    return [
+        Tile(tile_id(scene, y, x), scene, y, x, 1.0)
+        for y in tile_offsets(height, tile_size, stride)
+        for x in tile_offsets(width, tile_size, stride)
+    ]
+
+
+# --------------------------------------------------------------------------- workflow copies
+
+
+def copy_workflow(dest: Path) -> Path:
+    """Copy the workflow (code, rules, schema, profile; no data or results) into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for item in WORKFLOW_ITEMS:
+        source = REPO / item
+        if source.is_dir():
+            shutil.copytree(source, dest / item, ignore=ignore)
+        else:
+            shutil.copy2(source, dest / item)
+    return dest
+
+
+def snakemake_env() -> dict:
+    """The environment for Snakemake runs: the test venv's ``bin`` first on PATH (rules call ``python``)."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    return env
+
+
+def run_snakemake(workdir: Path, *args, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run Snakemake (the venv's) in ``workdir``; targets and options go in ``args``."""
+    snakemake = Path(sys.executable).parent / "snakemake"
+    command = [str(snakemake)] if snakemake.exists() else [sys.executable, "-m", "snakemake"]
+    return subprocess.run(
+        [*command, *map(str, args)],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=snakemake_env(),
+        timeout=timeout,
+    )

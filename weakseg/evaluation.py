@@ -1,0 +1,121 @@
+"""The evaluate stage: a trained model on the validation set.
+
+Writes ``metrics.json`` (mIoU, mean F1, OA, the mean absolute error of predicted class
+fractions against the weak labels, per-class scores), ``per_class.csv``, ``confusion.csv``
+and colourised predictions of a fixed sample of tiles (dataset palette, ignore pixels black).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from weakseg.cli import write_json
+from weakseg.imageio import write_png
+from weakseg.labels import IGNORE_INDEX, colorize
+from weakseg.metrics import segmentation_metrics
+from weakseg.models import IMAGENET_MEAN, IMAGENET_STD
+from weakseg.outputs import staged_outputs
+from weakseg.tile_data import TileDataset
+from weakseg.tiling import read_tiles
+from weakseg.training import autocast_dtype, load_model, make_loader, resolve_device, validate
+from weakseg.weak_labels import read_weak_labels
+
+
+def gallery_sample(tile_ids: list[str], n: int) -> list[str]:
+    """``n`` tile ids spread evenly over ``tile_ids`` (the same for every variant and rerun)."""
+    if not tile_ids:
+        return []
+    picks = np.unique(np.linspace(0, len(tile_ids) - 1, min(n, len(tile_ids))).round().astype(int))
+    return [tile_ids[i] for i in picks]
+
+
+def evaluate(
+    variant: str,
+    model_path: str | Path,
+    tiles_dir: str | Path,
+    splits_path: str | Path,
+    weak_labels_path: str | Path,
+    palette: np.ndarray,
+    out_dir: str | Path,
+    batch_size: int = 64,
+    gallery_tiles: int = 6,
+    device_name: str = "auto",
+    threads: int = 1,
+) -> dict:
+    """Evaluate ``model_path`` on the val set and write the stage's outputs to ``out_dir``.
+
+    Returns:
+        The content of ``metrics.json``: :func:`weakseg.metrics.segmentation_metrics` plus
+        ``variant``, ``class_names``, ``fraction_mae`` (mean over val tiles and classes of
+        |predicted - weak-label fraction|, predicted = softmax averaged over labelled pixels),
+        ``n_tiles``, ``n_pixels`` (labelled), ``device``, ``checkpoint`` and ``best_epoch``.
+    """
+    tiles_dir, out_dir = Path(tiles_dir), Path(out_dir)
+    device = resolve_device(device_name)
+    torch.set_num_threads(max(threads, 1))
+    model, record = load_model(model_path, device)
+    class_names = list(record["class_names"])
+    tile_ids = [t.tile_id for t in read_tiles(tiles_dir / "tiles.csv")]
+    row_of = {tile: row for row, tile in enumerate(tile_ids)}
+    with open(splits_path) as handle:
+        val_ids = json.load(handle)["sets"]["val"]
+    label_ids, _, fractions, _ = read_weak_labels(weak_labels_path)
+    fraction_of = dict(zip(label_ids, fractions))
+    images, masks = tiles_dir / "images.npy", tiles_dir / "masks.npy"
+    dataset = TileDataset(
+        images, masks, [row_of[t] for t in val_ids], IMAGENET_MEAN, IMAGENET_STD,
+        fractions=np.array([fraction_of[t] for t in val_ids]),
+    )
+    loader = make_loader(dataset, batch_size, False, max(threads - 1, 0), device, 0)
+    result = validate(model, loader, device, len(class_names), None)
+    metrics = segmentation_metrics(result["confusion"], class_names)
+    metrics.update(
+        variant=variant,
+        class_names=class_names,
+        fraction_mae=float(result["fraction_abs_error"].sum() / (result["n_tiles"] * len(class_names))),
+        n_tiles=result["n_tiles"],
+        n_pixels=int(result["confusion"].sum()),
+        device=str(device),
+        checkpoint=str(model_path),
+        best_epoch=record["epoch"],
+    )
+    per_class_mae = result["fraction_abs_error"] / result["n_tiles"]
+    names = ("metrics.json", "per_class.csv", "confusion.csv", "predictions")
+    with staged_outputs(*(out_dir / n for n in names)) as (metrics_tmp, per_class_tmp, confusion_tmp, predictions_tmp):
+        write_json(metrics_tmp, metrics)
+        with open(per_class_tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["class", "iou", "precision", "recall", "f1", "support", "fraction_mae"])
+            for k, name in enumerate(class_names):
+                scores = metrics["per_class"][name]
+                writer.writerow([name, *(_cell(scores[m]) for m in ("iou", "precision", "recall", "f1")), scores["support"], f"{per_class_mae[k]:.6f}"])
+        with open(confusion_tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["true\\pred", *class_names])
+            writer.writerows([name, *row] for name, row in zip(class_names, result["confusion"].tolist()))
+        predictions_tmp.mkdir()
+        _write_gallery(model, dataset, gallery_sample(val_ids, gallery_tiles), val_ids, palette, device, predictions_tmp)
+    return metrics
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
+
+
+@torch.no_grad()
+def _write_gallery(model, dataset: TileDataset, tiles: list[str], val_ids: list[str], palette, device, out_dir: Path) -> None:
+    """Colourised predictions of ``tiles`` as ``<tile_id>.png``; pixels without ground truth black."""
+    position = {tile: i for i, tile in enumerate(val_ids)}
+    dtype = autocast_dtype(device)
+    for tile in tiles:
+        item = dataset[position[tile]]
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            logits = model(item["image"][None].to(device))
+        predicted = logits.float().argmax(1)[0].cpu().numpy().astype(np.uint8)
+        predicted[item["mask"].numpy() == IGNORE_INDEX] = IGNORE_INDEX
+        write_png(out_dir / f"{tile}.png", colorize(predicted, palette))

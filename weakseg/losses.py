@@ -1,0 +1,75 @@
+"""Losses: pixel-wise segmentation losses and the proportion loss on label proportions."""
+
+from __future__ import annotations
+
+import segmentation_models_pytorch as smp
+import torch
+from torch import nn
+
+from weakseg.errors import WeaksegError
+from weakseg.labels import IGNORE_INDEX
+
+PROPORTION_LOSSES = ("cross_entropy", "kl", "l1")
+SEGMENTATION_LOSSES = ("cross_entropy", "dice", "cross_entropy+dice")
+
+
+def predicted_fractions(logits: torch.Tensor, labeled: torch.Tensor) -> torch.Tensor:
+    """Class fractions a model predicts for each tile: the softmax averaged over labelled pixels.
+
+    Args:
+        logits: (B, K, H, W) float.
+        labeled: (B, H, W) bool, True where the pixel counts (ignore pixels excluded).
+
+    Returns:
+        (B, K) float32; each row sums to 1 (a tile without labelled pixels gives zeros).
+    """
+    probabilities = torch.softmax(logits.float(), dim=1)
+    weights = labeled.unsqueeze(1).float()
+    total = weights.sum(dim=(2, 3)).clamp_min(1.0)
+    return (probabilities * weights).sum(dim=(2, 3)) / total
+
+
+def proportion_loss(predicted: torch.Tensor, target: torch.Tensor, kind: str = "cross_entropy", eps: float = 1e-7) -> torch.Tensor:
+    """Distance between predicted and true label proportions, averaged over the batch.
+
+    With ``p`` the predicted and ``t`` the true fractions of one tile, (B, K) each:
+
+    * ``cross_entropy``: ``-sum_k t_k log p_k``, the "proportion loss" of learning from label
+      proportions (Ardehaly & Culotta, 2017; Tsai & Lin, 2020);
+    * ``kl``: ``sum_k t_k (log t_k - log p_k)`` (the same gradient, zero at ``p = t``);
+    * ``l1``: ``sum_k |p_k - t_k|``.
+
+    ``p`` is clamped to ``[eps, 1]`` before the logarithm.
+
+    Raises:
+        WeaksegError: unknown ``kind``.
+    """
+    if kind == "cross_entropy":
+        per_tile = -(target * predicted.clamp(eps, 1.0).log()).sum(dim=1)
+    elif kind == "kl":
+        per_tile = (torch.xlogy(target, target) - target * predicted.clamp(eps, 1.0).log()).sum(dim=1)
+    elif kind == "l1":
+        per_tile = (predicted - target).abs().sum(dim=1)
+    else:
+        raise WeaksegError(f"pretraining.loss: {kind!r} is not one of {', '.join(PROPORTION_LOSSES)}")
+    return per_tile.mean()
+
+
+class SegmentationLoss(nn.Module):
+    """Pixel-wise loss on (B, K, H, W) logits and (B, H, W) int64 masks, ignore index 255.
+
+    ``cross_entropy`` is PyTorch's; ``dice`` is smp's multiclass Dice loss; the two can be summed.
+    """
+
+    def __init__(self, kind: str = "cross_entropy"):
+        super().__init__()
+        if kind not in SEGMENTATION_LOSSES:
+            raise WeaksegError(f"training.loss: {kind!r} is not one of {', '.join(SEGMENTATION_LOSSES)}")
+        self.terms = nn.ModuleList()
+        if "cross_entropy" in kind:
+            self.terms.append(nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX))
+        if "dice" in kind:
+            self.terms.append(smp.losses.DiceLoss(mode="multiclass", ignore_index=IGNORE_INDEX))
+
+    def forward(self, logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        return sum(term(logits.float(), masks) for term in self.terms)

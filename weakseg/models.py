@@ -1,0 +1,65 @@
+"""Segmentation models from segmentation-models-pytorch (smp), built from the ``model`` config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import segmentation_models_pytorch as smp
+import torch
+from torch import nn
+
+from weakseg.errors import WeaksegError
+
+ARCHITECTURES = ("FPN", "Unet", "DeepLabV3Plus", "PSPNet")
+
+
+def build_model(arch: str, encoder: str, encoder_weights: str | None, in_channels: int, n_classes: int) -> nn.Module:
+    """An smp model mapping (B, in_channels, H, W) float32 to (B, n_classes, H, W) logits.
+
+    Args:
+        arch: one of :data:`ARCHITECTURES`.
+        encoder: an smp encoder name, e.g. ``resnet34``.
+        encoder_weights: ``None`` (random init), ``"imagenet"`` (downloaded by smp), or the
+            path of a local encoder ``state_dict`` saved with ``torch.save``.
+        in_channels, n_classes: bands of the input and classes of the output.
+
+    Raises:
+        WeaksegError: unknown architecture or encoder; ImageNet weights that cannot be
+            downloaded (the message suggests ``null`` or a local weights path); a local weights
+            file that is missing or does not fit the encoder.
+    """
+    if arch not in ARCHITECTURES:
+        raise WeaksegError(f"model.arch: {arch!r} is not one of {', '.join(ARCHITECTURES)}")
+    local = encoder_weights not in (None, "imagenet")
+    if local and not Path(encoder_weights).is_file():
+        raise WeaksegError(f"model.encoder_weights: {encoder_weights!r} is neither null, 'imagenet' nor an existing file")
+    try:
+        model = smp.create_model(
+            arch,
+            encoder_name=encoder,
+            encoder_weights="imagenet" if encoder_weights == "imagenet" else None,
+            in_channels=in_channels,
+            classes=n_classes,
+        )
+    except KeyError as error:
+        raise WeaksegError(f"model.encoder: {encoder!r} is not an smp encoder ({error})") from error
+    except Exception as error:
+        if encoder_weights != "imagenet":
+            raise
+        raise WeaksegError(
+            f"model.encoder_weights: could not download ImageNet weights for encoder {encoder!r} "
+            f"({type(error).__name__}: {str(error)[:200]}). If this machine is offline, set "
+            "model.encoder_weights: null (train from scratch) or the path of a local encoder state_dict (.pth)"
+        ) from error
+    if local:
+        try:
+            model.encoder.load_state_dict(torch.load(encoder_weights, map_location="cpu", weights_only=True))
+        except (RuntimeError, OSError, ValueError) as error:
+            raise WeaksegError(f"model.encoder_weights: {encoder_weights} does not fit encoder {encoder!r}: {error}") from error
+    return model
+
+
+#: ImageNet per-band mean and std (fractions of 255), as used by torchvision's and smp's
+#: ImageNet encoders; bands beyond three reuse them cyclically.
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
