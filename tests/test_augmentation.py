@@ -188,3 +188,40 @@ def test_preview_grid_and_overlay(settings):
     blended = overlay(images[0], masks[0], palette)
     assert (blended[..., 0] >= images[0][..., 0]).all()  # red overlay raises red
     np.testing.assert_array_equal(overlay(images[1], masks[1], palette), images[1])  # ignore left as is
+
+
+def test_offline_copies_keep_weak_fractions_and_are_reproducible(settings, tmp_path):
+    import csv
+
+    from weakseg.augmentation import write_offline_copies
+
+    rng = np.random.default_rng(4)
+    masks = np.stack([blocky_mask(), np.roll(blocky_mask(), 5, axis=0), blocky_mask()[::-1]])
+    masks[2, :10] = IGNORE_INDEX
+    images = np.stack([render(np.where(m == IGNORE_INDEX, 0, m)) for m in masks])
+    images = (images + rng.integers(0, 3, images.shape)).astype(np.uint8)
+    pipelines = {"strong": strong_pipeline(settings), "weak": weak_pipeline(settings)}
+    rows_by_set = {"strong": [0], "weak": [1, 2]}
+    ids = ["t0", "t1", "t2"]
+    n = write_offline_copies(images, masks, rows_by_set, pipelines, ids, 3, 0, tmp_path / "a")
+    assert n == 9
+    out_masks = np.load(tmp_path / "a" / "masks.npy")
+    out_images = np.load(tmp_path / "a" / "images.npy")
+    assert out_images.shape == (9, *images.shape[1:]) and out_masks.shape == (9, *masks.shape[1:])
+    with open(tmp_path / "a" / "copies.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["tile_id"], r["set"], r["copy"]) for r in rows] == [
+        (t, s, str(c)) for s, t in (("strong", "t0"), ("weak", "t1"), ("weak", "t2")) for c in range(3)
+    ]
+    source = {t: i for i, t in enumerate(ids)}
+    for row, copy_mask in zip(rows, out_masks):
+        if row["set"] == "weak":
+            original = masks[source[row["tile_id"]]]
+            np.testing.assert_array_equal(class_fractions(copy_mask[None], 6), class_fractions(original[None], 6))
+    # the same seed gives the same bytes
+    write_offline_copies(images, masks, rows_by_set, pipelines, ids, 3, 0, tmp_path / "b")
+    for name in ("images.npy", "masks.npy", "copies.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    # no copies: empty arrays, header-only CSV
+    assert write_offline_copies(images, masks, rows_by_set, pipelines, ids, 0, 0, tmp_path / "c") == 0
+    assert np.load(tmp_path / "c" / "images.npy").shape == (0, *images.shape[1:])

@@ -1,0 +1,115 @@
+"""Training-loop behaviour on tiny constructed data (CPU, seconds)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO
+from weakseg.errors import WeaksegError
+from weakseg.models import IMAGENET_MEAN, IMAGENET_STD, build_model
+from weakseg.tile_data import TileDataset, TrainingData
+from weakseg.training import resolve_device, train
+
+CLASSES = ["a", "b", "c"]
+
+
+@pytest.fixture
+def tiny_tiles(tmp_path):
+    """8 tiles of 32x32 px: class = which third of the tile, image bands encode it."""
+    rng = np.random.default_rng(0)
+    masks = np.zeros((8, 32, 32), dtype=np.uint8)
+    masks[:, :, 11:22] = 1
+    masks[:, :, 22:] = 2
+    masks[:, :2] = 255
+    images = (masks[..., None] * 80 + rng.integers(0, 20, (8, 32, 32, 3))).astype(np.uint8)
+    np.save(tmp_path / "images.npy", images)
+    np.save(tmp_path / "masks.npy", masks)
+    return tmp_path
+
+
+class PoisonedTiles(TileDataset):
+    """Tiles whose images turn NaN from ``poison_epoch`` on."""
+
+    poison_epoch = 2
+
+    def __getitem__(self, index):
+        item = super().__getitem__(index)
+        if self.epoch >= self.poison_epoch:
+            item["image"] = torch.full_like(item["image"], float("nan"))
+        return item
+
+
+def _settings(epochs: int) -> dict:
+    return {
+        "mode": "strong",
+        "model": {"arch": "FPN", "encoder": "resnet18", "encoder_weights": None},
+        "training": {"epochs": epochs, "batch_size": 4, "lr": 0.01, "weight_decay": 0.0, "loss": "cross_entropy",
+                     "seed": 0, "device": "cpu", "log_every_batches": 1},
+        "init_from": None,
+    }
+
+
+def _data(folder, dataset_type=TileDataset) -> TrainingData:
+    fractions = np.tile([0.3, 0.35, 0.35], (4, 1))
+    train_set = dataset_type(folder / "images.npy", folder / "masks.npy", [0, 1, 2, 3], IMAGENET_MEAN, IMAGENET_STD)
+    val_set = TileDataset(folder / "images.npy", folder / "masks.npy", [4, 5, 6, 7], IMAGENET_MEAN, IMAGENET_STD, fractions=fractions)
+    return TrainingData(train_set, val_set, 3, CLASSES)
+
+
+def test_training_publishes_best_model_history_and_drops_the_resume_folder(tiny_tiles):
+    out = tiny_tiles / "run"
+    history = train(_data(tiny_tiles), _settings(2), out)
+    assert [row["epoch"] for row in history] == [1, 2]
+    record = torch.load(out / "model.pt", weights_only=False)
+    best = max(history, key=lambda row: row["val_miou"])
+    assert record["epoch"] == best["epoch"] and record["val_miou"] == pytest.approx(best["val_miou"])
+    last = torch.load(out / "last.pt", weights_only=False)
+    assert last["epoch"] == 2 and set(last) >= {"model", "optimizer", "scheduler", "rng"}
+    assert (out / "history.csv").read_text().startswith("epoch,train_loss,val_loss,val_miou,val_oa,lr,seconds,iou_a")
+    assert not (out / "resume").exists()
+
+
+def test_a_loss_turning_nan_stops_with_a_message_and_keeps_the_last_good_checkpoint(tiny_tiles):
+    out = tiny_tiles / "run"
+    with pytest.raises(WeaksegError, match=r"loss became nan at epoch 2, batch 1.*checkpoint .* is intact"):
+        train(_data(tiny_tiles, PoisonedTiles), _settings(3), out)
+    checkpoint = torch.load(out / "resume/checkpoint.pt", weights_only=False)
+    assert checkpoint["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in checkpoint["model"].values() if v.is_floating_point())
+    assert not (out / "model.pt").exists() and not (out / "history.csv").exists()
+
+
+def test_cuda_asked_for_without_a_gpu_is_an_error():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert resolve_device("auto").type == "cpu"
+    with pytest.raises(WeaksegError, match="training.device"):
+        resolve_device("cuda")
+
+
+def test_imagenet_weights_offline_give_a_clear_error():
+    code = "from weakseg.models import build_model; build_model('FPN', 'resnet18', 'imagenet', 3, 6)"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-c", f"from weakseg.cli import run_main; run_main(lambda: exec({code!r}))"],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "could not download ImageNet weights for encoder 'resnet18'" in result.stderr
+    assert "model.encoder_weights: null" in result.stderr
+
+
+def test_local_encoder_weights_are_loaded(tmp_path):
+    source = build_model("FPN", "resnet18", None, 3, 6)
+    torch.save(source.encoder.state_dict(), tmp_path / "encoder.pth")
+    loaded = build_model("FPN", "resnet18", str(tmp_path / "encoder.pth"), 3, 6)
+    for name, value in source.encoder.state_dict().items():
+        assert torch.equal(value, loaded.encoder.state_dict()[name])
+    with pytest.raises(WeaksegError, match="neither null, 'imagenet' nor an existing file"):
+        build_model("FPN", "resnet18", str(tmp_path / "missing.pth"), 3, 6)
+    with pytest.raises(WeaksegError, match="does not fit encoder 'resnet34'"):
+        build_model("FPN", "resnet34", str(tmp_path / "encoder.pth"), 3, 6)
