@@ -16,6 +16,8 @@ def check_config(cfg):
     tiling = cfg["tiling"]
     if tiling["stride"] > tiling["tile_size"]:
         _fail("tiling.stride", f"{tiling['stride']} px > tile_size {tiling['tile_size']} px would skip pixels")
+    if cfg["split"]["group_by"] == "tile" and tiling["stride"] < tiling["tile_size"]:
+        _fail("split.group_by", "'tile' with overlapping tiles (stride < tile_size) would put overlapping tiles in different sets; use 'block' or 'scene'")
     if tiling["tile_size"] % 32:
         _fail("tiling.tile_size", f"{tiling['tile_size']} px must be a multiple of 32 (the encoders' output stride)")
     for key in ("scale", "gamma", "saturation"):

@@ -7,6 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from weakseg.cli import run_main
+from weakseg.errors import WeaksegError
 from weakseg.tiling import write_tiles
 
 
@@ -19,6 +20,8 @@ def main() -> None:
     parser.add_argument("--min-labeled-fraction", type=float, required=True)
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args()
+    if len(args.images) != len(args.labels):
+        raise WeaksegError(f"{len(args.images)} --images but {len(args.labels)} --labels; give one label per image")
     scenes = [(Path(i).parent.name, i, l) for i, l in zip(args.images, args.labels)]
     write_tiles(scenes, args.tile_size, args.stride, args.min_labeled_fraction, args.out_dir)
 

@@ -118,7 +118,7 @@ def test_unsafe_archive_member_is_refused(tmp_path, kind):
     folder = tmp_path / "archives"
     folder.mkdir()
     target = tmp_path / "evil.tif" if kind == "dotdot" else tmp_path / "abs" / "evil.tif"
-    member = "../../evil.tif" if kind == "dotdot" else str(target)
+    member = "../evil.tif" if kind == "dotdot" else str(target)
     with zipfile.ZipFile(folder / VAIHINGEN_IMAGES, "w") as handle:
         handle.writestr("top/top_mosaic_09cm_area1.tif", b"fine")
         handle.writestr(member, b"evil")

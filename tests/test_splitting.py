@@ -146,3 +146,49 @@ def test_blocks_group_neighbouring_tiles():
         assert len(same_block) == 16
         assert {owner[u.tile_id] for u in same_block} == {owner[t.tile_id]}
     assert splits["n_groups"] == 8
+
+
+def brute_force_pairs(tiles, tile_size):
+    return {
+        (i, j)
+        for i, a in enumerate(tiles)
+        for j, b in enumerate(tiles)
+        if i < j and a.scene == b.scene and abs(a.y - b.y) < tile_size and abs(a.x - b.x) < tile_size
+    }
+
+
+def test_overlapping_pairs_match_brute_force_on_irregular_positions():
+    from weakseg.splitting import overlapping_pairs
+    from weakseg.tiling import Tile
+
+    rng = np.random.default_rng(0)
+    tiles = [
+        Tile(f"t{i}", f"s{rng.integers(3)}", int(rng.integers(0, 200)), int(rng.integers(0, 200)), 1.0)
+        for i in range(400)
+    ]
+    tiles += [Tile("dup", tiles[0].scene, tiles[0].y, tiles[0].x, 1.0)]  # same position: overlaps
+    for tile_size in (1, 16, 32, 64):
+        pairs = overlapping_pairs(tiles, tile_size)
+        assert len(pairs) == len(set(pairs))
+        assert set(pairs) == brute_force_pairs(tiles, tile_size)
+        assert all(i < j for i, j in pairs)
+
+
+def test_overlapping_pairs_memory_stays_linear_in_the_tile_count():
+    """A 3000 px scene in 32 px tiles (8836 tiles): an all-pairs matrix would need ~0.6 GB per array."""
+    import tracemalloc
+
+    from weakseg.splitting import overlapping_pairs
+
+    tiles = grid_tiles("big", 3000, 3000, 32, 32)
+    assert len(tiles) == 94 * 94
+    tracemalloc.start()
+    try:
+        pairs = overlapping_pairs(tiles, 32)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # only the border-aligned last row and column overlap their neighbours: 94 pairs of rows side
+    # by side, 94 of columns, and the 2 diagonal pairs of the four corner tiles
+    assert len(pairs) == 94 + 94 + 2
+    assert peak < 50e6, f"peak {peak / 1e6:.0f} MB"

@@ -57,11 +57,18 @@ def overlapping_pairs(tiles: list[Tile], tile_size: int) -> list[tuple[int, int]
         by_scene[tile.scene].append(index)
     pairs = []
     for indices in by_scene.values():
+        # Sweep in y order, comparing each tile only with the tiles starting less than
+        # tile_size below it: memory linear in the tile count (an all-pairs matrix of a
+        # 6000 px Potsdam scene at 64 px tiles, stride 32, would take tens of GB).
+        indices = np.asarray(indices)
         ys = np.array([tiles[i].y for i in indices])
+        order = np.argsort(ys, kind="stable")
+        indices, ys = indices[order], ys[order]
         xs = np.array([tiles[i].x for i in indices])
-        close = (np.abs(ys[:, None] - ys[None]) < tile_size) & (np.abs(xs[:, None] - xs[None]) < tile_size)
-        for a, b in zip(*np.nonzero(np.triu(close, k=1))):
-            pairs.append((indices[a], indices[b]))
+        ends = np.searchsorted(ys, ys + tile_size, side="left")
+        for a in range(len(indices)):
+            near = a + 1 + np.flatnonzero(np.abs(xs[a + 1 : ends[a]] - xs[a]) < tile_size)
+            pairs.extend((min(int(indices[a]), int(j)), max(int(indices[a]), int(j))) for j in indices[near])
     return pairs
 
 
