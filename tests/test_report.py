@@ -3,7 +3,6 @@
 import csv
 import hashlib
 import json
-import math
 import re
 import subprocess
 import sys
