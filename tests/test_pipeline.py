@@ -21,7 +21,7 @@ from weakseg.metrics import confusion_matrix, segmentation_metrics
 pytestmark = pytest.mark.pipeline
 
 #: The demo data, with fewer epochs so that the whole run takes a minute or two on 2 CPU cores.
-SHORT_DEMO = {"training": {"epochs": 12}, "pretraining": {"epochs": 2}, "evaluation": {"gallery_tiles": 3}}
+SHORT_DEMO = {"training": {"epochs": 25}, "pretraining": {"epochs": 3}, "evaluation": {"gallery_tiles": 3}}
 
 
 def planned_jobs(workdir: Path, *args) -> dict[str, int]:
@@ -50,7 +50,7 @@ def test_the_run_writes_every_artifact_of_the_experiment(demo_run):
         assert any((demo_run / f"results/models/{variant}/tensorboard").iterdir())
         assert not (demo_run / f"results/models/{variant}/resume").exists()
         history = (demo_run / f"results/models/{variant}/history.csv").read_text().splitlines()
-        assert len(history) == 1 + (2 if variant == "weak_only" else 12)
+        assert len(history) == 1 + (3 if variant == "weak_only" else 25)
         assert len(list((demo_run / f"results/eval/{variant}/predictions").glob("*.png"))) == 3
     assert (demo_run / "results/report.html").stat().st_size > 10_000
     assert (demo_run / "results/benchmarks/train_strong.tsv").is_file()
@@ -73,15 +73,20 @@ def test_strong_only_beats_predicting_the_majority_class(demo_run):
 def test_report_numbers_equal_metrics_json(demo_run):
     page = (demo_run / "results/report.html").read_text()
     assert "http://" not in page and "https://" not in page
-    cells = {
-        (m.group(1), m.group(2)): html.unescape(m.group(3)).strip()
-        for m in re.finditer(r'<td[^>]*data-variant="([^"]+)"[^>]*data-metric="([^"]+)"[^>]*>([^<]*)<', page)
-    }
+    cells, diffs = {}, {}
+    for match in re.finditer(r"<td([^>]*)>([^<]*)<", page):
+        attributes = dict(re.findall(r"""data-([a-z-]+)=['"]([^'"]+)['"]""", match.group(1)))
+        if "variant" in attributes:
+            target = diffs if "diff-to" in attributes else cells
+            target[(attributes["variant"], attributes["metric"])] = float(html.unescape(match.group(2)))
+    strong = json.loads((demo_run / "results/eval/strong_only/metrics.json").read_text())
     checked = 0
     for variant in ("strong_only", "weak_only", "weak_finetuned"):
         metrics = json.loads((demo_run / f"results/eval/{variant}/metrics.json").read_text())
         for key in ("miou", "mean_f1", "oa", "fraction_mae"):
-            assert float(cells[(variant, key)]) == pytest.approx(metrics[key], abs=5e-5)
+            assert cells[(variant, key)] == pytest.approx(metrics[key], abs=5e-5)
+            if variant != "strong_only":
+                assert diffs[(variant, key)] == pytest.approx(metrics[key] - strong[key], abs=5e-4)
             checked += 1
     assert checked == 12
 

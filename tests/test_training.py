@@ -38,9 +38,9 @@ class PoisonedTiles(TileDataset):
 
     poison_epoch = 2
 
-    def __getitem__(self, index):
-        item = super().__getitem__(index)
-        if self.epoch >= self.poison_epoch:
+    def __getitem__(self, key):
+        item = super().__getitem__(key)
+        if key[0] >= self.poison_epoch:
             item["image"] = torch.full_like(item["image"], float("nan"))
         return item
 

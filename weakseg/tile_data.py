@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import csv
 import json
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import ConcatDataset, Dataset
+from torch.utils.data import ConcatDataset, Dataset, Sampler
 
 from weakseg.augmentation import load_pipeline
 from weakseg.errors import WeaksegError
@@ -30,8 +31,9 @@ class TileDataset(Dataset):
         ``fractions``: (K,) float32 weak label, when ``fractions`` was given;
         ``row``: the tile's row in the arrays.
 
-    Augmentation draws are seeded by ``(seed, epoch, index)`` (set :attr:`epoch` before each
-    epoch), so a run gives the same draws with any number of workers and after a resume.
+    Items are looked up by ``(epoch, index)`` keys (from :class:`EpochSampler`) or a plain
+    index (epoch 0). Augmentation draws are seeded by ``(seed, epoch, index)``, so a run gives
+    the same draws with any number of (persistent) workers and after a resume.
     """
 
     def __init__(
@@ -49,7 +51,7 @@ class TileDataset(Dataset):
         self.rows = list(rows)
         self.transform = transform
         self.fractions = None if fractions is None else np.asarray(fractions, dtype=np.float32)
-        self.seed, self.epoch = seed, 0
+        self.seed = seed
         self._mean = np.asarray(mean, dtype=np.float32) * 255
         self._std = np.asarray(std, dtype=np.float32) * 255
         self._images = self._masks = None
@@ -57,14 +59,15 @@ class TileDataset(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
         if self._images is None:
             self._images = np.load(self.images_path, mmap_mode="r")
             self._masks = np.load(self.masks_path, mmap_mode="r")
         row = self.rows[index]
         image, mask = np.asarray(self._images[row]), np.asarray(self._masks[row])
         if self.transform is not None:
-            self.transform.set_random_seed(((self.seed * 1_000_003 + self.epoch) * 1_000_003 + index) % 2**32)
+            self.transform.set_random_seed(((self.seed * 1_000_003 + epoch) * 1_000_003 + index) % 2**32)
             out = self.transform(image=image, mask=mask)
             image, mask = out["image"], out["mask"]
         channels = image.shape[2]
@@ -77,6 +80,35 @@ class TileDataset(Dataset):
         if self.fractions is not None:
             item["fractions"] = torch.from_numpy(self.fractions[index])
         return item
+
+
+class EpochConcatDataset(ConcatDataset):
+    """:class:`~torch.utils.data.ConcatDataset` that passes ``(epoch, index)`` keys through."""
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        part = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[part - 1] if part else 0
+        return self.datasets[part][(epoch, index - start)]
+
+
+class EpochSampler(Sampler):
+    """Yields ``(epoch, index)`` keys: a permutation seeded by ``(seed, epoch)``, or in order.
+
+    Set :attr:`epoch` before each epoch. The epoch travels with each key, so DataLoader
+    workers can stay alive across epochs (``persistent_workers``) and still draw fresh,
+    reproducible augmentations.
+    """
+
+    def __init__(self, size: int, shuffle: bool, seed: int = 0):
+        self.size, self.shuffle, self.seed, self.epoch = size, shuffle, seed, 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size) if self.shuffle else range(self.size)
+        return iter([(self.epoch, int(i)) for i in order])
 
 
 def _bands(values: np.ndarray, channels: int) -> np.ndarray:
@@ -150,7 +182,7 @@ def load_training_data(
     if copies:
         copy_rows = [int(row["row"]) for row in copies]
         copy_fractions = np.array([fraction_of[row["tile_id"]] for row in copies])
-        train = ConcatDataset(
+        train = EpochConcatDataset(
             [
                 TileDataset(images, masks, train_rows, mean, std, None, train_fractions if weak else None, seed),
                 TileDataset(offline_dir / "images.npy", offline_dir / "masks.npy", copy_rows, mean, std, None,

@@ -36,7 +36,7 @@ from weakseg.losses import SegmentationLoss, predicted_fractions, proportion_los
 from weakseg.metrics import confusion_matrix, segmentation_metrics
 from weakseg.models import build_model
 from weakseg.outputs import staged_outputs
-from weakseg.tile_data import TrainingData, labeled_pixels
+from weakseg.tile_data import EpochSampler, TrainingData, labeled_pixels
 
 log = logging.getLogger(__name__)
 
@@ -90,22 +90,19 @@ def _set_rng_state(state: dict) -> None:
 
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, workers: int, device: torch.device, seed: int) -> DataLoader:
-    """A DataLoader with ``workers`` processes, pinned memory on CUDA and a seeded shuffle."""
-    generator = torch.Generator().manual_seed(seed)
+    """A DataLoader over an :class:`EpochSampler` (set ``loader.sampler.epoch`` each epoch).
+
+    ``workers`` persistent worker processes (none: load in the main process), pinned memory
+    on CUDA.
+    """
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
+        sampler=EpochSampler(len(dataset), shuffle, seed),
         num_workers=workers,
+        persistent_workers=workers > 0,
         pin_memory=device.type == "cuda",
-        generator=generator,
-        drop_last=False,
     )
-
-
-def _set_epoch(dataset: Dataset, epoch: int) -> None:
-    for part in getattr(dataset, "datasets", [dataset]):
-        part.epoch = epoch
 
 
 @torch.no_grad()
@@ -240,16 +237,16 @@ def train(data: TrainingData, settings: dict, out_dir: str | Path, threads: int 
     resume_dir.mkdir(parents=True, exist_ok=True)
 
     workers = max(threads - 1, 0)
+    train_loader = make_loader(data.train, cfg["batch_size"], True, workers, device, cfg["seed"])
     val_loader = make_loader(data.val, cfg["batch_size"], False, workers, device, cfg["seed"])
     writer = SummaryWriter(str(resume_dir / "tensorboard"), purge_step=start_epoch)
     log.info("%s training on %s: %d train tiles, %d val tiles, epochs %d-%d", mode, device, len(data.train), len(data.val), start_epoch, cfg["epochs"])
     for epoch in range(start_epoch, cfg["epochs"] + 1):
         started = time.perf_counter()
         model.train()
-        _set_epoch(data.train, epoch)
-        loader = make_loader(data.train, cfg["batch_size"], True, workers, device, cfg["seed"] * 10_007 + epoch)
+        train_loader.sampler.epoch = epoch
         loss_sum, count = 0.0, 0
-        progress = tqdm(loader, desc=f"epoch {epoch}/{cfg['epochs']}", file=sys.stderr, mininterval=5, ascii=True)
+        progress = tqdm(train_loader, desc=f"epoch {epoch}/{cfg['epochs']}", file=sys.stderr, mininterval=5, ascii=True)
         for step, batch in enumerate(progress):
             images = batch["image"].to(device, non_blocking=True)
             masks = batch["mask"].to(device, non_blocking=True)
