@@ -303,6 +303,7 @@ def test_valid_config_dry_run_passes(workflow):
         ({"tiling": {"tile_size": 64, "stride": 80}}, ["tiling.stride", "80"]),
         ({"tiling": {"tile_size": 48, "stride": 48}}, ["tiling.tile_size", "48"]),
         ({"augment": {"gamma": [1.5, 0.5]}}, ["augment.gamma"]),
+        ({"tiling": {"tile_size": 64, "stride": 32}, "split": {"group_by": "tile"}}, ["split.group_by", "overlapping"]),
     ],
     ids=[
         "wrong-type",
@@ -316,6 +317,7 @@ def test_valid_config_dry_run_passes(workflow):
         "stride-above-tile",
         "tile-not-multiple-of-32",
         "decreasing-range",
+        "tile-grouping-with-overlap",
     ],
 )
 def test_bad_config_fails_before_any_job_naming_the_key(workflow, config, fragments, request):

@@ -203,17 +203,17 @@ def test_real_vaihingen_sample_through_the_data_stages(tmp_path, vaihingen_dir):
 
 
 def test_a_failing_step_stops_the_run_with_its_message_and_no_output(tmp_path):
-    """group_by: tile with overlapping tiles passes the schema but the split step refuses it."""
+    """Two scenes grouped by scene cannot fill three sets: the schema passes, the split step refuses."""
     workdir = copy_workflow(tmp_path / "failing")
     config = json.loads(json.dumps(TINY))
-    config["tiling"]["stride"] = 16
-    config["split"]["group_by"] = "tile"
+    config["dataset"]["synthetic"]["n_scenes"] = 2
+    config["split"]["group_by"] = "scene"
     result = run_snakemake(workdir, *TARGETS, "--cores", "2", "--configfile", write_config(workdir, config))
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     log = (workdir / "results" / "logs" / "split.log").read_text()
-    assert "error: split.group_by" in log and "stride 16 < tile_size 32" in log
-    assert "split.group_by" in output  # shown by the profile's show-failed-logs
+    assert "error: split: set" in log and "would be empty: 32 tiles in 2 groups (group_by: scene)" in log
+    assert "would be empty" in output  # shown by the profile's show-failed-logs
     assert (workdir / "data" / "synthetic" / "tiles" / "tiles.csv").exists()  # the steps before it ran
     for relative in ("results/split/splits.json", "results/weak_labels/weak_labels.csv", "results/augment/strong.yaml"):
         assert not (workdir / relative).exists(), relative
