@@ -113,3 +113,47 @@ def test_local_encoder_weights_are_loaded(tmp_path):
         build_model("FPN", "resnet18", str(tmp_path / "missing.pth"), 3, 6)
     with pytest.raises(WeaksegError, match="does not fit encoder 'resnet34'"):
         build_model("FPN", "resnet34", str(tmp_path / "encoder.pth"), 3, 6)
+
+
+def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_labels(tiny_tiles):
+    import json
+
+    import yaml
+
+    from weakseg.augmentation import save_pipeline, weak_pipeline, write_offline_copies
+    from weakseg.tile_data import load_training_data
+    from weakseg.training import make_loader
+    from weakseg.weak_labels import class_fractions, write_weak_labels
+
+    tile_ids = [f"t{i}" for i in range(8)]
+    (tiny_tiles / "tiles.csv").write_text(
+        "tile_id,scene,y,x,labeled_fraction\n" + "".join(f"t{i},s,0,{32 * i},0.9\n" for i in range(8))
+    )
+    sets = {"strong": ["t0"], "weak": ["t1", "t2", "t3"], "val": ["t4", "t5"]}
+    (tiny_tiles / "splits.json").write_text(json.dumps({"sets": sets}))
+    masks = np.load(tiny_tiles / "masks.npy")
+    masks[2, 2:, :] = 0  # tile t2 differs, so the copies' labels can be traced to their source
+    np.save(tiny_tiles / "masks.npy", masks)
+    fractions = class_fractions(masks, 3)
+    set_of = {t: name for name, ids in sets.items() for t in ids}
+    write_weak_labels(tiny_tiles / "weak.csv", tiny_tiles / "summary.csv", tile_ids, fractions,
+                      [set_of.get(t) for t in tile_ids], tuple(CLASSES))
+    settings = yaml.safe_load((REPO / "workflow_config.yaml").read_text())["augment"]
+    pipeline = weak_pipeline(settings)
+    save_pipeline(pipeline, tiny_tiles / "weak.yaml")
+    images = np.load(tiny_tiles / "images.npy")
+    written = write_offline_copies(images, masks, {"weak": [1, 2, 3]}, {"weak": pipeline}, tile_ids, 2, 0, tiny_tiles / "offline")
+    assert written == 6
+
+    data = load_training_data("weak", tiny_tiles, tiny_tiles / "splits.json", tiny_tiles / "weak.csv",
+                              tiny_tiles / "weak.yaml", tiny_tiles / "offline", IMAGENET_MEAN, IMAGENET_STD, 0)
+    assert len(data.train) == 3 + 6 and len(data.val) == 2
+    copies = (tiny_tiles / "offline/copies.csv").read_text().splitlines()[1:]
+    for position, line in enumerate(copies):
+        source = tile_ids.index(line.split(",")[1])
+        item = data.train[(1, 3 + position)]
+        np.testing.assert_allclose(item["fractions"].numpy(), fractions[source], atol=1e-6)
+    loader = make_loader(data.train, 4, True, 0, torch.device("cpu"), 0)
+    batches = list(loader)
+    assert sum(len(b["image"]) for b in batches) == 9
+    assert batches[0]["image"].shape[1:] == (3, 32, 32) and batches[0]["fractions"].shape[1:] == (3,)

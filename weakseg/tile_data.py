@@ -165,7 +165,6 @@ def load_training_data(
         sets = json.load(handle)["sets"]
     label_ids, _, fractions, class_names = read_weak_labels(weak_labels_path)
     fraction_of = dict(zip(label_ids, fractions))
-    train_set = mode
 
     def rows_and_fractions(ids: list[str], source: str):
         missing = [t for t in ids if t not in row_of or t not in fraction_of]
@@ -173,12 +172,12 @@ def load_training_data(
             raise WeaksegError(f"{splits_path}: tiles {missing[:5]} are not in {source}; rerun the split")
         return [row_of[t] for t in ids], np.array([fraction_of[t] for t in ids]).reshape(len(ids), -1)
 
-    train_rows, train_fractions = rows_and_fractions(sets[train_set], f"{tiles_dir / 'tiles.csv'} or {weak_labels_path}")
+    train_rows, train_fractions = rows_and_fractions(sets[mode], f"{tiles_dir / 'tiles.csv'} or {weak_labels_path}")
     val_rows, val_fractions = rows_and_fractions(sets["val"], f"{tiles_dir / 'tiles.csv'} or {weak_labels_path}")
     images, masks = tiles_dir / "images.npy", tiles_dir / "masks.npy"
     weak = mode == "weak"
     with open(offline_dir / "copies.csv", newline="") as handle:
-        copies = [row for row in csv.DictReader(handle) if row["set"] == train_set]
+        copies = [row for row in csv.DictReader(handle) if row["set"] == mode]
     if copies:
         copy_rows = [int(row["row"]) for row in copies]
         copy_fractions = np.array([fraction_of[row["tile_id"]] for row in copies])
