@@ -1,7 +1,6 @@
 """Build and save the augmentation pipelines, a preview and optional offline copies: rule ``augment``."""
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -9,11 +8,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from weakseg.augmentation import preview, save_pipeline, strong_pipeline, weak_pipeline, write_offline_copies
+from weakseg.augmentation import (
+    preview,
+    save_pipeline,
+    strong_pipeline,
+    weak_pipeline,
+    write_offline_copies,
+)
 from weakseg.cli import json_arg, run_main
 from weakseg.datasets import get_dataset
 from weakseg.imageio import write_png
 from weakseg.outputs import staged_outputs
+from weakseg.splitting import read_splits
 from weakseg.tiling import read_tiles
 
 
@@ -30,8 +36,7 @@ def main() -> None:
     settings, out = args.settings, Path(args.out_dir)
     images, masks = np.load(args.images, mmap_mode="r"), np.load(args.masks, mmap_mode="r")
     tile_ids = [t.tile_id for t in read_tiles(args.tiles)]
-    with open(args.splits) as handle:
-        sets = json.load(handle)["sets"]
+    sets = read_splits(args.splits)
     row_of = {tile: row for row, tile in enumerate(tile_ids)}
     rows_by_set = {name: [row_of[t] for t in sets[name]] for name in ("strong", "weak")}
     pipelines = {"strong": strong_pipeline(settings), "weak": weak_pipeline(settings)}

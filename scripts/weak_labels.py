@@ -1,7 +1,6 @@
 """Compute the weak label (class fractions) of every tile: rule ``weak_labels``."""
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from weakseg.cli import run_main
 from weakseg.datasets import get_dataset
+from weakseg.splitting import read_splits
 from weakseg.tiling import read_tiles
 from weakseg.weak_labels import class_fractions, write_weak_labels
 
@@ -26,8 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     adapter = get_dataset(args.dataset)
     tile_ids = [t.tile_id for t in read_tiles(args.tiles)]
-    with open(args.splits) as handle:
-        sets = json.load(handle)["sets"]
+    sets = read_splits(args.splits)
     set_of = {tile: name for name, ids in sets.items() for tile in ids}
     fractions = class_fractions(np.load(args.masks, mmap_mode="r"), adapter.n_classes)
     write_weak_labels(args.out, args.summary, tile_ids, fractions, [set_of.get(t) for t in tile_ids], adapter.class_names)

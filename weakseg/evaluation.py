@@ -8,7 +8,6 @@ and colourised predictions of a fixed sample of tiles (dataset palette, ignore p
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +19,16 @@ from weakseg.labels import IGNORE_INDEX, colorize
 from weakseg.metrics import segmentation_metrics
 from weakseg.models import IMAGENET_MEAN, IMAGENET_STD
 from weakseg.outputs import staged_outputs
+from weakseg.splitting import read_splits
 from weakseg.tile_data import TileDataset
 from weakseg.tiling import read_tiles
-from weakseg.training import autocast_dtype, load_model, make_loader, resolve_device, validate
+from weakseg.training import (
+    autocast_dtype,
+    load_model,
+    make_loader,
+    resolve_device,
+    validate,
+)
 from weakseg.weak_labels import read_weak_labels
 
 
@@ -62,8 +68,7 @@ def evaluate(
     class_names = list(record["class_names"])
     tile_ids = [t.tile_id for t in read_tiles(tiles_dir / "tiles.csv")]
     row_of = {tile: row for row, tile in enumerate(tile_ids)}
-    with open(splits_path) as handle:
-        val_ids = json.load(handle)["sets"]["val"]
+    val_ids = read_splits(splits_path)["val"]
     label_ids, _, fractions, _ = read_weak_labels(weak_labels_path)
     fraction_of = dict(zip(label_ids, fractions))
     images, masks = tiles_dir / "images.npy", tiles_dir / "masks.npy"

@@ -6,8 +6,10 @@ number of tiles dropped to keep sets apart, and the settings used.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +23,12 @@ SET_NAMES = ("strong", "weak", "val")
 #: validation pixels must never be seen in training, and the small strong set is kept whole.
 _KEEP_PRIORITY = ("val", "strong", "weak")
 GROUPINGS = ("tile", "scene", "block")
+
+
+def read_splits(path: str | Path) -> dict[str, list[str]]:
+    """The tile ids of each set (strong, weak, val) in a ``splits.json``."""
+    with open(path) as handle:
+        return json.load(handle)["sets"]
 
 
 def check_fractions(fractions: dict) -> None:

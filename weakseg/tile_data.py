@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from torch.utils.data import ConcatDataset, Dataset, Sampler
 from weakseg.augmentation import load_pipeline
 from weakseg.errors import WeaksegError
 from weakseg.labels import IGNORE_INDEX
+from weakseg.splitting import read_splits
 from weakseg.tiling import read_tiles
 from weakseg.weak_labels import read_weak_labels
 
@@ -161,8 +161,7 @@ def load_training_data(
     tiles_dir, offline_dir = Path(tiles_dir), Path(offline_dir)
     tile_ids = [t.tile_id for t in read_tiles(tiles_dir / "tiles.csv")]
     row_of = {tile: row for row, tile in enumerate(tile_ids)}
-    with open(splits_path) as handle:
-        sets = json.load(handle)["sets"]
+    sets = read_splits(splits_path)
     label_ids, _, fractions, class_names = read_weak_labels(weak_labels_path)
     fraction_of = dict(zip(label_ids, fractions))
 
