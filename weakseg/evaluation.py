@@ -19,9 +19,7 @@ from weakseg.labels import IGNORE_INDEX, colorize
 from weakseg.metrics import segmentation_metrics
 from weakseg.models import IMAGENET_MEAN, IMAGENET_STD
 from weakseg.outputs import staged_outputs
-from weakseg.splitting import read_splits
-from weakseg.tile_data import TileDataset
-from weakseg.tiling import read_tiles
+from weakseg.tile_data import SplitTiles, TileDataset
 from weakseg.training import (
     autocast_dtype,
     load_model,
@@ -29,7 +27,6 @@ from weakseg.training import (
     resolve_device,
     validate,
 )
-from weakseg.weak_labels import read_weak_labels
 
 
 def gallery_sample(tile_ids: list[str], n: int) -> list[str]:
@@ -61,21 +58,14 @@ def evaluate(
         |predicted - weak-label fraction|, predicted = softmax averaged over labelled pixels),
         ``n_tiles``, ``n_pixels`` (labelled), ``device``, ``checkpoint`` and ``best_epoch``.
     """
-    tiles_dir, out_dir = Path(tiles_dir), Path(out_dir)
+    out_dir = Path(out_dir)
     device = resolve_device(device_name)
     torch.set_num_threads(max(threads, 1))
     model, record = load_model(model_path, device)
     class_names = list(record["class_names"])
-    tile_ids = [t.tile_id for t in read_tiles(tiles_dir / "tiles.csv")]
-    row_of = {tile: row for row, tile in enumerate(tile_ids)}
-    val_ids = read_splits(splits_path)["val"]
-    label_ids, _, fractions, _ = read_weak_labels(weak_labels_path)
-    fraction_of = dict(zip(label_ids, fractions))
-    images, masks = tiles_dir / "images.npy", tiles_dir / "masks.npy"
-    dataset = TileDataset(
-        images, masks, [row_of[t] for t in val_ids], IMAGENET_MEAN, IMAGENET_STD,
-        fractions=np.array([fraction_of[t] for t in val_ids]),
-    )
+    tiles = SplitTiles.load(tiles_dir, splits_path, weak_labels_path)
+    val_ids = tiles.sets["val"]
+    dataset = tiles.dataset(val_ids, IMAGENET_MEAN, IMAGENET_STD)
     loader = make_loader(dataset, batch_size, False, max(threads - 1, 0), device, 0)
     result = validate(model, loader, device, len(class_names), None)
     metrics = segmentation_metrics(result["confusion"], class_names)

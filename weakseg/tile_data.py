@@ -138,6 +138,66 @@ class TrainingData:
     class_names: list[str]
 
 
+@dataclass
+class SplitTiles:
+    """The tiles of a split: their rows in the tile arrays and their weak labels.
+
+    Attributes:
+        tiles_dir: folder with ``images.npy``, ``masks.npy`` and ``tiles.csv``.
+        sets: set name -> tile ids (from ``splits.json``).
+        row_of: tile id -> row in the arrays.
+        fraction_of: tile id -> (K,) float64 weak label.
+        class_names: K names (the weak-label columns).
+        splits_path, weak_labels_path: where ``sets`` and ``fraction_of`` were read, for messages.
+    """
+
+    tiles_dir: Path
+    sets: dict[str, list[str]]
+    row_of: dict[str, int]
+    fraction_of: dict[str, np.ndarray]
+    class_names: list[str]
+    splits_path: Path
+    weak_labels_path: Path
+
+    @classmethod
+    def load(cls, tiles_dir: str | Path, splits_path: str | Path, weak_labels_path: str | Path) -> SplitTiles:
+        """Read ``tiles.csv``, ``splits.json`` and ``weak_labels.csv``."""
+        tiles_dir = Path(tiles_dir)
+        tile_ids = [t.tile_id for t in read_tiles(tiles_dir / "tiles.csv")]
+        label_ids, _, fractions, class_names = read_weak_labels(weak_labels_path)
+        return cls(
+            tiles_dir,
+            read_splits(splits_path),
+            {tile: row for row, tile in enumerate(tile_ids)},
+            dict(zip(label_ids, fractions)),
+            list(class_names),
+            Path(splits_path),
+            Path(weak_labels_path),
+        )
+
+    def rows_and_fractions(self, ids: list[str]) -> tuple[list[int], np.ndarray]:
+        """Array rows and (len(ids), K) weak labels of tiles ``ids``.
+
+        Raises:
+            WeaksegError: a tile is missing from ``tiles.csv`` or the weak labels (a stale split).
+        """
+        missing = [t for t in ids if t not in self.row_of or t not in self.fraction_of]
+        if missing:
+            raise WeaksegError(
+                f"{self.splits_path}: tiles {missing[:5]} are not in {self.tiles_dir / 'tiles.csv'} or "
+                f"{self.weak_labels_path}; rerun the split"
+            )
+        return [self.row_of[t] for t in ids], np.array([self.fraction_of[t] for t in ids]).reshape(len(ids), -1)
+
+    def dataset(self, ids: list[str], mean, std, transform=None, with_fractions: bool = True, seed: int = 0) -> TileDataset:
+        """A :class:`TileDataset` of tiles ``ids`` (with their weak labels if ``with_fractions``)."""
+        rows, fractions = self.rows_and_fractions(ids)
+        return TileDataset(
+            self.tiles_dir / "images.npy", self.tiles_dir / "masks.npy", rows, mean, std, transform,
+            fractions if with_fractions else None, seed,
+        )
+
+
 def load_training_data(
     mode: str,
     tiles_dir: str | Path,
@@ -158,38 +218,21 @@ def load_training_data(
     Raises:
         WeaksegError: a tile id of the split missing from ``tiles.csv`` or the weak labels.
     """
-    tiles_dir, offline_dir = Path(tiles_dir), Path(offline_dir)
-    tile_ids = [t.tile_id for t in read_tiles(tiles_dir / "tiles.csv")]
-    row_of = {tile: row for row, tile in enumerate(tile_ids)}
-    sets = read_splits(splits_path)
-    label_ids, _, fractions, class_names = read_weak_labels(weak_labels_path)
-    fraction_of = dict(zip(label_ids, fractions))
-
-    def rows_and_fractions(ids: list[str], source: str):
-        missing = [t for t in ids if t not in row_of or t not in fraction_of]
-        if missing:
-            raise WeaksegError(f"{splits_path}: tiles {missing[:5]} are not in {source}; rerun the split")
-        return [row_of[t] for t in ids], np.array([fraction_of[t] for t in ids]).reshape(len(ids), -1)
-
-    train_rows, train_fractions = rows_and_fractions(sets[mode], f"{tiles_dir / 'tiles.csv'} or {weak_labels_path}")
-    val_rows, val_fractions = rows_and_fractions(sets["val"], f"{tiles_dir / 'tiles.csv'} or {weak_labels_path}")
-    images, masks = tiles_dir / "images.npy", tiles_dir / "masks.npy"
+    tiles, offline_dir = SplitTiles.load(tiles_dir, splits_path, weak_labels_path), Path(offline_dir)
     weak = mode == "weak"
     with open(offline_dir / "copies.csv", newline="") as handle:
         copies = [row for row in csv.DictReader(handle) if row["set"] == mode]
     if copies:
-        copy_rows = [int(row["row"]) for row in copies]
-        copy_fractions = np.array([fraction_of[row["tile_id"]] for row in copies])
+        copy_fractions = np.array([tiles.fraction_of[row["tile_id"]] for row in copies])
         train = EpochConcatDataset(
             [
-                TileDataset(images, masks, train_rows, mean, std, None, train_fractions if weak else None, seed),
-                TileDataset(offline_dir / "images.npy", offline_dir / "masks.npy", copy_rows, mean, std, None,
-                            copy_fractions if weak else None, seed),
+                tiles.dataset(tiles.sets[mode], mean, std, None, weak, seed),
+                TileDataset(offline_dir / "images.npy", offline_dir / "masks.npy", [int(row["row"]) for row in copies],
+                            mean, std, None, copy_fractions if weak else None, seed),
             ]
         )
     else:
-        pipeline = load_pipeline(pipeline_path)
-        train = TileDataset(images, masks, train_rows, mean, std, pipeline, train_fractions if weak else None, seed)
-    val = TileDataset(images, masks, val_rows, mean, std, None, val_fractions, seed)
-    in_channels = int(np.load(images, mmap_mode="r").shape[3])
-    return TrainingData(train, val, in_channels, list(class_names))
+        train = tiles.dataset(tiles.sets[mode], mean, std, load_pipeline(pipeline_path), weak, seed)
+    val = tiles.dataset(tiles.sets["val"], mean, std, seed=seed)
+    in_channels = int(np.load(tiles.tiles_dir / "images.npy", mmap_mode="r").shape[3])
+    return TrainingData(train, val, in_channels, tiles.class_names)
