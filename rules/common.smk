@@ -1,6 +1,21 @@
 import csv
 import json
 import os
+import sys
+
+sys.path.insert(0, workflow.basedir)
+
+from weakseg.errors import WeaksegError
+from weakseg.experiment import (
+    VARIANTS,
+    Run,
+    check_experiment,
+    init_run,
+    planned_runs,
+    run_settings,
+    split_seed,
+)
+from weakseg.splitting import check_fractions
 
 
 def _fail(key, message):
@@ -9,10 +24,11 @@ def _fail(key, message):
 
 def check_config(cfg):
     """Checks JSON Schema cannot express; run before any job, naming the key at fault."""
-    fractions = cfg["split"]["fractions"]
-    total = sum(fractions.values())
-    if abs(total - 1) > 1e-6:
-        _fail("split.fractions", f"{fractions} sums to {total:.6g}, not 1")
+    try:
+        check_fractions(cfg["split"]["fractions"])
+        check_experiment(cfg)
+    except WeaksegError as error:
+        raise ValueError(str(error)) from None
     tiling = cfg["tiling"]
     if tiling["stride"] > tiling["tile_size"]:
         _fail("tiling.stride", f"{tiling['stride']} px > tile_size {tiling['tile_size']} px would skip pixels")
@@ -30,12 +46,22 @@ check_config(config)
 
 DATASET = config["dataset"]["name"]
 DATA = f"data/{DATASET}"
-VARIANTS = ["strong_only", "weak_only", "weak_finetuned"]
+#: Every run the report scores (variant x strong fraction x seed, and the grid).
+RUNS = planned_runs(config)
+#: The runs at the configured hyperparameters (the grid's points are shown in their own table).
+MAIN_RUNS = [run for run in RUNS if run.point == "default"]
+#: The split of the data-stage sections of the report.
+REFERENCE_SPLIT = config["split"]["seed"]
+SCORED_SET = "test" if config["split"]["fractions"].get("test", 0) > 0 else "val"
 
 
 wildcard_constraints:
     dataset=DATASET,
     variant="|".join(VARIANTS),
+    fraction=r"all|[0-9][0-9.e-]*",
+    seed=r"\d+",
+    split_seed=r"\d+",
+    point=r"[^/]+",
 
 
 def as_json(value):
@@ -54,19 +80,100 @@ def snap_option():
     return f"--snap-max-distance {dataset['snap_max_distance']}" if dataset["snap_to_palette"] else ""
 
 
+def scenes(dataset):
+    """The scene ids the download listed (after the download checkpoint ran)."""
+    raw = checkpoints.download.get(dataset=dataset).output[0]
+    with open(os.path.join(raw, "scenes.csv"), newline="") as handle:
+        return [row["scene"] for row in csv.DictReader(handle)]
+
+
 def prepared(kind):
     """Input function: the prepared ``image`` or ``label`` array of every scene the download listed."""
 
     def files(wildcards):
-        raw = checkpoints.download.get(dataset=wildcards.dataset).output[0]
-        with open(os.path.join(raw, "scenes.csv"), newline="") as handle:
-            scenes = [row["scene"] for row in csv.DictReader(handle)]
-        return expand("data/{dataset}/prepared/{scene}/{kind}.npy", dataset=wildcards.dataset, scene=scenes, kind=kind)
+        return expand("data/{dataset}/prepared/{scene}/{kind}.npy", dataset=wildcards.dataset, scene=scenes(wildcards.dataset), kind=kind)
 
     return files
 
 
-def device_settings():
-    """training.device and log_every_batches, shared by pretraining (its section has no own)."""
-    return {k: config["training"][k] for k in ("device", "log_every_batches")}
+def run_of(wildcards):
+    return Run(wildcards.variant, wildcards.fraction, int(wildcards.seed), wildcards.point)
 
+
+def split_files(seed):
+    """The split-dependent inputs of a run of ``seed``: splits, weak labels, pipelines, offline copies."""
+    s = split_seed(config, seed)
+    return {
+        "splits": f"results/split/seed-{s}/splits.json",
+        "weak_labels": f"results/weak_labels/seed-{s}/weak_labels.csv",
+        "strong_pipeline": f"results/augment/seed-{s}/strong.yaml",
+        "weak_pipeline": f"results/augment/seed-{s}/weak.yaml",
+        "offline": f"results/augment/seed-{s}/offline/copies.csv",
+    }
+
+
+def tile_files():
+    return {"tiles": f"{DATA}/tiles/tiles.csv", "images": f"{DATA}/tiles/images.npy", "masks": f"{DATA}/tiles/masks.npy"}
+
+
+def train_inputs(wildcards):
+    """Inputs of a train job: tiles, its split's files, and the model it starts from (if any)."""
+    files = {**tile_files(), **split_files(int(wildcards.seed))}
+    parent = init_run(run_of(wildcards))
+    if parent is not None:
+        files["init"] = f"results/models/{parent.path}/model.pt"
+    return files
+
+
+def evaluate_inputs(wildcards):
+    """Inputs of an evaluate job: the run's model, tiles, split and weak labels."""
+    split = split_files(int(wildcards.seed))
+    return {
+        "model": f"results/models/{run_of(wildcards).path}/model.pt",
+        **tile_files(),
+        "splits": split["splits"],
+        "weak_labels": split["weak_labels"],
+    }
+
+
+def run_identity(wildcards):
+    run = run_of(wildcards)
+    return as_json({"variant": run.variant, "strong_fraction": run.fraction, "seed": run.seed, "point": run.point})
+
+
+def data_benchmarks():
+    """Benchmark files of the data stages this experiment used (for the report's wall-time table).
+
+    Not ``prepare``: its scenes are known only after the download checkpoint, and the report
+    must be plannable before it.
+    """
+    splits = sorted({split_seed(config, run.seed) for run in RUNS})
+    return [
+        f"results/benchmarks/download/{DATASET}.tsv",
+        f"results/benchmarks/tile/{DATASET}.tsv",
+        *expand("results/benchmarks/{stage}/seed-{s}.tsv", stage=["split", "weak_labels", "augment"], s=splits),
+    ]
+
+
+def report_inputs(wildcards):
+    """Everything the report reads: the summary, the reference split's data files, the main runs' files."""
+    split = split_files(REFERENCE_SPLIT)
+    return {
+        **tile_files(),
+        "splits": split["splits"],
+        "weak_labels": split["weak_labels"],
+        "weak_summary": f"results/weak_labels/seed-{REFERENCE_SPLIT}/summary.csv",
+        "preview": f"results/augment/seed-{REFERENCE_SPLIT}/preview.png",
+        "summary": "results/summary.csv",
+        "histories": [f"results/models/{run.path}/history.csv" for run in MAIN_RUNS],
+        "confusions": [f"results/eval/{run.path}/confusion.csv" for run in MAIN_RUNS],
+        "predictions": [f"results/eval/{run.path}/predictions" for run in MAIN_RUNS],
+        "benchmarks": [
+            *data_benchmarks(),
+            *[f"results/benchmarks/train/{run.path}.tsv" for run in RUNS],
+            *[f"results/benchmarks/evaluate/{run.path}.tsv" for run in RUNS],
+            "results/benchmarks/summary.tsv",
+        ],
+        "template": "report/templates/report.html.j2",
+        "css": "report/templates/report.css",
+    }

@@ -61,40 +61,39 @@ rule split:
     input:
         f"{DATA}/tiles/tiles.csv",
     output:
-        "results/split/splits.json",
+        "results/split/seed-{split_seed}/splits.json",
     params:
         tile_size=config["tiling"]["tile_size"],
         stride=config["tiling"]["stride"],
         fractions=as_json(config["split"]["fractions"]),
         group_by=config["split"]["group_by"],
         block_size=config["split"]["block_size"],
-        seed=config["split"]["seed"],
     log:
-        "results/logs/split.log",
+        "results/logs/split/seed-{split_seed}.log",
     benchmark:
-        "results/benchmarks/split.tsv"
+        "results/benchmarks/split/seed-{split_seed}.tsv"
     conda:
         "../envs/data.yaml"
     shell:
         "python scripts/split.py --tiles {input} --tile-size {params.tile_size} --stride {params.stride}"
         " --fractions {params.fractions:q} --group-by {params.group_by} --block-size {params.block_size}"
-        " --seed {params.seed} --out {output} 2> {log}"
+        " --seed {wildcards.split_seed} --out {output} 2> {log}"
 
 
 rule weak_labels:
     input:
         masks=f"{DATA}/tiles/masks.npy",
         tiles=f"{DATA}/tiles/tiles.csv",
-        splits="results/split/splits.json",
+        splits="results/split/seed-{split_seed}/splits.json",
     output:
-        labels="results/weak_labels/weak_labels.csv",
-        summary="results/weak_labels/summary.csv",
+        labels="results/weak_labels/seed-{split_seed}/weak_labels.csv",
+        summary="results/weak_labels/seed-{split_seed}/summary.csv",
     params:
         dataset=DATASET,
     log:
-        "results/logs/weak_labels.log",
+        "results/logs/weak_labels/seed-{split_seed}.log",
     benchmark:
-        "results/benchmarks/weak_labels.tsv"
+        "results/benchmarks/weak_labels/seed-{split_seed}.tsv"
     conda:
         "../envs/data.yaml"
     shell:
@@ -107,22 +106,22 @@ rule augment:
         images=f"{DATA}/tiles/images.npy",
         masks=f"{DATA}/tiles/masks.npy",
         tiles=f"{DATA}/tiles/tiles.csv",
-        splits="results/split/splits.json",
+        splits="results/split/seed-{split_seed}/splits.json",
     output:
-        strong="results/augment/strong.yaml",
-        weak="results/augment/weak.yaml",
-        preview=report("results/augment/preview.png", caption="../report/augment.rst", category="Data"),
-        offline_images="results/augment/offline/images.npy",
-        offline_masks="results/augment/offline/masks.npy",
-        offline_copies="results/augment/offline/copies.csv",
+        strong="results/augment/seed-{split_seed}/strong.yaml",
+        weak="results/augment/seed-{split_seed}/weak.yaml",
+        preview=report("results/augment/seed-{split_seed}/preview.png", caption="../report/augment.rst", category="Data"),
+        offline_images="results/augment/seed-{split_seed}/offline/images.npy",
+        offline_masks="results/augment/seed-{split_seed}/offline/masks.npy",
+        offline_copies="results/augment/seed-{split_seed}/offline/copies.csv",
     params:
         settings=as_json(config["augment"]),
         dataset=DATASET,
         out_dir=lambda wildcards, output: os.path.dirname(output.strong),
     log:
-        "results/logs/augment.log",
+        "results/logs/augment/seed-{split_seed}.log",
     benchmark:
-        "results/benchmarks/augment.tsv"
+        "results/benchmarks/augment/seed-{split_seed}.tsv"
     conda:
         "../envs/data.yaml"
     shell:

@@ -1,20 +1,17 @@
 rule evaluate:
     input:
-        model="results/models/{variant}/model.pt",
-        tiles=f"{DATA}/tiles/tiles.csv",
-        images=f"{DATA}/tiles/images.npy",
-        masks=f"{DATA}/tiles/masks.npy",
-        splits="results/split/splits.json",
-        weak_labels="results/weak_labels/weak_labels.csv",
+        unpack(evaluate_inputs),
     output:
-        metrics="results/eval/{variant}/metrics.json",
-        per_class=report("results/eval/{variant}/per_class.csv", caption="../report/per_class.rst", category="Evaluation", subcategory="{variant}"),
-        confusion="results/eval/{variant}/confusion.csv",
-        predictions=report(directory("results/eval/{variant}/predictions"), patterns=["{tile}.png"], caption="../report/predictions.rst", category="Evaluation", subcategory="{variant}"),
+        metrics="results/eval/{variant}/strong-{fraction}/seed-{seed}/{point}/metrics.json",
+        per_class=report("results/eval/{variant}/strong-{fraction}/seed-{seed}/{point}/per_class.csv", caption="../report/per_class.rst", category="Evaluation", subcategory="{variant}"),
+        confusion="results/eval/{variant}/strong-{fraction}/seed-{seed}/{point}/confusion.csv",
+        predictions=report(directory("results/eval/{variant}/strong-{fraction}/seed-{seed}/{point}/predictions"), patterns=["{tile}.png"], caption="../report/predictions.rst", category="Evaluation", subcategory="{variant}"),
     params:
+        run=run_identity,
         tiles_dir=lambda wildcards, input: os.path.dirname(input.tiles),
         out_dir=lambda wildcards, output: os.path.dirname(output.metrics),
         dataset=DATASET,
+        scored_set=SCORED_SET,
         batch_size=config["evaluation"]["batch_size"],
         gallery_tiles=config["evaluation"]["gallery_tiles"],
         device=config["training"]["device"],
@@ -22,13 +19,31 @@ rule evaluate:
     resources:
         gpu=1,
     log:
-        "results/logs/evaluate/{variant}.log",
+        "results/logs/evaluate/{variant}/strong-{fraction}/seed-{seed}/{point}.log",
     benchmark:
-        "results/benchmarks/evaluate/{variant}.tsv"
+        "results/benchmarks/evaluate/{variant}/strong-{fraction}/seed-{seed}/{point}.tsv"
     conda:
         "../envs/torch.yaml"
     shell:
-        "python scripts/evaluate.py --variant {wildcards.variant} --model {input.model} --tiles-dir {params.tiles_dir}"
+        "python scripts/evaluate.py --run {params.run:q} --model {input.model:q} --tiles-dir {params.tiles_dir}"
         " --splits {input.splits} --weak-labels {input.weak_labels} --dataset {params.dataset}"
-        " --batch-size {params.batch_size} --gallery-tiles {params.gallery_tiles} --device {params.device}"
-        " --threads {threads} --out-dir {params.out_dir} 2> {log}"
+        " --scored-set {params.scored_set} --batch-size {params.batch_size} --gallery-tiles {params.gallery_tiles}"
+        " --device {params.device} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
+
+
+rule summary:
+    input:
+        metrics=[f"results/eval/{run.path}/metrics.json" for run in RUNS],
+        train_benchmarks=[f"results/benchmarks/train/{run.path}.tsv" for run in RUNS],
+        eval_benchmarks=[f"results/benchmarks/evaluate/{run.path}.tsv" for run in RUNS],
+    output:
+        report("results/summary.csv", caption="../report/summary.rst", category="Report"),
+    log:
+        "results/logs/summary.log",
+    benchmark:
+        "results/benchmarks/summary.tsv"
+    conda:
+        "../envs/report.yaml"
+    shell:
+        "python scripts/summarize.py --metrics {input.metrics:q} --train-benchmarks {input.train_benchmarks:q}"
+        " --eval-benchmarks {input.eval_benchmarks:q} --out {output} 2> {log}"

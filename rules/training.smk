@@ -1,107 +1,33 @@
-rule train_strong:
+# One rule for every run: the wildcards pick a variant from weakseg.experiment.VARIANTS, a
+# strong fraction ("all" for full), a seed and a grid point ("default" or e.g.
+# "training.lr~0.001,training.batch_size~8").
+
+
+rule train:
     input:
-        tiles=f"{DATA}/tiles/tiles.csv",
-        images=f"{DATA}/tiles/images.npy",
-        masks=f"{DATA}/tiles/masks.npy",
-        splits="results/split/splits.json",
-        weak_labels="results/weak_labels/weak_labels.csv",
-        pipeline="results/augment/strong.yaml",
-        offline="results/augment/offline/copies.csv",
+        unpack(train_inputs),
     output:
-        model="results/models/strong_only/model.pt",
-        last="results/models/strong_only/last.pt",
-        history="results/models/strong_only/history.csv",
-        tensorboard=directory("results/models/strong_only/tensorboard"),
+        model="results/models/{variant}/strong-{fraction}/seed-{seed}/{point}/model.pt",
+        last="results/models/{variant}/strong-{fraction}/seed-{seed}/{point}/last.pt",
+        history="results/models/{variant}/strong-{fraction}/seed-{seed}/{point}/history.csv",
+        tensorboard=directory("results/models/{variant}/strong-{fraction}/seed-{seed}/{point}/tensorboard"),
     params:
+        run=lambda wildcards: as_json(run_settings(config, run_of(wildcards))),
         tiles_dir=lambda wildcards, input: os.path.dirname(input.tiles),
+        pipelines_dir=lambda wildcards, input: os.path.dirname(input.strong_pipeline),
         offline_dir=lambda wildcards, input: os.path.dirname(input.offline),
+        init=lambda wildcards, input: f"--init-from {input.init}" if "init" in input.keys() else "",
         out_dir=lambda wildcards, output: os.path.dirname(output.model),
-        model=as_json(config["model"]),
-        training=as_json(config["training"]),
     threads: 2
     resources:
         gpu=1,
     log:
-        "results/logs/train_strong.log",
+        "results/logs/train/{variant}/strong-{fraction}/seed-{seed}/{point}.log",
     benchmark:
-        "results/benchmarks/train_strong.tsv"
+        "results/benchmarks/train/{variant}/strong-{fraction}/seed-{seed}/{point}.tsv"
     conda:
         "../envs/torch.yaml"
     shell:
-        "python scripts/train.py --mode strong --tiles-dir {params.tiles_dir} --splits {input.splits}"
-        " --weak-labels {input.weak_labels} --pipeline {input.pipeline} --offline-dir {params.offline_dir}"
-        " --model {params.model:q} --training {params.training:q} --threads {threads}"
-        " --out-dir {params.out_dir} 2> {log}"
-
-
-rule pretrain_weak:
-    input:
-        tiles=f"{DATA}/tiles/tiles.csv",
-        images=f"{DATA}/tiles/images.npy",
-        masks=f"{DATA}/tiles/masks.npy",
-        splits="results/split/splits.json",
-        weak_labels="results/weak_labels/weak_labels.csv",
-        pipeline="results/augment/weak.yaml",
-        offline="results/augment/offline/copies.csv",
-    output:
-        model="results/models/weak_only/model.pt",
-        last="results/models/weak_only/last.pt",
-        history="results/models/weak_only/history.csv",
-        tensorboard=directory("results/models/weak_only/tensorboard"),
-    params:
-        tiles_dir=lambda wildcards, input: os.path.dirname(input.tiles),
-        offline_dir=lambda wildcards, input: os.path.dirname(input.offline),
-        out_dir=lambda wildcards, output: os.path.dirname(output.model),
-        model=as_json(config["model"]),
-        training=as_json({**config["pretraining"], **device_settings()}),
-    threads: 2
-    resources:
-        gpu=1,
-    log:
-        "results/logs/pretrain_weak.log",
-    benchmark:
-        "results/benchmarks/pretrain_weak.tsv"
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python scripts/train.py --mode weak --tiles-dir {params.tiles_dir} --splits {input.splits}"
-        " --weak-labels {input.weak_labels} --pipeline {input.pipeline} --offline-dir {params.offline_dir}"
-        " --model {params.model:q} --training {params.training:q} --threads {threads}"
-        " --out-dir {params.out_dir} 2> {log}"
-
-
-rule finetune:
-    input:
-        tiles=f"{DATA}/tiles/tiles.csv",
-        images=f"{DATA}/tiles/images.npy",
-        masks=f"{DATA}/tiles/masks.npy",
-        splits="results/split/splits.json",
-        weak_labels="results/weak_labels/weak_labels.csv",
-        pipeline="results/augment/strong.yaml",
-        offline="results/augment/offline/copies.csv",
-        pretrained="results/models/weak_only/model.pt",
-    output:
-        model="results/models/weak_finetuned/model.pt",
-        last="results/models/weak_finetuned/last.pt",
-        history="results/models/weak_finetuned/history.csv",
-        tensorboard=directory("results/models/weak_finetuned/tensorboard"),
-    params:
-        tiles_dir=lambda wildcards, input: os.path.dirname(input.tiles),
-        offline_dir=lambda wildcards, input: os.path.dirname(input.offline),
-        out_dir=lambda wildcards, output: os.path.dirname(output.model),
-        model=as_json(config["model"]),
-        training=as_json(config["training"]),
-    threads: 2
-    resources:
-        gpu=1,
-    log:
-        "results/logs/finetune.log",
-    benchmark:
-        "results/benchmarks/finetune.tsv"
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python scripts/train.py --mode strong --tiles-dir {params.tiles_dir} --splits {input.splits}"
-        " --weak-labels {input.weak_labels} --pipeline {input.pipeline} --offline-dir {params.offline_dir}"
-        " --model {params.model:q} --training {params.training:q} --init-from {input.pretrained}"
-        " --threads {threads} --out-dir {params.out_dir} 2> {log}"
+        "python scripts/train.py --run {params.run:q} --tiles-dir {params.tiles_dir} --splits {input.splits}"
+        " --weak-labels {input.weak_labels} --pipelines-dir {params.pipelines_dir} --offline-dir {params.offline_dir}"
+        " {params.init} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"

@@ -38,9 +38,13 @@ def main() -> None:
     tile_ids = [t.tile_id for t in read_tiles(args.tiles)]
     sets = read_splits(args.splits)
     row_of = {tile: row for row, tile in enumerate(tile_ids)}
-    rows_by_set = {name: [row_of[t] for t in sets[name]] for name in ("strong", "weak")}
+    # Offline copies of every tile of the pool with both pipelines: the strong and weak sets
+    # of every strong fraction are drawn from the pool (see weakseg.splitting).
+    pool_rows = sorted(row_of[t] for name in ("strong", "weak") for t in sets[name])
+    rows_by_pipeline = {"strong": pool_rows, "weak": pool_rows}
     pipelines = {"strong": strong_pipeline(settings), "weak": weak_pipeline(settings)}
-    shown = np.random.default_rng(settings["seed"]).permutation(rows_by_set["strong"])[: settings["preview_tiles"]]
+    strong_rows = [row_of[t] for t in sets["strong"]]
+    shown = np.random.default_rng(settings["seed"]).permutation(strong_rows)[: settings["preview_tiles"]]
     shown = np.sort(shown)
     grid = preview(images[shown], masks[shown], *pipelines.values(), get_dataset(args.dataset).palette_array, settings["seed"])
     with staged_outputs(out / "strong.yaml", out / "weak.yaml", out / "preview.png") as (strong_tmp, weak_tmp, png_tmp):
@@ -48,7 +52,7 @@ def main() -> None:
         save_pipeline(pipelines["weak"], weak_tmp)
         write_png(png_tmp, grid)
     write_offline_copies(
-        images, masks, rows_by_set, pipelines, tile_ids, settings["offline_copies"], settings["seed"], out / "offline"
+        images, masks, rows_by_pipeline, pipelines, tile_ids, settings["offline_copies"], settings["seed"], out / "offline"
     )
 
 

@@ -1,4 +1,4 @@
-"""Evaluate one trained variant on the validation set: rule ``evaluate``."""
+"""Evaluate one trained run on the scored set (test if the split has one, else val): rule ``evaluate``."""
 
 import argparse
 import sys
@@ -6,19 +6,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from weakseg.cli import run_main
+from weakseg.cli import json_arg, run_main
 from weakseg.datasets import get_dataset
-from weakseg.evaluation import evaluate
+from weakseg.evaluation import SCORED_SETS, evaluate
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--variant", required=True)
-    parser.add_argument("--model", required=True, help="model.pt of the variant")
+    parser.add_argument("--run", type=json_arg, required=True, help="the run's identity as JSON: variant, strong_fraction, seed, point")
+    parser.add_argument("--model", required=True, help="model.pt of the run")
     parser.add_argument("--tiles-dir", required=True)
     parser.add_argument("--splits", required=True)
     parser.add_argument("--weak-labels", required=True)
     parser.add_argument("--dataset", required=True)
+    parser.add_argument("--scored-set", required=True, choices=SCORED_SETS)
     parser.add_argument("--batch-size", type=int, required=True)
     parser.add_argument("--gallery-tiles", type=int, required=True)
     parser.add_argument("--device", required=True, choices=["auto", "cpu", "cuda"])
@@ -26,8 +27,8 @@ def main() -> None:
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args()
     evaluate(
-        args.variant, args.model, args.tiles_dir, args.splits, args.weak_labels, get_dataset(args.dataset).palette_array,
-        args.out_dir, args.batch_size, args.gallery_tiles, args.device, args.threads,
+        args.run, args.model, args.tiles_dir, args.splits, args.weak_labels, get_dataset(args.dataset).palette_array,
+        args.out_dir, args.batch_size, args.gallery_tiles, args.device, args.threads, args.scored_set,
     )
 
 

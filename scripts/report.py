@@ -1,4 +1,4 @@
-"""Build the self-contained HTML report: rule ``report``."""
+"""Build the self-contained HTML report from summary.csv and the run files: rule ``report``."""
 
 import argparse
 import sys
@@ -14,17 +14,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config-json", type=json_arg, required=True, help="the full workflow config, as JSON")
     parser.add_argument("--dataset", required=True)
-    for name in ("tiles", "images", "masks", "splits", "weak-labels", "weak-summary", "preview"):
+    for name in ("summary", "tiles", "images", "masks", "splits", "weak-labels", "weak-summary", "preview", "template", "css"):
         parser.add_argument(f"--{name}", type=Path, required=True)
-    parser.add_argument("--variants", nargs="+", required=True)
-    for name in ("histories", "metrics", "per-class", "confusions", "predictions"):
-        parser.add_argument(f"--{name}", type=Path, nargs="+", required=True, help="one per variant, in order")
+    parser.add_argument("--main-runs", nargs="+", required=True, help="run folders variant/strong-F/seed-S/default")
+    for name in ("histories", "confusions", "predictions"):
+        parser.add_argument(f"--{name}", type=Path, nargs="+", required=True, help="one per main run, in order")
     parser.add_argument("--benchmarks", type=Path, nargs="*", default=[], help="Snakemake benchmark TSV files")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     inputs = ReportInputs(
         config=args.config_json,
         dataset=args.dataset,
+        summary=args.summary,
         tiles=args.tiles,
         images=args.images,
         masks=args.masks,
@@ -32,10 +33,10 @@ def main() -> None:
         weak_labels=args.weak_labels,
         weak_summary=args.weak_summary,
         preview=args.preview,
-        variants=tuple(args.variants),
+        template=args.template,
+        css=args.css,
+        main_runs=tuple(args.main_runs),
         histories=tuple(args.histories),
-        metrics=tuple(args.metrics),
-        per_class=tuple(args.per_class),
         confusions=tuple(args.confusions),
         predictions=tuple(args.predictions),
         benchmarks=tuple(args.benchmarks),

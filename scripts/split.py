@@ -1,4 +1,4 @@
-"""Split tiles into strong / weak / val sets: rule ``split``."""
+"""Split tiles into val / test / pool (strong + weak) sets: rule ``split``."""
 
 import argparse
 import sys
@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("--fractions", type=json_arg, required=True, help='e.g. {"strong": 0.1, "weak": 0.7, "val": 0.2}')
     parser.add_argument("--group-by", required=True, choices=["tile", "scene", "block"])
     parser.add_argument("--block-size", type=int, required=True, help="tiles per block side")
-    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--seed", type=int, required=True, help="the split seed")
     parser.add_argument("--out", required=True, help="splits.json")
     args = parser.parse_args()
     splits = split_tiles(

@@ -213,12 +213,12 @@ def test_offline_copies_keep_weak_fractions_and_are_reproducible(settings, tmp_p
     assert out_images.shape == (9, *images.shape[1:]) and out_masks.shape == (9, *masks.shape[1:])
     with open(tmp_path / "a" / "copies.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [(r["tile_id"], r["set"], r["copy"]) for r in rows] == [
+    assert [(r["tile_id"], r["pipeline"], r["copy"]) for r in rows] == [
         (t, s, str(c)) for s, t in (("strong", "t0"), ("weak", "t1"), ("weak", "t2")) for c in range(3)
     ]
     source = {t: i for i, t in enumerate(ids)}
     for row, copy_mask in zip(rows, out_masks):
-        if row["set"] == "weak":
+        if row["pipeline"] == "weak":
             original = masks[source[row["tile_id"]]]
             np.testing.assert_array_equal(class_fractions(copy_mask[None], 6), class_fractions(original[None], 6))
     # the same seed gives the same bytes

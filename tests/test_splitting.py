@@ -94,7 +94,7 @@ def test_unknown_group_by_is_refused():
         ({"strong": 0.0, "weak": 0.8, "val": 0.2}, "strong"),
         ({"strong": -0.1, "weak": 0.9, "val": 0.2}, "strong"),
         ({"strong": 0.3, "weak": 0.7}, "val"),
-        ({"strong": 0.1, "weak": 0.6, "val": 0.2, "test": 0.1}, "test"),
+        ({"strong": 0.1, "weak": 0.6, "val": 0.2, "holdout": 0.1}, "holdout"),
     ],
 )
 def test_bad_fractions_are_refused(fractions, fragment):

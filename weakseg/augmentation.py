@@ -113,20 +113,20 @@ def preview(
 def write_offline_copies(
     images: np.ndarray,
     masks: np.ndarray,
-    rows_by_set: dict[str, list[int]],
+    rows_by_pipeline: dict[str, list[int]],
     pipelines: dict[str, A.Compose],
     tile_ids: list[str],
     copies: int,
     seed: int,
     out_dir: str | Path,
 ) -> int:
-    """Write ``copies`` augmented copies of every tile of each set with that set's pipeline.
+    """Write ``copies`` augmented copies of the tiles ``rows_by_pipeline[name]`` with ``pipelines[name]``.
 
-    Outputs ``out_dir/{images.npy, masks.npy, copies.csv}`` (row, tile_id, set, copy); with
+    Outputs ``out_dir/{images.npy, masks.npy, copies.csv}`` (row, tile_id, pipeline, copy); with
     ``copies = 0`` the arrays have zero rows. Returns the number of copies written.
     """
     out_dir = Path(out_dir)
-    jobs = [(name, row, c) for name, rows in rows_by_set.items() for row in rows for c in range(copies)]
+    jobs = [(name, row, c) for name, rows in rows_by_pipeline.items() for row in rows for c in range(copies)]
     tile_shape = images.shape[1:]
     with staged_outputs(out_dir / "images.npy", out_dir / "masks.npy", out_dir / "copies.csv") as staged:
         out_images = np.lib.format.open_memmap(staged[0], "w+", np.uint8, (len(jobs), *tile_shape))
@@ -135,7 +135,7 @@ def write_offline_copies(
             pipeline.set_random_seed(seed)
         with open(staged[2], "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["row", "tile_id", "set", "copy"])
+            writer.writerow(["row", "tile_id", "pipeline", "copy"])
             for i, (name, row, c) in enumerate(jobs):
                 out = pipelines[name](image=np.asarray(images[row]), mask=np.asarray(masks[row]))
                 out_images[i], out_masks[i] = out["image"], out["mask"]

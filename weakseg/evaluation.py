@@ -1,8 +1,9 @@
-"""The evaluate stage: a trained model on the validation set.
+"""The evaluate stage: a trained model on the scored set (``test`` when the split has one, else ``val``).
 
 Writes ``metrics.json`` (mIoU, mean F1, OA, the mean absolute error of predicted class
-fractions against the weak labels, per-class scores), ``per_class.csv``, ``confusion.csv``
-and colourised predictions of a fixed sample of tiles (dataset palette, ignore pixels black).
+fractions against the weak labels, per-class scores, and which epoch of the run was scored
+and how it was chosen), ``per_class.csv``, ``confusion.csv`` and colourised predictions of a
+fixed sample of tiles (dataset palette, ignore pixels black).
 """
 
 from __future__ import annotations
@@ -14,19 +15,16 @@ import numpy as np
 import torch
 
 from weakseg.cli import write_json
+from weakseg.errors import WeaksegError
 from weakseg.imageio import write_png
 from weakseg.labels import IGNORE_INDEX, colorize
+from weakseg.inference import forward, load_model, make_loader, resolve_device, validate
 from weakseg.metrics import segmentation_metrics
 from weakseg.models import IMAGENET_MEAN, IMAGENET_STD
 from weakseg.outputs import staged_outputs
 from weakseg.tile_data import SplitTiles, TileDataset
-from weakseg.training import (
-    autocast_dtype,
-    load_model,
-    make_loader,
-    resolve_device,
-    validate,
-)
+
+SCORED_SETS = ("val", "test")
 
 
 def gallery_sample(tile_ids: list[str], n: int) -> list[str]:
@@ -38,7 +36,7 @@ def gallery_sample(tile_ids: list[str], n: int) -> list[str]:
 
 
 def evaluate(
-    variant: str,
+    run: dict,
     model_path: str | Path,
     tiles_dir: str | Path,
     splits_path: str | Path,
@@ -49,35 +47,55 @@ def evaluate(
     gallery_tiles: int = 6,
     device_name: str = "auto",
     threads: int = 1,
+    scored_set: str = "val",
 ) -> dict:
-    """Evaluate ``model_path`` on the val set and write the stage's outputs to ``out_dir``.
+    """Evaluate ``model_path`` on ``scored_set`` and write the stage's outputs to ``out_dir``.
+
+    Args:
+        run: the run's identity (variant, strong_fraction, seed, point), copied into ``metrics.json``.
+        scored_set: ``test`` when the split has a test set (every reported number then comes
+            from it), else ``val``.
 
     Returns:
-        The content of ``metrics.json``: :func:`weakseg.metrics.segmentation_metrics` plus
-        ``variant``, ``class_names``, ``fraction_mae`` (mean over val tiles and classes of
-        |predicted - weak-label fraction|, predicted = softmax averaged over labelled pixels),
-        ``n_tiles``, ``n_pixels`` (labelled), ``device``, ``checkpoint`` and ``best_epoch``.
+        The content of ``metrics.json``: :func:`weakseg.metrics.segmentation_metrics` plus the
+        ``run`` keys, ``set`` (the scored set), ``class_names``, ``fraction_mae`` (mean over
+        tiles and classes of |predicted - weak-label fraction|, predicted = softmax averaged
+        over the tile), ``n_tiles``, ``n_pixels`` (labelled), ``device``, ``checkpoint``,
+        ``epoch`` (the one scored), ``selected`` (last | best), ``best_epoch``, ``last_epoch``
+        and ``val_miou`` (the scored epoch's validation mIoU, used to rank grid points).
+
+    Raises:
+        WeaksegError: an unknown or empty scored set, or an unreadable model.
     """
+    if scored_set not in SCORED_SETS:
+        raise WeaksegError(f"scored set {scored_set!r} is not one of {', '.join(SCORED_SETS)}")
     out_dir = Path(out_dir)
     device = resolve_device(device_name)
     torch.set_num_threads(max(threads, 1))
     model, record = load_model(model_path, device)
     class_names = list(record["class_names"])
     tiles = SplitTiles.load(tiles_dir, splits_path, weak_labels_path)
-    val_ids = tiles.sets["val"]
+    val_ids = tiles.sets[scored_set]
+    if not val_ids:
+        raise WeaksegError(f"{splits_path}: the {scored_set} set is empty; nothing to score")
     dataset = tiles.dataset(val_ids, IMAGENET_MEAN, IMAGENET_STD)
     loader = make_loader(dataset, batch_size, False, max(threads - 1, 0), device, 0)
     result = validate(model, loader, device, len(class_names), None)
     metrics = segmentation_metrics(result["confusion"], class_names)
     metrics.update(
-        variant=variant,
+        **run,
+        set=scored_set,
         class_names=class_names,
         fraction_mae=float(result["fraction_abs_error"].sum() / (result["n_tiles"] * len(class_names))),
         n_tiles=result["n_tiles"],
         n_pixels=int(result["confusion"].sum()),
         device=str(device),
         checkpoint=str(model_path),
-        best_epoch=record["epoch"],
+        epoch=record["epoch"],
+        selected=record.get("selected", "best"),
+        best_epoch=record.get("best_epoch", record["epoch"]),
+        last_epoch=record.get("last_epoch", record["epoch"]),
+        val_miou=record["val_miou"],
     )
     per_class_mae = result["fraction_abs_error"] / result["n_tiles"]
     names = ("metrics.json", "per_class.csv", "confusion.csv", "predictions")
@@ -106,11 +124,8 @@ def _cell(value: float | None) -> str:
 def _write_gallery(model, dataset: TileDataset, tiles: list[str], val_ids: list[str], palette, device, out_dir: Path) -> None:
     """Colourised predictions of ``tiles`` as ``<tile_id>.png``; pixels without ground truth black."""
     position = {tile: i for i, tile in enumerate(val_ids)}
-    dtype = autocast_dtype(device)
     for tile in tiles:
         item = dataset[position[tile]]
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            logits = model(item["image"][None].to(device))
-        predicted = logits.float().argmax(1)[0].cpu().numpy().astype(np.uint8)
+        predicted = forward(model, item["image"][None], device).argmax(1)[0].cpu().numpy().astype(np.uint8)
         predicted[item["mask"].numpy() == IGNORE_INDEX] = IGNORE_INDEX
         write_png(out_dir / f"{tile}.png", colorize(predicted, palette))

@@ -13,18 +13,25 @@ PROPORTION_LOSSES = ("cross_entropy", "kl", "l1")
 SEGMENTATION_LOSSES = ("cross_entropy", "dice", "cross_entropy+dice")
 
 
-def predicted_fractions(logits: torch.Tensor, labeled: torch.Tensor) -> torch.Tensor:
-    """Class fractions a model predicts for each tile: the softmax averaged over labelled pixels.
+def predicted_fractions(logits: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Class fractions a model predicts for each tile: the softmax averaged over its pixels.
+
+    In proportion (weak) mode ``valid`` is None: every pixel of the tile counts, so the
+    model learns nothing from which pixels of a weak tile have pixel labels (with eroded
+    ground truth the unlabelled pixels are exactly the class borders). A dataset whose
+    images have pixels without data may pass them as False.
 
     Args:
         logits: (B, K, H, W) float.
-        labeled: (B, H, W) bool, True where the pixel counts (ignore pixels excluded).
+        valid: (B, H, W) bool, True where the pixel counts; None: all pixels.
 
     Returns:
-        (B, K) float32; each row sums to 1 (a tile without labelled pixels gives zeros).
+        (B, K) float32; each row sums to 1 (a tile without valid pixels gives zeros).
     """
     probabilities = torch.softmax(logits.float(), dim=1)
-    weights = labeled.unsqueeze(1).float()
+    if valid is None:
+        return probabilities.mean(dim=(2, 3))
+    weights = valid.unsqueeze(1).float()
     total = weights.sum(dim=(2, 3)).clamp_min(1.0)
     return (probabilities * weights).sum(dim=(2, 3)) / total
 
@@ -73,3 +80,28 @@ class SegmentationLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         return sum(term(logits.float(), masks) for term in self.terms)
+
+
+def joint_loss(
+    pixel_logits: torch.Tensor,
+    masks: torch.Tensor,
+    proportion_logits: torch.Tensor,
+    fractions: torch.Tensor,
+    pixel_loss: nn.Module,
+    proportion_kind: str,
+    weight: float,
+) -> torch.Tensor:
+    """The ``joint`` variant's loss: pixel loss on a strong batch + ``weight`` x proportion loss on a weak batch.
+
+    Args:
+        pixel_logits: (B, K, H, W) logits of the strong batch; masks: (B, H, W) int64 (255 ignored).
+        proportion_logits: (B', K, H, W) logits of the weak batch; fractions: (B', K) weak labels.
+        pixel_loss: e.g. :class:`SegmentationLoss`.
+        proportion_kind: see :func:`proportion_loss`.
+        weight: ``experiment.joint_weight`` (>= 0).
+
+    Returns:
+        A scalar tensor.
+    """
+    weak = proportion_loss(predicted_fractions(proportion_logits), fractions, proportion_kind)
+    return pixel_loss(pixel_logits, masks) + weight * weak

@@ -1,7 +1,13 @@
-"""The split stage: strong / weak / val sets of tiles, grouped so that no pixel leaks across sets.
+"""The split stage: val / test / pool (strong + weak) sets of tiles, grouped so that no pixel leaks.
 
-``splits.json`` holds the tile ids per set (in ``tiles.csv`` order), their counts, the
-number of tiles dropped to keep sets apart, and the settings used.
+Groups of tiles (a tile, a scene or a spatial block) are shuffled with the seed and laid end
+to end; each goes to ``val``, ``test`` or the *pool* by where its midpoint falls. The pool is
+ordered too: a pool group's *rank* is its midpoint, in tiles, from the start of the pool.
+The strong set at strong fraction ``f`` (a share of all tiles) is every pool tile of rank
+below ``f * n_tiles``; the weak set the rest of the pool. So val and test are the same for
+every fraction, and the strong sets are nested (the 5% set inside the 10% set inside the 20%
+set). ``splits.json`` holds the sets at ``split.fractions.strong`` (the reference split), the
+rank of every pool tile, counts, and the settings used.
 """
 
 from __future__ import annotations
@@ -14,37 +20,71 @@ from pathlib import Path
 import numpy as np
 
 from weakseg.errors import WeaksegError
+from weakseg.experiment import SET_NAMES
 from weakseg.tiling import Tile
 
 log = logging.getLogger(__name__)
 
-SET_NAMES = ("strong", "weak", "val")
-#: When two tiles of different sets overlap, the tile of the later set here is dropped:
-#: validation pixels must never be seen in training, and the small strong set is kept whole.
-_KEEP_PRIORITY = ("val", "strong", "weak")
+#: The order groups are laid out in, and (for overlapping tiles) the keep priority: pixels of
+#: val and test must never be seen in training.
+_LAYOUT = ("val", "test", "pool")
 GROUPINGS = ("tile", "scene", "block")
+REQUIRED_SETS = ("strong", "weak", "val")
 
 
 def read_splits(path: str | Path) -> dict[str, list[str]]:
-    """The tile ids of each set (strong, weak, val) in a ``splits.json``."""
+    """The tile ids of each set (strong, weak, val, test) of the reference split in a ``splits.json``."""
     with open(path) as handle:
-        return json.load(handle)["sets"]
+        sets = json.load(handle)["sets"]
+    sets.setdefault("test", [])
+    return sets
 
 
 def check_fractions(fractions: dict) -> None:
-    """Require exactly the sets strong, weak, val, each > 0, summing to 1 (within 1e-6).
+    """Require the sets strong, weak, val (and optionally test), each > 0, summing to 1 (within 1e-6).
 
     Raises:
         WeaksegError: naming ``split.fractions`` and the values at fault.
     """
-    if sorted(fractions) != sorted(SET_NAMES):
-        raise WeaksegError(f"split.fractions must have the keys {', '.join(SET_NAMES)}; got {sorted(fractions)}")
-    bad = {k: v for k, v in fractions.items() if not v > 0}
+    keys = set(fractions)
+    if not set(REQUIRED_SETS) <= keys <= set(SET_NAMES):
+        raise WeaksegError(
+            f"split.fractions must have the keys {', '.join(REQUIRED_SETS)} and optionally test; got {sorted(fractions)}"
+        )
+    bad = {k: v for k, v in fractions.items() if not v > 0 and not (k == "test" and v == 0)}
     if bad:
-        raise WeaksegError(f"split.fractions: every fraction must be > 0; got {bad}")
+        raise WeaksegError(f"split.fractions: every fraction must be > 0 (test may be 0); got {bad}")
     total = sum(fractions.values())
     if abs(total - 1) > 1e-6:
         raise WeaksegError(f"split.fractions must sum to 1; {fractions} sums to {total:.6g}")
+
+
+def sets_at_fraction(splits: dict, fraction: float | str | None) -> dict[str, list[str]]:
+    """The sets of ``splits.json`` with strong fraction ``fraction`` (a share of all tiles).
+
+    ``strong``: pool tiles of rank below ``fraction * n_tiles``; ``weak``: the other pool
+    tiles, less those that overlap a strong tile (so no pixel is in two sets);
+    ``val`` and ``test`` as split. ``fraction`` None or ``"all"`` gives the whole pool as
+    ``strong`` and an empty ``weak`` set (the upper bound). Ids in ``tiles.csv`` order.
+
+    Raises:
+        WeaksegError: the strong or weak set at that fraction would be empty.
+    """
+    pool = splits["pool"]
+    base = {name: list(splits["sets"].get(name, [])) for name in ("val", "test")}
+    if fraction in (None, "all"):
+        return {"strong": list(pool), "weak": [], **base}
+    bound = float(fraction) * splits["n_tiles"]
+    strong = [t for t, rank in pool.items() if rank["rank"] < bound]
+    touches = lambda rank: rank["neighbour_rank"] is not None and rank["neighbour_rank"] < bound  # noqa: E731
+    weak = [t for t, rank in pool.items() if rank["rank"] >= bound and not touches(rank)]
+    for name, ids in (("strong", strong), ("weak", weak)):
+        if not ids:
+            raise WeaksegError(
+                f"split: at strong fraction {fraction} the {name} set is empty ({splits['n_tiles']} tiles in "
+                f"{splits['n_groups']} groups); use a fraction nearer the middle of the strong + weak share, or more tiles"
+            )
+    return {"strong": strong, "weak": weak, **base}
 
 
 def group_keys(tiles: list[Tile], group_by: str, block_pixels: int) -> list[str]:
@@ -89,16 +129,20 @@ def split_tiles(
     block_size: int = 4,
     seed: int = 0,
 ) -> dict:
-    """Assign tiles to the strong, weak and val sets.
+    """Assign tiles to val, test and the pool, rank the pool, and give the reference sets.
 
     Groups (see :func:`group_keys`; a block is ``block_size`` x ``block_size`` tile strides)
-    are shuffled with ``seed`` and laid end to end; a group goes to the set whose share of
-    the tile count its midpoint falls in. Then any tile that overlaps a tile of another set
-    is dropped (val kept first, then strong), so no pixel is in two sets.
+    are shuffled with ``seed`` and laid end to end (val, test, pool); a group goes to the
+    region its midpoint falls in. Then any tile that overlaps a tile of another region is
+    dropped (val kept first, then test), so no pixel of val or test is in another set.
 
     Returns:
-        The content of ``splits.json``: ``sets`` (set -> tile ids in input order),
-        ``counts``, ``n_tiles``, ``n_groups``, ``dropped_overlap`` and ``settings``.
+        The content of ``splits.json``: ``sets`` (strong, weak, val, test -> tile ids in input
+        order, strong and weak at ``fractions["strong"]``, see :func:`sets_at_fraction`),
+        ``pool`` (tile id -> ``{"rank", "neighbour_rank"}``: the tile's group midpoint and the
+        lowest rank of an overlapping pool tile of another group, in tiles), ``counts``,
+        ``n_tiles``, ``n_groups``, ``dropped_overlap`` (tiles in no set of the reference
+        split) and ``settings``.
 
     Raises:
         WeaksegError: bad fractions; ``group_by: tile`` while tiles overlap (stride <
@@ -113,51 +157,76 @@ def split_tiles(
         )
     keys = group_keys(tiles, group_by, block_size * stride)
     groups = sorted(set(keys))
-    order = np.random.default_rng(seed).permutation(len(groups))
     members = defaultdict(list)
     for index, key in enumerate(keys):
         members[key].append(index)
-    bounds = np.cumsum([fractions[name] for name in SET_NAMES]) * len(tiles)
-    assigned = np.empty(len(tiles), dtype=object)
+    shares = [fractions.get("val", 0), fractions.get("test", 0), fractions["strong"] + fractions["weak"]]
+    bounds = np.cumsum(shares) * len(tiles)
+    region, rank = np.empty(len(tiles), dtype=object), np.zeros(len(tiles))
     start = 0
-    for g in order:
+    for g in np.random.default_rng(seed).permutation(len(groups)):
         group = members[groups[g]]
         middle = start + len(group) / 2
-        assigned[group] = SET_NAMES[min(int(np.searchsorted(bounds, middle)), len(SET_NAMES) - 1)]
+        region[group] = _LAYOUT[min(int(np.searchsorted(bounds, middle)), len(_LAYOUT) - 1)]
+        rank[group] = middle - bounds[1]
         start += len(group)
-    dropped = _drop_overlaps(tiles, tile_size, assigned)
-    sets = {name: [t.tile_id for t, s in zip(tiles, assigned) if s == name] for name in SET_NAMES}
-    for name in SET_NAMES:
-        if not sets[name]:
-            raise WeaksegError(
-                f"split: set {name!r} would be empty: {len(tiles)} tiles in {len(groups)} groups "
-                f"(group_by: {group_by}), split.fractions.{name} = {fractions[name]}; use more or smaller tiles, "
-                "a finer group_by, or a larger fraction"
-            )
-    counts = {name: len(ids) for name, ids in sets.items()}
-    log.info("split %d tiles in %d groups: %s (%d dropped for overlap)", len(tiles), len(groups), counts, dropped)
-    return {
-        "sets": sets,
-        "counts": counts,
-        "n_tiles": len(tiles),
-        "n_groups": len(groups),
-        "dropped_overlap": dropped,
-        "settings": {"fractions": fractions, "group_by": group_by, "block_size": block_size, "seed": seed},
+    neighbours = _neighbours(tiles, tile_size)
+    dropped = _drop_overlaps(neighbours, region)
+    pool = {
+        tiles[i].tile_id: {"rank": float(rank[i]), "neighbour_rank": _neighbour_rank(i, neighbours, region, keys, rank)}
+        for i in np.flatnonzero(region == "pool")
     }
+    splits = {"pool": pool, "n_tiles": len(tiles), "n_groups": len(groups), "dropped_overlap": dropped}
+    held_out = {name: [t.tile_id for t, r in zip(tiles, region) if r == name] for name in ("val", "test")}
+    for name in ("val", "test"):
+        if not held_out[name] and fractions.get(name, 0) > 0:
+            _empty_set(name, tiles, groups, group_by, fractions)
+    if not pool:
+        _empty_set("strong", tiles, groups, group_by, fractions)
+    try:
+        sets = sets_at_fraction({**splits, "sets": held_out}, fractions["strong"])
+    except WeaksegError:
+        empty = "strong" if not any(r["rank"] < fractions["strong"] * len(tiles) for r in pool.values()) else "weak"
+        _empty_set(empty, tiles, groups, group_by, fractions)
+    counts = {name: len(ids) for name, ids in sets.items()}
+    # Weak tiles touching a strong tile sit out at this fraction (other fractions may keep them).
+    splits["dropped_overlap"] = dropped + len(pool) - counts["strong"] - counts["weak"]
+    dropped = splits["dropped_overlap"]
+    log.info("split %d tiles in %d groups: %s (%d dropped for overlap)", len(tiles), len(groups), counts, dropped)
+    settings = {"fractions": fractions, "group_by": group_by, "block_size": block_size, "seed": seed}
+    return {"sets": sets, "counts": counts, **splits, "settings": settings}
 
 
-def _drop_overlaps(tiles: list[Tile], tile_size: int, assigned: np.ndarray) -> int:
-    """Set ``assigned`` to None for tiles overlapping a kept tile of a higher-priority set."""
+def _empty_set(name: str, tiles: list[Tile], groups: list[str], group_by: str, fractions: dict) -> None:
+    raise WeaksegError(
+        f"split: set {name!r} would be empty: {len(tiles)} tiles in {len(groups)} groups "
+        f"(group_by: {group_by}), split.fractions.{name} = {fractions.get(name)}; use more or smaller tiles, "
+        "a finer group_by, or a larger fraction"
+    )
+
+
+def _neighbours(tiles: list[Tile], tile_size: int) -> dict[int, list[int]]:
     neighbours = defaultdict(list)
     for a, b in overlapping_pairs(tiles, tile_size):
         neighbours[a].append(b)
         neighbours[b].append(a)
+    return neighbours
+
+
+def _neighbour_rank(index: int, neighbours: dict, region: np.ndarray, keys: list[str], rank: np.ndarray) -> float | None:
+    """Lowest rank of a pool tile of another group that overlaps tile ``index``, or None."""
+    ranks = [rank[n] for n in neighbours[index] if region[n] == "pool" and keys[n] != keys[index]]
+    return float(min(ranks)) if ranks else None
+
+
+def _drop_overlaps(neighbours: dict[int, list[int]], region: np.ndarray) -> int:
+    """Set ``region`` to None for tiles overlapping a kept tile of a higher-priority region."""
     kept: set[int] = set()
     dropped = 0
-    for name in _KEEP_PRIORITY:
-        for index in np.flatnonzero(assigned == name):
-            if any(n in kept and assigned[n] != name for n in neighbours[index]):
-                assigned[index] = None
+    for name in _LAYOUT:
+        for index in np.flatnonzero(region == name):
+            if any(n in kept and region[n] != name for n in neighbours[index]):
+                region[index] = None
                 dropped += 1
             else:
                 kept.add(int(index))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from torch.utils.data import ConcatDataset, Dataset, Sampler
 from weakseg.augmentation import load_pipeline
 from weakseg.errors import WeaksegError
 from weakseg.labels import IGNORE_INDEX
-from weakseg.splitting import read_splits
+from weakseg.experiment import Variant
+from weakseg.splitting import sets_at_fraction
 from weakseg.tiling import read_tiles
 from weakseg.weak_labels import read_weak_labels
 
@@ -27,19 +29,22 @@ class TileDataset(Dataset):
 
     Each item is a dict:
         ``image``: (C, T, T) float32, ``(x / 255 - mean) / std`` per band;
-        ``mask``: (T, T) int64 class indices, 255 = ignore;
+        ``mask``: (T, T) int64 class indices, 255 = ignore (only when ``masks_path`` is given:
+        a weakly labelled set passes None, and its pixel labels are never opened);
         ``fractions``: (K,) float32 weak label, when ``fractions`` was given;
         ``row``: the tile's row in the arrays.
 
-    Items are looked up by ``(epoch, index)`` keys (from :class:`EpochSampler`) or a plain
-    index (epoch 0). Augmentation draws are seeded by ``(seed, epoch, index)``, so a run gives
-    the same draws with any number of (persistent) workers and after a resume.
+    Items are looked up by ``(epoch, draw, index)`` keys (from :class:`EpochSampler`; ``draw``
+    is the position in the epoch's stream), ``(epoch, index)`` or a plain index (epoch 0).
+    Augmentation draws are seeded by ``(seed, epoch, draw)``, so a run gives the same draws
+    with any number of (persistent) workers and after a resume, and a tile drawn twice in an
+    epoch gets two different augmentations.
     """
 
     def __init__(
         self,
         images_path: str,
-        masks_path: str,
+        masks_path: str | None,
         rows: list[int],
         mean: list[float],
         std: list[float],
@@ -47,7 +52,8 @@ class TileDataset(Dataset):
         fractions: np.ndarray | None = None,
         seed: int = 0,
     ):
-        self.images_path, self.masks_path = str(images_path), str(masks_path)
+        self.images_path = str(images_path)
+        self.masks_path = None if masks_path is None else str(masks_path)
         self.rows = list(rows)
         self.transform = transform
         self.fractions = None if fractions is None else np.asarray(fractions, dtype=np.float32)
@@ -59,56 +65,75 @@ class TileDataset(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict:
-        epoch, index = key if isinstance(key, tuple) else (0, key)
+    def __getitem__(self, key: int | tuple[int, ...]) -> dict:
+        epoch, draw, index = split_key(key)
         if self._images is None:
             self._images = np.load(self.images_path, mmap_mode="r")
-            self._masks = np.load(self.masks_path, mmap_mode="r")
+            if self.masks_path is not None:
+                self._masks = np.load(self.masks_path, mmap_mode="r")
         row = self.rows[index]
-        image, mask = np.asarray(self._images[row]), np.asarray(self._masks[row])
+        targets = {"image": np.asarray(self._images[row])}
+        if self._masks is not None:
+            targets["mask"] = np.asarray(self._masks[row])
         if self.transform is not None:
-            self.transform.set_random_seed(((self.seed * 1_000_003 + epoch) * 1_000_003 + index) % 2**32)
-            out = self.transform(image=image, mask=mask)
-            image, mask = out["image"], out["mask"]
+            self.transform.set_random_seed(((self.seed * 1_000_003 + epoch) * 1_000_003 + draw) % 2**32)
+            targets = self.transform(**targets)
+        image = targets["image"]
         channels = image.shape[2]
         mean, std = _bands(self._mean, channels), _bands(self._std, channels)
-        item = {
-            "image": torch.from_numpy(((image.astype(np.float32) - mean) / std).transpose(2, 0, 1).copy()),
-            "mask": torch.from_numpy(mask.astype(np.int64)),
-            "row": row,
-        }
+        item = {"image": torch.from_numpy(((image.astype(np.float32) - mean) / std).transpose(2, 0, 1).copy()), "row": row}
+        if "mask" in targets:
+            item["mask"] = torch.from_numpy(targets["mask"].astype(np.int64))
         if self.fractions is not None:
             item["fractions"] = torch.from_numpy(self.fractions[index])
         return item
 
 
-class EpochConcatDataset(ConcatDataset):
-    """:class:`~torch.utils.data.ConcatDataset` that passes ``(epoch, index)`` keys through."""
+def split_key(key: int | tuple[int, ...]) -> tuple[int, int, int]:
+    """``(epoch, draw, index)`` of a dataset key: ``index``, ``(epoch, index)`` or ``(epoch, draw, index)``."""
+    if not isinstance(key, tuple):
+        return 0, int(key), int(key)
+    if len(key) == 2:
+        return int(key[0]), int(key[1]), int(key[1])
+    return int(key[0]), int(key[1]), int(key[2])
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict:
-        epoch, index = key if isinstance(key, tuple) else (0, key)
+
+class EpochConcatDataset(ConcatDataset):
+    """:class:`~torch.utils.data.ConcatDataset` that passes ``(epoch, draw, index)`` keys through."""
+
+    def __getitem__(self, key: int | tuple[int, ...]) -> dict:
+        epoch, draw, index = split_key(key)
         part = bisect.bisect_right(self.cumulative_sizes, index)
         start = self.cumulative_sizes[part - 1] if part else 0
-        return self.datasets[part][(epoch, index - start)]
+        return self.datasets[part][(epoch, draw, index - start)]
 
 
 class EpochSampler(Sampler):
-    """Yields ``(epoch, index)`` keys: a permutation seeded by ``(seed, epoch)``, or in order.
+    """Yields ``(epoch, draw, index)`` keys: ``draws`` indices per epoch, or ``0..size-1`` in order.
 
-    Set :attr:`epoch` before each epoch. The epoch travels with each key, so DataLoader
-    workers can stay alive across epochs (``persistent_workers``) and still draw fresh,
-    reproducible augmentations.
+    Shuffled: consecutive permutations of the dataset, seeded by ``(seed, epoch, pass)``, cut
+    to ``draws`` indices (default: one pass), so every epoch has the same number of optimiser
+    steps whatever the set's size. Set :attr:`epoch` before each epoch. The epoch travels with
+    each key, so DataLoader workers can stay alive across epochs (``persistent_workers``) and
+    still draw fresh, reproducible augmentations.
     """
 
-    def __init__(self, size: int, shuffle: bool, seed: int = 0):
+    def __init__(self, size: int, shuffle: bool, seed: int = 0, draws: int | None = None):
         self.size, self.shuffle, self.seed, self.epoch = size, shuffle, seed, 0
+        self.draws = size if draws is None or not shuffle else draws
 
     def __len__(self) -> int:
-        return self.size
+        return self.draws
 
     def __iter__(self):
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size) if self.shuffle else range(self.size)
-        return iter([(self.epoch, int(i)) for i in order])
+        if not self.shuffle:
+            order = np.arange(self.size)
+        else:
+            passes = -(-self.draws // max(self.size, 1))
+            order = np.concatenate(
+                [np.random.default_rng([self.seed, self.epoch, k]).permutation(self.size) for k in range(passes)]
+            )[: self.draws]
+        return iter([(self.epoch, draw, int(i)) for draw, i in enumerate(order)])
 
 
 def _bands(values: np.ndarray, channels: int) -> np.ndarray:
@@ -126,16 +151,20 @@ class TrainingData:
     """What one run trains and validates on.
 
     Attributes:
-        train: the training tiles (with ``fractions`` in weak mode), augmented as configured.
-        val: the validation tiles, unaugmented, with their weak labels as ``fractions``.
+        train: the tiles of the run's main loss, augmented as configured: pixel-labelled
+            tiles (items with ``mask``) in strong and joint mode, weakly labelled tiles
+            (items with ``fractions`` and no ``mask``) in weak mode.
+        val: the validation tiles, unaugmented, with masks and weak labels as ``fractions``.
         in_channels: bands per tile.
         class_names: K names.
+        weak: joint mode only: the weakly labelled tiles of the proportion loss (no masks).
     """
 
     train: Dataset
     val: Dataset
     in_channels: int
     class_names: list[str]
+    weak: Dataset | None = None
 
 
 @dataclass
@@ -144,15 +173,15 @@ class SplitTiles:
 
     Attributes:
         tiles_dir: folder with ``images.npy``, ``masks.npy`` and ``tiles.csv``.
-        sets: set name -> tile ids (from ``splits.json``).
+        splits: the content of ``splits.json`` (see :func:`weakseg.splitting.split_tiles`).
         row_of: tile id -> row in the arrays.
         fraction_of: tile id -> (K,) float64 weak label.
         class_names: K names (the weak-label columns).
-        splits_path, weak_labels_path: where ``sets`` and ``fraction_of`` were read, for messages.
+        splits_path, weak_labels_path: where ``splits`` and ``fraction_of`` were read, for messages.
     """
 
     tiles_dir: Path
-    sets: dict[str, list[str]]
+    splits: dict
     row_of: dict[str, int]
     fraction_of: dict[str, np.ndarray]
     class_names: list[str]
@@ -165,15 +194,29 @@ class SplitTiles:
         tiles_dir = Path(tiles_dir)
         tile_ids = [t.tile_id for t in read_tiles(tiles_dir / "tiles.csv")]
         label_ids, _, fractions, class_names = read_weak_labels(weak_labels_path)
+        with open(splits_path) as handle:
+            splits = json.load(handle)
         return cls(
             tiles_dir,
-            read_splits(splits_path),
+            splits,
             {tile: row for row, tile in enumerate(tile_ids)},
             dict(zip(label_ids, fractions)),
             list(class_names),
             Path(splits_path),
             Path(weak_labels_path),
         )
+
+    @property
+    def sets(self) -> dict[str, list[str]]:
+        """The reference sets (strong, weak, val, test) of ``splits.json``."""
+        return {"test": [], **self.splits["sets"]}
+
+    def sets_at(self, fraction: str | float | None) -> dict[str, list[str]]:
+        """The sets at strong fraction ``fraction`` (see :func:`weakseg.splitting.sets_at_fraction`)."""
+        try:
+            return sets_at_fraction(self.splits, fraction)
+        except KeyError as error:
+            raise WeaksegError(f"{self.splits_path}: no key {error} (written by an older version); rerun the split") from error
 
     def rows_and_fractions(self, ids: list[str]) -> tuple[list[int], np.ndarray]:
         """Array rows and (len(ids), K) weak labels of tiles ``ids``.
@@ -189,50 +232,64 @@ class SplitTiles:
             )
         return [self.row_of[t] for t in ids], np.array([self.fraction_of[t] for t in ids]).reshape(len(ids), -1)
 
-    def dataset(self, ids: list[str], mean, std, transform=None, with_fractions: bool = True, seed: int = 0) -> TileDataset:
-        """A :class:`TileDataset` of tiles ``ids`` (with their weak labels if ``with_fractions``)."""
+    def dataset(self, ids: list[str], mean, std, transform=None, pixel_labels: bool = True, seed: int = 0) -> TileDataset:
+        """A :class:`TileDataset` of tiles ``ids`` with their weak labels, and their masks if ``pixel_labels``."""
         rows, fractions = self.rows_and_fractions(ids)
-        return TileDataset(
-            self.tiles_dir / "images.npy", self.tiles_dir / "masks.npy", rows, mean, std, transform,
-            fractions if with_fractions else None, seed,
-        )
+        masks = self.tiles_dir / "masks.npy" if pixel_labels else None
+        return TileDataset(self.tiles_dir / "images.npy", masks, rows, mean, std, transform, fractions, seed)
+
+
+def _training_set(tiles: SplitTiles, ids: list[str], pixel_labels: bool, pipeline_path, offline_dir: Path, mean, std, seed):
+    """Tiles ``ids`` augmented online with the pipeline, or with their offline copies (unaugmented)."""
+    pipeline = "strong" if pixel_labels else "weak"
+    with open(offline_dir / "copies.csv", newline="") as handle:
+        wanted = set(ids)
+        copies = [row for row in csv.DictReader(handle) if row["pipeline"] == pipeline and row["tile_id"] in wanted]
+    if not copies:
+        return tiles.dataset(ids, mean, std, load_pipeline(pipeline_path), pixel_labels, seed)
+    copy_fractions = np.array([tiles.fraction_of[row["tile_id"]] for row in copies])
+    masks = offline_dir / "masks.npy" if pixel_labels else None
+    return EpochConcatDataset(
+        [
+            tiles.dataset(ids, mean, std, None, pixel_labels, seed),
+            TileDataset(offline_dir / "images.npy", masks, [int(row["row"]) for row in copies], mean, std, None,
+                        copy_fractions, seed),
+        ]
+    )
 
 
 def load_training_data(
-    mode: str,
+    variant: Variant,
+    fraction: str,
     tiles_dir: str | Path,
     splits_path: str | Path,
     weak_labels_path: str | Path,
-    pipeline_path: str | Path,
+    pipelines_dir: str | Path,
     offline_dir: str | Path,
     mean: list[float],
     std: list[float],
     seed: int,
 ) -> TrainingData:
-    """Datasets for one run: the strong (``mode="strong"``) or weak (``"weak"``) set, and val.
+    """Datasets for one run of ``variant`` at strong fraction ``fraction`` (``"all"``: the pool).
 
-    The training set is augmented online with the pipeline at ``pipeline_path``, unless the
-    augment stage wrote offline copies: then the originals plus their copies, unaugmented.
-    Weak labels come from ``weak_labels.csv`` (the weak set's only supervision).
+    Pixel-labelled training tiles are the union of the variant's ``pixel_sets``, augmented with
+    ``pipelines_dir/strong.yaml``; weakly labelled ones the union of its ``proportion_sets``,
+    augmented with ``weak.yaml`` and read without their masks (their pixel labels are never
+    opened). Offline copies from the augment stage replace online augmentation when present.
+    Weak labels come from ``weak_labels.csv``.
 
     Raises:
-        WeaksegError: a tile id of the split missing from ``tiles.csv`` or the weak labels.
+        WeaksegError: a tile id of the split missing from ``tiles.csv`` or the weak labels,
+            or an empty set at this fraction.
     """
-    tiles, offline_dir = SplitTiles.load(tiles_dir, splits_path, weak_labels_path), Path(offline_dir)
-    weak = mode == "weak"
-    with open(offline_dir / "copies.csv", newline="") as handle:
-        copies = [row for row in csv.DictReader(handle) if row["set"] == mode]
-    if copies:
-        copy_fractions = np.array([tiles.fraction_of[row["tile_id"]] for row in copies])
-        train = EpochConcatDataset(
-            [
-                tiles.dataset(tiles.sets[mode], mean, std, None, weak, seed),
-                TileDataset(offline_dir / "images.npy", offline_dir / "masks.npy", [int(row["row"]) for row in copies],
-                            mean, std, None, copy_fractions if weak else None, seed),
-            ]
-        )
-    else:
-        train = tiles.dataset(tiles.sets[mode], mean, std, load_pipeline(pipeline_path), weak, seed)
-    val = tiles.dataset(tiles.sets["val"], mean, std, seed=seed)
+    tiles, offline_dir, pipelines_dir = SplitTiles.load(tiles_dir, splits_path, weak_labels_path), Path(offline_dir), Path(pipelines_dir)
+    sets = tiles.sets_at(fraction)
+    union = lambda names: [t for name in names for t in sets[name]]  # noqa: E731
+    parts = []
+    if variant.pixel_sets:
+        parts.append(_training_set(tiles, union(variant.pixel_sets), True, pipelines_dir / "strong.yaml", offline_dir, mean, std, seed))
+    if variant.proportion_sets:
+        parts.append(_training_set(tiles, union(variant.proportion_sets), False, pipelines_dir / "weak.yaml", offline_dir, mean, std, seed))
+    val = tiles.dataset(sets["val"], mean, std, seed=seed)
     in_channels = int(np.load(tiles.tiles_dir / "images.npy", mmap_mode="r").shape[3])
-    return TrainingData(train, val, in_channels, tiles.class_names)
+    return TrainingData(parts[0], val, in_channels, tiles.class_names, parts[1] if len(parts) > 1 else None)

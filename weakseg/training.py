@@ -1,15 +1,21 @@
-"""The training loop behind train_strong, pretrain_weak and finetune.
+"""The training loop behind the ``train`` rule: one loop for every variant.
 
-* ``strong`` mode: pixel-wise loss on pixel-labelled tiles (train_strong, finetune).
+* ``strong`` mode: pixel-wise loss on pixel-labelled tiles (strong_only, weak_finetuned, full).
 * ``weak`` mode: the proportion loss between each tile's predicted class fractions (softmax
-  averaged over its labelled pixels) and its weak label (pretrain_weak); pixel labels are
-  never read, only which pixels are labelled.
+  averaged over every pixel of the tile) and its weak label (weak_only). The masks of weak
+  tiles are never opened.
+* ``joint`` mode: each step sums the pixel loss on a strong batch and ``joint_weight`` x
+  the proportion loss on a weak batch (one forward pass over both batches).
 
-Every epoch writes a resume checkpoint (model, optimizer, scheduler, epoch, RNG states,
-history, best score) under ``out_dir/resume/``; a rerun resumes from it, and refuses to if
-the settings changed. Declared outputs appear only when the run completes:
-``model.pt`` (best epoch by validation mIoU), ``last.pt`` (the final checkpoint),
-``history.csv`` and ``tensorboard/``.
+Training length is counted in optimiser steps, the same for every variant: ``epochs`` x
+``steps_per_epoch`` batches of ``batch_size`` tiles, whatever the size of the training set
+(so ``full``, with eight times the tiles of ``strong_only``, takes the same time, and a
+comparison of variants is one of supervision, not of compute). An epoch is a fixed number of
+steps followed by a validation pass and a resume checkpoint (model, optimizer, scheduler,
+RNG states, history) under ``out_dir/resume/``; a rerun resumes from it, and refuses to if
+the settings changed. Declared outputs appear only when the run completes: ``model.pt`` (the
+final epoch with ``checkpoint: last``, the best validation epoch with ``best``), ``last.pt``
+(the final resume checkpoint), ``history.csv`` and ``tensorboard/``.
 """
 
 from __future__ import annotations
@@ -23,44 +29,26 @@ import random
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from weakseg.errors import WeaksegError
-from weakseg.losses import SegmentationLoss, predicted_fractions, proportion_loss
-from weakseg.metrics import confusion_matrix, segmentation_metrics
+from weakseg.inference import autocast_dtype, make_loader, read_checkpoint, resolve_device, validate
+from weakseg.losses import SegmentationLoss, joint_loss, predicted_fractions, proportion_loss
+from weakseg.metrics import segmentation_metrics
 from weakseg.models import build_model
 from weakseg.outputs import staged_outputs
-from weakseg.tile_data import EpochSampler, TrainingData, labeled_pixels
+from weakseg.tile_data import TrainingData
 
 log = logging.getLogger(__name__)
 
-MODES = ("strong", "weak")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto``: CUDA when available, else CPU; ``cuda`` without a GPU is an error.
-
-    Raises:
-        WeaksegError: ``training.device: cuda`` on a machine where CUDA is unavailable.
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise WeaksegError("training.device: 'cuda' was asked for but CUDA is not available here (use auto or cpu)")
-    return torch.device(name)
-
-
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """Mixed precision on CUDA: bf16 where supported, else fp16; none on CPU."""
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+MODES = ("strong", "weak", "joint")
+CHECKPOINTS = ("last", "best")
 
 
 def settings_hash(settings: dict) -> str:
@@ -87,53 +75,6 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, workers: int, device: torch.device, seed: int) -> DataLoader:
-    """A DataLoader over an :class:`EpochSampler` (set ``loader.sampler.epoch`` each epoch).
-
-    ``workers`` persistent worker processes (none: load in the main process), pinned memory
-    on CUDA.
-    """
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        sampler=EpochSampler(len(dataset), shuffle, seed),
-        num_workers=workers,
-        persistent_workers=workers > 0,
-        pin_memory=device.type == "cuda",
-    )
-
-
-@torch.no_grad()
-def validate(model, loader: DataLoader, device: torch.device, n_classes: int, loss_fn) -> dict:
-    """Run ``model`` over ``loader``.
-
-    Args:
-        loss_fn: ``loss_fn(logits, batch, masks) -> scalar tensor``, averaged over tiles; or
-            None (``loss`` is then None).
-
-    Returns:
-        ``{"loss": float or None, "confusion": (K, K) int64, "fraction_abs_error": (K,) float64 sum of
-        |predicted - weak label| over tiles, "n_tiles": int}``.
-    """
-    model.eval()
-    dtype = autocast_dtype(device)
-    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
-    abs_error, loss_sum, count = np.zeros(n_classes), 0.0, 0
-    for batch in loader:
-        images, masks = batch["image"].to(device, non_blocking=True), batch["mask"].to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            logits = model(images)
-        logits = logits.float()
-        if loss_fn is not None:
-            loss_sum += float(loss_fn(logits, batch, masks)) * len(images)
-        confusion += confusion_matrix(logits.argmax(1).cpu().numpy(), masks.cpu().numpy(), n_classes)
-        fractions = predicted_fractions(logits, labeled_pixels(masks)).cpu().numpy()
-        abs_error += np.abs(fractions - batch["fractions"].numpy()).sum(axis=0)
-        count += len(images)
-    loss = loss_sum / max(count, 1) if loss_fn is not None else None
-    return {"loss": loss, "confusion": confusion, "fraction_abs_error": abs_error, "n_tiles": count}
 
 
 def _history_fields(class_names: list[str]) -> list[str]:
@@ -176,15 +117,158 @@ def _flatten(settings: dict, prefix: str = "") -> dict:
     return flat
 
 
+@dataclass
+class _Run:
+    """The state of a run in progress."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    device: torch.device
+    history: list[dict] = field(default_factory=list)
+    best_score: float = -math.inf
+    start_epoch: int = 1
+
+
+def _build(data: TrainingData, settings: dict, device: torch.device) -> _Run:
+    """Model (from ``init_from`` if given), AdamW, cosine annealing over the epochs, grad scaler."""
+    cfg, model_cfg = settings["training"], settings["model"]
+    model = build_model(model_cfg["arch"], model_cfg["encoder"], model_cfg["encoder_weights"], data.in_channels,
+                        len(data.class_names))
+    if settings.get("init_from"):
+        model.load_state_dict(read_checkpoint(settings["init_from"])["state_dict"])
+        log.info("initialised from %s", settings["init_from"])
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg["epochs"])
+    scaler = torch.amp.GradScaler("cuda", enabled=autocast_dtype(device) == torch.float16)
+    return _Run(model, optimizer, scheduler, scaler, device)
+
+
+def _resume(run: _Run, settings: dict, resume_path: Path) -> None:
+    """Load the state of an interrupted run of the same settings into ``run``, if there is one."""
+    if not resume_path.exists():
+        return
+    checkpoint = read_checkpoint(resume_path)
+    _check_resume(checkpoint, settings, resume_path)
+    run.model.load_state_dict(checkpoint["model"])
+    run.optimizer.load_state_dict(checkpoint["optimizer"])
+    run.scheduler.load_state_dict(checkpoint["scheduler"])
+    run.scaler.load_state_dict(checkpoint["scaler"])
+    _set_rng_state(checkpoint["rng"])
+    run.history, run.best_score, run.start_epoch = checkpoint["history"], checkpoint["best_score"], checkpoint["epoch"] + 1
+    log.info("resuming from %s after epoch %d of %d", resume_path, checkpoint["epoch"], settings["training"]["epochs"])
+
+
+def _loss_functions(mode: str, cfg: dict):
+    """``(step_loss(logits, batch, weak_batch), val_loss(logits, batch))`` for ``mode``."""
+    if mode == "weak":
+        def weak_loss(logits, batch, _=None):
+            return proportion_loss(predicted_fractions(logits), batch["fractions"].to(logits.device), cfg["proportion_loss"])
+
+        return weak_loss, weak_loss
+    pixel = SegmentationLoss(cfg["loss"])
+
+    def val_loss(logits, batch):
+        return pixel(logits, batch["mask"].to(logits.device))
+
+    if mode == "strong":
+        return (lambda logits, batch, _=None: val_loss(logits, batch)), val_loss
+
+    def step_loss(logits, batch, weak_batch):
+        strong, weak = logits[: len(batch["image"])], logits[len(batch["image"]) :]
+        fractions = weak_batch["fractions"].to(logits.device)
+        return joint_loss(strong, batch["mask"].to(logits.device), weak, fractions, pixel, cfg["proportion_loss"],
+                          cfg["joint_weight"])
+
+    return step_loss, val_loss
+
+
+def _train_epoch(run: _Run, loaders: list, step_loss, epoch: int, cfg: dict, resume_path: Path) -> float:
+    """One epoch of optimiser steps; returns the mean training loss per tile.
+
+    Raises:
+        WeaksegError: the loss became NaN or infinite (nothing of this epoch is saved).
+    """
+    run.model.train()
+    for loader in loaders:
+        loader.sampler.epoch = epoch
+    dtype = autocast_dtype(run.device)
+    loss_sum, count = 0.0, 0
+    progress = tqdm(zip(*loaders), total=len(loaders[0]), desc=f"epoch {epoch}/{cfg['epochs']}", file=sys.stderr,
+                    mininterval=5, ascii=True)
+    for step, batches in enumerate(progress):
+        images = torch.cat([b["image"] for b in batches]).to(run.device, non_blocking=True)
+        with torch.autocast(run.device.type, dtype=dtype, enabled=dtype is not None):
+            logits = run.model(images)
+        loss = step_loss(logits.float(), *batches)
+        if not torch.isfinite(loss):
+            raise WeaksegError(
+                f"loss became {loss.item()} at epoch {epoch}, batch {step + 1}; stopped. The last good checkpoint "
+                f"({resume_path if resume_path.exists() else 'none yet'}) is intact. Try a lower learning rate"
+            )
+        run.optimizer.zero_grad(set_to_none=True)
+        run.scaler.scale(loss).backward()
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        loss_sum += loss.item() * len(batches[0]["image"])
+        count += len(batches[0]["image"])
+        if (step + 1) % cfg["log_every_batches"] == 0:
+            progress.set_postfix(loss=f"{loss_sum / count:.4f}")
+    return loss_sum / max(count, 1)
+
+
+def _epoch_row(epoch: int, train_loss: float, val: dict, lr: float, seconds: float, class_names: list[str]) -> dict:
+    scores = segmentation_metrics(val["confusion"], class_names)
+    return {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "val_loss": val["loss"],
+        "val_miou": scores["miou"],
+        "val_oa": scores["oa"],
+        "lr": lr,
+        "seconds": round(seconds, 3),
+        **{f"iou_{c}": scores["per_class"][c]["iou"] for c in class_names},
+    }
+
+
+def _checkpoint(run: _Run, settings: dict, data: TrainingData, row: dict, resume_dir: Path) -> None:
+    """Write the epoch's history, the best model so far, and the resume checkpoint (last, atomically)."""
+    epoch = row["epoch"]
+    score = -1.0 if row["val_miou"] is None else row["val_miou"]
+    if score > run.best_score:
+        run.best_score = score
+        _save(resume_dir / "best.pt", _model_record(run.model, settings, data, epoch, row["val_miou"]))
+    write_history(resume_dir / "history.csv", run.history, data.class_names)
+    _save(
+        resume_dir / "checkpoint.pt",
+        {
+            "model": run.model.state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "scheduler": run.scheduler.state_dict(),
+            "scaler": run.scaler.state_dict(),
+            "epoch": epoch,
+            "rng": _rng_state(),
+            "history": run.history,
+            "best_score": run.best_score,
+            "settings": settings,
+            "settings_hash": settings_hash(settings),
+        },
+    )
+
+
 def train(data: TrainingData, settings: dict, out_dir: str | Path, threads: int = 1) -> list[dict]:
     """Train a model and write ``model.pt``, ``last.pt``, ``history.csv`` and ``tensorboard/`` in ``out_dir``.
 
     Args:
-        data: training and validation tiles.
-        settings: ``mode`` (strong | weak), ``model`` (arch, encoder, encoder_weights),
-            ``training`` (epochs, batch_size, lr, weight_decay, loss, seed, device,
-            log_every_batches), and ``init_from`` (a ``model.pt`` to start from, or None).
-            AdamW with cosine annealing of the learning rate over the epochs.
+        data: training and validation tiles (and the weak tiles in joint mode).
+        settings: ``mode`` (strong | weak | joint), ``model`` (arch, encoder, encoder_weights),
+            ``training`` (epochs, steps_per_epoch, batch_size, lr, weight_decay, loss or
+            proportion_loss, joint_weight in joint mode, seed, device, log_every_batches,
+            checkpoint: last | best), and ``init_from`` (a ``model.pt`` to start from, or None);
+            other keys (variant, fraction, ...) only identify the run. AdamW with cosine
+            annealing of the learning rate over the epochs.
         threads: CPU threads; DataLoader workers = threads - 1.
 
     Returns:
@@ -197,118 +281,46 @@ def train(data: TrainingData, settings: dict, out_dir: str | Path, threads: int 
     mode, cfg = settings["mode"], settings["training"]
     if mode not in MODES:
         raise WeaksegError(f"mode {mode!r} is not one of {MODES}")
+    if cfg.get("checkpoint", "last") not in CHECKPOINTS:
+        raise WeaksegError(f"training.checkpoint: {cfg['checkpoint']!r} is not one of {', '.join(CHECKPOINTS)}")
+    if (mode == "joint") != (data.weak is not None):
+        raise WeaksegError("joint mode needs both pixel-labelled and weakly labelled training tiles")
     out_dir = Path(out_dir)
     resume_dir = out_dir / "resume"
-    resume_path = resume_dir / "checkpoint.pt"
     device = resolve_device(cfg["device"])
     torch.set_num_threads(max(threads, 1))
     _seed_everything(cfg["seed"])
-    n_classes = len(data.class_names)
-    model_cfg = settings["model"]
-    model = build_model(model_cfg["arch"], model_cfg["encoder"], model_cfg["encoder_weights"], data.in_channels, n_classes)
-    if settings.get("init_from"):
-        model.load_state_dict(torch.load(settings["init_from"], map_location="cpu", weights_only=False)["state_dict"])
-        log.info("initialised from %s", settings["init_from"])
-    model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg["epochs"])
-    dtype = autocast_dtype(device)
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
-
-    segmentation_loss = SegmentationLoss(cfg["loss"]) if mode == "strong" else None
-
-    def loss_fn(logits, batch, masks):
-        if mode == "strong":
-            return segmentation_loss(logits, masks)
-        target = batch["fractions"].to(logits.device)
-        return proportion_loss(predicted_fractions(logits, labeled_pixels(masks)), target, cfg["loss"])
-
-    history, best_score, start_epoch = [], -math.inf, 1
-    if resume_path.exists():
-        checkpoint = torch.load(resume_path, map_location="cpu", weights_only=False)
-        _check_resume(checkpoint, settings, resume_path)
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        scaler.load_state_dict(checkpoint["scaler"])
-        _set_rng_state(checkpoint["rng"])
-        history, best_score, start_epoch = checkpoint["history"], checkpoint["best_score"], checkpoint["epoch"] + 1
-        log.info("resuming from %s after epoch %d of %d", resume_path, checkpoint["epoch"], cfg["epochs"])
+    run = _build(data, settings, device)
+    _resume(run, settings, resume_dir / "checkpoint.pt")
     resume_dir.mkdir(parents=True, exist_ok=True)
-
     workers = max(threads - 1, 0)
-    train_loader = make_loader(data.train, cfg["batch_size"], True, workers, device, cfg["seed"])
+    draws = cfg["steps_per_epoch"] * cfg["batch_size"]
+    loaders = [make_loader(d, cfg["batch_size"], True, workers, device, cfg["seed"], draws) for d in (data.train, data.weak) if d is not None]
     val_loader = make_loader(data.val, cfg["batch_size"], False, workers, device, cfg["seed"])
-    writer = SummaryWriter(str(resume_dir / "tensorboard"), purge_step=start_epoch)
-    log.info("%s training on %s: %d train tiles, %d val tiles, epochs %d-%d", mode, device, len(data.train), len(data.val), start_epoch, cfg["epochs"])
-    for epoch in range(start_epoch, cfg["epochs"] + 1):
+    step_loss, val_loss = _loss_functions(mode, cfg)
+    writer = SummaryWriter(str(resume_dir / "tensorboard"), purge_step=run.start_epoch)
+    log.info("%s training on %s: %d train tiles%s, %d val tiles, epochs %d-%d of %d steps", mode, device, len(data.train),
+             f" + {len(data.weak)} weak tiles" if data.weak is not None else "", len(data.val), run.start_epoch,
+             cfg["epochs"], cfg["steps_per_epoch"])
+    for epoch in range(run.start_epoch, cfg["epochs"] + 1):
         started = time.perf_counter()
-        model.train()
-        train_loader.sampler.epoch = epoch
-        loss_sum, count = 0.0, 0
-        progress = tqdm(train_loader, desc=f"epoch {epoch}/{cfg['epochs']}", file=sys.stderr, mininterval=5, ascii=True)
-        for step, batch in enumerate(progress):
-            images = batch["image"].to(device, non_blocking=True)
-            masks = batch["mask"].to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                logits = model(images)
-            loss = loss_fn(logits.float(), batch, masks)
-            if not torch.isfinite(loss):
-                raise WeaksegError(
-                    f"loss became {loss.item()} at epoch {epoch}, batch {step + 1}; stopped. The last good checkpoint "
-                    f"({resume_path if resume_path.exists() else 'none yet'}) is intact. Try a lower learning rate"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            loss_sum += loss.item() * len(images)
-            count += len(images)
-            if (step + 1) % cfg["log_every_batches"] == 0:
-                progress.set_postfix(loss=f"{loss_sum / count:.4f}")
-        lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
-        val = validate(model, val_loader, device, n_classes, loss_fn)
-        scores = segmentation_metrics(val["confusion"], data.class_names)
-        row = {
-            "epoch": epoch,
-            "train_loss": loss_sum / max(count, 1),
-            "val_loss": val["loss"],
-            "val_miou": scores["miou"],
-            "val_oa": scores["oa"],
-            "lr": lr,
-            "seconds": round(time.perf_counter() - started, 3),
-            **{f"iou_{c}": scores["per_class"][c]["iou"] for c in data.class_names},
-        }
-        history.append(row)
+        train_loss = _train_epoch(run, loaders, step_loss, epoch, cfg, resume_dir / "checkpoint.pt")
+        lr = run.optimizer.param_groups[0]["lr"]
+        run.scheduler.step()
+        val = validate(run.model, val_loader, device, len(data.class_names), val_loss)
+        row = _epoch_row(epoch, train_loss, val, lr, time.perf_counter() - started, data.class_names)
+        run.history.append(row)
         for key in ("train_loss", "val_loss", "val_miou", "val_oa", "lr"):
             if row[key] is not None:
                 writer.add_scalar(key, row[key], epoch)
         writer.flush()
-        log.info("epoch %d: train loss %.4f, val loss %.4f, val mIoU %s, %.1f s", epoch, row["train_loss"], row["val_loss"], row["val_miou"], row["seconds"])
-        score = -1.0 if row["val_miou"] is None else row["val_miou"]
-        if score > best_score:
-            best_score = score
-            _save(resume_dir / "best.pt", _model_record(model, settings, data, epoch, row["val_miou"]))
-        write_history(resume_dir / "history.csv", history, data.class_names)
-        _save(
-            resume_path,
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "epoch": epoch,
-                "rng": _rng_state(),
-                "history": history,
-                "best_score": best_score,
-                "settings": settings,
-                "settings_hash": settings_hash(settings),
-            },
-        )
+        log.info("epoch %d: train loss %.4f, val loss %.4f, val mIoU %s, %.1f s", epoch, row["train_loss"],
+                 row["val_loss"], row["val_miou"], row["seconds"])
+        _checkpoint(run, settings, data, row, resume_dir)
     writer.close()
-    _publish(resume_dir, out_dir)
-    return history
+    final = _model_record(run.model, settings, data, cfg["epochs"], run.history[-1]["val_miou"])
+    _publish(resume_dir, out_dir, final, run.history, cfg.get("checkpoint", "last"))
+    return run.history
 
 
 def _model_record(model, settings: dict, data: TrainingData, epoch: int, miou: float | None) -> dict:
@@ -324,20 +336,17 @@ def _model_record(model, settings: dict, data: TrainingData, epoch: int, miou: f
     }
 
 
-def _publish(resume_dir: Path, out_dir: Path) -> None:
-    """Move the finished run's files to the declared outputs and drop the resume folder."""
+def _publish(resume_dir: Path, out_dir: Path, final: dict, history: list[dict], checkpoint: str) -> None:
+    """Move the finished run's files to the declared outputs and drop the resume folder.
+
+    ``model.pt`` is ``final`` (``checkpoint: last``) or the best validation epoch (``best``);
+    either way it records ``selected``, ``best_epoch`` and ``last_epoch``.
+    """
+    record = read_checkpoint(resume_dir / "best.pt") if checkpoint == "best" else final
+    scores = [-1.0 if row["val_miou"] is None else row["val_miou"] for row in history]
+    record.update(selected=checkpoint, best_epoch=history[int(np.argmax(scores))]["epoch"], last_epoch=history[-1]["epoch"])
+    _save(resume_dir / "model.pt", record)
     with staged_outputs(out_dir / "model.pt", out_dir / "last.pt", out_dir / "history.csv", out_dir / "tensorboard") as staged:
-        for source, target in zip(("best.pt", "checkpoint.pt", "history.csv", "tensorboard"), staged):
+        for source, target in zip(("model.pt", "checkpoint.pt", "history.csv", "tensorboard"), staged):
             shutil.move(str(resume_dir / source), str(target))
     shutil.rmtree(resume_dir)
-
-
-def load_model(path: str | Path, device: torch.device):
-    """Rebuild a model saved as ``model.pt``; returns ``(model in eval mode on device, record)``."""
-    record = torch.load(path, map_location="cpu", weights_only=False)
-    cfg = record["model"]
-    # The weights come from the record, so no encoder weights are downloaded or read again.
-    model = build_model(cfg["arch"], cfg["encoder"], None, record["in_channels"], len(record["class_names"]))
-    model.load_state_dict(record["state_dict"])
-    return model.to(device).eval(), record
-

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from weakseg.experiment import SET_NAMES
 from weakseg.outputs import staged_outputs
 
 
@@ -42,10 +43,11 @@ def class_fractions(masks: np.ndarray, n_classes: int, chunk: int = 256) -> np.n
 
 def summarize(fractions: np.ndarray, set_of_tile: list[str | None], class_names: tuple[str, ...]) -> list[dict]:
     """Per split set and class: tile count, mean, std, min, max of the fraction, and the share of
-    tiles where the class is present (fraction > 0). Rows for sets ``strong``, ``weak``, ``val``, ``all``."""
+    tiles where the class is present (fraction > 0). Rows for strong, weak, val, test (only when
+    some tile is in it), and ``all``."""
     rows = []
     labels = np.array([s if s is not None else "" for s in set_of_tile])
-    for name in ("strong", "weak", "val", "all"):
+    for name in [n for n in SET_NAMES if n != "test" or n in labels] + ["all"]:
         selected = fractions if name == "all" else fractions[labels == name]
         for k, class_name in enumerate(class_names):
             column = selected[:, k] if len(selected) else np.zeros(1)

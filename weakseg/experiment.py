@@ -1,0 +1,238 @@
+"""The experiment design: the table of variants, and the runs a configuration asks for.
+
+A *run* is one training job: a variant, a strong fraction (the share of all tiles with pixel
+labels), a seed and a grid point. The Snakemake rules take these as wildcards; this module
+is the one place that says which runs exist and what each one trains on. It imports neither
+torch nor numpy, so the workflow can plan without them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass
+
+from weakseg.errors import WeaksegError
+
+#: Sets of a split: pixel-labelled ``strong``, weakly labelled ``weak``, ``val`` (selection:
+#: epochs, grid points) and the optional ``test`` (scoring, when ``split.fractions.test`` > 0).
+SET_NAMES = ("strong", "weak", "val", "test")
+#: The strong and weak sets together: the tiles a model may learn from.
+POOL = ("strong", "weak")
+#: Config sections a grid may vary.
+GRID_SECTIONS = ("training", "pretraining", "model")
+#: Keys of the ``training`` section every run shares, whatever its schedule section.
+SHARED_TRAINING_KEYS = ("device", "log_every_batches", "checkpoint")
+#: The ``fraction`` wildcard of runs that do not depend on the strong fraction.
+ALL_TILES = "all"
+#: The ``point`` wildcard of runs with the configured hyperparameters.
+DEFAULT_POINT = "default"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of training a model.
+
+    Attributes:
+        name: the ``variant`` wildcard.
+        pixel_sets: sets whose pixel labels give the pixel loss.
+        proportion_sets: sets whose label proportions (weak labels) give the proportion loss.
+        section: config section holding the schedule (epochs, steps, batch size, lr, loss).
+        init_from: variant whose ``model.pt`` (same fraction, seed and grid point) it starts from.
+        per_fraction: False if the training set does not depend on the strong fraction.
+        description: one line for the report.
+    """
+
+    name: str
+    pixel_sets: tuple[str, ...]
+    proportion_sets: tuple[str, ...]
+    section: str
+    init_from: str | None
+    per_fraction: bool
+    description: str
+
+    @property
+    def mode(self) -> str:
+        """``strong`` (pixel loss only), ``weak`` (proportion loss only) or ``joint`` (both)."""
+        if self.pixel_sets and self.proportion_sets:
+            return "joint"
+        return "strong" if self.pixel_sets else "weak"
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("strong_only", ("strong",), (), "training", None, True,
+                "pixel loss on the strong set (the baseline)"),
+        Variant("weak_only", (), ("weak",), "pretraining", None, True,
+                "proportion loss on the weak set (label proportions only)"),
+        Variant("weak_finetuned", ("strong",), (), "training", "weak_only", True,
+                "weak_only's weights, then the strong_only schedule on the strong set"),
+        Variant("joint", ("strong",), ("weak",), "training", None, True,
+                "each step: pixel loss on a strong batch + joint_weight x proportion loss on a weak batch"),
+        Variant("full", ("strong", "weak"), (), "training", None, False,
+                "upper bound: pixel labels of the strong and weak sets"),
+    )
+}
+BASELINE = "strong_only"
+UPPER_BOUND = "full"
+#: The variant that answers "does pretraining on weak labels help?".
+PRETRAINED = "weak_finetuned"
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    """One training job; its wildcards are the fields, its folder :attr:`path`."""
+
+    variant: str
+    fraction: str
+    seed: int
+    point: str = DEFAULT_POINT
+
+    @property
+    def path(self) -> str:
+        """``{variant}/strong-{fraction}/seed-{seed}/{point}``, as in the rules' paths."""
+        return f"{self.variant}/strong-{self.fraction}/seed-{self.seed}/{self.point}"
+
+
+def fraction_label(fraction: float) -> str:
+    """A strong fraction as its wildcard: ``0.1`` -> ``"0.1"`` (shortest round-trip form)."""
+    return format(float(fraction), "g")
+
+
+def strong_fractions(config: dict) -> list[float]:
+    """``experiment.strong_fractions``, or ``[split.fractions.strong]`` when it is null."""
+    values = config["experiment"]["strong_fractions"]
+    return list(values) if values else [config["split"]["fractions"]["strong"]]
+
+
+def split_seed(config: dict, seed: int) -> int:
+    """The split a run of ``seed`` uses: its own seed with ``experiment.resample_split``, else ``split.seed``."""
+    return int(seed) if config["experiment"]["resample_split"] else int(config["split"]["seed"])
+
+
+def grid_points(grid: dict) -> list[tuple[str, dict]]:
+    """Every point of ``experiment.grid`` as ``(label, {dotted key: value})``, in a fixed order.
+
+    The label is the point's wildcard, e.g. ``training.lr~0.001,training.batch_size~8`` (keys
+    in the order given, values as JSON, strings bare). An empty grid has no points.
+    """
+    if not grid:
+        return []
+    keys = list(grid)
+    points = []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        label = ",".join(f"{k}~{v if isinstance(v, str) else json.dumps(v)}" for k, v in zip(keys, values))
+        points.append((label, dict(zip(keys, values))))
+    return points
+
+
+def point_overrides(config: dict, point: str) -> dict:
+    """The ``{dotted key: value}`` of grid point ``point`` (empty for ``default``).
+
+    Raises:
+        WeaksegError: ``point`` is not a point of ``experiment.grid``.
+    """
+    if point == DEFAULT_POINT:
+        return {}
+    for label, overrides in grid_points(config["experiment"]["grid"]):
+        if label == point:
+            return overrides
+    raise WeaksegError(f"grid point {point!r} is not in experiment.grid")
+
+
+def planned_runs(config: dict) -> list[Run]:
+    """The runs the report scores: every selected variant x fraction x seed, plus the grid.
+
+    ``full`` runs once per seed (fraction ``all``). Grid points run for each variant of
+    ``experiment.grid_variants``, at every strong fraction and seed. Runs a variant starts
+    from (``weak_only`` for ``weak_finetuned``) are dependencies, not listed unless selected.
+    """
+    experiment = config["experiment"]
+    fractions = [fraction_label(f) for f in strong_fractions(config)]
+    runs = []
+    for name in experiment["variants"]:
+        for seed in experiment["seeds"]:
+            for fraction in fractions if VARIANTS[name].per_fraction else [ALL_TILES]:
+                runs.append(Run(name, fraction, int(seed)))
+    for name in experiment["grid_variants"]:
+        for label, _ in grid_points(experiment["grid"]):
+            for seed in experiment["seeds"]:
+                for fraction in fractions if VARIANTS[name].per_fraction else [ALL_TILES]:
+                    runs.append(Run(name, fraction, int(seed), label))
+    return list(dict.fromkeys(runs))
+
+
+def init_run(run: Run) -> Run | None:
+    """The run whose ``model.pt`` ``run`` starts from (same fraction, seed, point), or None."""
+    parent = VARIANTS[run.variant].init_from
+    return None if parent is None else Run(parent, run.fraction, run.seed, run.point)
+
+
+def _with_overrides(config: dict, overrides: dict) -> dict:
+    sections = {name: dict(config[name]) for name in GRID_SECTIONS}
+    for key, value in overrides.items():
+        section, name = key.split(".", 1)
+        sections[section][name] = value
+    return sections
+
+
+def run_settings(config: dict, run: Run) -> dict:
+    """What a run's training depends on from the config (its ``params``, so an edit reruns it).
+
+    Returns:
+        ``{"variant", "mode", "strong_fraction", "seed", "point", "model", "training"}``;
+        ``training`` holds the schedule of the variant's section (grid overrides applied),
+        the keys of :data:`SHARED_TRAINING_KEYS`, ``seed``, and for ``joint`` also
+        ``proportion_loss`` (``pretraining.loss``) and ``joint_weight``.
+    """
+    variant = VARIANTS[run.variant]
+    sections = _with_overrides(config, point_overrides(config, run.point))
+    schedule = dict(sections[variant.section])
+    training = {**schedule, **{k: sections["training"][k] for k in SHARED_TRAINING_KEYS}, "seed": int(run.seed)}
+    if variant.section == "pretraining":
+        training["proportion_loss"] = training.pop("loss")
+    if variant.mode == "joint":
+        training["proportion_loss"] = sections["pretraining"]["loss"]
+        training["joint_weight"] = config["experiment"]["joint_weight"]
+    return {
+        "variant": variant.name,
+        "mode": variant.mode,
+        "strong_fraction": run.fraction,
+        "seed": int(run.seed),
+        "point": run.point,
+        "model": sections["model"],
+        "training": training,
+    }
+
+
+def check_experiment(config: dict) -> None:
+    """Checks of the ``experiment`` section that JSON Schema cannot express.
+
+    Raises:
+        WeaksegError: naming the key: an unknown variant or grid variant, a strong fraction
+            not below the share of strong + weak tiles, a grid key outside
+            :data:`GRID_SECTIONS` or not in its section, or a non-finite number.
+    """
+    experiment = config["experiment"]
+    for key in ("variants", "grid_variants"):
+        unknown = [v for v in experiment[key] if v not in VARIANTS]
+        if unknown:
+            raise WeaksegError(f"config experiment.{key}: {unknown} not in the variants {', '.join(VARIANTS)}")
+    pool = sum(config["split"]["fractions"].get(name, 0) for name in POOL)
+    for fraction in strong_fractions(config):
+        if not (0 < fraction < pool + 1e-9) or not math.isfinite(fraction):
+            raise WeaksegError(
+                f"config experiment.strong_fractions: {fraction} must be > 0 and at most the share of strong + weak "
+                f"tiles ({pool:g} = split.fractions.strong + split.fractions.weak)"
+            )
+    for key, values in experiment["grid"].items():
+        section, _, name = key.partition(".")
+        if section not in GRID_SECTIONS or name not in config.get(section, {}):
+            raise WeaksegError(
+                f"config experiment.grid: {key!r} is not a key of the sections {', '.join(GRID_SECTIONS)} "
+                "(write it as section.key, e.g. training.lr)"
+            )
+        if not values:
+            raise WeaksegError(f"config experiment.grid.{key}: give at least one value")

@@ -1,0 +1,110 @@
+"""What training, evaluation and prediction share: device choice, autocast, loaders, batched passes, model loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from weakseg.errors import WeaksegError
+from weakseg.losses import predicted_fractions
+from weakseg.metrics import confusion_matrix
+from weakseg.models import build_model
+from weakseg.tile_data import EpochSampler
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto``: CUDA when available, else CPU; ``cuda`` without a GPU is an error.
+
+    Raises:
+        WeaksegError: ``training.device: cuda`` on a machine where CUDA is unavailable.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise WeaksegError("training.device: 'cuda' was asked for but CUDA is not available here (use auto or cpu)")
+    return torch.device(name)
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """Mixed precision on CUDA: bf16 where supported, else fp16; none on CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def forward(model, images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """(B, K, H, W) float32 logits of ``model`` on (B, C, H, W) ``images``, under autocast on CUDA."""
+    dtype = autocast_dtype(device)
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        logits = model(images.to(device, non_blocking=True))
+    return logits.float()
+
+
+def make_loader(
+    dataset: Dataset, batch_size: int, shuffle: bool, workers: int, device: torch.device, seed: int, draws: int | None = None
+) -> DataLoader:
+    """A DataLoader over an :class:`EpochSampler` (set ``loader.sampler.epoch`` each epoch).
+
+    ``draws`` tiles per epoch when shuffled (default: one pass); ``workers`` persistent
+    worker processes (none: load in the main process), pinned memory on CUDA.
+    """
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=EpochSampler(len(dataset), shuffle, seed, draws),
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=device.type == "cuda",
+    )
+
+
+@torch.no_grad()
+def validate(model, loader: DataLoader, device: torch.device, n_classes: int, loss_fn=None) -> dict:
+    """Run ``model`` over ``loader`` (items with ``image``, ``mask`` and ``fractions``).
+
+    Args:
+        loss_fn: ``loss_fn(logits, batch) -> scalar tensor``, averaged over tiles; or None
+            (``loss`` is then None).
+
+    Returns:
+        ``{"loss": float or None, "confusion": (K, K) int64, "fraction_abs_error": (K,) float64
+        sum over tiles of |predicted - weak label| (predicted: softmax averaged over the whole
+        tile, as in weak training), "n_tiles": int}``.
+    """
+    model.eval()
+    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+    abs_error, loss_sum, count = np.zeros(n_classes), 0.0, 0
+    for batch in loader:
+        logits = forward(model, batch["image"], device)
+        if loss_fn is not None:
+            loss_sum += float(loss_fn(logits, batch)) * len(logits)
+        confusion += confusion_matrix(logits.argmax(1).cpu().numpy(), batch["mask"].numpy(), n_classes)
+        abs_error += np.abs(predicted_fractions(logits).cpu().numpy() - batch["fractions"].numpy()).sum(axis=0)
+        count += len(logits)
+    loss = loss_sum / max(count, 1) if loss_fn is not None else None
+    return {"loss": loss, "confusion": confusion, "fraction_abs_error": abs_error, "n_tiles": count}
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """``torch.load`` of a file this pipeline wrote, on the CPU.
+
+    Raises:
+        WeaksegError: the file is missing or unreadable (e.g. truncated), naming it.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError) as error:
+        raise WeaksegError(f"{path}: cannot read the checkpoint ({error}); delete it and rerun the step that writes it") from error
+
+
+def load_model(path: str | Path, device: torch.device):
+    """Rebuild a model saved as ``model.pt``; returns ``(model in eval mode on device, record)``."""
+    record = read_checkpoint(path)
+    cfg = record["model"]
+    # The weights come from the record, so no encoder weights are downloaded or read again.
+    model = build_model(cfg["arch"], cfg["encoder"], None, record["in_channels"], len(record["class_names"]))
+    model.load_state_dict(record["state_dict"])
+    return model.to(device).eval(), record
