@@ -1,4 +1,4 @@
-"""The HTML report: self-contained, and its numbers are the numbers of the results files."""
+"""The HTML report: self-contained, its numbers are those of summary.csv, and it says what was selected where."""
 
 import csv
 import hashlib
@@ -12,20 +12,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import stats
 
 from weakseg.datasets import get_dataset
 from weakseg.errors import WeaksegError
-from weakseg.report import BASELINE, METRICS, ReportInputs, build_report
+from weakseg.experiment import VARIANTS
+from weakseg.report import ReportInputs, build_report
+from weakseg.summary import IOU_PREFIX, write_summary
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("strong_only", "weak_only", "weak_finetuned")
 CLASSES = get_dataset("synthetic").class_names
 TILE = 8
-CONFIG = {"dataset": {"name": "synthetic"}, "tiling": {"tile_size": TILE, "stride": TILE}, "split": {"seed": 0}}
-SCORES = {  # miou, mean_f1, oa, fraction_mae per variant
-    "strong_only": (0.46312, 0.58141, 0.80077, 0.05123),
-    "weak_only": (0.31149, 0.40456, 0.70003, 0.03388),
-    "weak_finetuned": (0.51249, 0.63002, 0.83391, 0.04461),
+SEEDS = (0, 1, 2)
+CONFIG = {"dataset": {"name": "synthetic"}, "tiling": {"tile_size": TILE, "stride": TILE}, "split": {"seed": 0},
+          "training": {"checkpoint": "last"}}
+#: mIoU per variant and seed; weak_finetuned beats strong_only in every seed.
+MIOU = {
+    "strong_only": (0.40, 0.42, 0.38),
+    "weak_only": (0.20, 0.25, 0.22),
+    "weak_finetuned": (0.45, 0.46, 0.44),
+    "joint": (0.41, 0.47, 0.36),
+    "full": (0.55, 0.57, 0.56),
 }
 
 
@@ -42,56 +49,72 @@ def _png(path: Path, array: np.ndarray) -> None:
     Image.fromarray(array).save(path)
 
 
-def _fake_results(root: Path) -> ReportInputs:
-    """A tiny results tree: 6 tiles of 8 px in 2 scenes, 2 per set, 3 variants of 3 epochs."""
+def summary_rows(scored_set="val", selected="last", grid=()) -> list[dict]:
+    """Constructed runs: every variant x seed at 10% (full at "all"), plus grid points of strong_only."""
+    rng = np.random.default_rng(1)
+    rows = []
+    runs = [(v, "all" if v == "full" else "0.1", s, "default", MIOU[v][i]) for v in MIOU for i, s in enumerate(SEEDS)]
+    runs += [("strong_only", "0.1", s, point, 0.3 + 0.01 * k + 0.001 * s) for k, point in enumerate(grid) for s in SEEDS]
+    for variant, fraction, seed, point, miou in runs:
+        row = {"variant": variant, "strong_fraction": fraction, "seed": seed, "point": point, "set": scored_set,
+               "miou": miou, "mean_f1": miou + 0.1, "oa": miou + 0.3, "fraction_mae": 0.1 - miou / 10,
+               "epoch": 3, "selected": selected, "best_epoch": 2, "last_epoch": 3, "val_miou": miou - 0.01,
+               "train_seconds": 10.0, "eval_seconds": 2.0}
+        row.update({IOU_PREFIX + c: float(rng.random()) for c in CLASSES})
+        row[IOU_PREFIX + "clutter"] = None
+        rows.append(row)
+    return rows
+
+
+def _fake_results(root: Path, **summary) -> ReportInputs:
+    """A tiny results tree: 8 tiles of 8 px in 2 scenes, the main runs' files, a constructed summary.csv."""
     rng = np.random.default_rng(0)
-    ids = [f"scene{s:03d}_y{y:05d}_x00000" for s in range(2) for y in (0, 8, 16)]
+    ids = [f"scene{s:03d}_y{y:05d}_x00000" for s in range(2) for y in (0, 8, 16, 24)]
     tiles_dir = root / "data/synthetic/tiles"
     tiles_dir.mkdir(parents=True)
     _write_csv(tiles_dir / "tiles.csv", ["tile_id", "scene", "y", "x", "labeled_fraction"],
                [[t, t[:8], int(t[10:15]), 0, "1.0"] for t in ids])
-    masks = rng.integers(0, len(CLASSES), (6, TILE, TILE)).astype(np.uint8)
+    masks = rng.integers(0, len(CLASSES), (8, TILE, TILE)).astype(np.uint8)
     masks[0, 0, :] = 255
-    np.save(tiles_dir / "images.npy", rng.integers(0, 256, (6, TILE, TILE, 3), dtype=np.uint8))
+    np.save(tiles_dir / "images.npy", rng.integers(0, 256, (8, TILE, TILE, 3), dtype=np.uint8))
     np.save(tiles_dir / "masks.npy", masks)
-    sets = {"strong": ids[:2], "weak": ids[2:4], "val": ids[4:]}
-    splits = root / "results/split/splits.json"
+    sets = {"strong": ids[:2], "weak": ids[2:4], "val": ids[4:6], "test": ids[6:]}
+    splits = root / "results/split/seed-0/splits.json"
     splits.parent.mkdir(parents=True)
-    splits.write_text(json.dumps({"sets": sets, "counts": {k: 2 for k in sets}, "n_tiles": 6, "n_groups": 6,
-                                  "dropped_overlap": 0, "settings": {"seed": 0}}))
+    splits.write_text(json.dumps({"sets": sets, "n_tiles": 8, "n_groups": 8, "dropped_overlap": 0}))
     set_of = {t: name for name, members in sets.items() for t in members}
-    fractions = rng.dirichlet(np.ones(len(CLASSES)), 6)
-    _write_csv(root / "results/weak_labels/weak_labels.csv", ["tile_id", "set", *CLASSES],
-               [[t, set_of[t], *f] for t, f in zip(ids, fractions)])
-    _write_csv(root / "results/weak_labels/summary.csv", ["set", "class", "n_tiles", "mean", "std", "min", "max", "present"],
-               [[s, c, 2, 0.2, 0.1, 0.0, 0.4, 0.5] for s in ("strong", "weak", "val", "all") for c in CLASSES])
-    _png(root / "results/augment/preview.png", rng.integers(0, 256, (16, 32, 3), dtype=np.uint8))
-    paths = {k: [] for k in ("histories", "metrics", "per_class", "confusions", "predictions")}
-    for variant in VARIANTS:
-        paths["histories"].append(_fake_history(root / f"results/models/{variant}/history.csv", rng))
-        model_dir = root / f"results/eval/{variant}"
-        paths["metrics"].append(_fake_metrics(model_dir / "metrics.json", variant))
-        paths["per_class"].append(model_dir / "per_class.csv")
-        _write_csv(model_dir / "per_class.csv", ["class", "iou", "precision", "recall", "f1", "support"],
-                   [[c, "" if c == "clutter" else rng.random(), 0.5, 0.5, 0.5, 100 * k] for k, c in enumerate(CLASSES)])
-        paths["confusions"].append(model_dir / "confusion.csv")
+    fractions = rng.dirichlet(np.ones(len(CLASSES)), 8)
+    weak_labels = root / "results/weak_labels/seed-0/weak_labels.csv"
+    _write_csv(weak_labels, ["tile_id", "set", *CLASSES], [[t, set_of[t], *f] for t, f in zip(ids, fractions)])
+    weak_summary = root / "results/weak_labels/seed-0/summary.csv"
+    _write_csv(weak_summary, ["set", "class", "n_tiles", "mean", "std", "min", "max", "present"],
+               [[s, c, 2, 0.2, 0.1, 0.0, 0.4, 0.5] for s in ("strong", "weak", "val", "test", "all") for c in CLASSES])
+    _png(root / "results/augment/seed-0/preview.png", rng.integers(0, 256, (16, 32, 3), dtype=np.uint8))
+    main_runs = [f"{v}/strong-{'all' if v == 'full' else '0.1'}/seed-{s}/default" for v in MIOU for s in SEEDS]
+    paths = {k: [] for k in ("histories", "confusions", "predictions")}
+    for run in main_runs:
+        paths["histories"].append(_fake_history(root / f"results/models/{run}/history.csv", rng))
+        eval_dir = root / f"results/eval/{run}"
         counts = rng.integers(0, 50, (len(CLASSES), len(CLASSES)))
         counts[-1] = 0
-        _write_csv(model_dir / "confusion.csv", ["true\\pred", *CLASSES], [[c, *row] for c, row in zip(CLASSES, counts)])
-        paths["predictions"].append(model_dir / "predictions")
+        _write_csv(eval_dir / "confusion.csv", ["true\\pred", *CLASSES], [[c, *row] for c, row in zip(CLASSES, counts)])
+        paths["confusions"].append(eval_dir / "confusion.csv")
+        paths["predictions"].append(eval_dir / "predictions")
         for t in sets["val"]:
-            _png(model_dir / "predictions" / f"{t}.png", rng.integers(0, 256, (TILE, TILE, 3), dtype=np.uint8))
+            _png(eval_dir / "predictions" / f"{t}.png", rng.integers(0, 256, (TILE, TILE, 3), dtype=np.uint8))
+    write_summary(root / "results/summary.csv", summary_rows(**summary))
     benchmarks = []
-    for rel, seconds in (("prepare/synthetic/scene000.tsv", 1.5), ("prepare/synthetic/scene001.tsv", 2.25), ("split.tsv", 0.5)):
+    for rel, seconds in (("train/a/x.tsv", 1.5), ("train/b/y.tsv", 2.25), ("summary.tsv", 0.5)):
         path = root / "results/benchmarks" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:01\t10.5\n")
         benchmarks.append(path)
     return ReportInputs(
-        config=CONFIG, dataset="synthetic", tiles=tiles_dir / "tiles.csv", images=tiles_dir / "images.npy",
-        masks=tiles_dir / "masks.npy", splits=splits, weak_labels=root / "results/weak_labels/weak_labels.csv",
-        weak_summary=root / "results/weak_labels/summary.csv", preview=root / "results/augment/preview.png",
-        variants=VARIANTS, benchmarks=tuple(benchmarks), **{k: tuple(v) for k, v in paths.items()},
+        config=CONFIG, dataset="synthetic", summary=root / "results/summary.csv", tiles=tiles_dir / "tiles.csv",
+        images=tiles_dir / "images.npy", masks=tiles_dir / "masks.npy", splits=splits, weak_labels=weak_labels,
+        weak_summary=weak_summary, preview=root / "results/augment/seed-0/preview.png",
+        template=ROOT / "report/templates/report.html.j2", css=ROOT / "report/templates/report.css",
+        main_runs=tuple(main_runs), benchmarks=tuple(benchmarks), **{k: tuple(v) for k, v in paths.items()},
     )
 
 
@@ -101,94 +124,120 @@ def _fake_history(path: Path, rng) -> Path:
     return path
 
 
-def _fake_metrics(path: Path, variant: str) -> Path:
-    per_class = {c: {"iou": 0.5, "precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 10} for c in CLASSES}
-    per_class["clutter"] = {"iou": None, "precision": None, "recall": None, "f1": None, "support": 0}
-    data = dict(zip(("miou", "mean_f1", "oa", "fraction_mae"), SCORES[variant]))
-    data.update(variant=variant, class_names=list(CLASSES), n_tiles=2, n_pixels=128, per_class=per_class,
-                absent_class_policy="classes absent from ground truth and predictions are left out of the means",
-                absent_classes=["clutter"], device="cpu", checkpoint="best.pt", best_epoch=2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
-    return path
-
-
-class _Cells(HTMLParser):
-    """Collects the text of every <td> carrying data-variant and data-metric, and every img src."""
+class Cells(HTMLParser):
+    """Collects the text of every <td> with data-variant/-fraction/-metric/-stat (and -point), and every img src."""
 
     def __init__(self):
         super().__init__()
-        self.values, self.diffs, self.srcs, self._open = {}, {}, [], None
+        self.values, self.srcs, self._open = {}, [], None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "img":
             self.srcs.append(attrs.get("src", ""))
-        if tag == "td" and "data-variant" in attrs and "data-metric" in attrs:
-            target = self.diffs if "data-diff-to" in attrs else self.values
-            self._open = (target, (attrs["data-variant"], attrs["data-metric"]))
-            target[self._open[1]] = ""
+        if tag == "td" and "data-stat" in attrs:
+            key = (attrs["data-variant"], attrs["data-fraction"], attrs["data-metric"], attrs["data-stat"])
+            if "data-point" in attrs:
+                key += (attrs["data-point"],)
+            self._open = key
+            self.values[key] = ""
 
     def handle_data(self, data):
         if self._open:
-            self._open[0][self._open[1]] += data
+            self.values[self._open] += data
 
     def handle_endtag(self, tag):
         if tag == "td":
             self._open = None
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("results")
-    inputs = _fake_results(root)
-    build_report(inputs, root / "results/report.html")
-    page = (root / "results/report.html").read_text(encoding="utf-8")
-    cells = _Cells()
+def render(tmp_path, **summary):
+    inputs = _fake_results(tmp_path, **summary)
+    build_report(inputs, tmp_path / "results/report.html")
+    page = (tmp_path / "results/report.html").read_text(encoding="utf-8")
+    cells = Cells()
     cells.feed(page)
     return inputs, page, cells
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("results"))
+
+
 def test_report_is_self_contained(built):
-    inputs, page, cells = built
+    _, page, cells = built
     assert "http://" not in page and "https://" not in page
     assert "<script" not in page.lower() and "url(" not in page and "<link" not in page.lower()
     assert all(src.startswith("data:image/png;base64,") for src in cells.srcs)
     assert len(re.findall(r"\bsrc=", page)) == len(cells.srcs)
-    # 5 charts + preview + 2 val tiles x (image, ground truth, 3 predictions)
-    assert len(cells.srcs) == 6 + 2 * (2 + len(VARIANTS))
+    # 5 charts (per-class, curves, confusion, classes per set, weak labels) + preview
+    # + 2 val tiles x (image, ground truth, 5 predictions of seed 0); one fraction: no efficiency plot
+    assert len(cells.srcs) == 6 + 2 * (2 + len(MIOU))
 
 
-def test_metrics_table_matches_metrics_json(built):
-    inputs, _, cells = built
-    metrics = {v: json.loads(p.read_text()) for v, p in zip(inputs.variants, inputs.metrics)}
-    for key, _ in METRICS:
-        for variant in VARIANTS:
-            assert float(cells.values[variant, key]) == pytest.approx(metrics[variant][key], abs=5e-5 + 1e-12)
-            assert re.fullmatch(r"\d+\.\d{4}", cells.values[variant, key])
-        assert (BASELINE, key) not in cells.diffs
-        for variant in VARIANTS[1:]:
-            text = cells.diffs[variant, key]
-            assert re.fullmatch(r"[+-]\d+\.\d{3}", text)
-            assert float(text) == pytest.approx(metrics[variant][key] - metrics[BASELINE][key], abs=5e-4 + 1e-12)
+def test_results_table_equals_summary_means_and_intervals(built):
+    _, _, cells = built
+    rows = summary_rows()
+    checked = 0
+    for variant in MIOU:
+        fraction = "all" if variant == "full" else "0.1"
+        for metric in ("miou", "mean_f1", "oa", "fraction_mae"):
+            values = [r[metric] for r in rows if r["variant"] == variant and r["point"] == "default"]
+            low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+            assert float(cells.values[variant, fraction, metric, "mean"]) == pytest.approx(np.mean(values), abs=5e-4)
+            text = cells.values[variant, fraction, metric, "ci"]
+            assert [float(v) for v in re.findall(r"-?\d+\.\d+", text)] == [pytest.approx(low, abs=5e-4), pytest.approx(high, abs=5e-4)]
+            checked += 1
+    assert checked == 20
 
 
-def test_answer_states_the_mIoU_gain(built):
+def test_paired_differences_and_gap_closed(built):
+    _, page, cells = built
+    base = np.array(MIOU["strong_only"])
+    for variant in ("weak_only", "weak_finetuned", "joint", "full"):
+        diff = float(cells.values[variant, "0.1", "miou", "diff"])
+        assert diff == pytest.approx(np.mean(np.array(MIOU[variant]) - base), abs=5e-4)
+        gap = (np.mean(MIOU[variant]) - base.mean()) / (np.mean(MIOU["full"]) - base.mean())
+        assert float(cells.values[variant, "0.1", "miou", "gap"]) == pytest.approx(gap, abs=5e-4)
+    p = stats.ttest_rel(MIOU["weak_finetuned"], MIOU["strong_only"]).pvalue
+    assert f"{p:.3f}" in page
+
+
+def test_answer_sentence_follows_from_the_numbers(built):
     _, page, _ = built
-    assert "weak_finetuned mIoU 0.512 vs strong_only 0.463: +0.049" in page
-    assert "weak_only mIoU 0.311 vs strong_only 0.463: -0.152" in page
-    assert "Pretraining on weak labels helped" in page
+    assert "Pretraining on weak labels helped at 10% pixel-labelled tiles: weak_finetuned − strong_only = +0.050 mIoU" in page
+    assert "over 3 seeds" in page
+
+
+def test_scored_on_val_with_best_epochs_says_it_is_optimistic(tmp_path):
+    _, page, _ = render(tmp_path, selected="best")
+    assert "optimistic" in page and "training.checkpoint: best" in page
+    _, page, _ = render(tmp_path / "test", scored_set="test", selected="best")
+    assert "optimistic" not in page and "Scores on the <b>test</b> tiles" in page
+
+
+def test_grid_table_ranks_on_val_and_shows_a_heatmap(tmp_path):
+    grid = ("training.lr~0.001,training.batch_size~8", "training.lr~0.001,training.batch_size~16",
+            "training.lr~0.01,training.batch_size~8", "training.lr~0.01,training.batch_size~16")
+    _, page, cells = render(tmp_path, grid=grid)
+    assert "Grid search" in page and "grid heatmap" in page
+    best = "training.lr~0.01,training.batch_size~16"  # highest val mIoU by construction
+    assert f"{best} (best)" in page
+    scored = float(cells.values["strong_only", "0.1", "miou", "mean", best].rstrip(" †"))
+    assert scored == pytest.approx(0.3 + 0.03 + 0.001, abs=5e-4)
+    assert "ranked the grid points" in page  # scored on val: the best point's number is optimistic
 
 
 def test_provenance_hash_and_benchmark_totals(built):
     _, page, _ = built
     assert hashlib.sha256(json.dumps(CONFIG, sort_keys=True).encode()).hexdigest()[:12] in page
-    assert re.search(r"<td>prepare</td><td class='num'>2</td><td class='num'>3\.8</td>", page)  # 1.5 + 2.25 s
-    assert re.search(r"<td>total</td><td class='num'>3</td><td class='num'>4\.2</td>", page)
+    assert re.search(r'<td>train</td><td class="num">2</td><td class="num">3\.8</td>', page)  # 1.5 + 2.25 s
+    assert re.search(r'<td>total</td><td class="num">3</td><td class="num">4\.2</td>', page)
     assert "tile_size: 8" in page  # the config as YAML
 
 
-@pytest.mark.parametrize("field, index", [("per_class", 1), ("preview", None), ("benchmarks", 2)])
+@pytest.mark.parametrize("field, index", [("confusions", 1), ("preview", None), ("benchmarks", 2), ("summary", None)])
 def test_missing_input_names_the_file(tmp_path, field, index):
     inputs = _fake_results(tmp_path)
     missing = getattr(inputs, field) if index is None else getattr(inputs, field)[index]
@@ -203,14 +252,16 @@ def test_command_line(tmp_path):
     inputs = _fake_results(tmp_path)
     out = tmp_path / "results/report.html"
     args = [sys.executable, str(ROOT / "scripts/report.py"), "--config-json", json.dumps(CONFIG),
-            "--dataset", "synthetic", "--tiles", inputs.tiles, "--images", inputs.images, "--masks", inputs.masks,
-            "--splits", inputs.splits, "--weak-labels", inputs.weak_labels, "--weak-summary", inputs.weak_summary,
-            "--preview", inputs.preview, "--variants", *VARIANTS, "--histories", *inputs.histories,
-            "--metrics", *inputs.metrics, "--per-class", *inputs.per_class, "--confusions", *inputs.confusions,
-            "--predictions", *inputs.predictions, "--benchmarks", *inputs.benchmarks, "--out", out]
+            "--dataset", "synthetic", "--summary", inputs.summary, "--tiles", inputs.tiles, "--images", inputs.images,
+            "--masks", inputs.masks, "--splits", inputs.splits, "--weak-labels", inputs.weak_labels,
+            "--weak-summary", inputs.weak_summary, "--preview", inputs.preview, "--template", inputs.template,
+            "--css", inputs.css, "--main-runs", *inputs.main_runs, "--histories", *inputs.histories,
+            "--confusions", *inputs.confusions, "--predictions", *inputs.predictions,
+            "--benchmarks", *inputs.benchmarks, "--out", out]
     result = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "git commit</td><td>unknown</td>" in out.read_text(encoding="utf-8")  # tmp_path is no git repo
-    inputs.metrics[0].unlink()
+    inputs.histories[0].unlink()
     result = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 1 and str(inputs.metrics[0]) in result.stderr
+    assert result.returncode == 1 and str(inputs.histories[0]) in result.stderr
+    assert VARIANTS  # the table the summary's variants come from

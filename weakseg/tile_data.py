@@ -12,7 +12,6 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Dataset, Sampler
 
-from weakseg.augmentation import load_pipeline
 from weakseg.errors import WeaksegError
 from weakseg.labels import IGNORE_INDEX
 from weakseg.experiment import Variant
@@ -246,6 +245,8 @@ def _training_set(tiles: SplitTiles, ids: list[str], pixel_labels: bool, pipelin
         wanted = set(ids)
         copies = [row for row in csv.DictReader(handle) if row["pipeline"] == pipeline and row["tile_id"] in wanted]
     if not copies:
+        from weakseg.augmentation import load_pipeline  # albumentations only where a pipeline is loaded
+
         return tiles.dataset(ids, mean, std, load_pipeline(pipeline_path), pixel_labels, seed)
     copy_fractions = np.array([tiles.fraction_of[row["tile_id"]] for row in copies])
     masks = offline_dir / "masks.npy" if pixel_labels else None
