@@ -281,7 +281,7 @@ def workflow(tmp_path_factory):
 def dry_run(workflow, config: dict, name: str):
     path = workflow / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
-    return run_snakemake(workflow, "results/split/splits.json", "-n", "--cores", "1", "--configfile", path.name)
+    return run_snakemake(workflow, "results/split/seed-0/splits.json", "-n", "--cores", "1", "--configfile", path.name)
 
 
 def test_valid_config_dry_run_passes(workflow):
@@ -304,6 +304,10 @@ def test_valid_config_dry_run_passes(workflow):
         ({"tiling": {"tile_size": 48, "stride": 48}}, ["tiling.tile_size", "48"]),
         ({"augment": {"gamma": [1.5, 0.5]}}, ["augment.gamma"]),
         ({"tiling": {"tile_size": 64, "stride": 32}, "split": {"group_by": "tile"}}, ["split.group_by", "overlapping"]),
+        ({"experiment": {"strong_fractions": [0.1, 0.9]}}, ["experiment.strong_fractions", "0.9", "0.8"]),
+        ({"experiment": {"grid": {"training.learning_rate": [0.1]}}}, ["experiment.grid", "training.learning_rate"]),
+        ({"experiment": {"variants": ["strong_only", "semi"]}}, ["variants", "semi"]),
+        ({"training": {"batch_size": 1}}, ["batch_size", "1"]),
     ],
     ids=[
         "wrong-type",
@@ -318,6 +322,10 @@ def test_valid_config_dry_run_passes(workflow):
         "tile-not-multiple-of-32",
         "decreasing-range",
         "tile-grouping-with-overlap",
+        "strong-fraction-above-pool",
+        "unknown-grid-key",
+        "unknown-variant",
+        "batch-of-one",
     ],
 )
 def test_bad_config_fails_before_any_job_naming_the_key(workflow, config, fragments, request):

@@ -79,3 +79,23 @@ def test_segmentation_loss_ignores_unlabelled_pixels():
     assert confident_right < 0.02
     assert SegmentationLoss("cross_entropy")(logits, masks_wrong_where_ignored).item() > 1.0
     assert SegmentationLoss("cross_entropy+dice")(logits, masks).item() > confident_right
+
+
+def test_joint_loss_is_pixel_loss_plus_weight_times_proportion_loss():
+    from weakseg.losses import SegmentationLoss, joint_loss, predicted_fractions, proportion_loss
+
+    generator = torch.Generator().manual_seed(0)
+    strong_logits = torch.randn(2, 3, 4, 4, generator=generator)
+    masks = torch.randint(0, 3, (2, 4, 4), generator=generator)
+    masks[0, 0, 0] = 255
+    weak_logits = torch.randn(3, 3, 4, 4, generator=generator)
+    fractions = torch.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0], [0.1, 0.1, 0.8]])
+    pixel = SegmentationLoss("cross_entropy")
+    expected_pixel = torch.nn.functional.cross_entropy(strong_logits, masks, ignore_index=255)
+    probabilities = torch.softmax(weak_logits, dim=1).mean(dim=(2, 3))
+    expected_weak = -(fractions * probabilities.log()).sum(dim=1).mean()
+    assert torch.allclose(predicted_fractions(weak_logits), probabilities)
+    assert torch.allclose(proportion_loss(probabilities, fractions), expected_weak)
+    for weight in (0.0, 0.5, 2.0):
+        total = joint_loss(strong_logits, masks, weak_logits, fractions, pixel, "cross_entropy", weight)
+        assert torch.allclose(total, expected_pixel + weight * expected_weak), weight

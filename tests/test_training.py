@@ -14,7 +14,9 @@ from conftest import REPO
 from weakseg.errors import WeaksegError
 from weakseg.models import IMAGENET_MEAN, IMAGENET_STD, build_model
 from weakseg.tile_data import TileDataset, TrainingData
-from weakseg.training import resolve_device, train
+from weakseg.experiment import VARIANTS
+from weakseg.inference import resolve_device
+from weakseg.training import train
 
 CLASSES = ["a", "b", "c"]
 
@@ -45,12 +47,13 @@ class PoisonedTiles(TileDataset):
         return item
 
 
-def _settings(epochs: int) -> dict:
+def _settings(epochs: int, checkpoint: str = "best", mode: str = "strong") -> dict:
     return {
-        "mode": "strong",
+        "mode": mode,
         "model": {"arch": "FPN", "encoder": "resnet18", "encoder_weights": None},
-        "training": {"epochs": epochs, "batch_size": 4, "lr": 0.01, "weight_decay": 0.0, "loss": "cross_entropy",
-                     "seed": 0, "device": "cpu", "log_every_batches": 1},
+        "training": {"epochs": epochs, "steps_per_epoch": 1, "batch_size": 4, "lr": 0.01, "weight_decay": 0.0,
+                     "loss": "cross_entropy", "proportion_loss": "cross_entropy", "joint_weight": 0.5, "seed": 0,
+                     "device": "cpu", "log_every_batches": 1, "checkpoint": checkpoint},
         "init_from": None,
     }
 
@@ -62,13 +65,14 @@ def _data(folder, dataset_type=TileDataset) -> TrainingData:
     return TrainingData(train_set, val_set, 3, CLASSES)
 
 
-def test_training_publishes_best_model_history_and_drops_the_resume_folder(tiny_tiles):
+def test_checkpoint_best_publishes_the_best_validation_epoch_and_drops_the_resume_folder(tiny_tiles):
     out = tiny_tiles / "run"
     history = train(_data(tiny_tiles), _settings(2), out)
     assert [row["epoch"] for row in history] == [1, 2]
     record = torch.load(out / "model.pt", weights_only=False)
     best = max(history, key=lambda row: row["val_miou"])
     assert record["epoch"] == best["epoch"] and record["val_miou"] == pytest.approx(best["val_miou"])
+    assert record["selected"] == "best" and record["best_epoch"] == best["epoch"] and record["last_epoch"] == 2
     last = torch.load(out / "last.pt", weights_only=False)
     assert last["epoch"] == 2 and set(last) >= {"model", "optimizer", "scheduler", "rng"}
     assert (out / "history.csv").read_text().startswith("epoch,train_loss,val_loss,val_miou,val_oa,lr,seconds,iou_a")
@@ -122,7 +126,7 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
 
     from weakseg.augmentation import save_pipeline, weak_pipeline, write_offline_copies
     from weakseg.tile_data import load_training_data
-    from weakseg.training import make_loader
+    from weakseg.inference import make_loader
     from weakseg.weak_labels import class_fractions, write_weak_labels
 
     tile_ids = [f"t{i}" for i in range(8)]
@@ -130,7 +134,8 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
         "tile_id,scene,y,x,labeled_fraction\n" + "".join(f"t{i},s,0,{32 * i},0.9\n" for i in range(8))
     )
     sets = {"strong": ["t0"], "weak": ["t1", "t2", "t3"], "val": ["t4", "t5"]}
-    (tiny_tiles / "splits.json").write_text(json.dumps({"sets": sets}))
+    pool = {t: {"rank": 0.5 + i, "neighbour_rank": None} for i, t in enumerate(["t0", "t1", "t2", "t3"])}
+    (tiny_tiles / "splits.json").write_text(json.dumps({"sets": sets, "pool": pool, "n_tiles": 8, "n_groups": 8}))
     masks = np.load(tiny_tiles / "masks.npy")
     masks[2, 2:, :] = 0  # tile t2 differs, so the copies' labels can be traced to their source
     np.save(tiny_tiles / "masks.npy", masks)
@@ -145,8 +150,9 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
     written = write_offline_copies(images, masks, {"weak": [1, 2, 3]}, {"weak": pipeline}, tile_ids, 2, 0, tiny_tiles / "offline")
     assert written == 6
 
-    data = load_training_data("weak", tiny_tiles, tiny_tiles / "splits.json", tiny_tiles / "weak.csv",
-                              tiny_tiles / "weak.yaml", tiny_tiles / "offline", IMAGENET_MEAN, IMAGENET_STD, 0)
+    # strong fraction 0.125 of 8 tiles: t0 strong (rank 0.5), t1-t3 weak
+    data = load_training_data(VARIANTS["weak_only"], "0.125", tiny_tiles, tiny_tiles / "splits.json", tiny_tiles / "weak.csv",
+                              tiny_tiles, tiny_tiles / "offline", IMAGENET_MEAN, IMAGENET_STD, 0)
     assert len(data.train) == 3 + 6 and len(data.val) == 2
     copies = (tiny_tiles / "offline/copies.csv").read_text().splitlines()[1:]
     for position, line in enumerate(copies):
@@ -157,3 +163,88 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
     batches = list(loader)
     assert sum(len(b["image"]) for b in batches) == 9
     assert batches[0]["image"].shape[1:] == (3, 32, 32) and batches[0]["fractions"].shape[1:] == (3,)
+    assert "mask" not in batches[0]  # weak tiles come without their pixel labels
+
+
+def test_checkpoint_last_publishes_the_final_epoch(tiny_tiles):
+    out = tiny_tiles / "last"
+    history = train(_data(tiny_tiles), _settings(3, "last"), out)
+    record = torch.load(out / "model.pt", weights_only=False)
+    final = torch.load(out / "last.pt", weights_only=False)["model"]
+    assert record["epoch"] == 3 and record["selected"] == "last" and record["last_epoch"] == 3
+    assert record["val_miou"] == pytest.approx(history[-1]["val_miou"])
+    for name, value in record["state_dict"].items():
+        assert torch.equal(value, final[name]), name
+
+
+def _split_folder(folder, weak_masks_ignored: bool):
+    """tiles.csv, splits.json (with pool ranks), weak labels and pipelines for the 8 tiny tiles.
+
+    t0, t1 strong at fraction 0.25; t2-t5 weak; t6, t7 val. With ``weak_masks_ignored`` the
+    masks of the weak tiles are all 255 (their weak labels stay those of the real masks).
+    """
+    import json
+
+    import yaml
+
+    from weakseg.augmentation import save_pipeline, strong_pipeline, weak_pipeline, write_offline_copies
+    from weakseg.weak_labels import class_fractions, write_weak_labels
+
+    tile_ids = [f"t{i}" for i in range(8)]
+    (folder / "tiles.csv").write_text(
+        "tile_id,scene,y,x,labeled_fraction\n" + "".join(f"t{i},s,0,{32 * i},0.9\n" for i in range(8))
+    )
+    masks = np.load(folder / "masks.npy")
+    masks[3:5, 10:20] = 0  # weak tiles differ from each other
+    fractions = class_fractions(masks, 3)
+    if weak_masks_ignored:
+        masks[2:6] = 255
+    np.save(folder / "masks.npy", masks)
+    pool = {t: {"rank": 0.5 + i, "neighbour_rank": None} for i, t in enumerate(tile_ids[:6])}
+    sets = {"strong": tile_ids[:2], "weak": tile_ids[2:6], "val": tile_ids[6:]}
+    (folder / "splits.json").write_text(json.dumps({"sets": sets, "pool": pool, "n_tiles": 8, "n_groups": 8}))
+    set_of = {t: name for name, ids in sets.items() for t in ids}
+    write_weak_labels(folder / "weak.csv", folder / "summary.csv", tile_ids, fractions, [set_of[t] for t in tile_ids],
+                      tuple(CLASSES))
+    settings = yaml.safe_load((REPO / "workflow_config.yaml").read_text())["augment"]
+    save_pipeline(strong_pipeline(settings), folder / "strong.yaml")
+    save_pipeline(weak_pipeline(settings), folder / "weak.yaml")
+    write_offline_copies(np.load(folder / "images.npy"), masks, {}, {}, tile_ids, 0, 0, folder / "offline")
+
+
+def _train_variant(folder, variant: str, fraction: str = "0.25"):
+    from weakseg.tile_data import load_training_data
+
+    data = load_training_data(VARIANTS[variant], fraction, folder, folder / "splits.json", folder / "weak.csv", folder,
+                              folder / "offline", IMAGENET_MEAN, IMAGENET_STD, 0)
+    history = train(data, _settings(2, "last", VARIANTS[variant].mode), folder / variant)
+    return history, torch.load(folder / variant / "model.pt", weights_only=False)["state_dict"]
+
+
+def test_weak_training_never_reads_the_masks_of_weak_tiles(tmp_path):
+    runs = []
+    for ignored in (False, True):
+        folder = tmp_path / f"ignored-{ignored}"
+        folder.mkdir()
+        rng = np.random.default_rng(0)
+        masks = np.zeros((8, 32, 32), dtype=np.uint8)
+        masks[:, :, 11:22], masks[:, :, 22:] = 1, 2
+        images = (masks[..., None] * 80 + rng.integers(0, 20, (8, 32, 32, 3))).astype(np.uint8)
+        np.save(folder / "images.npy", images)
+        np.save(folder / "masks.npy", masks)
+        _split_folder(folder, ignored)
+        runs.append(_train_variant(folder, "weak_only"))
+    (history_a, weights_a), (history_b, weights_b) = runs
+    assert [r["train_loss"] for r in history_a] == [r["train_loss"] for r in history_b]
+    for name, value in weights_a.items():
+        assert torch.equal(value, weights_b[name]), name
+
+
+def test_joint_and_full_runs_train_on_their_sets(tiny_tiles):
+    _split_folder(tiny_tiles, False)
+    history, _ = _train_variant(tiny_tiles, "joint")
+    assert len(history) == 2 and all(np.isfinite(r["train_loss"]) for r in history)
+    history, _ = _train_variant(tiny_tiles, "full", "all")
+    assert len(history) == 2
+    with pytest.raises(WeaksegError, match="joint mode needs"):
+        train(_data(tiny_tiles), _settings(1, "last", "joint"), tiny_tiles / "bad")

@@ -15,7 +15,13 @@ from conftest import VAIHINGEN_SAMPLE_MD5, copy_workflow, run_snakemake
 
 pytestmark = pytest.mark.pipeline
 
-TARGETS = ("results/weak_labels/weak_labels.csv", "results/augment/strong.yaml")
+TARGET_PATTERNS = ("results/weak_labels/seed-{seed}/weak_labels.csv", "results/augment/seed-{seed}/strong.yaml")
+
+
+def targets(workdir, config_name) -> list[str]:
+    """The data stages' final outputs for the split seed of the config file ``config_name``."""
+    seed = (yaml.safe_load((workdir / config_name).read_text()).get("split") or {}).get("seed", 0)
+    return [pattern.format(seed=seed) for pattern in TARGET_PATTERNS]
 DATA_RULES = {"download", "prepare", "tile", "split", "weak_labels", "augment"}
 
 TINY = {
@@ -32,14 +38,14 @@ def write_config(workdir, config, name="tiny.yaml"):
 
 
 def run_data_stages(workdir, config_name):
-    result = run_snakemake(workdir, *TARGETS, "--cores", "2", "--configfile", config_name)
+    result = run_snakemake(workdir, *targets(workdir, config_name), "--cores", "2", "--configfile", config_name)
     assert result.returncode == 0, f"snakemake failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result
 
 
 def planned_jobs(workdir, config_name) -> dict[str, int]:
     """The "Job stats" table of a dry run: rule -> job count ({} when nothing is to be done)."""
-    result = run_snakemake(workdir, *TARGETS, "--dry-run", "--quiet", "rules", "--cores", "2", "--configfile", config_name)
+    result = run_snakemake(workdir, *targets(workdir, config_name), "--dry-run", "--quiet", "rules", "--cores", "2", "--configfile", config_name)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     if "Job stats:" not in output:
@@ -80,7 +86,7 @@ def test_outputs_of_the_data_stages_are_consistent(synthetic_run):
     images = np.load(tiles_dir / "images.npy")
     assert masks.shape == (len(tiles), 32, 32) and images.shape == (len(tiles), 32, 32, 3)
 
-    splits = json.loads((synthetic_run / "results" / "split" / "splits.json").read_text())
+    splits = json.loads((synthetic_run / "results" / "split" / "seed-0" / "splits.json").read_text())
     ids = [t["tile_id"] for t in tiles]
     owner = {}
     for name in ("strong", "weak", "val"):
@@ -89,7 +95,7 @@ def test_outputs_of_the_data_stages_are_consistent(synthetic_run):
             assert tile_id in ids and tile_id not in owner
             owner[tile_id] = name
 
-    header, rows = read_weak_labels_csv(synthetic_run / "results" / "weak_labels" / "weak_labels.csv")
+    header, rows = read_weak_labels_csv(synthetic_run / "results" / "weak_labels" / "seed-0" / "weak_labels.csv")
     assert header[:2] == ["tile_id", "set"] and len(header) == 8
     assert [r[0] for r in rows] == ids
     for row, mask in zip(rows, masks):
@@ -100,7 +106,7 @@ def test_outputs_of_the_data_stages_are_consistent(synthetic_run):
         np.testing.assert_allclose(fractions, np.bincount(labelled, minlength=6)[:6] / labelled.size, atol=1e-9)
 
     for name in ("strong.yaml", "weak.yaml", "preview.png"):
-        assert (synthetic_run / "results" / "augment" / name).stat().st_size > 0
+        assert (synthetic_run / "results" / "augment" / "seed-0" / name).stat().st_size > 0
     assert not list(synthetic_run.rglob(".*.partial"))
 
 
@@ -108,9 +114,9 @@ def test_two_runs_give_byte_identical_splits_and_weak_labels(synthetic_run, tmp_
     other = copy_workflow(tmp_path / "run_b")
     run_data_stages(other, write_config(other, TINY))
     for relative in (
-        "results/split/splits.json",
-        "results/weak_labels/weak_labels.csv",
-        "results/weak_labels/summary.csv",
+        "results/split/seed-0/splits.json",
+        "results/weak_labels/seed-0/weak_labels.csv",
+        "results/weak_labels/seed-0/summary.csv",
         "data/synthetic/tiles/tiles.csv",
         "data/synthetic/tiles/masks.npy",
     ):
@@ -185,7 +191,7 @@ def test_real_vaihingen_sample_through_the_data_stages(tmp_path, vaihingen_dir):
     height, width = np.load(workdir / "data" / "vaihingen" / "prepared" / "area4" / "label.npy", mmap_mode="r").shape
     assert height % 64 and width % 64
     assert max(int(t["y"]) for t in tiles) + 64 == height and max(int(t["x"]) for t in tiles) + 64 == width
-    splits = json.loads((workdir / "results" / "split" / "splits.json").read_text())
+    splits = json.loads((workdir / "results" / "split" / "seed-0" / "splits.json").read_text())
     assert all(len(splits["sets"][name]) > 0 for name in ("strong", "weak", "val")), splits["counts"]
     # the border tiles overlap their neighbours: no pixel may be in two sets
     position = {t["tile_id"]: (int(t["y"]), int(t["x"])) for t in tiles}
@@ -194,7 +200,7 @@ def test_real_vaihingen_sample_through_the_data_stages(tmp_path, vaihingen_dir):
     for k, ((ya, xa), a) in enumerate(placed):
         for (yb, xb), b in placed[k + 1 :]:
             assert a == b or abs(ya - yb) >= 64 or abs(xa - xb) >= 64, ((ya, xa, a), (yb, xb, b))
-    header, rows = read_weak_labels_csv(workdir / "results" / "weak_labels" / "weak_labels.csv")
+    header, rows = read_weak_labels_csv(workdir / "results" / "weak_labels" / "seed-0" / "weak_labels.csv")
     assert header[2:] == ["impervious_surfaces", "building", "low_vegetation", "tree", "car", "clutter"]
     assert len(rows) == len(tiles)
     for row in rows:
@@ -208,13 +214,14 @@ def test_a_failing_step_stops_the_run_with_its_message_and_no_output(tmp_path):
     config = json.loads(json.dumps(TINY))
     config["dataset"]["synthetic"]["n_scenes"] = 2
     config["split"]["group_by"] = "scene"
-    result = run_snakemake(workdir, *TARGETS, "--cores", "2", "--configfile", write_config(workdir, config))
+    result = name = write_config(workdir, config)
+    result = run_snakemake(workdir, *targets(workdir, name), "--cores", "2", "--configfile", name)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    log = (workdir / "results" / "logs" / "split.log").read_text()
+    log = (workdir / "results" / "logs" / "split" / "seed-0.log").read_text()
     assert "error: split: set" in log and "would be empty: 32 tiles in 2 groups (group_by: scene)" in log
     assert "would be empty" in output  # shown by the profile's show-failed-logs
     assert (workdir / "data" / "synthetic" / "tiles" / "tiles.csv").exists()  # the steps before it ran
-    for relative in ("results/split/splits.json", "results/weak_labels/weak_labels.csv", "results/augment/strong.yaml"):
+    for relative in ("results/split/seed-0/splits.json", "results/weak_labels/seed-0/weak_labels.csv", "results/augment/seed-0/strong.yaml"):
         assert not (workdir / relative).exists(), relative
     assert not list(workdir.rglob(".*.partial"))
