@@ -20,8 +20,20 @@ from weakseg.metrics import confusion_matrix, segmentation_metrics
 
 pytestmark = pytest.mark.pipeline
 
-#: The demo data, with fewer epochs so that the whole run takes a minute or two on 2 CPU cores.
-SHORT_DEMO = {"training": {"epochs": 25}, "pretraining": {"epochs": 3}, "evaluation": {"gallery_tiles": 3}}
+#: The demo data with a test set, two seeds and shorter schedules, so that the whole study
+#: (5 variants x 2 seeds) takes a few minutes on 2 CPU cores.
+SHORT_DEMO = {
+    "split": {"fractions": {"strong": 0.1, "weak": 0.6, "val": 0.15, "test": 0.15}},
+    "training": {"epochs": 5, "steps_per_epoch": 8},
+    "pretraining": {"epochs": 2, "steps_per_epoch": 4},
+    "experiment": {"seeds": [0, 1]},
+    "evaluation": {"gallery_tiles": 3},
+}
+VARIANT_NAMES = ("strong_only", "weak_only", "weak_finetuned", "joint", "full")
+
+
+def run_dir(variant: str, seed: int) -> str:
+    return f"{variant}/strong-{'all' if variant == 'full' else '0.1'}/seed-{seed}/default"
 
 
 def planned_jobs(workdir: Path, *args) -> dict[str, int]:
@@ -45,71 +57,117 @@ def demo_run(tmp_path_factory) -> Path:
 
 
 def test_the_run_writes_every_artifact_of_the_experiment(demo_run):
-    for variant in ("strong_only", "weak_only", "weak_finetuned"):
-        assert (demo_run / f"results/models/{variant}/model.pt").is_file()
-        assert any((demo_run / f"results/models/{variant}/tensorboard").iterdir())
-        assert not (demo_run / f"results/models/{variant}/resume").exists()
-        history = (demo_run / f"results/models/{variant}/history.csv").read_text().splitlines()
-        assert len(history) == 1 + (3 if variant == "weak_only" else 25)
-        assert len(list((demo_run / f"results/eval/{variant}/predictions").glob("*.png"))) == 3
+    for variant in VARIANT_NAMES:
+        for seed in (0, 1):
+            run = run_dir(variant, seed)
+            assert (demo_run / f"results/models/{run}/model.pt").is_file()
+            assert any((demo_run / f"results/models/{run}/tensorboard").iterdir())
+            assert not (demo_run / f"results/models/{run}/resume").exists()
+            history = (demo_run / f"results/models/{run}/history.csv").read_text().splitlines()
+            assert len(history) == 1 + (2 if variant == "weak_only" else 5)
+            assert len(list((demo_run / f"results/eval/{run}/predictions").glob("*.png"))) == 3
     assert (demo_run / "results/report.html").stat().st_size > 10_000
-    assert (demo_run / "results/benchmarks/train_strong.tsv").is_file()
+    assert (demo_run / f"results/benchmarks/train/{run_dir('joint', 1)}.tsv").is_file()
+
+
+def read_summary_csv(workdir: Path) -> list[dict]:
+    import csv
+
+    with open(workdir / "results/summary.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_every_number_is_scored_on_the_test_set_and_the_final_epoch(demo_run):
+    rows = read_summary_csv(demo_run)
+    assert len(rows) == 10
+    assert {r["set"] for r in rows} == {"test"}
+    assert all(r["selected"] == "last" and r["epoch"] == r["last_epoch"] for r in rows)
+    metrics = json.loads((demo_run / f"results/eval/{run_dir('strong_only', 0)}/metrics.json").read_text())
+    splits = json.loads((demo_run / "results/split/seed-0/splits.json").read_text())
+    assert metrics["set"] == "test" and metrics["n_tiles"] == len(splits["sets"]["test"])
+    page = (demo_run / "results/report.html").read_text()
+    assert "Scores on the <b>test</b> tiles" in page and "optimistic" not in page
 
 
 def test_strong_only_beats_predicting_the_majority_class(demo_run):
-    splits = json.loads((demo_run / "results/split/splits.json").read_text())
+    splits = json.loads((demo_run / "results/split/seed-0/splits.json").read_text())
     tiles = (demo_run / "data/synthetic/tiles/tiles.csv").read_text().splitlines()[1:]
     row_of = {line.split(",")[0]: i for i, line in enumerate(tiles)}
     masks = np.load(demo_run / "data/synthetic/tiles/masks.npy")
     strong = masks[[row_of[t] for t in splits["sets"]["strong"]]]
-    val = masks[[row_of[t] for t in splits["sets"]["val"]]]
+    test = masks[[row_of[t] for t in splits["sets"]["test"]]]
     majority = np.bincount(strong[strong != 255], minlength=6).argmax()
     names = [str(i) for i in range(6)]
-    baseline = segmentation_metrics(confusion_matrix(np.full_like(val, majority), val, 6), names)["miou"]
-    learned = json.loads((demo_run / "results/eval/strong_only/metrics.json").read_text())["miou"]
+    baseline = segmentation_metrics(confusion_matrix(np.full_like(test, majority), test, 6), names)["miou"]
+    learned = np.mean([float(r["miou"]) for r in read_summary_csv(demo_run) if r["variant"] == "strong_only"])
     assert learned > 2.5 * baseline, (learned, baseline)
 
 
-def test_report_numbers_equal_metrics_json(demo_run):
+def test_report_numbers_equal_summary_csv(demo_run):
+    from scipy import stats
+
     page = (demo_run / "results/report.html").read_text()
     assert "http://" not in page and "https://" not in page
-    cells, diffs = {}, {}
+    cells = {}
     for match in re.finditer(r"<td([^>]*)>([^<]*)<", page):
         attributes = dict(re.findall(r"""data-([a-z-]+)=['"]([^'"]+)['"]""", match.group(1)))
-        if "variant" in attributes:
-            target = diffs if "diff-to" in attributes else cells
-            target[(attributes["variant"], attributes["metric"])] = float(html.unescape(match.group(2)))
-    strong = json.loads((demo_run / "results/eval/strong_only/metrics.json").read_text())
+        if attributes.get("stat") in ("mean", "diff") and "point" not in attributes:
+            key = (attributes["variant"], attributes["fraction"], attributes["metric"], attributes["stat"])
+            cells[key] = float(html.unescape(match.group(2)).rstrip(" †"))
+    rows = read_summary_csv(demo_run)
     checked = 0
-    for variant in ("strong_only", "weak_only", "weak_finetuned"):
-        metrics = json.loads((demo_run / f"results/eval/{variant}/metrics.json").read_text())
+    for variant in VARIANT_NAMES:
+        fraction = "all" if variant == "full" else "0.1"
+        mine = [r for r in rows if r["variant"] == variant]
         for key in ("miou", "mean_f1", "oa", "fraction_mae"):
-            assert cells[(variant, key)] == pytest.approx(metrics[key], abs=5e-5)
-            if variant != "strong_only":
-                assert diffs[(variant, key)] == pytest.approx(metrics[key] - strong[key], abs=5e-4)
+            assert cells[(variant, fraction, key, "mean")] == pytest.approx(np.mean([float(r[key]) for r in mine]), abs=5e-4)
             checked += 1
-    assert checked == 12
+        if variant != "strong_only":
+            base = {r["seed"]: float(r["miou"]) for r in rows if r["variant"] == "strong_only"}
+            diffs = [float(r["miou"]) - base[r["seed"]] for r in mine]
+            assert cells[(variant, "0.1", "miou", "diff")] == pytest.approx(np.mean(diffs), abs=5e-4)
+    assert checked == 20
+    pretrained = sorted((r["seed"], float(r["miou"])) for r in rows if r["variant"] == "weak_finetuned")
+    baseline = sorted((r["seed"], float(r["miou"])) for r in rows if r["variant"] == "strong_only")
+    diffs = np.subtract([v for _, v in pretrained], [v for _, v in baseline])
+    low, high = stats.t.interval(0.95, len(diffs) - 1, loc=diffs.mean(), scale=stats.sem(diffs))
+    expected = "helped" if low > 0 else "hurt" if high < 0 else "No difference detectable with 2 seeds"
+    assert expected in page
 
 
-def test_editing_the_learning_rate_reruns_training_and_what_follows_only(demo_run):
+def test_editing_the_learning_rate_reruns_the_runs_that_use_it_only(demo_run):
     assert planned_jobs(demo_run, "--configfile", "short.yaml") == {}
     config = yaml.safe_load((demo_run / "short.yaml").read_text())
     config["training"]["lr"] = 0.001
     (demo_run / "lr.yaml").write_text(yaml.safe_dump(config))
     planned = planned_jobs(demo_run, "--configfile", "lr.yaml")
-    assert planned == {"train_strong": 1, "finetune": 1, "evaluate": 2, "report": 1, "all": 1}
+    # strong_only, weak_finetuned, joint and full use training.lr; weak_only does not
+    assert planned == {"train": 8, "evaluate": 8, "summary": 1, "report": 1, "all": 1}
+
+
+def test_adding_a_seed_plans_only_that_seeds_runs(demo_run):
+    config = yaml.safe_load((demo_run / "short.yaml").read_text())
+    config["experiment"]["seeds"] = [0, 1, 2]
+    (demo_run / "seeds.yaml").write_text(yaml.safe_dump(config))
+    result = run_snakemake(demo_run, "-n", "--configfile", "seeds.yaml")
+    assert result.returncode == 0, result.stderr
+    planned = planned_jobs(demo_run, "--configfile", "seeds.yaml")
+    assert planned == {"train": 5, "evaluate": 5, "summary": 1, "report": 1, "all": 1}
+    jobs = re.findall(r"wildcards: variant=\w+, fraction=[\w.]+, seed=(\d+)", result.stdout + result.stderr)
+    assert jobs and set(jobs) == {"2"}
 
 
 def _train_command(workdir: Path, out_dir: Path, lr: float, epochs: int) -> list[str]:
-    training = {"epochs": epochs, "batch_size": 16, "lr": lr, "weight_decay": 0.0, "loss": "cross_entropy",
-                "seed": 0, "device": "cpu", "log_every_batches": 10}
+    training = {"epochs": epochs, "steps_per_epoch": 2, "batch_size": 16, "lr": lr, "weight_decay": 0.0,
+                "loss": "cross_entropy", "seed": 0, "device": "cpu", "log_every_batches": 10, "checkpoint": "last"}
     model = {"arch": "FPN", "encoder": "resnet18", "encoder_weights": None}
+    run = {"variant": "strong_only", "mode": "strong", "strong_fraction": "0.1", "seed": 0, "point": "default",
+           "model": model, "training": training}
     return [
-        sys.executable, str(REPO / "scripts/train.py"), "--mode", "strong",
-        "--tiles-dir", "data/synthetic/tiles", "--splits", "results/split/splits.json",
-        "--weak-labels", "results/weak_labels/weak_labels.csv", "--pipeline", "results/augment/strong.yaml",
-        "--offline-dir", "results/augment/offline", "--model", json.dumps(model), "--training", json.dumps(training),
-        "--threads", "1", "--out-dir", str(out_dir),
+        sys.executable, str(REPO / "scripts/train.py"), "--run", json.dumps(run),
+        "--tiles-dir", "data/synthetic/tiles", "--splits", "results/split/seed-0/splits.json",
+        "--weak-labels", "results/weak_labels/seed-0/weak_labels.csv", "--pipelines-dir", "results/augment/seed-0",
+        "--offline-dir", "results/augment/seed-0/offline", "--threads", "1", "--out-dir", str(out_dir),
     ]
 
 

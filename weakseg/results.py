@@ -64,15 +64,18 @@ def differences(rows: list[dict], column: str = "miou") -> list[dict]:
 
     Returns:
         Rows ``{"variant", "fraction", "difference": PairedDifference, "verdict", "gap_closed"}``;
-        ``gap_closed`` = (variant - strong_only) / (full - strong_only) on the means over seeds
-        (NaN without a ``full`` run or when full does not beat strong_only).
+        ``gap_closed`` = (variant - strong_only) / (full - strong_only) on the means over seeds,
+        NaN without a ``full`` run or unless full beats strong_only with its paired 95% interval
+        above 0 (a ratio over a gap that may be noise would be meaningless).
     """
     table = []
     for fraction in fractions_of(rows):
         baseline = by_seed(rows, BASELINE, fraction, column)
         if not baseline:
             continue
-        upper = mean_interval(list(_upper(rows, column).values())).mean if _upper(rows, column) else math.nan
+        upper = math.nan
+        if _upper(rows, column) and verdict(paired_difference(_upper(rows, column), baseline)) == "helped":
+            upper = mean_interval(list(_upper(rows, column).values())).mean
         for variant in VARIANTS:
             scores = _upper(rows, column) if variant == UPPER_BOUND else by_seed(rows, variant, fraction, column)
             if variant == BASELINE or not scores:
