@@ -10,12 +10,12 @@ from weakseg.experiment import (
     VARIANTS,
     Run,
     check_experiment,
+    check_fractions,
     init_run,
     planned_runs,
     run_settings,
     split_seed,
 )
-from weakseg.splitting import check_fractions
 
 
 def _fail(key, message):

@@ -18,6 +18,8 @@ from weakseg.errors import WeaksegError
 #: Sets of a split: pixel-labelled ``strong``, weakly labelled ``weak``, ``val`` (selection:
 #: epochs, grid points) and the optional ``test`` (scoring, when ``split.fractions.test`` > 0).
 SET_NAMES = ("strong", "weak", "val", "test")
+#: Sets every split has (``test`` is optional).
+REQUIRED_SETS = ("strong", "weak", "val")
 #: The strong and weak sets together: the tiles a model may learn from.
 POOL = ("strong", "weak")
 #: Config sections a grid may vary.
@@ -205,6 +207,25 @@ def run_settings(config: dict, run: Run) -> dict:
         "model": sections["model"],
         "training": training,
     }
+
+
+def check_fractions(fractions: dict) -> None:
+    """Require the sets strong, weak, val (and optionally test), each > 0, summing to 1 (within 1e-6).
+
+    Raises:
+        WeaksegError: naming ``split.fractions`` and the values at fault.
+    """
+    keys = set(fractions)
+    if not set(REQUIRED_SETS) <= keys <= set(SET_NAMES):
+        raise WeaksegError(
+            f"split.fractions must have the keys {', '.join(REQUIRED_SETS)} and optionally test; got {sorted(fractions)}"
+        )
+    bad = {k: v for k, v in fractions.items() if not v > 0 and not (k == "test" and v == 0)}
+    if bad:
+        raise WeaksegError(f"split.fractions: every fraction must be > 0 (test may be 0); got {bad}")
+    total = sum(fractions.values())
+    if abs(total - 1) > 1e-6:
+        raise WeaksegError(f"split.fractions must sum to 1; {fractions} sums to {total:.6g}")
 
 
 def check_experiment(config: dict) -> None:

@@ -31,7 +31,7 @@ from weakseg.experiment import ALL_TILES, BASELINE, SET_NAMES, UPPER_BOUND, VARI
 from weakseg.labels import colorize
 from weakseg.outputs import staged_outputs
 from weakseg.splitting import read_splits
-from weakseg.summary import IOU_PREFIX, read_benchmark_seconds, read_summary
+from weakseg.summary import read_benchmark_seconds, read_summary
 from weakseg.tiling import read_tiles
 from weakseg.weak_labels import read_weak_labels
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from weakseg.errors import WeaksegError
-from weakseg.experiment import SET_NAMES
+from weakseg.experiment import check_fractions
 from weakseg.tiling import Tile
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 #: val and test must never be seen in training.
 _LAYOUT = ("val", "test", "pool")
 GROUPINGS = ("tile", "scene", "block")
-REQUIRED_SETS = ("strong", "weak", "val")
 
 
 def read_splits(path: str | Path) -> dict[str, list[str]]:
@@ -38,25 +37,6 @@ def read_splits(path: str | Path) -> dict[str, list[str]]:
         sets = json.load(handle)["sets"]
     sets.setdefault("test", [])
     return sets
-
-
-def check_fractions(fractions: dict) -> None:
-    """Require the sets strong, weak, val (and optionally test), each > 0, summing to 1 (within 1e-6).
-
-    Raises:
-        WeaksegError: naming ``split.fractions`` and the values at fault.
-    """
-    keys = set(fractions)
-    if not set(REQUIRED_SETS) <= keys <= set(SET_NAMES):
-        raise WeaksegError(
-            f"split.fractions must have the keys {', '.join(REQUIRED_SETS)} and optionally test; got {sorted(fractions)}"
-        )
-    bad = {k: v for k, v in fractions.items() if not v > 0 and not (k == "test" and v == 0)}
-    if bad:
-        raise WeaksegError(f"split.fractions: every fraction must be > 0 (test may be 0); got {bad}")
-    total = sum(fractions.values())
-    if abs(total - 1) > 1e-6:
-        raise WeaksegError(f"split.fractions must sum to 1; {fractions} sums to {total:.6g}")
 
 
 def sets_at_fraction(splits: dict, fraction: float | str | None) -> dict[str, list[str]]:

@@ -13,7 +13,6 @@ import torch
 from torch.utils.data import ConcatDataset, Dataset, Sampler
 
 from weakseg.errors import WeaksegError
-from weakseg.labels import IGNORE_INDEX
 from weakseg.experiment import Variant
 from weakseg.splitting import sets_at_fraction
 from weakseg.tiling import read_tiles
@@ -138,11 +137,6 @@ class EpochSampler(Sampler):
 def _bands(values: np.ndarray, channels: int) -> np.ndarray:
     """Per-band statistics for ``channels`` bands: the given ones, repeated cyclically."""
     return np.resize(values, channels)
-
-
-def labeled_pixels(masks: torch.Tensor) -> torch.Tensor:
-    """(B, H, W) bool: True where a pixel has a label (not 255)."""
-    return masks != IGNORE_INDEX
 
 
 @dataclass
