@@ -347,17 +347,20 @@ def _weak_label_context(inputs: ReportInputs) -> dict:
 # ---------------------------------------------------------------- per-run files
 
 
-def _first_runs(runs: list[dict]) -> list[int]:
-    """Indices of the main runs of the first seed at the smallest strong fraction (and ``full``)."""
+def _shown_fractions(runs: list[dict]) -> set[str]:
+    """The fractions of the per-run figures: the smallest strong fraction, and ``all`` (``full``)."""
     fractions = sorted({r["fraction"] for r in runs if r["fraction"] != ALL_TILES}, key=float)
-    seed = min(r["seed"] for r in runs)
-    wanted = {fractions[0] if fractions else ALL_TILES, ALL_TILES}
+    return {fractions[0] if fractions else ALL_TILES, ALL_TILES}
+
+
+def _first_runs(runs: list[dict]) -> list[int]:
+    """Indices of the main runs of the first seed at the shown fractions (see :func:`_shown_fractions`)."""
+    seed, wanted = min(r["seed"] for r in runs), _shown_fractions(runs)
     return [i for i, r in enumerate(runs) if r["seed"] == seed and r["fraction"] in wanted]
 
 
 def _curves_context(inputs: ReportInputs, runs: list[dict]) -> str:
-    fractions = sorted({r["fraction"] for r in runs if r["fraction"] != ALL_TILES}, key=float)
-    wanted = {fractions[0] if fractions else ALL_TILES, ALL_TILES}
+    wanted = _shown_fractions(runs)
     per_variant: dict[str, dict[int, list[dict]]] = defaultdict(dict)
     for run, path in zip(runs, inputs.histories):
         if run["fraction"] in wanted:
@@ -381,8 +384,7 @@ def _read_confusion(path: Path) -> tuple[list[str], np.ndarray]:
 
 def _confusion_context(inputs: ReportInputs, runs: list[dict]) -> str:
     """Confusion matrices summed over seeds, per variant, at the smallest strong fraction (and full)."""
-    fractions = sorted({r["fraction"] for r in runs if r["fraction"] != ALL_TILES}, key=float)
-    wanted = {fractions[0] if fractions else ALL_TILES, ALL_TILES}
+    wanted = _shown_fractions(runs)
     summed: dict[str, tuple[list[str], np.ndarray]] = {}
     for run, path in zip(runs, inputs.confusions):
         if run["fraction"] in wanted:

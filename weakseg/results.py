@@ -55,10 +55,6 @@ def score_table(rows: list[dict], columns: list[str]) -> list[dict]:
     return table
 
 
-def _upper(rows: list[dict], column: str) -> dict[int, float]:
-    return by_seed(rows, UPPER_BOUND, ALL_TILES, column)
-
-
 def differences(rows: list[dict], column: str = "miou") -> list[dict]:
     """Paired differences to ``strong_only`` at the same fraction (``full``: at every fraction).
 
@@ -69,15 +65,16 @@ def differences(rows: list[dict], column: str = "miou") -> list[dict]:
         above 0 (a ratio over a gap that may be noise would be meaningless).
     """
     table = []
+    upper_scores = by_seed(rows, UPPER_BOUND, ALL_TILES, column)
     for fraction in fractions_of(rows):
         baseline = by_seed(rows, BASELINE, fraction, column)
         if not baseline:
             continue
         upper = math.nan
-        if _upper(rows, column) and verdict(paired_difference(_upper(rows, column), baseline)) == "helped":
-            upper = mean_interval(list(_upper(rows, column).values())).mean
+        if upper_scores and verdict(paired_difference(upper_scores, baseline)) == "helped":
+            upper = mean_interval(list(upper_scores.values())).mean
         for variant in VARIANTS:
-            scores = _upper(rows, column) if variant == UPPER_BOUND else by_seed(rows, variant, fraction, column)
+            scores = upper_scores if variant == UPPER_BOUND else by_seed(rows, variant, fraction, column)
             if variant == BASELINE or not scores:
                 continue
             difference = paired_difference(scores, baseline)
