@@ -3,46 +3,18 @@ import json
 import os
 import sys
 
+from snakemake.exceptions import WorkflowError
+
 sys.path.insert(0, workflow.basedir)
 
+from weakseg.config import check_config
 from weakseg.errors import WeaksegError
-from weakseg.experiment import (
-    VARIANTS,
-    Run,
-    check_experiment,
-    check_fractions,
-    init_run,
-    planned_runs,
-    run_settings,
-    split_seed,
-)
+from weakseg.experiment import VARIANTS, Run, init_run, planned_runs, run_settings, split_seed
 
-
-def _fail(key, message):
-    raise ValueError(f"config {key}: {message}")
-
-
-def check_config(cfg):
-    """Checks JSON Schema cannot express; run before any job, naming the key at fault."""
-    try:
-        check_fractions(cfg["split"]["fractions"])
-        check_experiment(cfg)
-    except WeaksegError as error:
-        raise ValueError(str(error)) from None
-    tiling = cfg["tiling"]
-    if tiling["stride"] > tiling["tile_size"]:
-        _fail("tiling.stride", f"{tiling['stride']} px > tile_size {tiling['tile_size']} px would skip pixels")
-    if cfg["split"]["group_by"] == "tile" and tiling["stride"] < tiling["tile_size"]:
-        _fail("split.group_by", "'tile' with overlapping tiles (stride < tile_size) would put overlapping tiles in different sets; use 'block' or 'scene'")
-    if tiling["tile_size"] % 32:
-        _fail("tiling.tile_size", f"{tiling['tile_size']} px must be a multiple of 32 (the encoders' output stride)")
-    for key in ("scale", "gamma", "saturation"):
-        low, high = cfg["augment"][key]
-        if low > high:
-            _fail(f"augment.{key}", f"[{low}, {high}] is not an increasing range")
-
-
-check_config(config)
+try:
+    check_config(config, os.path.join(workflow.basedir, "schemas/config.schema.yaml"))
+except WeaksegError as error:
+    raise WorkflowError(str(error)) from None
 
 DATASET = config["dataset"]["name"]
 DATA = f"data/{DATASET}"

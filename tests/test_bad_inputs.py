@@ -308,6 +308,10 @@ def test_valid_config_dry_run_passes(workflow):
         ({"experiment": {"grid": {"training.learning_rate": [0.1]}}}, ["experiment.grid", "training.learning_rate"]),
         ({"experiment": {"variants": ["strong_only", "semi"]}}, ["variants", "semi"]),
         ({"training": {"batch_size": 1}}, ["batch_size", "1"]),
+        ({"training": {"lr": float("nan")}}, ["config training.lr", "nan is not a finite number"]),
+        ({"pretraining": {"lr": float("inf")}}, ["config pretraining.lr", "inf is not a finite number"]),
+        ({"experiment": {"grid": {"training.lr": [0.001, float("-inf")]}}}, ["experiment.grid.training.lr[1]", "-inf"]),
+        ({"experiment": {"grid": {"training.batch_size": [1, 8]}}}, ["experiment.grid.training.batch_size", "minimum of 2"]),
     ],
     ids=[
         "wrong-type",
@@ -326,6 +330,10 @@ def test_valid_config_dry_run_passes(workflow):
         "unknown-grid-key",
         "unknown-variant",
         "batch-of-one",
+        "nan-lr",
+        "inf-lr",
+        "inf-in-grid",
+        "grid-batch-of-one",
     ],
 )
 def test_bad_config_fails_before_any_job_naming_the_key(workflow, config, fragments, request):
@@ -335,3 +343,17 @@ def test_bad_config_fails_before_any_job_naming_the_key(workflow, config, fragme
     for fragment in fragments:
         assert fragment in output, f"{fragment!r} not in:\n{output}"
     assert not (workflow / "data").exists() and not (workflow / "results").exists()
+
+
+def test_url_with_credentials_is_refused_before_any_job_and_never_stored(workflow):
+    config = {"dataset": {"name": "vaihingen", "source": {"url": "https://user:s3cr3t-pw@example.invalid/isprs"}}}
+    path = workflow / "credentials.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = run_snakemake(workflow, "data/vaihingen/raw", "--cores", "1", "--configfile", path.name)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "config dataset.source.url" in output and "WEAKSEG_DOWNLOAD_PASSWORD" in output
+    assert "s3cr3t-pw" not in output
+    assert not (workflow / "data").exists() and not (workflow / "results").exists()
+    stored = [p for p in (workflow / ".snakemake").rglob("*") if p.is_file() and b"s3cr3t-pw" in p.read_bytes()]
+    assert stored == []

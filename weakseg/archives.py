@@ -18,13 +18,12 @@ import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from weakseg.config import PASSWORD_VARIABLE, USER_VARIABLE
 from weakseg.errors import WeaksegError
 from weakseg.outputs import staged_outputs
 
 log = logging.getLogger(__name__)
 
-USER_VARIABLE = "WEAKSEG_DOWNLOAD_USER"
-PASSWORD_VARIABLE = "WEAKSEG_DOWNLOAD_PASSWORD"
 #: Value of an MD5 override that turns verification off for one archive.
 SKIP_MD5 = "skip"
 

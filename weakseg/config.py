@@ -1,0 +1,129 @@
+"""Checks of the config that its JSON Schema cannot express, run by ``rules/common.smk`` before any job.
+
+Pure Python plus ``jsonschema`` (a Snakemake dependency), so the Snakefile can plan and check
+without numpy or torch. Every message starts with ``config <key>:``.
+"""
+
+from __future__ import annotations
+
+import math
+import urllib.parse
+from pathlib import Path
+
+from weakseg.errors import WeaksegError
+from weakseg.experiment import check_experiment, check_fractions, grid_points
+
+#: Environment variables holding download credentials (never the config: it reaches command lines).
+USER_VARIABLE = "WEAKSEG_DOWNLOAD_USER"
+PASSWORD_VARIABLE = "WEAKSEG_DOWNLOAD_PASSWORD"
+
+
+def _fail(key: str, message: str):
+    raise WeaksegError(f"config {key}: {message}")
+
+
+def check_finite(value, key: str = "") -> None:
+    """Refuse NaN and infinities anywhere in a config (YAML ``.nan``, ``.inf``).
+
+    JSON Schema accepts them as numbers, and they would reach PyTorch as a learning rate.
+
+    Raises:
+        WeaksegError: naming the dotted key of the first non-finite number.
+    """
+    if isinstance(value, dict):
+        for name, item in value.items():
+            check_finite(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_finite(item, f"{key}[{index}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        _fail(key, f"{value} is not a finite number")
+
+
+def check_source_url(url: str | None) -> None:
+    """Refuse a download URL that carries user info (``https://user:password@host/...``).
+
+    Checked before any job: a URL reaches Snakemake's shell command, job params and
+    ``.snakemake/`` metadata. The message does not repeat the URL.
+
+    Raises:
+        WeaksegError: naming ``dataset.source.url`` and the environment variables to use.
+    """
+    if not url:
+        return
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        _fail(
+            "dataset.source.url",
+            f"must not hold credentials (the part before '@'); remove them and set {USER_VARIABLE} and "
+            f"{PASSWORD_VARIABLE} in the environment instead",
+        )
+
+
+def check_tiling(config: dict) -> None:
+    """Stride at most the tile size, tile size a multiple of 32, no ``group_by: tile`` with overlap."""
+    tiling = config["tiling"]
+    if tiling["stride"] > tiling["tile_size"]:
+        _fail("tiling.stride", f"{tiling['stride']} px > tile_size {tiling['tile_size']} px would skip pixels")
+    if tiling["tile_size"] % 32:
+        _fail("tiling.tile_size", f"{tiling['tile_size']} px must be a multiple of 32 (the encoders' output stride)")
+    if config["split"]["group_by"] == "tile" and tiling["stride"] < tiling["tile_size"]:
+        _fail(
+            "split.group_by",
+            "'tile' with overlapping tiles (stride < tile_size) would put overlapping tiles in different sets; "
+            "use 'block' or 'scene'",
+        )
+
+
+def check_ranges(config: dict) -> None:
+    """``[low, high]`` ranges of the ``augment`` section must not decrease."""
+    for key in ("scale", "gamma", "saturation"):
+        low, high = config["augment"][key]
+        if low > high:
+            _fail(f"augment.{key}", f"[{low}, {high}] is not an increasing range")
+
+
+def check_grid_values(config: dict, schema: dict) -> None:
+    """Each value of ``experiment.grid`` must pass the schema of the key it overrides.
+
+    Raises:
+        WeaksegError: naming the grid key, the value and the schema's complaint.
+    """
+    import jsonschema
+
+    sections = schema["properties"]
+    for _, overrides in grid_points(config["experiment"]["grid"]):
+        for key, value in overrides.items():
+            section, _, name = key.partition(".")
+            key_schema = sections[section]["properties"].get(name)
+            if key_schema is None:
+                continue  # check_experiment names unknown keys
+            check_finite(value, f"experiment.grid.{key}")
+            error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(key_schema).iter_errors(value))
+            if error is not None:
+                _fail(f"experiment.grid.{key}", f"{value!r}: {error.message}")
+
+
+def check_config(config: dict, schema_path: str | Path | None = None) -> None:
+    """Every check of a schema-validated config (defaults filled in) that the schema cannot express.
+
+    Args:
+        schema_path: the config schema (YAML), to check grid values against their keys' schemas.
+
+    Raises:
+        WeaksegError: ``config <key>: <what is wrong>``.
+    """
+    check_finite(config)
+    check_source_url(config["dataset"].get("source", {}).get("url"))
+    try:
+        check_fractions(config["split"]["fractions"])
+    except WeaksegError as error:
+        raise WeaksegError(f"config {error}") from None
+    check_tiling(config)
+    check_ranges(config)
+    check_experiment(config)
+    if schema_path is not None:
+        import yaml
+
+        with open(schema_path) as handle:
+            check_grid_values(config, yaml.safe_load(handle))
