@@ -6,8 +6,8 @@ Credentials for a download URL come only from the environment variables
 
 from __future__ import annotations
 
-import base64
 import hashlib
+import http.client
 import logging
 import os
 import re
@@ -16,6 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from weakseg.config import PASSWORD_VARIABLE, USER_VARIABLE
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 #: Value of an MD5 override that turns verification off for one archive.
 SKIP_MD5 = "skip"
+#: Default limit on the bytes extracted from one archive: a few times the largest official
+#: ISPRS archive uncompressed (Potsdam 4_Ortho_RGBIR: 38 scenes of 6000 x 6000 x 4 bytes, 5.5 GB).
+DEFAULT_MAX_EXTRACTED_BYTES = 32 * 2**30
 
 
 def md5sum(path: str | os.PathLike, chunk_bytes: int = 1 << 22) -> str:
@@ -37,70 +41,119 @@ def md5sum(path: str | os.PathLike, chunk_bytes: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def verify_md5(path: Path, expected: str | None) -> None:
+def verify_md5(path: Path, expected: str | None, name: str | None = None, complete: bool = True) -> None:
     """Check ``path`` against ``expected`` (hex MD5, :data:`SKIP_MD5` or ``None`` = unknown).
 
+    Args:
+        name: the archive's name for messages and the config key (default: ``path.name``).
+        complete: whether the file is known to be whole (a local copy, or a download that
+            matched its Content-Length). Only then does a mismatch suggest adopting its sum.
+
     Raises:
-        WeaksegError: the digest differs; the message gives both digests and the config key
-            that accepts another copy's checksum.
+        WeaksegError: the digest differs; the message gives both digests and, for a complete
+            file, the config key that accepts another copy's checksum.
     """
+    name = name or path.name
     if expected is None:
-        log.warning("%s: no official MD5 known; set dataset.source.md5.%s to verify it", path, path.name)
+        log.warning("%s: no official MD5 known; set dataset.source.md5.%s to verify it", name, name)
         return
     if expected == SKIP_MD5:
-        log.warning("%s: MD5 check skipped by configuration", path)
+        log.warning("%s: MD5 check skipped by configuration", name)
         return
     actual = md5sum(path)
-    if actual != expected.lower():
-        raise WeaksegError(
-            f"{path}: MD5 mismatch (expected {expected}, got {actual}). The file is corrupt or not the "
-            f"official archive; for another copy set dataset.source.md5.{path.name}: {actual} "
-            f"(or '{SKIP_MD5}')"
+    if actual == expected.lower():
+        log.info("%s: MD5 %s verified", name, actual)
+        return
+    if complete:
+        advice = (
+            f"The file is corrupt or not the official archive; if you trust this copy, set "
+            f"dataset.source.md5.{name}: {actual} (or '{SKIP_MD5}')"
         )
-    log.info("%s: MD5 %s verified", path, actual)
+    else:
+        advice = "The server did not say how long the file is, so it may be incomplete: try again"
+    raise WeaksegError(f"{path}: MD5 mismatch (expected {expected}, got {actual}). {advice}")
 
 
-def _download(url: str, destination: Path) -> None:
+def _opener(url: str) -> urllib.request.OpenerDirector:
+    """urllib opener sending the environment's credentials to ``url``'s origin only.
+
+    The Basic authorization header is registered for the origin (scheme, host, port) with
+    urllib's password manager and added as an unredirected header, so a redirect to another
+    origin never carries it (a same-origin redirect gets it again).
+    """
+    user, password = os.environ.get(USER_VARIABLE), os.environ.get(PASSWORD_VARIABLE)
+    if user is None or password is None:
+        return urllib.request.build_opener()
     parts = urllib.parse.urlsplit(url)
-    if parts.username or parts.password:
+    manager = urllib.request.HTTPPasswordMgrWithPriorAuth()
+    manager.add_password(None, f"{parts.scheme}://{parts.netloc}/", user, password, is_authenticated=True)
+    return urllib.request.build_opener(urllib.request.HTTPBasicAuthHandler(manager))
+
+
+def _download(url: str, destination: Path, expected_md5: str | None) -> None:
+    """Fetch ``url`` to a hidden temporary file; move it to ``destination`` only once verified.
+
+    Verified: as long as the server's Content-Length (when sent), and the MD5 ``expected_md5``
+    (see :func:`verify_md5`). On any failure the temporary file is deleted.
+
+    Raises:
+        WeaksegError: credentials in the URL, an HTTP or network error, a short download, or
+            an MD5 mismatch.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None or parts.password is not None:
         raise WeaksegError(
             f"dataset.source.url must not hold credentials; set {USER_VARIABLE} and {PASSWORD_VARIABLE} instead"
         )
-    request = urllib.request.Request(url)
-    user, password = os.environ.get(USER_VARIABLE), os.environ.get(PASSWORD_VARIABLE)
-    if user is not None and password is not None:
-        token = base64.b64encode(f"{user}:{password}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
     log.info("downloading %s", url)
     try:
-        with staged_outputs(destination) as (staged,), urllib.request.urlopen(request, timeout=60) as response:
+        with staged_outputs(destination) as (staged,), _opener(url).open(url, timeout=60) as response:
+            declared = response.headers.get("Content-Length")
             with open(staged, "wb") as handle:
                 shutil.copyfileobj(response, handle, 1 << 22)
+            received = staged.stat().st_size
+            if declared is not None and received != int(declared):
+                raise WeaksegError(
+                    f"download of {url} is incomplete: received {received} of {declared} bytes (Content-Length); "
+                    "nothing was kept, try again"
+                )
+            verify_md5(staged, expected_md5, destination.name, complete=declared is not None)
     except urllib.error.HTTPError as error:
         hint = f" (set {USER_VARIABLE} and {PASSWORD_VARIABLE})" if error.code in (401, 403) else ""
         raise WeaksegError(f"download of {url} failed: HTTP {error.code} {error.reason}{hint}") from error
-    except (urllib.error.URLError, OSError) as error:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
         raise WeaksegError(f"download of {url} failed: {error}") from error
 
 
-def locate_archive(name: str, folder: str | None, url: str | None, cache: Path) -> Path:
-    """Path of archive ``name``: from ``folder`` if there, else downloaded from ``url``/``name``.
+def locate_archive(name: str, folder: str | None, url: str | None, cache: Path, expected_md5: str | None = None) -> Path:
+    """Path of archive ``name``, verified against ``expected_md5``: from ``folder`` if there, else
+    from the download cache, else downloaded from ``url``/``name`` into ``cache``.
 
-    Downloads go to ``cache`` (kept, so a rerun does not fetch again).
+    Only verified downloads enter the cache (kept, so a rerun does not fetch again). A cached
+    file that fails verification (e.g. from an older version) is deleted and, with a URL,
+    downloaded again.
 
     Raises:
-        WeaksegError: the archive is in neither place; the message says where to put it and
-            which URL and environment variables to set.
+        WeaksegError: the archive is in neither place (the message says where to put it and
+            which URL and environment variables to set), or it fails verification.
     """
     if folder:
         candidate = Path(folder).expanduser() / name
         if candidate.is_file():
+            verify_md5(candidate, expected_md5)
             return candidate
     cached = cache / name
     if cached.is_file():
-        return cached
+        try:
+            verify_md5(cached, expected_md5)
+            return cached
+        except WeaksegError:
+            cached.unlink()
+            if not url:
+                raise
+            log.warning("%s: the cached download fails its MD5 check; deleted, downloading again", cached)
     if url:
-        _download(url.rstrip("/") + "/" + urllib.parse.quote(name), cached)
+        _download(url.rstrip("/") + "/" + urllib.parse.quote(name), cached, expected_md5)
         return cached
     where = f"the folder {Path(folder).expanduser()}" if folder else "no folder (dataset.source.folder is not set)"
     raise WeaksegError(
@@ -121,37 +174,102 @@ def check_members(archive: Path, names: list[str]) -> None:
             raise WeaksegError(f"{archive}: unsafe member {name!r} (absolute path or '..'); refusing to extract")
 
 
-def extract_matching(archive: Path, pattern: re.Pattern, destination: Path) -> dict[str, Path]:
+def _gib(n_bytes: int) -> str:
+    return f"{n_bytes / 2**30:.3g} GiB"
+
+
+def check_sizes(archive: Path, members: list[zipfile.ZipInfo], max_bytes: int) -> None:
+    """Refuse members whose declared uncompressed sizes exceed ``max_bytes``, one by one or in total.
+
+    Raises:
+        WeaksegError: naming the archive, the member (or the total), the sizes and
+            ``dataset.source.max_extracted_gib``.
+    """
+    total = 0
+    for member in members:
+        total += member.file_size
+        if member.file_size > max_bytes or total > max_bytes:
+            what = f"member {member.filename!r} declares {_gib(member.file_size)}" if member.file_size > max_bytes else (
+                f"its members declare {_gib(total)} or more in total"
+            )
+            raise WeaksegError(
+                f"{archive}: {what}, more than the extraction limit of {_gib(max_bytes)}; refusing to extract. "
+                "If the archive is genuine, raise dataset.source.max_extracted_gib"
+            )
+
+
+def check_free_space(archive: Path, members: list[zipfile.ZipInfo], destination: Path) -> None:
+    """Refuse to extract members that would not fit on the destination's file system.
+
+    Raises:
+        WeaksegError: naming the archive, the bytes needed and the bytes free.
+    """
+    needed, free = sum(m.file_size for m in members), shutil.disk_usage(destination).free
+    if needed > free:
+        raise WeaksegError(f"{archive}: extracting needs {_gib(needed)} but {destination} has {_gib(free)} free")
+
+
+def _copy_bounded(source, target: Path, limit: int, archive: Path, name: str) -> int:
+    """Copy at most ``limit`` bytes from ``source`` to ``target``; returns the bytes written.
+
+    Raises:
+        WeaksegError: the member holds more than ``limit`` bytes (more than it declared, or
+            more than the archive's remaining allowance).
+    """
+    written = 0
+    with open(target, "wb") as out:
+        while chunk := source.read(1 << 22):
+            written += len(chunk)
+            if written > limit:
+                raise WeaksegError(f"{archive}: member {name!r} holds more bytes than allowed ({limit}); refusing it")
+            out.write(chunk)
+    return written
+
+
+def extract_matching(archive: Path, pattern: re.Pattern, destination: Path, max_bytes: int = DEFAULT_MAX_EXTRACTED_BYTES) -> dict[str, Path]:
     """Extract the members of zip ``archive`` whose path matches ``pattern`` into ``destination``.
 
-    Every member name is checked by :func:`check_members` before anything is written.
+    Before anything is written, every member name is checked by :func:`check_members` and the
+    declared sizes of the matching members by :func:`check_sizes`; while writing, the bytes
+    actually written are counted against the same limit. On any error, the files this call
+    extracted are deleted.
 
     Args:
         pattern: a regular expression with one group, the scene id (``fullmatch`` on the member path).
+        max_bytes: the most bytes the matching members may hold, declared and written (bytes).
 
     Returns:
         Scene id -> extracted file path.
 
     Raises:
-        WeaksegError: not a zip file, an unsafe member, or two members for one scene.
+        WeaksegError: not a zip file, an unsafe member, two members for one scene, or members
+            larger than ``max_bytes``.
     """
     try:
         handle = zipfile.ZipFile(archive)
     except zipfile.BadZipFile as error:
         raise WeaksegError(f"{archive}: not a valid zip archive ({error})") from error
-    with handle:
-        names = handle.namelist()
-        check_members(archive, names)
-        found: dict[str, Path] = {}
-        for name in names:
-            match = pattern.fullmatch(name)
-            if not match or name.endswith("/"):
-                continue
-            scene = match.group(1)
-            if scene in found:
-                raise WeaksegError(f"{archive}: two members for scene {scene!r}: {found[scene].name} and {name}")
-            target = destination / PurePosixPath(name).name
-            with handle.open(name) as source, open(target, "wb") as out:
-                shutil.copyfileobj(source, out, 1 << 22)
-            found[scene] = target
+    found: dict[str, Path] = {}
+    try:
+        with handle:
+            check_members(archive, handle.namelist())
+            members = [m for m in handle.infolist() if pattern.fullmatch(m.filename) and not m.is_dir()]
+            check_sizes(archive, members, max_bytes)
+            check_free_space(archive, members, destination)
+            written = 0
+            for member in members:
+                scene = pattern.fullmatch(member.filename).group(1)
+                if scene in found:
+                    raise WeaksegError(f"{archive}: two members for scene {scene!r}: {found[scene].name} and {member.filename}")
+                found[scene] = destination / PurePosixPath(member.filename).name
+                limit = min(member.file_size, max_bytes - written)
+                try:
+                    with handle.open(member) as source:
+                        written += _copy_bounded(source, found[scene], limit, archive, member.filename)
+                except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+                    raise WeaksegError(f"{archive}: member {member.filename!r} is corrupt ({error})") from error
+    except BaseException:
+        for path in found.values():
+            path.unlink(missing_ok=True)
+        raise
     return found

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from weakseg.archives import extract_matching, locate_archive, verify_md5
+from weakseg.archives import DEFAULT_MAX_EXTRACTED_BYTES, extract_matching, locate_archive
 from weakseg.datasets.base import DatasetAdapter, SceneFiles
 from weakseg.errors import WeaksegError
 
@@ -48,10 +48,12 @@ class IsprsDataset(DatasetAdapter):
         """Locate, verify and extract the image and label archives into ``raw_dir``.
 
         Settings used: ``source.folder``, ``source.url``, ``source.md5`` (overrides),
+        ``source.max_extracted_gib`` (limit per archive, GiB),
         ``labels`` (complete | eroded), ``bands``. Scenes with an image but no label (the
         benchmark's withheld test areas) are skipped.
         """
         source = settings.get("source", {})
+        max_bytes = int(source.get("max_extracted_gib", DEFAULT_MAX_EXTRACTED_BYTES / 2**30) * 2**30)
         overrides = source.get("md5") or {}
         found = {}
         choices = {
@@ -59,11 +61,11 @@ class IsprsDataset(DatasetAdapter):
             "labels": self._choose(self.label_archives, settings.get("labels"), "dataset.labels"),
         }
         for role, (archive_name, pattern) in choices.items():
-            archive = locate_archive(archive_name, source.get("folder"), source.get("url"), raw_dir.parent / "archives")
-            verify_md5(archive, overrides.get(archive_name, self.official_md5.get(archive_name)))
+            md5 = overrides.get(archive_name, self.official_md5.get(archive_name))
+            archive = locate_archive(archive_name, source.get("folder"), source.get("url"), raw_dir.parent / "archives", md5)
             destination = raw_dir / role
             destination.mkdir()
-            found[role] = extract_matching(archive, re.compile(pattern), destination)
+            found[role] = extract_matching(archive, re.compile(pattern), destination, max_bytes)
             if not found[role]:
                 raise WeaksegError(f"{archive}: no member matches the {self.name} {role} pattern {pattern}")
         unlabeled = sorted(set(found["images"]) - set(found["labels"]))
