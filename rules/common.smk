@@ -55,7 +55,13 @@ def snap_option():
 def scenes(dataset):
     """The scene ids the download listed (after the download checkpoint ran)."""
     raw = checkpoints.download.get(dataset=dataset).output[0]
-    with open(os.path.join(raw, "scenes.csv"), newline="") as handle:
+    index = os.path.join(raw, "scenes.csv")
+    if not os.path.isfile(index):
+        raise WorkflowError(
+            f"{index} is missing, so {raw} is incomplete (edited or copied in part). Delete the folder {raw} and "
+            "rerun: the download step rebuilds it (archives already downloaded are reused)"
+        )
+    with open(index, newline="") as handle:
         return [row["scene"] for row in csv.DictReader(handle)]
 
 
@@ -81,6 +87,8 @@ def split_files(seed):
         "strong_pipeline": f"results/augment/seed-{s}/strong.yaml",
         "weak_pipeline": f"results/augment/seed-{s}/weak.yaml",
         "offline": f"results/augment/seed-{s}/offline/copies.csv",
+        "offline_images": f"results/augment/seed-{s}/offline/images.npy",
+        "offline_masks": f"results/augment/seed-{s}/offline/masks.npy",
     }
 
 

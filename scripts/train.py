@@ -31,7 +31,15 @@ def main() -> None:
         VARIANTS[settings["variant"]], settings["strong_fraction"], args.tiles_dir, args.splits, args.weak_labels,
         args.pipelines_dir, args.offline_dir, IMAGENET_MEAN, IMAGENET_STD, settings["training"]["seed"],
     )
-    train(data, settings, args.out_dir, args.threads)
+    tiles, pipelines, offline = Path(args.tiles_dir), Path(args.pipelines_dir), Path(args.offline_dir)
+    inputs = {
+        "tiles": tiles / "tiles.csv", "images": tiles / "images.npy", "masks": tiles / "masks.npy",
+        "splits": args.splits, "weak_labels": args.weak_labels,
+        "strong_pipeline": pipelines / "strong.yaml", "weak_pipeline": pipelines / "weak.yaml",
+        "offline_copies": offline / "copies.csv", "offline_images": offline / "images.npy",
+        "offline_masks": offline / "masks.npy",
+    }
+    train(data, settings, args.out_dir, args.threads, inputs)
 
 
 if __name__ == "__main__":

@@ -214,6 +214,36 @@ def test_tile_larger_than_the_scene_names_scene_and_sizes(tmp_path):
     )
 
 
+def test_a_scene_with_an_all_ignore_label_is_named(tmp_path):
+    for scene, fill in {"area1": 0, "area2": 255}.items():
+        (tmp_path / "prepared" / scene).mkdir(parents=True)
+        np.save(tmp_path / "prepared" / scene / "image.npy", np.zeros((64, 64, 3), np.uint8))
+        np.save(tmp_path / "prepared" / scene / "label.npy", np.full((64, 64), fill, np.uint8))
+    out = tmp_path / "tiles"
+    result = run_script(
+        "tile",
+        "--images", *(tmp_path / "prepared" / s / "image.npy" for s in ("area1", "area2")),
+        "--labels", *(tmp_path / "prepared" / s / "label.npy" for s in ("area1", "area2")),
+        "--tile-size", 32, "--stride", 32, "--min-labeled-fraction", 0.5,
+        "--out-dir", out,
+    )
+    assert_failed_cleanly(
+        result, [out / "images.npy", out / "masks.npy", out / "tiles.csv"], "scene area2", "no labelled pixel",
+        "dataset.scenes",
+    )
+
+
+def test_a_missing_scenes_index_names_the_file_and_the_fix(tmp_path):
+    workflow = copy_workflow(tmp_path / "workflow")
+    result = run_snakemake(workflow, "data/synthetic/raw", "--cores", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (workflow / "data/synthetic/raw/scenes.csv").unlink()
+    result = run_snakemake(workflow, "data/synthetic/tiles/tiles.csv", "--cores", "1")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "data/synthetic/raw/scenes.csv is missing" in output and "Delete the folder data/synthetic/raw" in output
+
+
 def run_split(tiles_csv, out, fractions, group_by="tile", tile_size=32, stride=32, seed=0):
     return run_script(
         "split",

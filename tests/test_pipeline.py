@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import html
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from conftest import REPO, copy_workflow, run_snakemake
@@ -71,8 +74,6 @@ def test_the_run_writes_every_artifact_of_the_experiment(demo_run):
 
 
 def read_summary_csv(workdir: Path) -> list[dict]:
-    import csv
-
     with open(workdir / "results/summary.csv", newline="") as handle:
         return list(csv.DictReader(handle))
 
@@ -157,17 +158,19 @@ def test_adding_a_seed_plans_only_that_seeds_runs(demo_run):
     assert jobs and set(jobs) == {"2"}
 
 
-def _train_command(workdir: Path, out_dir: Path, lr: float, epochs: int) -> list[str]:
+def _train_command(workdir: Path, out_dir: Path, lr: float, epochs: int, threads: int = 1, variant: str = "strong_only",
+                   splits: str = "results/split/seed-0/splits.json", init_from: Path | None = None) -> list[str]:
     training = {"epochs": epochs, "steps_per_epoch": 2, "batch_size": 16, "lr": lr, "weight_decay": 0.0,
                 "loss": "cross_entropy", "seed": 0, "device": "cpu", "log_every_batches": 10, "checkpoint": "last"}
     model = {"arch": "FPN", "encoder": "resnet18", "encoder_weights": None}
-    run = {"variant": "strong_only", "mode": "strong", "strong_fraction": "0.1", "seed": 0, "point": "default",
+    run = {"variant": variant, "mode": "strong", "strong_fraction": "0.1", "seed": 0, "point": "default",
            "model": model, "training": training}
     return [
         sys.executable, str(REPO / "scripts/train.py"), "--run", json.dumps(run),
-        "--tiles-dir", "data/synthetic/tiles", "--splits", "results/split/seed-0/splits.json",
+        "--tiles-dir", "data/synthetic/tiles", "--splits", splits,
         "--weak-labels", "results/weak_labels/seed-0/weak_labels.csv", "--pipelines-dir", "results/augment/seed-0",
-        "--offline-dir", "results/augment/seed-0/offline", "--threads", "1", "--out-dir", str(out_dir),
+        "--offline-dir", "results/augment/seed-0/offline", "--threads", str(threads), "--out-dir", str(out_dir),
+        *(["--init-from", str(init_from)] if init_from else []),
     ]
 
 
@@ -205,3 +208,79 @@ def test_resuming_with_changed_settings_is_refused(demo_run, tmp_path):
     assert "Traceback" not in result.stderr
     assert (out_dir / "resume/checkpoint.pt").read_bytes() == before
     assert not (out_dir / "model.pt").exists()
+
+
+def _history_without_times(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)]
+
+
+def test_a_resumed_run_equals_the_uninterrupted_run_bit_for_bit(demo_run, tmp_path):
+    # threads 2: one persistent DataLoader worker, which starts at the resumed epoch
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    result = subprocess.run(_train_command(demo_run, whole, 0.002, 4, threads=2), cwd=demo_run, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    command = _train_command(demo_run, resumed, 0.002, 4, threads=2)
+    _kill_after_first_checkpoint(command, demo_run, resumed / "resume/checkpoint.pt")
+    result = subprocess.run(command, cwd=demo_run, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"resuming from .* after epoch [123] of 4", result.stderr)
+    assert _history_without_times(resumed / "history.csv") == _history_without_times(whole / "history.csv")
+    expected = torch.load(whole / "model.pt", weights_only=False)["state_dict"]
+    actual = torch.load(resumed / "model.pt", weights_only=False)["state_dict"]
+    for name, value in expected.items():
+        assert torch.equal(value, actual[name]), name
+
+
+def _moved_tile_split(demo_run: Path, path: Path) -> Path:
+    """The demo split with one strong tile moved to the validation set (as a changed split.seed would)."""
+    splits = json.loads((demo_run / "results/split/seed-0/splits.json").read_text())
+    splits["sets"]["val"].append(splits["sets"]["strong"].pop())
+    path.write_text(json.dumps(splits))
+    return path
+
+
+def test_resuming_after_the_split_changed_is_refused(demo_run, tmp_path):
+    out_dir, splits = tmp_path / "run", tmp_path / "splits.json"
+    splits.write_bytes((demo_run / "results/split/seed-0/splits.json").read_bytes())
+    command = _train_command(demo_run, out_dir, 0.002, 4, splits=str(splits))
+    _kill_after_first_checkpoint(command, demo_run, out_dir / "resume/checkpoint.pt")
+    before = (out_dir / "resume/checkpoint.pt").read_bytes()
+    _moved_tile_split(demo_run, splits)
+    result = subprocess.run(command, cwd=demo_run, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert f"input splits ({splits}): content changed" in result.stderr and "refusing to mix runs" in result.stderr
+    assert f"delete {out_dir / 'resume'} to start over" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (out_dir / "resume/checkpoint.pt").read_bytes() == before
+
+
+def test_resuming_after_the_initial_weights_changed_is_refused(demo_run, tmp_path):
+    out_dir, init = tmp_path / "run", tmp_path / "pretrained.pt"
+    init.write_bytes((demo_run / f"results/models/{run_dir('weak_only', 0)}/model.pt").read_bytes())
+    command = _train_command(demo_run, out_dir, 0.002, 4, variant="weak_finetuned", init_from=init)
+    _kill_after_first_checkpoint(command, demo_run, out_dir / "resume/checkpoint.pt")
+    # weak_only retrained (here: the other seed's) under the same path
+    init.write_bytes((demo_run / f"results/models/{run_dir('weak_only', 1)}/model.pt").read_bytes())
+    result = subprocess.run(command, cwd=demo_run, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert f"input init ({init}): content changed" in result.stderr
+
+
+def test_a_corrupt_resume_checkpoint_names_the_file_and_how_to_start_over(demo_run, tmp_path):
+    out_dir = tmp_path / "run"
+    command = _train_command(demo_run, out_dir, 0.002, 4)
+    _kill_after_first_checkpoint(command, demo_run, out_dir / "resume/checkpoint.pt")
+    checkpoint = out_dir / "resume/checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])  # a full disk
+    for _ in range(2):
+        result = subprocess.run(command, cwd=demo_run, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 1
+        assert f"{checkpoint}: cannot read the checkpoint" in result.stderr
+        assert f"delete {out_dir / 'resume'} to start this run over" in result.stderr
+        assert "Traceback" not in result.stderr
+    shutil.rmtree(out_dir / "resume")
+    result = subprocess.run(command, cwd=demo_run, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out_dir / "model.pt").is_file()

@@ -248,3 +248,35 @@ def test_joint_and_full_runs_train_on_their_sets(tiny_tiles):
     assert len(history) == 2
     with pytest.raises(WeaksegError, match="joint mode needs"):
         train(_data(tiny_tiles), _settings(1, "last", "joint"), tiny_tiles / "bad")
+
+
+def test_weights_turning_infinite_are_never_checkpointed_as_good(tiny_tiles):
+    settings = _settings(3, "last")
+    settings["training"]["lr"] = float("inf")
+    out = tiny_tiles / "run"
+    with pytest.raises(WeaksegError, match=r"training diverged in epoch 1: the weights .* are not finite.*No checkpoint"):
+        train(_data(tiny_tiles), settings, out)
+    assert not (out / "resume/checkpoint.pt").exists() and not (out / "model.pt").exists()
+
+
+def test_an_empty_training_set_is_a_clear_error(tiny_tiles):
+    data = _data(tiny_tiles)
+    data.train = TileDataset(tiny_tiles / "images.npy", tiny_tiles / "masks.npy", [], IMAGENET_MEAN, IMAGENET_STD)
+    with pytest.raises(WeaksegError, match="the training set of this run has no tiles"):
+        train(data, _settings(1, "last"), tiny_tiles / "run")
+
+
+@pytest.mark.parametrize("n_tiles,batch_size", [(22, 21), (1, 2), (3, 2)], ids=["last-batch-of-one", "one-tile", "odd"])
+def test_sets_that_would_leave_a_batch_of_one_train(tmp_path, n_tiles, batch_size):
+    """BatchNorm needs two values per channel in training mode; 32 px tiles reach 1 x 1 in the encoder."""
+    rng = np.random.default_rng(0)
+    masks = rng.integers(0, 3, (n_tiles + 2, 32, 32), dtype=np.uint8)
+    np.save(tmp_path / "images.npy", rng.integers(0, 256, (n_tiles + 2, 32, 32, 3), dtype=np.uint8))
+    np.save(tmp_path / "masks.npy", masks)
+    train_set = TileDataset(tmp_path / "images.npy", tmp_path / "masks.npy", list(range(n_tiles)), IMAGENET_MEAN, IMAGENET_STD)
+    val_set = TileDataset(tmp_path / "images.npy", tmp_path / "masks.npy", [n_tiles, n_tiles + 1], IMAGENET_MEAN,
+                          IMAGENET_STD, fractions=np.full((2, 3), 1 / 3))
+    settings = _settings(1, "last")
+    settings["training"].update(batch_size=batch_size, steps_per_epoch=2)
+    history = train(TrainingData(train_set, val_set, 3, CLASSES), settings, tmp_path / "run")
+    assert len(history) == 1 and np.isfinite(history[0]["train_loss"])

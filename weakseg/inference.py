@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ from weakseg.errors import WeaksegError
 from weakseg.losses import predicted_fractions
 from weakseg.metrics import confusion_matrix
 from weakseg.models import build_model
+from weakseg.resume import seed_everything
 from weakseg.tile_data import EpochSampler
 
 
@@ -49,7 +52,10 @@ def make_loader(
     """A DataLoader over an :class:`EpochSampler` (set ``loader.sampler.epoch`` each epoch).
 
     ``draws`` tiles per epoch when shuffled (default: one pass); ``workers`` persistent
-    worker processes (none: load in the main process), pinned memory on CUDA.
+    worker processes (none: load in the main process), pinned memory on CUDA. The loader draws
+    its workers' base seed from its own ``loader.generator`` (seeded with ``seed``), never from
+    PyTorch's global RNG: otherwise a resumed run, whose workers start at a later epoch, would
+    shift the global stream (dropout) and differ from the uninterrupted run.
     """
     return DataLoader(
         dataset,
@@ -58,7 +64,14 @@ def make_loader(
         num_workers=workers,
         persistent_workers=workers > 0,
         pin_memory=device.type == "cuda",
+        generator=torch.Generator().manual_seed(seed),
+        worker_init_fn=functools.partial(_seed_worker, seed),
     )
+
+
+def _seed_worker(seed: int, worker_id: int) -> None:
+    """Seed a worker's global RNGs from the run's seed alone (not from when its loader was first iterated)."""
+    seed_everything(seed * 1000 + worker_id)
 
 
 @torch.no_grad()
@@ -88,16 +101,19 @@ def validate(model, loader: DataLoader, device: torch.device, n_classes: int, lo
     return {"loss": loss, "confusion": confusion, "fraction_abs_error": abs_error, "n_tiles": count}
 
 
-def read_checkpoint(path: str | Path) -> dict:
+def read_checkpoint(path: str | Path, remedy: str = "delete it and rerun the step that writes it") -> dict:
     """``torch.load`` of a file this pipeline wrote, on the CPU.
 
+    Args:
+        remedy: what the error message tells the user to do.
+
     Raises:
-        WeaksegError: the file is missing or unreadable (e.g. truncated), naming it.
+        WeaksegError: the file is missing or unreadable (e.g. truncated by a full disk), naming it.
     """
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError, ValueError) as error:
-        raise WeaksegError(f"{path}: cannot read the checkpoint ({error}); delete it and rerun the step that writes it") from error
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:
+        raise WeaksegError(f"{path}: cannot read the checkpoint ({str(error)[:200]}); {remedy}") from error
 
 
 def load_model(path: str | Path, device: torch.device):

@@ -102,7 +102,8 @@ def write_tiles(
         min_labeled_fraction: see :func:`plan_tiles`.
 
     Raises:
-        WeaksegError: a tile larger than a scene, or no tile kept at all.
+        WeaksegError: a tile larger than a scene, a scene whose label has no labelled pixel
+            (naming it), or no tile kept at all.
     """
     out_dir = Path(out_dir)
     plans, channels = [], None
@@ -112,10 +113,18 @@ def write_tiles(
         if channels not in (None, image.shape[2]):
             raise WeaksegError(f"{image_path}: {image.shape[2]} bands, but earlier scenes have {channels}")
         channels = image.shape[2]
+        if not (np.asarray(label) != IGNORE_INDEX).any():
+            raise WeaksegError(
+                f"scene {scene}: its label ({label_path}) has no labelled pixel (all {IGNORE_INDEX} = ignore, e.g. an "
+                "eroded label that is all border); leave the scene out with dataset.scenes, or use dataset.labels: complete"
+            )
         plans.append((image_path, label_path, plan_tiles(scene, np.asarray(label), tile_size, stride, min_labeled_fraction)))
     tiles = [tile for _, _, planned in plans for tile in planned]
     if not tiles:
-        raise WeaksegError(f"no tile has at least tiling.min_labeled_fraction={min_labeled_fraction} labelled pixels")
+        raise WeaksegError(
+            f"no tile of the scenes {', '.join(s for s, _, _ in scenes)} has at least tiling.min_labeled_fraction="
+            f"{min_labeled_fraction} labelled pixels; lower it, or use smaller tiles"
+        )
     names = ("images.npy", "masks.npy", "tiles.csv")
     with staged_outputs(*(out_dir / n for n in names)) as (images_tmp, masks_tmp, csv_tmp):
         images = np.lib.format.open_memmap(images_tmp, "w+", np.uint8, (len(tiles), tile_size, tile_size, channels))

@@ -21,11 +21,8 @@ final epoch with ``checkpoint: last``, the best validation epoch with ``best``),
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 import logging
 import math
-import random
 import shutil
 import sys
 import time
@@ -43,38 +40,13 @@ from weakseg.losses import SegmentationLoss, joint_loss, predicted_fractions, pr
 from weakseg.metrics import segmentation_metrics
 from weakseg.models import build_model
 from weakseg.outputs import staged_outputs
+from weakseg.resume import check_same_run, fingerprint, rng_state, seed_everything, set_rng_state, settings_hash
 from weakseg.tile_data import TrainingData
 
 log = logging.getLogger(__name__)
 
 MODES = ("strong", "weak", "joint")
 CHECKPOINTS = ("last", "best")
-
-
-def settings_hash(settings: dict) -> str:
-    """sha256 (hex) of the settings as sorted JSON: what a resume must match."""
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def _rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _history_fields(class_names: list[str]) -> list[str]:
@@ -96,27 +68,6 @@ def _save(path: Path, obj) -> None:
         torch.save(obj, staged)
 
 
-def _check_resume(checkpoint: dict, settings: dict, path: Path) -> None:
-    if checkpoint["settings_hash"] == settings_hash(settings):
-        return
-    old, new = _flatten(checkpoint["settings"]), _flatten(settings)
-    changed = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
-    raise WeaksegError(
-        f"{path} is an interrupted run with other settings ({changed}); refusing to mix runs. "
-        f"Restore the settings to resume it, or delete {path.parent} to start over"
-    )
-
-
-def _flatten(settings: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 @dataclass
 class _Run:
     """The state of a run in progress."""
@@ -129,6 +80,8 @@ class _Run:
     history: list[dict] = field(default_factory=list)
     best_score: float = -math.inf
     start_epoch: int = 1
+    generators: list[torch.Generator] = field(default_factory=list)
+    inputs: dict[str, dict] = field(default_factory=dict)
 
 
 def _build(data: TrainingData, settings: dict, device: torch.device) -> _Run:
@@ -146,17 +99,24 @@ def _build(data: TrainingData, settings: dict, device: torch.device) -> _Run:
     return _Run(model, optimizer, scheduler, scaler, device)
 
 
-def _resume(run: _Run, settings: dict, resume_path: Path) -> None:
-    """Load the state of an interrupted run of the same settings into ``run``, if there is one."""
+def _resume(run: _Run, settings: dict, inputs: dict[str, str], resume_path: Path) -> None:
+    """Fingerprint the run's inputs; load an interrupted run of the same settings and inputs, if any.
+
+    Raises:
+        WeaksegError: the resume checkpoint is unreadable, or its settings or inputs differ
+            (naming what changed).
+    """
     if not resume_path.exists():
+        run.inputs = fingerprint(inputs)
         return
-    checkpoint = read_checkpoint(resume_path)
-    _check_resume(checkpoint, settings, resume_path)
+    checkpoint = read_checkpoint(resume_path, f"delete {resume_path.parent} to start this run over")
+    run.inputs = fingerprint(inputs, known=checkpoint.get("inputs"))
+    check_same_run(checkpoint, settings, run.inputs, resume_path)
     run.model.load_state_dict(checkpoint["model"])
     run.optimizer.load_state_dict(checkpoint["optimizer"])
     run.scheduler.load_state_dict(checkpoint["scheduler"])
     run.scaler.load_state_dict(checkpoint["scaler"])
-    _set_rng_state(checkpoint["rng"])
+    set_rng_state(checkpoint["rng"], run.generators)
     run.history, run.best_score, run.start_epoch = checkpoint["history"], checkpoint["best_score"], checkpoint["epoch"] + 1
     log.info("resuming from %s after epoch %d of %d", resume_path, checkpoint["epoch"], settings["training"]["epochs"])
 
@@ -205,8 +165,8 @@ def _train_epoch(run: _Run, loaders: list, step_loss, epoch: int, cfg: dict, res
         loss = step_loss(logits.float(), *batches)
         if not torch.isfinite(loss):
             raise WeaksegError(
-                f"loss became {loss.item()} at epoch {epoch}, batch {step + 1}; stopped. The last good checkpoint "
-                f"({resume_path if resume_path.exists() else 'none yet'}) is intact. Try a lower learning rate"
+                f"loss became {loss.item()} at epoch {epoch}, batch {step + 1}; stopped. {_last_good(resume_path)}. "
+                "Try a lower learning rate"
             )
         run.optimizer.zero_grad(set_to_none=True)
         run.scaler.scale(loss).backward()
@@ -249,16 +209,19 @@ def _checkpoint(run: _Run, settings: dict, data: TrainingData, row: dict, resume
             "scheduler": run.scheduler.state_dict(),
             "scaler": run.scaler.state_dict(),
             "epoch": epoch,
-            "rng": _rng_state(),
+            "rng": rng_state(run.generators),
             "history": run.history,
             "best_score": run.best_score,
             "settings": settings,
             "settings_hash": settings_hash(settings),
+            "inputs": run.inputs,
         },
     )
 
 
-def train(data: TrainingData, settings: dict, out_dir: str | Path, threads: int = 1) -> list[dict]:
+def train(
+    data: TrainingData, settings: dict, out_dir: str | Path, threads: int = 1, inputs: dict[str, str] | None = None
+) -> list[dict]:
     """Train a model and write ``model.pt``, ``last.pt``, ``history.csv`` and ``tensorboard/`` in ``out_dir``.
 
     Args:
@@ -270,33 +233,32 @@ def train(data: TrainingData, settings: dict, out_dir: str | Path, threads: int 
             other keys (variant, fraction, ...) only identify the run. AdamW with cosine
             annealing of the learning rate over the epochs.
         threads: CPU threads; DataLoader workers = threads - 1.
+        inputs: role -> path of every file the run's data came from (tiles, split, weak
+            labels, pipelines, offline copies); fingerprinted with ``init_from`` so that a
+            resume is refused when any of them changed (see :mod:`weakseg.resume`).
 
     Returns:
         The history: one dict per epoch (see :func:`write_history`).
 
     Raises:
-        WeaksegError: bad settings, an interrupted run with other settings, or a loss that
-            turned NaN/inf (the last good resume checkpoint is left intact).
+        WeaksegError: bad settings, an empty set, an unreadable resume checkpoint, an
+            interrupted run with other settings or inputs, or a loss, weights or validation loss
+            that turned NaN/inf (the last good resume checkpoint is left intact).
     """
-    mode, cfg = settings["mode"], settings["training"]
-    if mode not in MODES:
-        raise WeaksegError(f"mode {mode!r} is not one of {MODES}")
-    if cfg.get("checkpoint", "last") not in CHECKPOINTS:
-        raise WeaksegError(f"training.checkpoint: {cfg['checkpoint']!r} is not one of {', '.join(CHECKPOINTS)}")
-    if (mode == "joint") != (data.weak is not None):
-        raise WeaksegError("joint mode needs both pixel-labelled and weakly labelled training tiles")
+    mode, cfg = _checked_settings(data, settings)
     out_dir = Path(out_dir)
     resume_dir = out_dir / "resume"
     device = resolve_device(cfg["device"])
     torch.set_num_threads(max(threads, 1))
-    _seed_everything(cfg["seed"])
+    seed_everything(cfg["seed"])
     run = _build(data, settings, device)
-    _resume(run, settings, resume_dir / "checkpoint.pt")
-    resume_dir.mkdir(parents=True, exist_ok=True)
-    workers = max(threads - 1, 0)
-    draws = cfg["steps_per_epoch"] * cfg["batch_size"]
+    workers, draws = max(threads - 1, 0), cfg["steps_per_epoch"] * cfg["batch_size"]
     loaders = [make_loader(d, cfg["batch_size"], True, workers, device, cfg["seed"], draws) for d in (data.train, data.weak) if d is not None]
     val_loader = make_loader(data.val, cfg["batch_size"], False, workers, device, cfg["seed"])
+    run.generators = [loader.generator for loader in (*loaders, val_loader)]
+    inputs = {**(inputs or {}), **({"init": settings["init_from"]} if settings.get("init_from") else {})}
+    _resume(run, settings, inputs, resume_dir / "checkpoint.pt")
+    resume_dir.mkdir(parents=True, exist_ok=True)
     step_loss, val_loss = _loss_functions(mode, cfg)
     writer = SummaryWriter(str(resume_dir / "tensorboard"), purge_step=run.start_epoch)
     log.info("%s training on %s: %d train tiles%s, %d val tiles, epochs %d-%d of %d steps", mode, device, len(data.train),
@@ -309,18 +271,61 @@ def train(data: TrainingData, settings: dict, out_dir: str | Path, threads: int 
         run.scheduler.step()
         val = validate(run.model, val_loader, device, len(data.class_names), val_loss)
         row = _epoch_row(epoch, train_loss, val, lr, time.perf_counter() - started, data.class_names)
+        _check_finite(run, row, resume_dir / "checkpoint.pt")
         run.history.append(row)
-        for key in ("train_loss", "val_loss", "val_miou", "val_oa", "lr"):
-            if row[key] is not None:
-                writer.add_scalar(key, row[key], epoch)
-        writer.flush()
-        log.info("epoch %d: train loss %.4f, val loss %.4f, val mIoU %s, %.1f s", epoch, row["train_loss"],
-                 row["val_loss"], row["val_miou"], row["seconds"])
+        _log_epoch(writer, row)
         _checkpoint(run, settings, data, row, resume_dir)
     writer.close()
     final = _model_record(run.model, settings, data, cfg["epochs"], run.history[-1]["val_miou"])
     _publish(resume_dir, out_dir, final, run.history, cfg.get("checkpoint", "last"))
     return run.history
+
+
+def _checked_settings(data: TrainingData, settings: dict) -> tuple[str, dict]:
+    """``(mode, training settings)``, after checking them against each other and ``data``."""
+    mode, cfg = settings["mode"], settings["training"]
+    if mode not in MODES:
+        raise WeaksegError(f"mode {mode!r} is not one of {MODES}")
+    if cfg.get("checkpoint", "last") not in CHECKPOINTS:
+        raise WeaksegError(f"training.checkpoint: {cfg['checkpoint']!r} is not one of {', '.join(CHECKPOINTS)}")
+    if (mode == "joint") != (data.weak is not None):
+        raise WeaksegError("joint mode needs both pixel-labelled and weakly labelled training tiles")
+    for name, tiles in (("training", data.train), ("validation", data.val), ("weak", data.weak)):
+        if tiles is not None and len(tiles) == 0:
+            raise WeaksegError(f"the {name} set of this run has no tiles; use more scenes, smaller tiles or other fractions")
+    return mode, cfg
+
+
+def _last_good(resume_path: Path) -> str:
+    if not resume_path.exists():
+        return "No checkpoint was written yet"
+    return f"The last good checkpoint ({resume_path}) is intact"
+
+
+def _check_finite(run: _Run, row: dict, resume_path: Path) -> None:
+    """Refuse to checkpoint an epoch that left non-finite weights or a non-finite validation loss.
+
+    Raises:
+        WeaksegError: naming the epoch and the first non-finite tensor (or the loss).
+    """
+    state = run.model.state_dict()
+    bad = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is None and (row["val_loss"] is None or math.isfinite(row["val_loss"])):
+        return
+    what = f"the weights {bad} are not finite" if bad else f"the validation loss is {row['val_loss']}"
+    raise WeaksegError(
+        f"training diverged in epoch {row['epoch']}: {what}; nothing of this epoch was saved. "
+        f"{_last_good(resume_path)}. Try a lower learning rate"
+    )
+
+
+def _log_epoch(writer: SummaryWriter, row: dict) -> None:
+    for key in ("train_loss", "val_loss", "val_miou", "val_oa", "lr"):
+        if row[key] is not None:
+            writer.add_scalar(key, row[key], row["epoch"])
+    writer.flush()
+    log.info("epoch %d: train loss %.4f, val loss %.4f, val mIoU %s, %.1f s", row["epoch"], row["train_loss"],
+             row["val_loss"], row["val_miou"], row["seconds"])
 
 
 def _model_record(model, settings: dict, data: TrainingData, epoch: int, miou: float | None) -> dict:
