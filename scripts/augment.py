@@ -1,6 +1,7 @@
 """Build and save the augmentation pipelines, a preview and optional offline copies: rule ``augment``."""
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
 from weakseg.augmentation import (
+    COLOUR_BANDS,
     preview,
     save_pipeline,
     strong_pipeline,
@@ -42,7 +44,10 @@ def main() -> None:
     # of every strong fraction are drawn from the pool (see weakseg.splitting).
     pool_rows = sorted(row_of[t] for name in ("strong", "weak") for t in sets[name])
     rows_by_pipeline = {"strong": pool_rows, "weak": pool_rows}
-    pipelines = {"strong": strong_pipeline(settings), "weak": weak_pipeline(settings)}
+    bands = images.shape[3]
+    if bands not in COLOUR_BANDS:
+        logging.getLogger("augment").info("%d-band tiles: saturation and hue (defined for RGB) are not applied", bands)
+    pipelines = {"strong": strong_pipeline(settings, bands), "weak": weak_pipeline(settings, bands)}
     strong_rows = [row_of[t] for t in sets["strong"]]
     shown = np.random.default_rng(settings["seed"]).permutation(strong_rows)[: settings["preview_tiles"]]
     shown = np.sort(shown)

@@ -228,3 +228,20 @@ def test_offline_copies_keep_weak_fractions_and_are_reproducible(settings, tmp_p
     # no copies: empty arrays, header-only CSV
     assert write_offline_copies(images, masks, rows_by_set, pipelines, ids, 0, 0, tmp_path / "c") == 0
     assert np.load(tmp_path / "c" / "images.npy").shape == (0, *images.shape[1:])
+
+
+def test_four_band_tiles_get_brightness_contrast_gamma_on_every_band_and_no_hue():
+    settings = yaml.safe_load((REPO / "workflow_config.yaml").read_text())["augment"]
+    settings.update(p_color=1.0)
+    rng = np.random.default_rng(0)
+    image = rng.integers(30, 220, (32, 32, 4), dtype=np.uint8)
+    mask = rng.integers(0, 6, (32, 32), dtype=np.uint8)
+    for build in (strong_pipeline, weak_pipeline):
+        names = [type(t).__name__ for t in build(settings, 4).transforms]
+        assert "ColorJitter" not in names and {"RandomBrightnessContrast", "RandomGamma"} <= set(names)
+        assert "ColorJitter" in [type(t).__name__ for t in build(settings, 3).transforms]
+        pipeline = build(settings, 4)
+        pipeline.set_random_seed(1)
+        out = pipeline(image=image, mask=mask)
+        assert out["image"].shape == (32, 32, 4) and out["image"].dtype == np.uint8
+        assert not np.array_equal(out["image"][..., 3], image[..., 3])  # the infrared band is transformed too

@@ -280,3 +280,19 @@ def test_sets_that_would_leave_a_batch_of_one_train(tmp_path, n_tiles, batch_siz
     settings["training"].update(batch_size=batch_size, steps_per_epoch=2)
     history = train(TrainingData(train_set, val_set, 3, CLASSES), settings, tmp_path / "run")
     assert len(history) == 1 and np.isfinite(history[0]["train_loss"])
+
+
+def test_three_band_encoder_weights_are_adapted_to_four_bands_as_smp_does(tmp_path):
+    source = build_model("FPN", "resnet18", None, 3, 6)
+    torch.save(source.encoder.state_dict(), tmp_path / "encoder.pth")
+    four = build_model("FPN", "resnet18", str(tmp_path / "encoder.pth"), 4, 6)
+    weight, original = four.encoder.conv1.weight, source.encoder.conv1.weight
+    assert weight.shape == (64, 4, 7, 7)
+    # smp's patch_first_conv: band i takes the weights of band i mod 3, all scaled by 3 / 4
+    for band in range(4):
+        assert torch.allclose(weight[:, band], original[:, band % 3] * 0.75)
+    assert torch.equal(four.encoder.layer1[0].conv1.weight, source.encoder.layer1[0].conv1.weight)
+    assert four(torch.zeros(2, 4, 64, 64)).shape == (2, 6, 64, 64)
+    torch.save(four.encoder.state_dict(), tmp_path / "four.pth")  # 4-band weights load as they are
+    again = build_model("FPN", "resnet18", str(tmp_path / "four.pth"), 4, 6)
+    assert torch.equal(again.encoder.conv1.weight, weight)

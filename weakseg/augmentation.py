@@ -1,7 +1,8 @@
 """The augment stage: the strong and weak albumentations pipelines, a preview, optional offline copies.
 
 * strong: spatial transforms on image and mask together (dihedral flips/rotations, then an
-  affine shift/scale/rotate with nearest-neighbour masks), colour transforms on the image only.
+  affine shift/scale/rotate with nearest-neighbour masks), colour transforms on the image only
+  (brightness, contrast, gamma on every band; saturation and hue on RGB tiles only).
 * weak: only transforms that keep every class fraction exactly (the 8 dihedral symmetries
   of a square tile, and colour), because a weak tile's label *is* its class fractions.
 
@@ -24,21 +25,36 @@ from weakseg.labels import IGNORE_INDEX, colorize
 from weakseg.outputs import staged_outputs
 
 
-def _color_transforms(settings: dict) -> list:
+#: Band counts for which saturation and hue are defined (grey and RGB colour).
+COLOUR_BANDS = (1, 3)
+
+
+def _color_transforms(settings: dict, bands: int) -> list:
+    """Brightness, contrast and gamma on every band alike; saturation and hue only for 1 or 3 bands.
+
+    Brightness, contrast and gamma act on each pixel value, so they are defined for any number
+    of bands (4-band RGBIR included: the infrared band gets the same draw as R, G and B).
+    Saturation and hue are defined on RGB colour only, so tiles of other band counts (RGBIR)
+    do without them.
+    """
     gamma = [round(100 * g) for g in settings["gamma"]]
-    return [
+    transforms = [
         A.RandomBrightnessContrast(
             brightness_limit=settings["brightness"], contrast_limit=settings["contrast"], p=settings["p_color"]
         ),
         A.RandomGamma(gamma_limit=tuple(gamma), p=settings["p_color"]),
-        A.ColorJitter(
-            brightness=0, contrast=0, saturation=tuple(settings["saturation"]), hue=settings["hue"], p=settings["p_color"]
-        ),
     ]
+    if bands in COLOUR_BANDS:
+        transforms.append(
+            A.ColorJitter(
+                brightness=0, contrast=0, saturation=tuple(settings["saturation"]), hue=settings["hue"], p=settings["p_color"]
+            )
+        )
+    return transforms
 
 
-def strong_pipeline(settings: dict) -> A.Compose:
-    """Augmentation for pixel-labelled tiles.
+def strong_pipeline(settings: dict, bands: int = 3) -> A.Compose:
+    """Augmentation for pixel-labelled tiles of ``bands`` bands.
 
     Settings (the ``augment`` config section): ``p_spatial``, ``rotate_limit`` (degrees),
     ``scale`` ([min, max] zoom factors), ``shift`` (fraction of the tile side), and the colour
@@ -54,19 +70,20 @@ def strong_pipeline(settings: dict) -> A.Compose:
                 border_mode=cv2.BORDER_REFLECT_101,
                 p=settings["p_spatial"],
             ),
-            *_color_transforms(settings),
+            *_color_transforms(settings, bands),
         ]
     )
 
 
-def weak_pipeline(settings: dict) -> A.Compose:
-    """Augmentation for weakly labelled tiles: class fractions are unchanged by construction.
+def weak_pipeline(settings: dict, bands: int = 3) -> A.Compose:
+    """Augmentation for weakly labelled tiles of ``bands`` bands: class fractions are unchanged by construction.
 
     Settings: ``p_color``, ``brightness`` and ``contrast`` (limits, fractions of the range),
     ``gamma`` ([min, max], 1 = identity), ``saturation`` ([min, max] factors), ``hue``
-    (max shift, fraction of the hue circle).
+    (max shift, fraction of the hue circle); saturation and hue apply to 1- and 3-band tiles
+    only (see :func:`_color_transforms`).
     """
-    return A.Compose([A.D4(p=1.0), *_color_transforms(settings)])
+    return A.Compose([A.D4(p=1.0), *_color_transforms(settings, bands)])
 
 
 def save_pipeline(pipeline: A.Compose, path: str | Path) -> None:

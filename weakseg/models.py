@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import segmentation_models_pytorch as smp
@@ -33,30 +34,53 @@ def build_model(arch: str, encoder: str, encoder_weights: str | None, in_channel
     local = encoder_weights not in (None, "imagenet")
     if local and not Path(encoder_weights).is_file():
         raise WeaksegError(f"model.encoder_weights: {encoder_weights!r} is neither null, 'imagenet' nor an existing file")
+    model = _create(arch, encoder, "imagenet" if encoder_weights == "imagenet" else None, in_channels, n_classes)
+    if local:
+        _load_local_encoder(model, encoder_weights, encoder, _create(arch, encoder, None, 3, n_classes) if in_channels != 3 else None)
+    return model
+
+
+def _create(arch: str, encoder: str, weights: str | None, in_channels: int, n_classes: int) -> nn.Module:
     try:
-        model = smp.create_model(
-            arch,
-            encoder_name=encoder,
-            encoder_weights="imagenet" if encoder_weights == "imagenet" else None,
-            in_channels=in_channels,
-            classes=n_classes,
-        )
+        return smp.create_model(arch, encoder_name=encoder, encoder_weights=weights, in_channels=in_channels, classes=n_classes)
     except KeyError as error:
         raise WeaksegError(f"model.encoder: {encoder!r} is not an smp encoder ({error})") from error
     except Exception as error:
-        if encoder_weights != "imagenet":
+        if weights != "imagenet":
             raise
         raise WeaksegError(
             f"model.encoder_weights: could not download ImageNet weights for encoder {encoder!r} "
             f"({type(error).__name__}: {str(error)[:200]}). If this machine is offline, set "
             "model.encoder_weights: null (train from scratch) or the path of a local encoder state_dict (.pth)"
         ) from error
-    if local:
-        try:
-            model.encoder.load_state_dict(torch.load(encoder_weights, map_location="cpu", weights_only=True))
-        except (RuntimeError, OSError, ValueError) as error:
-            raise WeaksegError(f"model.encoder_weights: {encoder_weights} does not fit encoder {encoder!r}: {error}") from error
-    return model
+
+
+def _load_local_encoder(model: nn.Module, path: str, encoder: str, three_band: nn.Module | None) -> None:
+    """Load a local encoder ``state_dict`` into ``model`` (in place).
+
+    Args:
+        three_band: for a model of other than 3 bands, a 3-band model of the same
+            architecture. A file of 3-band weights (e.g. ImageNet's) is then adapted as smp
+            adapts its own pretrained weights: loaded into the 3-band encoder, whose first
+            convolution is patched by ``EncoderMixin.set_in_channels(bands, pretrained=True)``
+            (weights repeated cyclically over the bands and scaled by 3 / bands).
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, ValueError, pickle.UnpicklingError) as error:
+        raise WeaksegError(f"model.encoder_weights: {path} is not a readable state_dict: {error}") from error
+    try:
+        model.encoder.load_state_dict(state)
+        return
+    except RuntimeError as error:
+        if three_band is None:
+            raise WeaksegError(f"model.encoder_weights: {path} does not fit encoder {encoder!r}: {error}") from error
+    try:
+        three_band.encoder.load_state_dict(state)
+    except RuntimeError as error:
+        raise WeaksegError(f"model.encoder_weights: {path} does not fit encoder {encoder!r}: {error}") from error
+    three_band.encoder.set_in_channels(model.encoder._in_channels, pretrained=True)
+    model.encoder.load_state_dict(three_band.encoder.state_dict())
 
 
 #: ImageNet per-band mean and std (fractions of 255), as used by torchvision's and smp's

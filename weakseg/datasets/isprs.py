@@ -112,6 +112,8 @@ POTSDAM = IsprsDataset(
     image_archives={
         "IRRG": ("3_Ortho_IRRG.zip", r"(?:.*/)?top_potsdam_(\d+_\d+)_IRRG\.tif"),
         "RGB": ("2_Ortho_RGB.zip", r"(?:.*/)?top_potsdam_(\d+_\d+)_RGB\.tif"),
+        # R, G, B and near-infrared: models get 4 input channels
+        "RGBIR": ("4_Ortho_RGBIR.zip", r"(?:.*/)?top_potsdam_(\d+_\d+)_RGBIR\.tif"),
     },
     label_archives={
         "complete": ("5_Labels_all.zip", r"(?:.*/)?top_potsdam_(\d+_\d+)_label\.tif"),

@@ -1,0 +1,75 @@
+"""ISPRS Potsdam with four bands (RGBIR): the whole experiment on archives in the official layout."""
+
+from __future__ import annotations
+
+import zipfile
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+import yaml
+
+from conftest import ISPRS_COLORS, REPO, copy_workflow, run_snakemake
+from weakseg.datasets.synthetic_scene import generate_scene
+
+pytestmark = pytest.mark.pipeline
+
+SCENES = ("2_10", "3_11", "4_12")
+
+
+def _tiff(array: np.ndarray, **options) -> bytes:
+    buffer = BytesIO()
+    tifffile.imwrite(buffer, array, **options)
+    return buffer.getvalue()
+
+
+def write_potsdam_archives(folder: Path, size: int = 192) -> None:
+    """``4_Ortho_RGBIR.zip`` and ``5_Labels_all.zip`` as ISPRS ships them, with synthetic scenes.
+
+    Images: ``4_Ortho_RGBIR/top_potsdam_<id>_RGBIR.tif``, (H, W, 4) uint8 R, G, B, IR.
+    Labels: ``top_potsdam_<id>_label.tif``, (H, W, 3) uint8 in the ISPRS colour code.
+    """
+    palette = np.array(ISPRS_COLORS, dtype=np.uint8)
+    with zipfile.ZipFile(folder / "4_Ortho_RGBIR.zip", "w") as images, zipfile.ZipFile(folder / "5_Labels_all.zip", "w") as labels:
+        for seed, scene in enumerate(SCENES):
+            irrg, label = generate_scene(seed, size, size)
+            rgbir = np.stack([irrg[..., 1], irrg[..., 2], (irrg[..., 2] // 2 + 40).astype(np.uint8), irrg[..., 0]], axis=-1)
+            images.writestr(f"4_Ortho_RGBIR/top_potsdam_{scene}_RGBIR.tif",
+                            _tiff(rgbir, photometric="rgb", extrasamples=["unspecified"]))
+            labels.writestr(f"top_potsdam_{scene}_label.tif", _tiff(palette[label], photometric="rgb"))
+
+
+def test_potsdam_rgbir_runs_the_whole_experiment(tmp_path):
+    workdir = copy_workflow(tmp_path / "workflow")
+    (workdir / "configs").mkdir(exist_ok=True)
+    (workdir / "configs/potsdam.yaml").write_bytes((REPO / "configs/potsdam.yaml").read_bytes())
+    archives = tmp_path / "archives"
+    archives.mkdir()
+    write_potsdam_archives(archives)
+    short = {
+        "dataset": {"source": {"folder": str(archives)}},
+        "tiling": {"tile_size": 64, "stride": 64},
+        "split": {"group_by": "tile"},
+        "training": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 4},
+        "pretraining": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 4},
+        "experiment": {"seeds": [0]},
+        "evaluation": {"gallery_tiles": 2},
+    }
+    (workdir / "fixture.yaml").write_text(yaml.safe_dump(short))
+    result = run_snakemake(workdir, "--cores", "2", "--configfile", "configs/potsdam.yaml", "fixture.yaml", timeout=900)
+    assert result.returncode == 0, result.stderr[-5000:]
+    images = np.load(workdir / "data/potsdam/tiles/images.npy", mmap_mode="r")
+    assert images.shape[1:] == (64, 64, 4)
+    first = workdir / "data/potsdam/raw/images/top_potsdam_2_10_RGBIR.tif"
+    assert tifffile.imread(first).shape == (192, 192, 4)
+    for variant in ("strong_only", "weak_only", "weak_finetuned", "joint"):
+        record = torch.load(workdir / f"results/models/{variant}/strong-0.1/seed-0/default/model.pt", weights_only=False)
+        assert record["in_channels"] == 4
+        first_conv = next(v for k, v in record["state_dict"].items() if k.endswith("conv1.weight"))
+        assert first_conv.shape[1] == 4
+    log = (workdir / "results/logs/augment/seed-0.log").read_text()
+    assert "4-band tiles: saturation and hue" in log
+    assert (workdir / "results/report.html").stat().st_size > 10_000
