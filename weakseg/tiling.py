@@ -116,7 +116,8 @@ def write_tiles(
         if not (np.asarray(label) != IGNORE_INDEX).any():
             raise WeaksegError(
                 f"scene {scene}: its label ({label_path}) has no labelled pixel (all {IGNORE_INDEX} = ignore, e.g. an "
-                "eroded label that is all border); leave the scene out with dataset.scenes, or use dataset.labels: complete"
+                "eroded label that is all border), so none of its tiles can reach tiling.min_labeled_fraction; leave "
+                "the scene out with dataset.scenes, or use dataset.labels: complete"
             )
         plans.append((image_path, label_path, plan_tiles(scene, np.asarray(label), tile_size, stride, min_labeled_fraction)))
     tiles = [tile for _, _, planned in plans for tile in planned]

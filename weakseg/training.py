@@ -12,8 +12,9 @@ Training length is counted in optimiser steps, the same for every variant: ``epo
 (so ``full``, with eight times the tiles of ``strong_only``, takes the same time, and a
 comparison of variants is one of supervision, not of compute). An epoch is a fixed number of
 steps followed by a validation pass and a resume checkpoint (model, optimizer, scheduler,
-RNG states, history) under ``out_dir/resume/``; a rerun resumes from it, and refuses to if
-the settings changed. Declared outputs appear only when the run completes: ``model.pt`` (the
+RNG states, history, a fingerprint of the inputs) under ``out_dir/resume/``; a rerun resumes
+from it, and refuses to if the settings or the content of any input changed (see
+:mod:`weakseg.resume`). An epoch that leaves non-finite weights is never checkpointed. Declared outputs appear only when the run completes: ``model.pt`` (the
 final epoch with ``checkpoint: last``, the best validation epoch with ``best``), ``last.pt``
 (the final resume checkpoint), ``history.csv`` and ``tensorboard/``.
 """
