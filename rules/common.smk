@@ -69,7 +69,12 @@ def prepared(kind):
     """Input function: the prepared ``image`` or ``label`` array of every scene the download listed."""
 
     def files(wildcards):
-        return expand("data/{dataset}/prepared/{scene}/{kind}.npy", dataset=wildcards.dataset, scene=scenes(wildcards.dataset), kind=kind)
+        return expand(
+            "data/{dataset}/prepared/{scene}/{kind}.npy",
+            dataset=wildcards.dataset,
+            scene=scenes(wildcards.dataset),
+            kind=kind,
+        )
 
     return files
 
@@ -93,7 +98,11 @@ def split_files(seed):
 
 
 def tile_files():
-    return {"tiles": f"{DATA}/tiles/tiles.csv", "images": f"{DATA}/tiles/images.npy", "masks": f"{DATA}/tiles/masks.npy"}
+    return {
+        "tiles": f"{DATA}/tiles/tiles.csv",
+        "images": f"{DATA}/tiles/images.npy",
+        "masks": f"{DATA}/tiles/masks.npy",
+    }
 
 
 def train_inputs(wildcards):

@@ -1,14 +1,14 @@
 checkpoint download:
     output:
         directory("data/{dataset}/raw"),
-    params:
-        settings=download_settings(),
     log:
         "results/logs/download/{dataset}.log",
     benchmark:
         "results/benchmarks/download/{dataset}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        settings=download_settings(),
     shell:
         "python scripts/download.py --settings {params.settings:q} --out {output} 2> {log}"
 
@@ -19,14 +19,14 @@ rule prepare:
     output:
         image="data/{dataset}/prepared/{scene}/image.npy",
         label="data/{dataset}/prepared/{scene}/label.npy",
-    params:
-        snap=snap_option(),
     log:
         "results/logs/prepare/{dataset}/{scene}.log",
     benchmark:
         "results/benchmarks/prepare/{dataset}/{scene}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        snap=snap_option(),
     shell:
         "python scripts/prepare.py --raw {input} --scene {wildcards.scene} --dataset {wildcards.dataset}"
         " {params.snap} --image-out {output.image} --label-out {output.label} 2> {log}"
@@ -40,17 +40,17 @@ rule tile:
         images="data/{dataset}/tiles/images.npy",
         masks="data/{dataset}/tiles/masks.npy",
         tiles="data/{dataset}/tiles/tiles.csv",
-    params:
-        tile_size=config["tiling"]["tile_size"],
-        stride=config["tiling"]["stride"],
-        min_labeled_fraction=config["tiling"]["min_labeled_fraction"],
-        out_dir=lambda wildcards, output: os.path.dirname(output.tiles),
     log:
         "results/logs/tile/{dataset}.log",
     benchmark:
         "results/benchmarks/tile/{dataset}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        tile_size=config["tiling"]["tile_size"],
+        stride=config["tiling"]["stride"],
+        min_labeled_fraction=config["tiling"]["min_labeled_fraction"],
+        out_dir=lambda wildcards, output: os.path.dirname(output.tiles),
     shell:
         "python scripts/tile.py --images {input.images} --labels {input.labels} --tile-size {params.tile_size}"
         " --stride {params.stride} --min-labeled-fraction {params.min_labeled_fraction}"
@@ -62,18 +62,18 @@ rule split:
         f"{DATA}/tiles/tiles.csv",
     output:
         "results/split/seed-{split_seed}/splits.json",
-    params:
-        tile_size=config["tiling"]["tile_size"],
-        stride=config["tiling"]["stride"],
-        fractions=as_json(config["split"]["fractions"]),
-        group_by=config["split"]["group_by"],
-        block_size=config["split"]["block_size"],
     log:
         "results/logs/split/seed-{split_seed}.log",
     benchmark:
         "results/benchmarks/split/seed-{split_seed}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        tile_size=config["tiling"]["tile_size"],
+        stride=config["tiling"]["stride"],
+        fractions=as_json(config["split"]["fractions"]),
+        group_by=config["split"]["group_by"],
+        block_size=config["split"]["block_size"],
     shell:
         "python scripts/split.py --tiles {input} --tile-size {params.tile_size} --stride {params.stride}"
         " --fractions {params.fractions:q} --group-by {params.group_by} --block-size {params.block_size}"
@@ -88,14 +88,14 @@ rule weak_labels:
     output:
         labels="results/weak_labels/seed-{split_seed}/weak_labels.csv",
         summary="results/weak_labels/seed-{split_seed}/summary.csv",
-    params:
-        dataset=DATASET,
     log:
         "results/logs/weak_labels/seed-{split_seed}.log",
     benchmark:
         "results/benchmarks/weak_labels/seed-{split_seed}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        dataset=DATASET,
     shell:
         "python scripts/weak_labels.py --masks {input.masks} --tiles {input.tiles} --splits {input.splits}"
         " --dataset {params.dataset} --out {output.labels} --summary {output.summary} 2> {log}"
@@ -110,20 +110,22 @@ rule augment:
     output:
         strong="results/augment/seed-{split_seed}/strong.yaml",
         weak="results/augment/seed-{split_seed}/weak.yaml",
-        preview=report("results/augment/seed-{split_seed}/preview.png", caption="../report/augment.rst", category="Data"),
+        preview=report(
+            "results/augment/seed-{split_seed}/preview.png", caption="../report/augment.rst", category="Data"
+        ),
         offline_images="results/augment/seed-{split_seed}/offline/images.npy",
         offline_masks="results/augment/seed-{split_seed}/offline/masks.npy",
         offline_copies="results/augment/seed-{split_seed}/offline/copies.csv",
-    params:
-        settings=as_json(config["augment"]),
-        dataset=DATASET,
-        out_dir=lambda wildcards, output: os.path.dirname(output.strong),
     log:
         "results/logs/augment/seed-{split_seed}.log",
     benchmark:
         "results/benchmarks/augment/seed-{split_seed}.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        settings=as_json(config["augment"]),
+        dataset=DATASET,
+        out_dir=lambda wildcards, output: os.path.dirname(output.strong),
     shell:
         "python scripts/augment.py --settings {params.settings:q} --images {input.images} --masks {input.masks}"
         " --tiles {input.tiles} --splits {input.splits} --dataset {params.dataset} --out-dir {params.out_dir} 2> {log}"

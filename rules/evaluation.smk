@@ -3,9 +3,29 @@ rule evaluate:
         unpack(evaluate_inputs),
     output:
         metrics="results/eval/{variant}/strong-{fraction}/seed-{seed}/{point}/metrics.json",
-        per_class=report("results/eval/{variant}/strong-{fraction}/seed-{seed}/{point}/per_class.csv", caption="../report/per_class.rst", category="Evaluation", subcategory="{variant}"),
+        per_class=report(
+            "results/eval/{variant}/strong-{fraction}/seed-{seed}/{point}/per_class.csv",
+            caption="../report/per_class.rst",
+            category="Evaluation",
+            subcategory="{variant}",
+        ),
         confusion="results/eval/{variant}/strong-{fraction}/seed-{seed}/{point}/confusion.csv",
-        predictions=report(directory("results/eval/{variant}/strong-{fraction}/seed-{seed}/{point}/predictions"), patterns=["{tile}.png"], caption="../report/predictions.rst", category="Evaluation", subcategory="{variant}"),
+        predictions=report(
+            directory("results/eval/{variant}/strong-{fraction}/seed-{seed}/{point}/predictions"),
+            patterns=["{tile}.png"],
+            caption="../report/predictions.rst",
+            category="Evaluation",
+            subcategory="{variant}",
+        ),
+    log:
+        "results/logs/evaluate/{variant}/strong-{fraction}/seed-{seed}/{point}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{variant}/strong-{fraction}/seed-{seed}/{point}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
     params:
         run=run_identity,
         tiles_dir=lambda wildcards, input: os.path.dirname(input.tiles),
@@ -15,15 +35,6 @@ rule evaluate:
         batch_size=config["evaluation"]["batch_size"],
         gallery_tiles=config["evaluation"]["gallery_tiles"],
         device=config["training"]["device"],
-    threads: 2
-    resources:
-        gpu=1,
-    log:
-        "results/logs/evaluate/{variant}/strong-{fraction}/seed-{seed}/{point}.log",
-    benchmark:
-        "results/benchmarks/evaluate/{variant}/strong-{fraction}/seed-{seed}/{point}.tsv"
-    conda:
-        "../envs/torch.yaml"
     shell:
         "python scripts/evaluate.py --run {params.run:q} --model {input.model:q} --tiles-dir {params.tiles_dir}"
         " --splits {input.splits} --weak-labels {input.weak_labels} --dataset {params.dataset}"

@@ -3,16 +3,16 @@ rule report:
         unpack(report_inputs),
     output:
         report("results/report.html", caption="../report/report.rst", category="Report"),
-    params:
-        config=as_json(config),
-        dataset=DATASET,
-        main_runs=[run.path for run in MAIN_RUNS],
     log:
         "results/logs/report.log",
     benchmark:
         "results/benchmarks/report.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        config=as_json(config),
+        dataset=DATASET,
+        main_runs=[run.path for run in MAIN_RUNS],
     shell:
         "python scripts/report.py --config-json {params.config:q} --dataset {params.dataset} --summary {input.summary}"
         " --tiles {input.tiles} --images {input.images} --masks {input.masks} --splits {input.splits}"

@@ -11,6 +11,15 @@ rule train:
         last="results/models/{variant}/strong-{fraction}/seed-{seed}/{point}/last.pt",
         history="results/models/{variant}/strong-{fraction}/seed-{seed}/{point}/history.csv",
         tensorboard=directory("results/models/{variant}/strong-{fraction}/seed-{seed}/{point}/tensorboard"),
+    log:
+        "results/logs/train/{variant}/strong-{fraction}/seed-{seed}/{point}.log",
+    benchmark:
+        "results/benchmarks/train/{variant}/strong-{fraction}/seed-{seed}/{point}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
     params:
         run=lambda wildcards: as_json(run_settings(config, run_of(wildcards))),
         tiles_dir=lambda wildcards, input: os.path.dirname(input.tiles),
@@ -18,15 +27,6 @@ rule train:
         offline_dir=lambda wildcards, input: os.path.dirname(input.offline),
         init=lambda wildcards, input: f"--init-from {input.init}" if "init" in input.keys() else "",
         out_dir=lambda wildcards, output: os.path.dirname(output.model),
-    threads: 2
-    resources:
-        gpu=1,
-    log:
-        "results/logs/train/{variant}/strong-{fraction}/seed-{seed}/{point}.log",
-    benchmark:
-        "results/benchmarks/train/{variant}/strong-{fraction}/seed-{seed}/{point}.tsv"
-    conda:
-        "../envs/torch.yaml"
     shell:
         "python scripts/train.py --run {params.run:q} --tiles-dir {params.tiles_dir} --splits {input.splits}"
         " --weak-labels {input.weak_labels} --pipelines-dir {params.pipelines_dir} --offline-dir {params.offline_dir}"

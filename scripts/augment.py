@@ -26,6 +26,7 @@ from weakseg.tiling import read_tiles
 
 
 def main() -> None:
+    """Parse the command line and run the stage."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--settings", type=json_arg, required=True, help="the augment config section, as JSON")
     parser.add_argument("--images", required=True)
@@ -51,13 +52,22 @@ def main() -> None:
     strong_rows = [row_of[t] for t in sets["strong"]]
     shown = np.random.default_rng(settings["seed"]).permutation(strong_rows)[: settings["preview_tiles"]]
     shown = np.sort(shown)
-    grid = preview(images[shown], masks[shown], *pipelines.values(), get_dataset(args.dataset).palette_array, settings["seed"])
+    grid = preview(
+        images[shown], masks[shown], *pipelines.values(), get_dataset(args.dataset).palette_array, settings["seed"]
+    )
     with staged_outputs(out / "strong.yaml", out / "weak.yaml", out / "preview.png") as (strong_tmp, weak_tmp, png_tmp):
         save_pipeline(pipelines["strong"], strong_tmp)
         save_pipeline(pipelines["weak"], weak_tmp)
         write_png(png_tmp, grid)
     write_offline_copies(
-        images, masks, rows_by_pipeline, pipelines, tile_ids, settings["offline_copies"], settings["seed"], out / "offline"
+        images,
+        masks,
+        rows_by_pipeline,
+        pipelines,
+        tile_ids,
+        settings["offline_copies"],
+        settings["seed"],
+        out / "offline",
     )
 
 

@@ -26,8 +26,18 @@ from weakseg.models import IMAGENET_MEAN, IMAGENET_STD
 from weakseg.tile_data import TileDataset, TrainingData
 from weakseg.training import _build, _loss_functions, _train_epoch
 
-AUGMENT = {"p_spatial": 0.5, "rotate_limit": 30, "scale": [0.8, 1.25], "shift": 0.1, "p_color": 0.5, "brightness": 0.2,
-           "contrast": 0.2, "gamma": [0.5, 1.5], "saturation": [0.5, 1.5], "hue": 0.05}
+AUGMENT = {
+    "p_spatial": 0.5,
+    "rotate_limit": 30,
+    "scale": [0.8, 1.25],
+    "shift": 0.1,
+    "p_color": 0.5,
+    "brightness": 0.2,
+    "contrast": 0.2,
+    "gamma": [0.5, 1.5],
+    "saturation": [0.5, 1.5],
+    "hue": 0.05,
+}
 
 
 def ceiling(run, batch: dict, steps: int, loss_fn) -> float:
@@ -56,6 +66,7 @@ def _sync(device: torch.device) -> None:
 
 
 def main() -> None:
+    """Parse the command line and run the stage."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="FPN")
     parser.add_argument("--encoder", default="resnet18")
@@ -67,20 +78,41 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    settings = {"mode": "strong", "model": {"arch": args.arch, "encoder": args.encoder, "encoder_weights": None},
-                "training": {"epochs": 3, "steps_per_epoch": args.steps, "batch_size": args.batch_size, "lr": 1e-3,
-                             "weight_decay": 0.0, "loss": "cross_entropy", "seed": 0, "device": args.device,
-                             "log_every_batches": 1000, "checkpoint": "last"}}
+    settings = {
+        "mode": "strong",
+        "model": {"arch": args.arch, "encoder": args.encoder, "encoder_weights": None},
+        "training": {
+            "epochs": 3,
+            "steps_per_epoch": args.steps,
+            "batch_size": args.batch_size,
+            "lr": 1e-3,
+            "weight_decay": 0.0,
+            "loss": "cross_entropy",
+            "seed": 0,
+            "device": args.device,
+            "log_every_batches": 1000,
+            "checkpoint": "last",
+        },
+    }
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as folder:
         n, t = 64, args.tile_size
         np.save(Path(folder) / "images.npy", rng.integers(0, 256, (n, t, t, 3), dtype=np.uint8))
         np.save(Path(folder) / "masks.npy", rng.integers(0, 6, (n, t, t), dtype=np.uint8))
-        dataset = TileDataset(Path(folder) / "images.npy", Path(folder) / "masks.npy", list(range(n)), IMAGENET_MEAN,
-                              IMAGENET_STD, strong_pipeline(AUGMENT), np.full((n, 6), 1 / 6))
+        dataset = TileDataset(
+            Path(folder) / "images.npy",
+            Path(folder) / "masks.npy",
+            list(range(n)),
+            IMAGENET_MEAN,
+            IMAGENET_STD,
+            strong_pipeline(AUGMENT),
+            np.full((n, 6), 1 / 6),
+        )
         data = TrainingData(dataset, dataset, 3, [str(k) for k in range(6)])
         run = _build(data, settings, device)
-        loader = make_loader(dataset, args.batch_size, True, max(args.threads - 1, 0), device, 0, args.steps * args.batch_size)
+        loader = make_loader(
+            dataset, args.batch_size, True, max(args.threads - 1, 0), device, 0, args.steps * args.batch_size
+        )
         step_loss, _ = _loss_functions("strong", settings["training"])
         _train_epoch(run, [loader], step_loss, 1, settings["training"], Path(folder) / "none")  # warm-up, workers start
         loop = []
@@ -92,7 +124,8 @@ def main() -> None:
             loop.append(args.steps * args.batch_size / (time.perf_counter() - started))
         batch = next(iter(make_loader(dataset, args.batch_size, True, 0, device, 0)))
         top = ceiling(run, batch, args.steps, SegmentationLoss("cross_entropy"))
-    print(f"{args.arch}-{args.encoder}, {args.tile_size} px tiles, batch {args.batch_size}, {args.threads} threads, {device}")
+    setup = f"{args.arch}-{args.encoder}, {args.tile_size} px tiles, batch {args.batch_size}"
+    print(f"{setup}, {args.threads} threads, {device}")
     print(f"training loop:   {max(loop):8.1f} img/s")
     print(f"compute ceiling: {top:8.1f} img/s")
     print(f"ratio:           {max(loop) / top:8.3f}")

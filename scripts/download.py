@@ -11,6 +11,7 @@ from weakseg.download import download
 
 
 def main() -> None:
+    """Parse the command line and run the stage."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--settings", type=json_arg, required=True, help="the dataset config section, as JSON")
     parser.add_argument("--out", required=True, help="raw data folder to create")

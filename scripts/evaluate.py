@@ -12,8 +12,11 @@ from weakseg.evaluation import SCORED_SETS, evaluate
 
 
 def main() -> None:
+    """Parse the command line and run the stage."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--run", type=json_arg, required=True, help="the run's identity as JSON: variant, strong_fraction, seed, point")
+    parser.add_argument(
+        "--run", type=json_arg, required=True, help="the run's identity as JSON: variant, strong_fraction, seed, point"
+    )
     parser.add_argument("--model", required=True, help="model.pt of the run")
     parser.add_argument("--tiles-dir", required=True)
     parser.add_argument("--splits", required=True)
@@ -27,8 +30,18 @@ def main() -> None:
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args()
     evaluate(
-        args.run, args.model, args.tiles_dir, args.splits, args.weak_labels, get_dataset(args.dataset).palette_array,
-        args.out_dir, args.batch_size, args.gallery_tiles, args.device, args.threads, args.scored_set,
+        args.run,
+        args.model,
+        args.tiles_dir,
+        args.splits,
+        args.weak_labels,
+        get_dataset(args.dataset).palette_array,
+        args.out_dir,
+        args.batch_size,
+        args.gallery_tiles,
+        args.device,
+        args.threads,
+        args.scored_set,
     )
 
 

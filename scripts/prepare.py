@@ -14,11 +14,14 @@ from weakseg.prepare import prepare_scene, write_prepared
 
 
 def main() -> None:
+    """Parse the command line and run the stage."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--raw", required=True, help="raw data folder holding scenes.csv")
     parser.add_argument("--scene", required=True)
     parser.add_argument("--dataset", required=True)
-    parser.add_argument("--snap-max-distance", type=float, default=None, help="snap off-palette colours within this RGB distance")
+    parser.add_argument(
+        "--snap-max-distance", type=float, default=None, help="snap off-palette colours within this RGB distance"
+    )
     parser.add_argument("--image-out", required=True)
     parser.add_argument("--label-out", required=True)
     args = parser.parse_args()
@@ -27,7 +30,9 @@ def main() -> None:
         raise WeaksegError(f"scene {args.scene!r} is not in {args.raw}/scenes.csv")
     files = scenes[args.scene]
     raw = Path(args.raw)
-    image, label = prepare_scene(raw / files.image, raw / files.label, get_dataset(args.dataset), args.snap_max_distance)
+    image, label = prepare_scene(
+        raw / files.image, raw / files.label, get_dataset(args.dataset), args.snap_max_distance
+    )
     write_prepared(args.image_out, args.label_out, image, label)
 
 

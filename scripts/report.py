@@ -11,10 +11,22 @@ from weakseg.report import ReportInputs, build_report
 
 
 def main() -> None:
+    """Parse the command line and run the stage."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config-json", type=json_arg, required=True, help="the full workflow config, as JSON")
     parser.add_argument("--dataset", required=True)
-    for name in ("summary", "tiles", "images", "masks", "splits", "weak-labels", "weak-summary", "preview", "template", "css"):
+    for name in (
+        "summary",
+        "tiles",
+        "images",
+        "masks",
+        "splits",
+        "weak-labels",
+        "weak-summary",
+        "preview",
+        "template",
+        "css",
+    ):
         parser.add_argument(f"--{name}", type=Path, required=True)
     parser.add_argument("--main-runs", nargs="+", required=True, help="run folders variant/strong-F/seed-S/default")
     for name in ("histories", "confusions", "predictions"):

@@ -13,11 +13,14 @@ from weakseg.tiling import read_tiles
 
 
 def main() -> None:
+    """Parse the command line and run the stage."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tiles", required=True, help="tiles.csv")
     parser.add_argument("--tile-size", type=int, required=True, help="pixels")
     parser.add_argument("--stride", type=int, required=True, help="pixels")
-    parser.add_argument("--fractions", type=json_arg, required=True, help='e.g. {"strong": 0.1, "weak": 0.7, "val": 0.2}')
+    parser.add_argument(
+        "--fractions", type=json_arg, required=True, help='e.g. {"strong": 0.1, "weak": 0.7, "val": 0.2}'
+    )
     parser.add_argument("--group-by", required=True, choices=["tile", "scene", "block"])
     parser.add_argument("--block-size", type=int, required=True, help="tiles per block side")
     parser.add_argument("--seed", type=int, required=True, help="the split seed")

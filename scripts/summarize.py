@@ -12,15 +12,21 @@ from weakseg.summary import summary_row, write_summary
 
 
 def main() -> None:
+    """Parse the command line and run the stage."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--metrics", nargs="+", required=True, help="metrics.json of every run")
-    parser.add_argument("--train-benchmarks", nargs="+", required=True, help="the train job's benchmark TSV, one per run")
-    parser.add_argument("--eval-benchmarks", nargs="+", required=True, help="the evaluate job's benchmark TSV, one per run")
+    parser.add_argument(
+        "--train-benchmarks", nargs="+", required=True, help="the train job's benchmark TSV, one per run"
+    )
+    parser.add_argument(
+        "--eval-benchmarks", nargs="+", required=True, help="the evaluate job's benchmark TSV, one per run"
+    )
     parser.add_argument("--out", required=True, help="summary.csv")
     args = parser.parse_args()
     if not len(args.metrics) == len(args.train_benchmarks) == len(args.eval_benchmarks):
         raise WeaksegError("summary: give one metrics file and two benchmark files per run, in the same order")
-    rows = [summary_row(*paths) for paths in zip(args.metrics, args.train_benchmarks, args.eval_benchmarks)]
+    paths = zip(args.metrics, args.train_benchmarks, args.eval_benchmarks, strict=False)
+    rows = [summary_row(*run_paths) for run_paths in paths]
     write_summary(args.out, rows)
 
 

@@ -12,6 +12,7 @@ from weakseg.tiling import write_tiles
 
 
 def main() -> None:
+    """Parse the command line and run the stage."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", nargs="+", required=True, help="prepared/<scene>/image.npy files")
     parser.add_argument("--labels", nargs="+", required=True, help="prepared/<scene>/label.npy files, same order")
@@ -22,7 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     if len(args.images) != len(args.labels):
         raise WeaksegError(f"{len(args.images)} --images but {len(args.labels)} --labels; give one label per image")
-    scenes = [(Path(i).parent.name, i, l) for i, l in zip(args.images, args.labels)]
+    scenes = [(Path(image).parent.name, image, label) for image, label in zip(args.images, args.labels, strict=True)]
     write_tiles(scenes, args.tile_size, args.stride, args.min_labeled_fraction, args.out_dir)
 
 

@@ -14,9 +14,14 @@ from weakseg.training import train
 
 
 def main() -> None:
+    """Parse the command line and run the stage."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--run", type=json_arg, required=True,
-                        help="the run's settings as JSON: variant, mode, strong_fraction, seed, point, model, training")
+    parser.add_argument(
+        "--run",
+        type=json_arg,
+        required=True,
+        help="the run's settings as JSON: variant, mode, strong_fraction, seed, point, model, training",
+    )
     parser.add_argument("--tiles-dir", required=True, help="folder with images.npy, masks.npy, tiles.csv")
     parser.add_argument("--splits", required=True)
     parser.add_argument("--weak-labels", required=True)
@@ -28,15 +33,28 @@ def main() -> None:
     args = parser.parse_args()
     settings = {**args.run, "init_from": args.init_from}
     data = load_training_data(
-        VARIANTS[settings["variant"]], settings["strong_fraction"], args.tiles_dir, args.splits, args.weak_labels,
-        args.pipelines_dir, args.offline_dir, IMAGENET_MEAN, IMAGENET_STD, settings["training"]["seed"],
+        VARIANTS[settings["variant"]],
+        settings["strong_fraction"],
+        args.tiles_dir,
+        args.splits,
+        args.weak_labels,
+        args.pipelines_dir,
+        args.offline_dir,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        settings["training"]["seed"],
     )
     tiles, pipelines, offline = Path(args.tiles_dir), Path(args.pipelines_dir), Path(args.offline_dir)
     inputs = {
-        "tiles": tiles / "tiles.csv", "images": tiles / "images.npy", "masks": tiles / "masks.npy",
-        "splits": args.splits, "weak_labels": args.weak_labels,
-        "strong_pipeline": pipelines / "strong.yaml", "weak_pipeline": pipelines / "weak.yaml",
-        "offline_copies": offline / "copies.csv", "offline_images": offline / "images.npy",
+        "tiles": tiles / "tiles.csv",
+        "images": tiles / "images.npy",
+        "masks": tiles / "masks.npy",
+        "splits": args.splits,
+        "weak_labels": args.weak_labels,
+        "strong_pipeline": pipelines / "strong.yaml",
+        "weak_pipeline": pipelines / "weak.yaml",
+        "offline_copies": offline / "copies.csv",
+        "offline_images": offline / "images.npy",
         "offline_masks": offline / "masks.npy",
     }
     train(data, settings, args.out_dir, args.threads, inputs)

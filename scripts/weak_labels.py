@@ -16,6 +16,7 @@ from weakseg.weak_labels import class_fractions, write_weak_labels
 
 
 def main() -> None:
+    """Parse the command line and run the stage."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--masks", required=True, help="masks.npy")
     parser.add_argument("--tiles", required=True, help="tiles.csv")
@@ -29,7 +30,9 @@ def main() -> None:
     sets = read_splits(args.splits)
     set_of = {tile: name for name, ids in sets.items() for tile in ids}
     fractions = class_fractions(np.load(args.masks, mmap_mode="r"), adapter.n_classes)
-    write_weak_labels(args.out, args.summary, tile_ids, fractions, [set_of.get(t) for t in tile_ids], adapter.class_names)
+    write_weak_labels(
+        args.out, args.summary, tile_ids, fractions, [set_of.get(t) for t in tile_ids], adapter.class_names
+    )
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from conftest import VAIHINGEN_IMAGES, VAIHINGEN_LABELS, VAIHINGEN_SAMPLE_MD5
+
 from weakseg.archives import (
     PASSWORD_VARIABLE,
     USER_VARIABLE,
@@ -48,7 +48,9 @@ def test_verify_md5_mismatch_names_file_both_sums_and_the_config_key(tmp_path):
     verify_md5(path, None)  # unknown official sum: warn only
 
 
-@pytest.mark.parametrize("name", ["../evil.tif", "/etc/evil.tif", "top/../../evil.tif", "C:/evil.tif", "a\\..\\..\\evil.tif"])
+@pytest.mark.parametrize(
+    "name", ["../evil.tif", "/etc/evil.tif", "top/../../evil.tif", "C:/evil.tif", "a\\..\\..\\evil.tif"]
+)
 def test_unsafe_member_names_are_refused(name):
     with pytest.raises(WeaksegError, match="unsafe member"):
         check_members("a.zip", ["top/ok.tif", name])

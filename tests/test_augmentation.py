@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import yaml
-
 from conftest import REPO
+
 from weakseg.augmentation import load_pipeline, overlay, preview, save_pipeline, strong_pipeline, weak_pipeline
 from weakseg.labels import IGNORE_INDEX
 from weakseg.weak_labels import class_fractions
@@ -68,7 +68,7 @@ def alignment_problem(image: np.ndarray, mask: np.ndarray) -> str | None:
     if len(means) < 2:
         return f"only {len(means)} class regions left after erosion"
     ordered = [means[k] for k in sorted(means)]
-    if not all(a < b for a, b in zip(ordered, ordered[1:])):
+    if not all(a < b for a, b in zip(ordered, ordered[1:], strict=False)):
         return f"class mean colours out of order: {means}"
     return None
 
@@ -217,7 +217,7 @@ def test_offline_copies_keep_weak_fractions_and_are_reproducible(settings, tmp_p
         (t, s, str(c)) for s, t in (("strong", "t0"), ("weak", "t1"), ("weak", "t2")) for c in range(3)
     ]
     source = {t: i for i, t in enumerate(ids)}
-    for row, copy_mask in zip(rows, out_masks):
+    for row, copy_mask in zip(rows, out_masks, strict=False):
         if row["pipeline"] == "weak":
             original = masks[source[row["tile_id"]]]
             np.testing.assert_array_equal(class_fractions(copy_mask[None], 6), class_fractions(original[None], 6))

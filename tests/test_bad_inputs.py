@@ -10,7 +10,6 @@ import zipfile
 import numpy as np
 import pytest
 import yaml
-
 from conftest import (
     ISPRS_COLORS,
     VAIHINGEN_IMAGES,
@@ -47,12 +46,17 @@ def run_download(settings: str, out):
 def run_prepare(raw, scene, out_dir, *extra, dataset="vaihingen"):
     return run_script(
         "prepare",
-        "--raw", raw,
-        "--scene", scene,
-        "--dataset", dataset,
+        "--raw",
+        raw,
+        "--scene",
+        scene,
+        "--dataset",
+        dataset,
         *extra,
-        "--image-out", out_dir / scene / "image.npy",
-        "--label-out", out_dir / scene / "label.npy",
+        "--image-out",
+        out_dir / scene / "image.npy",
+        "--label-out",
+        out_dir / scene / "label.npy",
     )
 
 
@@ -181,9 +185,7 @@ def test_image_label_size_mismatch_names_both_files_and_shapes(tmp_path):
     )
     out = tmp_path / "prepared"
     result = run_prepare(raw, "area2", out)
-    assert_failed_cleanly(
-        result, prepared_outputs(out, "area2"), str(image_path), str(label_path), "40x50", "40x60"
-    )
+    assert_failed_cleanly(result, prepared_outputs(out, "area2"), str(image_path), str(label_path), "40x50", "40x60")
 
 
 def test_unknown_scene_is_refused(tmp_path):
@@ -204,10 +206,18 @@ def test_tile_larger_than_the_scene_names_scene_and_sizes(tmp_path):
     out = tmp_path / "tiles"
     result = run_script(
         "tile",
-        "--images", *(tmp_path / "prepared" / s / "image.npy" for s in ("big", "small")),
-        "--labels", *(tmp_path / "prepared" / s / "label.npy" for s in ("big", "small")),
-        "--tile-size", 64, "--stride", 64, "--min-labeled-fraction", 0.5,
-        "--out-dir", out,
+        "--images",
+        *(tmp_path / "prepared" / s / "image.npy" for s in ("big", "small")),
+        "--labels",
+        *(tmp_path / "prepared" / s / "label.npy" for s in ("big", "small")),
+        "--tile-size",
+        64,
+        "--stride",
+        64,
+        "--min-labeled-fraction",
+        0.5,
+        "--out-dir",
+        out,
     )
     assert_failed_cleanly(
         result, [out / "images.npy", out / "masks.npy", out / "tiles.csv"], "scene small", "48x100", "64 px", "48 px"
@@ -222,13 +232,24 @@ def test_a_scene_with_an_all_ignore_label_is_named(tmp_path):
     out = tmp_path / "tiles"
     result = run_script(
         "tile",
-        "--images", *(tmp_path / "prepared" / s / "image.npy" for s in ("area1", "area2")),
-        "--labels", *(tmp_path / "prepared" / s / "label.npy" for s in ("area1", "area2")),
-        "--tile-size", 32, "--stride", 32, "--min-labeled-fraction", 0.5,
-        "--out-dir", out,
+        "--images",
+        *(tmp_path / "prepared" / s / "image.npy" for s in ("area1", "area2")),
+        "--labels",
+        *(tmp_path / "prepared" / s / "label.npy" for s in ("area1", "area2")),
+        "--tile-size",
+        32,
+        "--stride",
+        32,
+        "--min-labeled-fraction",
+        0.5,
+        "--out-dir",
+        out,
     )
     assert_failed_cleanly(
-        result, [out / "images.npy", out / "masks.npy", out / "tiles.csv"], "scene area2", "no labelled pixel",
+        result,
+        [out / "images.npy", out / "masks.npy", out / "tiles.csv"],
+        "scene area2",
+        "no labelled pixel",
         "dataset.scenes",
     )
 
@@ -247,14 +268,22 @@ def test_a_missing_scenes_index_names_the_file_and_the_fix(tmp_path):
 def run_split(tiles_csv, out, fractions, group_by="tile", tile_size=32, stride=32, seed=0):
     return run_script(
         "split",
-        "--tiles", tiles_csv,
-        "--tile-size", tile_size,
-        "--stride", stride,
-        "--fractions", json.dumps(fractions),
-        "--group-by", group_by,
-        "--block-size", 2,
-        "--seed", seed,
-        "--out", out,
+        "--tiles",
+        tiles_csv,
+        "--tile-size",
+        tile_size,
+        "--stride",
+        stride,
+        "--fractions",
+        json.dumps(fractions),
+        "--group-by",
+        group_by,
+        "--block-size",
+        2,
+        "--seed",
+        seed,
+        "--out",
+        out,
     )
 
 
@@ -341,7 +370,10 @@ def test_valid_config_dry_run_passes(workflow):
         ({"training": {"lr": float("nan")}}, ["config training.lr", "nan is not a finite number"]),
         ({"pretraining": {"lr": float("inf")}}, ["config pretraining.lr", "inf is not a finite number"]),
         ({"experiment": {"grid": {"training.lr": [0.001, float("-inf")]}}}, ["experiment.grid.training.lr[1]", "-inf"]),
-        ({"experiment": {"grid": {"training.batch_size": [1, 8]}}}, ["experiment.grid.training.batch_size", "minimum of 2"]),
+        (
+            {"experiment": {"grid": {"training.batch_size": [1, 8]}}},
+            ["experiment.grid.training.batch_size", "minimum of 2"],
+        ),
     ],
     ids=[
         "wrong-type",

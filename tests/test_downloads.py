@@ -51,9 +51,10 @@ def servers():
 
 
 def send(body: bytes, length: int | None = None):
-    """A handler sending ``body`` with ``Content-Length: length`` (default: its true length; None: no header)."""
+    """A handler sending ``body`` with ``Content-Length: length`` (default: its true length)."""
+    declared = len(body) if length is None else length
 
-    def handler(request, declared=len(body) if length is None else length):
+    def handler(request):
         request.send_response(200)
         request.send_header("Content-Length", str(declared))
         request.end_headers()
@@ -225,8 +226,12 @@ def test_download_over_the_extraction_limit_leaves_nothing(tmp_path):
     settings = {
         "name": "vaihingen",
         "scenes": None,
-        "source": {"folder": str(folder), "url": None, "md5": {"ISPRS_semantic_labeling_Vaihingen.zip": "skip"},
-                   "max_extracted_gib": 1 / 1024},
+        "source": {
+            "folder": str(folder),
+            "url": None,
+            "md5": {"ISPRS_semantic_labeling_Vaihingen.zip": "skip"},
+            "max_extracted_gib": 1 / 1024,
+        },
         "labels": "complete",
         "bands": None,
     }

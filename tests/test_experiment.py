@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import grid_tiles
+
 from weakseg.errors import WeaksegError
 from weakseg.experiment import VARIANTS, Run, check_experiment, init_run, planned_runs, run_settings
 from weakseg.splitting import sets_at_fraction, split_tiles
@@ -105,7 +105,9 @@ def test_test_share_gives_four_disjoint_sets_and_nested_strong_sets():
 
 def test_weak_tiles_touching_a_strong_tile_sit_out_at_that_fraction():
     tiles = [t for s in range(6) for t in grid_tiles(f"scene{s}", 200, 200, 32, 16)]
-    splits = split_tiles(tiles, 32, 16, {"strong": 0.1, "weak": 0.7, "val": 0.2}, group_by="block", block_size=2, seed=1)
+    splits = split_tiles(
+        tiles, 32, 16, {"strong": 0.1, "weak": 0.7, "val": 0.2}, group_by="block", block_size=2, seed=1
+    )
     position = {t.tile_id: t for t in tiles}
     for fraction in (0.1, 0.3):
         sets = sets_at_fraction(splits, fraction)

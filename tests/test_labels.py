@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import ISPRS_COLORS, VAIHINGEN_LABELS, read_tiff_bytes, read_zip_member
+
 from weakseg.datasets import get_dataset
 from weakseg.errors import WeaksegError
 from weakseg.labels import IGNORE_INDEX, colorize, colors_to_index

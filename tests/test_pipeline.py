@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from conftest import REPO, copy_workflow, run_snakemake
+
 from weakseg.metrics import confusion_matrix, segmentation_metrics
 
 pytestmark = pytest.mark.pipeline
@@ -121,7 +121,9 @@ def test_report_numbers_equal_summary_csv(demo_run):
         fraction = "all" if variant == "full" else "0.1"
         mine = [r for r in rows if r["variant"] == variant]
         for key in ("miou", "mean_f1", "oa", "fraction_mae"):
-            assert cells[(variant, fraction, key, "mean")] == pytest.approx(np.mean([float(r[key]) for r in mine]), abs=5e-4)
+            assert cells[(variant, fraction, key, "mean")] == pytest.approx(
+                np.mean([float(r[key]) for r in mine]), abs=5e-4
+            )
             checked += 1
         if variant != "strong_only":
             base = {r["seed"]: float(r["miou"]) for r in rows if r["variant"] == "strong_only"}
@@ -158,18 +160,57 @@ def test_adding_a_seed_plans_only_that_seeds_runs(demo_run):
     assert jobs and set(jobs) == {"2"}
 
 
-def _train_command(workdir: Path, out_dir: Path, lr: float, epochs: int, threads: int = 1, variant: str = "strong_only",
-                   splits: str = "results/split/seed-0/splits.json", init_from: Path | None = None) -> list[str]:
-    training = {"epochs": epochs, "steps_per_epoch": 2, "batch_size": 16, "lr": lr, "weight_decay": 0.0,
-                "loss": "cross_entropy", "seed": 0, "device": "cpu", "log_every_batches": 10, "checkpoint": "last"}
+def _train_command(
+    workdir: Path,
+    out_dir: Path,
+    lr: float,
+    epochs: int,
+    threads: int = 1,
+    variant: str = "strong_only",
+    splits: str = "results/split/seed-0/splits.json",
+    init_from: Path | None = None,
+) -> list[str]:
+    training = {
+        "epochs": epochs,
+        "steps_per_epoch": 2,
+        "batch_size": 16,
+        "lr": lr,
+        "weight_decay": 0.0,
+        "loss": "cross_entropy",
+        "seed": 0,
+        "device": "cpu",
+        "log_every_batches": 10,
+        "checkpoint": "last",
+    }
     model = {"arch": "FPN", "encoder": "resnet18", "encoder_weights": None}
-    run = {"variant": variant, "mode": "strong", "strong_fraction": "0.1", "seed": 0, "point": "default",
-           "model": model, "training": training}
+    run = {
+        "variant": variant,
+        "mode": "strong",
+        "strong_fraction": "0.1",
+        "seed": 0,
+        "point": "default",
+        "model": model,
+        "training": training,
+    }
     return [
-        sys.executable, str(REPO / "scripts/train.py"), "--run", json.dumps(run),
-        "--tiles-dir", "data/synthetic/tiles", "--splits", splits,
-        "--weak-labels", "results/weak_labels/seed-0/weak_labels.csv", "--pipelines-dir", "results/augment/seed-0",
-        "--offline-dir", "results/augment/seed-0/offline", "--threads", str(threads), "--out-dir", str(out_dir),
+        sys.executable,
+        str(REPO / "scripts/train.py"),
+        "--run",
+        json.dumps(run),
+        "--tiles-dir",
+        "data/synthetic/tiles",
+        "--splits",
+        splits,
+        "--weak-labels",
+        "results/weak_labels/seed-0/weak_labels.csv",
+        "--pipelines-dir",
+        "results/augment/seed-0",
+        "--offline-dir",
+        "results/augment/seed-0/offline",
+        "--threads",
+        str(threads),
+        "--out-dir",
+        str(out_dir),
         *(["--init-from", str(init_from)] if init_from else []),
     ]
 
@@ -200,9 +241,13 @@ def test_an_interrupted_training_resumes_and_finishes_its_epochs(demo_run, tmp_p
 
 def test_resuming_with_changed_settings_is_refused(demo_run, tmp_path):
     out_dir = tmp_path / "run"
-    _kill_after_first_checkpoint(_train_command(demo_run, out_dir, 0.002, 4), demo_run, out_dir / "resume/checkpoint.pt")
+    _kill_after_first_checkpoint(
+        _train_command(demo_run, out_dir, 0.002, 4), demo_run, out_dir / "resume/checkpoint.pt"
+    )
     before = (out_dir / "resume/checkpoint.pt").read_bytes()
-    result = subprocess.run(_train_command(demo_run, out_dir, 0.01, 4), cwd=demo_run, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        _train_command(demo_run, out_dir, 0.01, 4), cwd=demo_run, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 1
     assert "training.lr: 0.002 -> 0.01" in result.stderr and "refusing" in result.stderr
     assert "Traceback" not in result.stderr
@@ -218,8 +263,9 @@ def _history_without_times(path: Path) -> list[dict]:
 def test_a_resumed_run_equals_the_uninterrupted_run_bit_for_bit(demo_run, tmp_path):
     # threads 2: one persistent DataLoader worker, which starts at the resumed epoch
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
-    result = subprocess.run(_train_command(demo_run, whole, 0.002, 4, threads=2), cwd=demo_run, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        _train_command(demo_run, whole, 0.002, 4, threads=2), cwd=demo_run, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     command = _train_command(demo_run, resumed, 0.002, 4, threads=2)
     _kill_after_first_checkpoint(command, demo_run, resumed / "resume/checkpoint.pt")

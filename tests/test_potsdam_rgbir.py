@@ -11,8 +11,8 @@ import pytest
 import tifffile
 import torch
 import yaml
-
 from conftest import ISPRS_COLORS, REPO, copy_workflow, run_snakemake
+
 from weakseg.datasets.synthetic_scene import generate_scene
 
 pytestmark = pytest.mark.pipeline
@@ -33,12 +33,19 @@ def write_potsdam_archives(folder: Path, size: int = 192) -> None:
     Labels: ``top_potsdam_<id>_label.tif``, (H, W, 3) uint8 in the ISPRS colour code.
     """
     palette = np.array(ISPRS_COLORS, dtype=np.uint8)
-    with zipfile.ZipFile(folder / "4_Ortho_RGBIR.zip", "w") as images, zipfile.ZipFile(folder / "5_Labels_all.zip", "w") as labels:
+    with (
+        zipfile.ZipFile(folder / "4_Ortho_RGBIR.zip", "w") as images,
+        zipfile.ZipFile(folder / "5_Labels_all.zip", "w") as labels,
+    ):
         for seed, scene in enumerate(SCENES):
             irrg, label = generate_scene(seed, size, size)
-            rgbir = np.stack([irrg[..., 1], irrg[..., 2], (irrg[..., 2] // 2 + 40).astype(np.uint8), irrg[..., 0]], axis=-1)
-            images.writestr(f"4_Ortho_RGBIR/top_potsdam_{scene}_RGBIR.tif",
-                            _tiff(rgbir, photometric="rgb", extrasamples=["unspecified"]))
+            rgbir = np.stack(
+                [irrg[..., 1], irrg[..., 2], (irrg[..., 2] // 2 + 40).astype(np.uint8), irrg[..., 0]], axis=-1
+            )
+            images.writestr(
+                f"4_Ortho_RGBIR/top_potsdam_{scene}_RGBIR.tif",
+                _tiff(rgbir, photometric="rgb", extrasamples=["unspecified"]),
+            )
             labels.writestr(f"top_potsdam_{scene}_label.tif", _tiff(palette[label], photometric="rgb"))
 
 
@@ -66,7 +73,9 @@ def test_potsdam_rgbir_runs_the_whole_experiment(tmp_path):
     first = workdir / "data/potsdam/raw/images/top_potsdam_2_10_RGBIR.tif"
     assert tifffile.imread(first).shape == (192, 192, 4)
     for variant in ("strong_only", "weak_only", "weak_finetuned", "joint"):
-        record = torch.load(workdir / f"results/models/{variant}/strong-0.1/seed-0/default/model.pt", weights_only=False)
+        record = torch.load(
+            workdir / f"results/models/{variant}/strong-0.1/seed-0/default/model.pt", weights_only=False
+        )
         assert record["in_channels"] == 4
         first_conv = next(v for k, v in record["state_dict"].items() if k.endswith("conv1.weight"))
         assert first_conv.shape[1] == 4

@@ -24,8 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CLASSES = get_dataset("synthetic").class_names
 TILE = 8
 SEEDS = (0, 1, 2)
-CONFIG = {"dataset": {"name": "synthetic"}, "tiling": {"tile_size": TILE, "stride": TILE}, "split": {"seed": 0},
-          "training": {"checkpoint": "last"}}
+CONFIG = {
+    "dataset": {"name": "synthetic"},
+    "tiling": {"tile_size": TILE, "stride": TILE},
+    "split": {"seed": 0},
+    "training": {"checkpoint": "last"},
+}
 #: mIoU per variant and seed; weak_finetuned beats strong_only in every seed.
 MIOU = {
     "strong_only": (0.40, 0.42, 0.38),
@@ -54,12 +58,28 @@ def summary_rows(scored_set="val", selected="last", grid=()) -> list[dict]:
     rng = np.random.default_rng(1)
     rows = []
     runs = [(v, "all" if v == "full" else "0.1", s, "default", MIOU[v][i]) for v in MIOU for i, s in enumerate(SEEDS)]
-    runs += [("strong_only", "0.1", s, point, 0.3 + 0.01 * k + 0.001 * s) for k, point in enumerate(grid) for s in SEEDS]
+    runs += [
+        ("strong_only", "0.1", s, point, 0.3 + 0.01 * k + 0.001 * s) for k, point in enumerate(grid) for s in SEEDS
+    ]
     for variant, fraction, seed, point, miou in runs:
-        row = {"variant": variant, "strong_fraction": fraction, "seed": seed, "point": point, "set": scored_set,
-               "miou": miou, "mean_f1": miou + 0.1, "oa": miou + 0.3, "fraction_mae": 0.1 - miou / 10,
-               "epoch": 3, "selected": selected, "best_epoch": 2, "last_epoch": 3, "val_miou": miou - 0.01,
-               "train_seconds": 10.0, "eval_seconds": 2.0}
+        row = {
+            "variant": variant,
+            "strong_fraction": fraction,
+            "seed": seed,
+            "point": point,
+            "set": scored_set,
+            "miou": miou,
+            "mean_f1": miou + 0.1,
+            "oa": miou + 0.3,
+            "fraction_mae": 0.1 - miou / 10,
+            "epoch": 3,
+            "selected": selected,
+            "best_epoch": 2,
+            "last_epoch": 3,
+            "val_miou": miou - 0.01,
+            "train_seconds": 10.0,
+            "eval_seconds": 2.0,
+        }
         row.update({IOU_PREFIX + c: float(rng.random()) for c in CLASSES})
         row[IOU_PREFIX + "clutter"] = None
         rows.append(row)
@@ -72,8 +92,11 @@ def _fake_results(root: Path, **summary) -> ReportInputs:
     ids = [f"scene{s:03d}_y{y:05d}_x00000" for s in range(2) for y in (0, 8, 16, 24)]
     tiles_dir = root / "data/synthetic/tiles"
     tiles_dir.mkdir(parents=True)
-    _write_csv(tiles_dir / "tiles.csv", ["tile_id", "scene", "y", "x", "labeled_fraction"],
-               [[t, t[:8], int(t[10:15]), 0, "1.0"] for t in ids])
+    _write_csv(
+        tiles_dir / "tiles.csv",
+        ["tile_id", "scene", "y", "x", "labeled_fraction"],
+        [[t, t[:8], int(t[10:15]), 0, "1.0"] for t in ids],
+    )
     masks = rng.integers(0, len(CLASSES), (8, TILE, TILE)).astype(np.uint8)
     masks[0, 0, :] = 255
     np.save(tiles_dir / "images.npy", rng.integers(0, 256, (8, TILE, TILE, 3), dtype=np.uint8))
@@ -85,10 +108,14 @@ def _fake_results(root: Path, **summary) -> ReportInputs:
     set_of = {t: name for name, members in sets.items() for t in members}
     fractions = rng.dirichlet(np.ones(len(CLASSES)), 8)
     weak_labels = root / "results/weak_labels/seed-0/weak_labels.csv"
-    _write_csv(weak_labels, ["tile_id", "set", *CLASSES], [[t, set_of[t], *f] for t, f in zip(ids, fractions)])
+    rows = [[t, set_of[t], *f] for t, f in zip(ids, fractions, strict=True)]
+    _write_csv(weak_labels, ["tile_id", "set", *CLASSES], rows)
     weak_summary = root / "results/weak_labels/seed-0/summary.csv"
-    _write_csv(weak_summary, ["set", "class", "n_tiles", "mean", "std", "min", "max", "present"],
-               [[s, c, 2, 0.2, 0.1, 0.0, 0.4, 0.5] for s in ("strong", "weak", "val", "test", "all") for c in CLASSES])
+    _write_csv(
+        weak_summary,
+        ["set", "class", "n_tiles", "mean", "std", "min", "max", "present"],
+        [[s, c, 2, 0.2, 0.1, 0.0, 0.4, 0.5] for s in ("strong", "weak", "val", "test", "all") for c in CLASSES],
+    )
     _png(root / "results/augment/seed-0/preview.png", rng.integers(0, 256, (16, 32, 3), dtype=np.uint8))
     main_runs = [f"{v}/strong-{'all' if v == 'full' else '0.1'}/seed-{s}/default" for v in MIOU for s in SEEDS]
     paths = {k: [] for k in ("histories", "confusions", "predictions")}
@@ -97,7 +124,8 @@ def _fake_results(root: Path, **summary) -> ReportInputs:
         eval_dir = root / f"results/eval/{run}"
         counts = rng.integers(0, 50, (len(CLASSES), len(CLASSES)))
         counts[-1] = 0
-        _write_csv(eval_dir / "confusion.csv", ["true\\pred", *CLASSES], [[c, *row] for c, row in zip(CLASSES, counts)])
+        rows = [[c, *row] for c, row in zip(CLASSES, counts, strict=True)]
+        _write_csv(eval_dir / "confusion.csv", ["true\\pred", *CLASSES], rows)
         paths["confusions"].append(eval_dir / "confusion.csv")
         paths["predictions"].append(eval_dir / "predictions")
         for t in sets["val"]:
@@ -110,17 +138,29 @@ def _fake_results(root: Path, **summary) -> ReportInputs:
         path.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:01\t10.5\n")
         benchmarks.append(path)
     return ReportInputs(
-        config=CONFIG, dataset="synthetic", summary=root / "results/summary.csv", tiles=tiles_dir / "tiles.csv",
-        images=tiles_dir / "images.npy", masks=tiles_dir / "masks.npy", splits=splits, weak_labels=weak_labels,
-        weak_summary=weak_summary, preview=root / "results/augment/seed-0/preview.png",
-        template=ROOT / "report/templates/report.html.j2", css=ROOT / "report/templates/report.css",
-        main_runs=tuple(main_runs), benchmarks=tuple(benchmarks), **{k: tuple(v) for k, v in paths.items()},
+        config=CONFIG,
+        dataset="synthetic",
+        summary=root / "results/summary.csv",
+        tiles=tiles_dir / "tiles.csv",
+        images=tiles_dir / "images.npy",
+        masks=tiles_dir / "masks.npy",
+        splits=splits,
+        weak_labels=weak_labels,
+        weak_summary=weak_summary,
+        preview=root / "results/augment/seed-0/preview.png",
+        template=ROOT / "report/templates/report.html.j2",
+        css=ROOT / "report/templates/report.css",
+        main_runs=tuple(main_runs),
+        benchmarks=tuple(benchmarks),
+        **{k: tuple(v) for k, v in paths.items()},
     )
 
 
 def _fake_history(path: Path, rng) -> Path:
     header = ["epoch", "train_loss", "val_loss", "val_miou", "val_oa", "lr", "seconds", *(f"iou_{c}" for c in CLASSES)]
-    _write_csv(path, header, [[e, 1 / e, 1.2 / e, 0.1 * e, 0.5, 1e-3, 2.0, *rng.random(len(CLASSES))] for e in (1, 2, 3)])
+    _write_csv(
+        path, header, [[e, 1 / e, 1.2 / e, 0.1 * e, 0.5, 1e-3, 2.0, *rng.random(len(CLASSES))] for e in (1, 2, 3)]
+    )
     return path
 
 
@@ -187,7 +227,10 @@ def test_results_table_equals_summary_means_and_intervals(built):
             low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
             assert float(cells.values[variant, fraction, metric, "mean"]) == pytest.approx(np.mean(values), abs=5e-4)
             text = cells.values[variant, fraction, metric, "ci"]
-            assert [float(v) for v in re.findall(r"-?\d+\.\d+", text)] == [pytest.approx(low, abs=5e-4), pytest.approx(high, abs=5e-4)]
+            assert [float(v) for v in re.findall(r"-?\d+\.\d+", text)] == [
+                pytest.approx(low, abs=5e-4),
+                pytest.approx(high, abs=5e-4),
+            ]
             checked += 1
     assert checked == 20
 
@@ -206,7 +249,10 @@ def test_paired_differences_and_gap_closed(built):
 
 def test_answer_sentence_follows_from_the_numbers(built):
     _, page, _ = built
-    assert "Pretraining on weak labels helped at 10% pixel-labelled tiles: weak_finetuned − strong_only = +0.050 mIoU" in page
+    assert (
+        "Pretraining on weak labels helped at 10% pixel-labelled tiles: weak_finetuned − strong_only = +0.050 mIoU"
+        in page
+    )
     assert "over 3 seeds" in page
 
 
@@ -218,8 +264,12 @@ def test_scored_on_val_with_best_epochs_says_it_is_optimistic(tmp_path):
 
 
 def test_grid_table_ranks_on_val_and_shows_a_heatmap(tmp_path):
-    grid = ("training.lr~0.001,training.batch_size~8", "training.lr~0.001,training.batch_size~16",
-            "training.lr~0.01,training.batch_size~8", "training.lr~0.01,training.batch_size~16")
+    grid = (
+        "training.lr~0.001,training.batch_size~8",
+        "training.lr~0.001,training.batch_size~16",
+        "training.lr~0.01,training.batch_size~8",
+        "training.lr~0.01,training.batch_size~16",
+    )
     _, page, cells = render(tmp_path, grid=grid)
     assert "Grid search" in page and "grid heatmap" in page
     best = "training.lr~0.01,training.batch_size~16"  # highest val mIoU by construction
@@ -251,13 +301,46 @@ def test_missing_input_names_the_file(tmp_path, field, index):
 def test_command_line(tmp_path):
     inputs = _fake_results(tmp_path)
     out = tmp_path / "results/report.html"
-    args = [sys.executable, str(ROOT / "scripts/report.py"), "--config-json", json.dumps(CONFIG),
-            "--dataset", "synthetic", "--summary", inputs.summary, "--tiles", inputs.tiles, "--images", inputs.images,
-            "--masks", inputs.masks, "--splits", inputs.splits, "--weak-labels", inputs.weak_labels,
-            "--weak-summary", inputs.weak_summary, "--preview", inputs.preview, "--template", inputs.template,
-            "--css", inputs.css, "--main-runs", *inputs.main_runs, "--histories", *inputs.histories,
-            "--confusions", *inputs.confusions, "--predictions", *inputs.predictions,
-            "--benchmarks", *inputs.benchmarks, "--out", out]
+    args = [
+        sys.executable,
+        str(ROOT / "scripts/report.py"),
+        "--config-json",
+        json.dumps(CONFIG),
+        "--dataset",
+        "synthetic",
+        "--summary",
+        inputs.summary,
+        "--tiles",
+        inputs.tiles,
+        "--images",
+        inputs.images,
+        "--masks",
+        inputs.masks,
+        "--splits",
+        inputs.splits,
+        "--weak-labels",
+        inputs.weak_labels,
+        "--weak-summary",
+        inputs.weak_summary,
+        "--preview",
+        inputs.preview,
+        "--template",
+        inputs.template,
+        "--css",
+        inputs.css,
+        "--main-runs",
+        *inputs.main_runs,
+        "--histories",
+        *inputs.histories,
+        "--confusions",
+        *inputs.confusions,
+        "--predictions",
+        *inputs.predictions,
+        "--benchmarks",
+        *inputs.benchmarks,
+        "--out",
+        out,
+    ]
     result = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "git commit</td><td>unknown</td>" in out.read_text(encoding="utf-8")  # tmp_path is no git repo

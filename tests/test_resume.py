@@ -20,7 +20,9 @@ def test_fingerprint_hashes_content_and_reuses_a_recorded_digest_only_for_the_sa
     assert fingerprint({"splits": path}, known=planted)["splits"]["sha256"] == "recorded"
     path.write_bytes(b"version two")  # same size, new mtime
     os.utime(path, ns=(first["splits"]["mtime_ns"] + 10**9,) * 2)
-    assert fingerprint({"splits": path}, known=planted)["splits"]["sha256"] == hashlib.sha256(b"version two").hexdigest()
+    assert (
+        fingerprint({"splits": path}, known=planted)["splits"]["sha256"] == hashlib.sha256(b"version two").hexdigest()
+    )
     with pytest.raises(WeaksegError, match="input weak_labels"):
         fingerprint({"weak_labels": tmp_path / "missing.csv"})
 

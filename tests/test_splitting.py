@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import grid_tiles
+
 from weakseg.errors import WeaksegError
 from weakseg.splitting import split_tiles
 
@@ -30,7 +30,9 @@ def assert_no_shared_pixels(tiles, tile_size, splits):
     for i, a in enumerate(kept):
         for b in kept[i + 1 :]:
             if a.scene == b.scene and abs(a.y - b.y) < tile_size and abs(a.x - b.x) < tile_size:
-                assert owner[a.tile_id] == owner[b.tile_id], f"{a.tile_id} ({owner[a.tile_id]}) overlaps {b.tile_id} ({owner[b.tile_id]})"
+                assert owner[a.tile_id] == owner[b.tile_id], (
+                    f"{a.tile_id} ({owner[a.tile_id]}) overlaps {b.tile_id} ({owner[b.tile_id]})"
+                )
 
 
 def test_sets_are_disjoint_and_follow_the_fractions():
@@ -139,7 +141,9 @@ def test_same_seed_same_split_other_seed_other_split():
 
 def test_blocks_group_neighbouring_tiles():
     tiles = scenes_of_tiles(2, 256, 32, 32)
-    splits = split_tiles(tiles, 32, 32, {"strong": 0.25, "weak": 0.5, "val": 0.25}, group_by="block", block_size=4, seed=2)
+    splits = split_tiles(
+        tiles, 32, 32, {"strong": 0.25, "weak": 0.5, "val": 0.25}, group_by="block", block_size=4, seed=2
+    )
     owner = set_of(splits)
     for t in tiles:  # a block is 4 x 4 tiles = 128 x 128 px
         same_block = [u for u in tiles if u.scene == t.scene and u.y // 128 == t.y // 128 and u.x // 128 == t.x // 128]

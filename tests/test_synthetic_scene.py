@@ -77,7 +77,7 @@ def test_every_class_present(scenes):
     for _, label in scenes:
         counts = np.bincount(label.ravel(), minlength=len(CLASS_NAMES))
         assert len(counts) == len(CLASS_NAMES)
-        assert (counts >= 0.002 * label.size).all(), dict(zip(CLASS_NAMES, counts))
+        assert (counts >= 0.002 * label.size).all(), dict(zip(CLASS_NAMES, counts, strict=False))
 
 
 def test_class_fractions_in_target_ranges(scenes):

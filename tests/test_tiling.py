@@ -88,7 +88,7 @@ def test_written_arrays_hold_the_scene_pixels_of_each_csv_row(tmp_path):
     assert len(set(t.tile_id for t in read)) == len(read)
     assert images.shape == (len(read), 32, 32, 3) and images.dtype == np.uint8
     assert masks.shape == (len(read), 32, 32) and masks.dtype == np.uint8
-    sources = {name: (np.load(i), np.load(l)) for name, i, l in scenes}
+    sources = {name: (np.load(image), np.load(label)) for name, image, label in scenes}
     for row, t in enumerate(read):
         image, label = sources[t.scene]
         np.testing.assert_array_equal(images[row], image[t.y : t.y + 32, t.x : t.x + 32])

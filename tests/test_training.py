@@ -9,13 +9,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO
+
 from weakseg.errors import WeaksegError
-from weakseg.models import IMAGENET_MEAN, IMAGENET_STD, build_model
-from weakseg.tile_data import TileDataset, TrainingData
 from weakseg.experiment import VARIANTS
 from weakseg.inference import resolve_device
+from weakseg.models import IMAGENET_MEAN, IMAGENET_STD, build_model
+from weakseg.tile_data import TileDataset, TrainingData
 from weakseg.training import train
 
 CLASSES = ["a", "b", "c"]
@@ -51,9 +51,20 @@ def _settings(epochs: int, checkpoint: str = "best", mode: str = "strong") -> di
     return {
         "mode": mode,
         "model": {"arch": "FPN", "encoder": "resnet18", "encoder_weights": None},
-        "training": {"epochs": epochs, "steps_per_epoch": 1, "batch_size": 4, "lr": 0.01, "weight_decay": 0.0,
-                     "loss": "cross_entropy", "proportion_loss": "cross_entropy", "joint_weight": 0.5, "seed": 0,
-                     "device": "cpu", "log_every_batches": 1, "checkpoint": checkpoint},
+        "training": {
+            "epochs": epochs,
+            "steps_per_epoch": 1,
+            "batch_size": 4,
+            "lr": 0.01,
+            "weight_decay": 0.0,
+            "loss": "cross_entropy",
+            "proportion_loss": "cross_entropy",
+            "joint_weight": 0.5,
+            "seed": 0,
+            "device": "cpu",
+            "log_every_batches": 1,
+            "checkpoint": checkpoint,
+        },
         "init_from": None,
     }
 
@@ -61,7 +72,9 @@ def _settings(epochs: int, checkpoint: str = "best", mode: str = "strong") -> di
 def _data(folder, dataset_type=TileDataset) -> TrainingData:
     fractions = np.tile([0.3, 0.35, 0.35], (4, 1))
     train_set = dataset_type(folder / "images.npy", folder / "masks.npy", [0, 1, 2, 3], IMAGENET_MEAN, IMAGENET_STD)
-    val_set = TileDataset(folder / "images.npy", folder / "masks.npy", [4, 5, 6, 7], IMAGENET_MEAN, IMAGENET_STD, fractions=fractions)
+    val_set = TileDataset(
+        folder / "images.npy", folder / "masks.npy", [4, 5, 6, 7], IMAGENET_MEAN, IMAGENET_STD, fractions=fractions
+    )
     return TrainingData(train_set, val_set, 3, CLASSES)
 
 
@@ -100,8 +113,14 @@ def test_cuda_asked_for_without_a_gpu_is_an_error():
 def test_imagenet_weights_offline_give_a_clear_error():
     code = "from weakseg.models import build_model; build_model('FPN', 'resnet18', 'imagenet', 3, 6)"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, "-c", f"from weakseg.cli import run_main; run_main(lambda: exec({code!r}))"],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", f"from weakseg.cli import run_main; run_main(lambda: exec({code!r}))"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert "could not download ImageNet weights for encoder 'resnet18'" in result.stderr
     assert "model.encoder_weights: null" in result.stderr
@@ -125,8 +144,8 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
     import yaml
 
     from weakseg.augmentation import save_pipeline, weak_pipeline, write_offline_copies
-    from weakseg.tile_data import load_training_data
     from weakseg.inference import make_loader
+    from weakseg.tile_data import load_training_data
     from weakseg.weak_labels import class_fractions, write_weak_labels
 
     tile_ids = [f"t{i}" for i in range(8)]
@@ -141,18 +160,36 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
     np.save(tiny_tiles / "masks.npy", masks)
     fractions = class_fractions(masks, 3)
     set_of = {t: name for name, ids in sets.items() for t in ids}
-    write_weak_labels(tiny_tiles / "weak.csv", tiny_tiles / "summary.csv", tile_ids, fractions,
-                      [set_of.get(t) for t in tile_ids], tuple(CLASSES))
+    write_weak_labels(
+        tiny_tiles / "weak.csv",
+        tiny_tiles / "summary.csv",
+        tile_ids,
+        fractions,
+        [set_of.get(t) for t in tile_ids],
+        tuple(CLASSES),
+    )
     settings = yaml.safe_load((REPO / "workflow_config.yaml").read_text())["augment"]
     pipeline = weak_pipeline(settings)
     save_pipeline(pipeline, tiny_tiles / "weak.yaml")
     images = np.load(tiny_tiles / "images.npy")
-    written = write_offline_copies(images, masks, {"weak": [1, 2, 3]}, {"weak": pipeline}, tile_ids, 2, 0, tiny_tiles / "offline")
+    written = write_offline_copies(
+        images, masks, {"weak": [1, 2, 3]}, {"weak": pipeline}, tile_ids, 2, 0, tiny_tiles / "offline"
+    )
     assert written == 6
 
     # strong fraction 0.125 of 8 tiles: t0 strong (rank 0.5), t1-t3 weak
-    data = load_training_data(VARIANTS["weak_only"], "0.125", tiny_tiles, tiny_tiles / "splits.json", tiny_tiles / "weak.csv",
-                              tiny_tiles, tiny_tiles / "offline", IMAGENET_MEAN, IMAGENET_STD, 0)
+    data = load_training_data(
+        VARIANTS["weak_only"],
+        "0.125",
+        tiny_tiles,
+        tiny_tiles / "splits.json",
+        tiny_tiles / "weak.csv",
+        tiny_tiles,
+        tiny_tiles / "offline",
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        0,
+    )
     assert len(data.train) == 3 + 6 and len(data.val) == 2
     copies = (tiny_tiles / "offline/copies.csv").read_text().splitlines()[1:]
     for position, line in enumerate(copies):
@@ -204,8 +241,9 @@ def _split_folder(folder, weak_masks_ignored: bool):
     sets = {"strong": tile_ids[:2], "weak": tile_ids[2:6], "val": tile_ids[6:]}
     (folder / "splits.json").write_text(json.dumps({"sets": sets, "pool": pool, "n_tiles": 8, "n_groups": 8}))
     set_of = {t: name for name, ids in sets.items() for t in ids}
-    write_weak_labels(folder / "weak.csv", folder / "summary.csv", tile_ids, fractions, [set_of[t] for t in tile_ids],
-                      tuple(CLASSES))
+    write_weak_labels(
+        folder / "weak.csv", folder / "summary.csv", tile_ids, fractions, [set_of[t] for t in tile_ids], tuple(CLASSES)
+    )
     settings = yaml.safe_load((REPO / "workflow_config.yaml").read_text())["augment"]
     save_pipeline(strong_pipeline(settings), folder / "strong.yaml")
     save_pipeline(weak_pipeline(settings), folder / "weak.yaml")
@@ -215,8 +253,18 @@ def _split_folder(folder, weak_masks_ignored: bool):
 def _train_variant(folder, variant: str, fraction: str = "0.25"):
     from weakseg.tile_data import load_training_data
 
-    data = load_training_data(VARIANTS[variant], fraction, folder, folder / "splits.json", folder / "weak.csv", folder,
-                              folder / "offline", IMAGENET_MEAN, IMAGENET_STD, 0)
+    data = load_training_data(
+        VARIANTS[variant],
+        fraction,
+        folder,
+        folder / "splits.json",
+        folder / "weak.csv",
+        folder,
+        folder / "offline",
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        0,
+    )
     history = train(data, _settings(2, "last", VARIANTS[variant].mode), folder / variant)
     return history, torch.load(folder / variant / "model.pt", weights_only=False)["state_dict"]
 
@@ -254,7 +302,9 @@ def test_weights_turning_infinite_are_never_checkpointed_as_good(tiny_tiles):
     settings = _settings(3, "last")
     settings["training"]["lr"] = float("inf")
     out = tiny_tiles / "run"
-    with pytest.raises(WeaksegError, match=r"training diverged in epoch 1: the weights .* are not finite.*No checkpoint"):
+    with pytest.raises(
+        WeaksegError, match=r"training diverged in epoch 1: the weights .* are not finite.*No checkpoint"
+    ):
         train(_data(tiny_tiles), settings, out)
     assert not (out / "resume/checkpoint.pt").exists() and not (out / "model.pt").exists()
 
@@ -273,9 +323,17 @@ def test_sets_that_would_leave_a_batch_of_one_train(tmp_path, n_tiles, batch_siz
     masks = rng.integers(0, 3, (n_tiles + 2, 32, 32), dtype=np.uint8)
     np.save(tmp_path / "images.npy", rng.integers(0, 256, (n_tiles + 2, 32, 32, 3), dtype=np.uint8))
     np.save(tmp_path / "masks.npy", masks)
-    train_set = TileDataset(tmp_path / "images.npy", tmp_path / "masks.npy", list(range(n_tiles)), IMAGENET_MEAN, IMAGENET_STD)
-    val_set = TileDataset(tmp_path / "images.npy", tmp_path / "masks.npy", [n_tiles, n_tiles + 1], IMAGENET_MEAN,
-                          IMAGENET_STD, fractions=np.full((2, 3), 1 / 3))
+    train_set = TileDataset(
+        tmp_path / "images.npy", tmp_path / "masks.npy", list(range(n_tiles)), IMAGENET_MEAN, IMAGENET_STD
+    )
+    val_set = TileDataset(
+        tmp_path / "images.npy",
+        tmp_path / "masks.npy",
+        [n_tiles, n_tiles + 1],
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        fractions=np.full((2, 3), 1 / 3),
+    )
     settings = _settings(1, "last")
     settings["training"].update(batch_size=batch_size, steps_per_epoch=2)
     history = train(TrainingData(train_set, val_set, 3, CLASSES), settings, tmp_path / "run")

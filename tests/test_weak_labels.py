@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import run_script, write_tiles_csv
+
 from weakseg.labels import IGNORE_INDEX
 from weakseg.tiling import Tile
 from weakseg.weak_labels import class_fractions, read_weak_labels, write_weak_labels
@@ -115,12 +115,18 @@ def test_weak_labels_script_end_to_end(tmp_path):
     out = tmp_path / "results" / "weak_labels.csv"
     result = run_script(
         "weak_labels",
-        "--masks", tmp_path / "masks.npy",
-        "--tiles", tmp_path / "tiles.csv",
-        "--splits", tmp_path / "splits.json",
-        "--dataset", "vaihingen",
-        "--out", out,
-        "--summary", tmp_path / "results" / "summary.csv",
+        "--masks",
+        tmp_path / "masks.npy",
+        "--tiles",
+        tmp_path / "tiles.csv",
+        "--splits",
+        tmp_path / "splits.json",
+        "--dataset",
+        "vaihingen",
+        "--out",
+        out,
+        "--summary",
+        tmp_path / "results" / "summary.csv",
     )
     assert result.returncode == 0, result.stderr
     ids, read_sets, fractions, classes = read_weak_labels(out)

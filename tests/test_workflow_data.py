@@ -10,7 +10,6 @@ import json
 import numpy as np
 import pytest
 import yaml
-
 from conftest import VAIHINGEN_SAMPLE_MD5, copy_workflow, run_snakemake
 
 pytestmark = pytest.mark.pipeline
@@ -22,6 +21,8 @@ def targets(workdir, config_name) -> list[str]:
     """The data stages' final outputs for the split seed of the config file ``config_name``."""
     seed = (yaml.safe_load((workdir / config_name).read_text()).get("split") or {}).get("seed", 0)
     return [pattern.format(seed=seed) for pattern in TARGET_PATTERNS]
+
+
 DATA_RULES = {"download", "prepare", "tile", "split", "weak_labels", "augment"}
 
 TINY = {
@@ -45,7 +46,17 @@ def run_data_stages(workdir, config_name):
 
 def planned_jobs(workdir, config_name) -> dict[str, int]:
     """The "Job stats" table of a dry run: rule -> job count ({} when nothing is to be done)."""
-    result = run_snakemake(workdir, *targets(workdir, config_name), "--dry-run", "--quiet", "rules", "--cores", "2", "--configfile", config_name)
+    result = run_snakemake(
+        workdir,
+        *targets(workdir, config_name),
+        "--dry-run",
+        "--quiet",
+        "rules",
+        "--cores",
+        "2",
+        "--configfile",
+        config_name,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     if "Job stats:" not in output:
@@ -98,7 +109,7 @@ def test_outputs_of_the_data_stages_are_consistent(synthetic_run):
     header, rows = read_weak_labels_csv(synthetic_run / "results" / "weak_labels" / "seed-0" / "weak_labels.csv")
     assert header[:2] == ["tile_id", "set"] and len(header) == 8
     assert [r[0] for r in rows] == ids
-    for row, mask in zip(rows, masks):
+    for row, mask in zip(rows, masks, strict=False):
         assert row[1] == owner.get(row[0], "")
         fractions = np.array([float(v) for v in row[2:]])
         assert abs(fractions.sum() - 1) < 1e-6
@@ -222,6 +233,10 @@ def test_a_failing_step_stops_the_run_with_its_message_and_no_output(tmp_path):
     assert "error: split: set" in log and "would be empty: 32 tiles in 2 groups (group_by: scene)" in log
     assert "would be empty" in output  # shown by the profile's show-failed-logs
     assert (workdir / "data" / "synthetic" / "tiles" / "tiles.csv").exists()  # the steps before it ran
-    for relative in ("results/split/seed-0/splits.json", "results/weak_labels/seed-0/weak_labels.csv", "results/augment/seed-0/strong.yaml"):
+    for relative in (
+        "results/split/seed-0/splits.json",
+        "results/weak_labels/seed-0/weak_labels.csv",
+        "results/augment/seed-0/strong.yaml",
+    ):
         assert not (workdir / relative).exists(), relative
     assert not list(workdir.rglob(".*.partial"))

@@ -75,7 +75,7 @@ def verify_md5(path: Path, expected: str | None, name: str | None = None, comple
 
 
 def _opener(url: str) -> urllib.request.OpenerDirector:
-    """urllib opener sending the environment's credentials to ``url``'s origin only.
+    """Urllib opener sending the environment's credentials to ``url``'s origin only.
 
     The Basic authorization header is registered for the origin (scheme, host, port) with
     urllib's password manager and added as an unredirected header, so a redirect to another
@@ -125,9 +125,13 @@ def _download(url: str, destination: Path, expected_md5: str | None) -> None:
         raise WeaksegError(f"download of {url} failed: {error}") from error
 
 
-def locate_archive(name: str, folder: str | None, url: str | None, cache: Path, expected_md5: str | None = None) -> Path:
-    """Path of archive ``name``, verified against ``expected_md5``: from ``folder`` if there, else
-    from the download cache, else downloaded from ``url``/``name`` into ``cache``.
+def locate_archive(
+    name: str, folder: str | None, url: str | None, cache: Path, expected_md5: str | None = None
+) -> Path:
+    """Path of archive ``name``, verified against ``expected_md5``.
+
+    From ``folder`` if there, else from the download cache, else downloaded from
+    ``url``/``name`` into ``cache``.
 
     Only verified downloads enter the cache (kept, so a rerun does not fetch again). A cached
     file that fails verification (e.g. from an older version) is deleted and, with a URL,
@@ -189,8 +193,10 @@ def check_sizes(archive: Path, members: list[zipfile.ZipInfo], max_bytes: int) -
     for member in members:
         total += member.file_size
         if member.file_size > max_bytes or total > max_bytes:
-            what = f"member {member.filename!r} declares {_gib(member.file_size)}" if member.file_size > max_bytes else (
-                f"its members declare {_gib(total)} or more in total"
+            what = (
+                f"member {member.filename!r} declares {_gib(member.file_size)}"
+                if member.file_size > max_bytes
+                else (f"its members declare {_gib(total)} or more in total")
             )
             raise WeaksegError(
                 f"{archive}: {what}, more than the extraction limit of {_gib(max_bytes)}; refusing to extract. "
@@ -226,7 +232,9 @@ def _copy_bounded(source, target: Path, limit: int, archive: Path, name: str) ->
     return written
 
 
-def extract_matching(archive: Path, pattern: re.Pattern, destination: Path, max_bytes: int = DEFAULT_MAX_EXTRACTED_BYTES) -> dict[str, Path]:
+def extract_matching(
+    archive: Path, pattern: re.Pattern, destination: Path, max_bytes: int = DEFAULT_MAX_EXTRACTED_BYTES
+) -> dict[str, Path]:
     """Extract the members of zip ``archive`` whose path matches ``pattern`` into ``destination``.
 
     Before anything is written, every member name is checked by :func:`check_members` and the
@@ -260,7 +268,9 @@ def extract_matching(archive: Path, pattern: re.Pattern, destination: Path, max_
             for member in members:
                 scene = pattern.fullmatch(member.filename).group(1)
                 if scene in found:
-                    raise WeaksegError(f"{archive}: two members for scene {scene!r}: {found[scene].name} and {member.filename}")
+                    raise WeaksegError(
+                        f"{archive}: two members for scene {scene!r}: {found[scene].name} and {member.filename}"
+                    )
                 found[scene] = destination / PurePosixPath(member.filename).name
                 limit = min(member.file_size, max_bytes - written)
                 try:

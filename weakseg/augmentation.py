@@ -24,7 +24,6 @@ import numpy as np
 from weakseg.labels import IGNORE_INDEX, colorize
 from weakseg.outputs import staged_outputs
 
-
 #: Band counts for which saturation and hue are defined (grey and RGB colour).
 COLOUR_BANDS = (1, 3)
 
@@ -47,7 +46,11 @@ def _color_transforms(settings: dict, bands: int) -> list:
     if bands in COLOUR_BANDS:
         transforms.append(
             A.ColorJitter(
-                brightness=0, contrast=0, saturation=tuple(settings["saturation"]), hue=settings["hue"], p=settings["p_color"]
+                brightness=0,
+                contrast=0,
+                saturation=tuple(settings["saturation"]),
+                hue=settings["hue"],
+                p=settings["p_color"],
             )
         )
     return transforms
@@ -118,7 +121,7 @@ def preview(
     strong.set_random_seed(seed)
     weak.set_random_seed(seed)
     rows = []
-    for image, mask in zip(images, masks):
+    for image, mask in zip(images, masks, strict=False):
         panels = [image[..., :3], overlay(image, mask, palette)]
         for pipeline in (strong, weak):
             out = pipeline(image=image, mask=mask)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from weakseg.errors import WeaksegError
 
@@ -24,7 +24,7 @@ def run_main(main: Callable[[], None]) -> None:
 
 
 def json_arg(text: str) -> dict:
-    """argparse ``type=`` for a JSON object given on the command line (Snakemake ``params``)."""
+    """Argparse ``type=`` for a JSON object given on the command line (Snakemake ``params``)."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:

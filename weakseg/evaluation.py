@@ -17,8 +17,8 @@ import torch
 from weakseg.cli import write_json
 from weakseg.errors import WeaksegError
 from weakseg.imageio import write_png
-from weakseg.labels import IGNORE_INDEX, colorize
 from weakseg.inference import forward, load_model, make_loader, resolve_device, validate
+from weakseg.labels import IGNORE_INDEX, colorize
 from weakseg.metrics import segmentation_metrics
 from weakseg.models import IMAGENET_MEAN, IMAGENET_STD
 from weakseg.outputs import staged_outputs
@@ -106,13 +106,22 @@ def evaluate(
             writer.writerow(["class", "iou", "precision", "recall", "f1", "support", "fraction_mae"])
             for k, name in enumerate(class_names):
                 scores = metrics["per_class"][name]
-                writer.writerow([name, *(_cell(scores[m]) for m in ("iou", "precision", "recall", "f1")), scores["support"], f"{per_class_mae[k]:.6f}"])
+                writer.writerow(
+                    [
+                        name,
+                        *(_cell(scores[m]) for m in ("iou", "precision", "recall", "f1")),
+                        scores["support"],
+                        f"{per_class_mae[k]:.6f}",
+                    ]
+                )
         with open(confusion_tmp, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["true\\pred", *class_names])
-            writer.writerows([name, *row] for name, row in zip(class_names, result["confusion"].tolist()))
+            writer.writerows([name, *row] for name, row in zip(class_names, result["confusion"].tolist(), strict=False))
         predictions_tmp.mkdir()
-        _write_gallery(model, dataset, gallery_sample(val_ids, gallery_tiles), val_ids, palette, device, predictions_tmp)
+        _write_gallery(
+            model, dataset, gallery_sample(val_ids, gallery_tiles), val_ids, palette, device, predictions_tmp
+        )
     return metrics
 
 
@@ -121,7 +130,9 @@ def _cell(value: float | None) -> str:
 
 
 @torch.no_grad()
-def _write_gallery(model, dataset: TileDataset, tiles: list[str], val_ids: list[str], palette, device, out_dir: Path) -> None:
+def _write_gallery(
+    model, dataset: TileDataset, tiles: list[str], val_ids: list[str], palette, device, out_dir: Path
+) -> None:
     """Colourised predictions of ``tiles`` as ``<tile_id>.png``; pixels without ground truth black."""
     position = {tile: i for i, tile in enumerate(val_ids)}
     for tile in tiles:

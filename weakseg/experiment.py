@@ -65,16 +65,43 @@ class Variant:
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
-        Variant("strong_only", ("strong",), (), "training", None, True,
-                "pixel loss on the strong set (the baseline)"),
-        Variant("weak_only", (), ("weak",), "pretraining", None, True,
-                "proportion loss on the weak set (label proportions only)"),
-        Variant("weak_finetuned", ("strong",), (), "training", "weak_only", True,
-                "weak_only's weights, then the strong_only schedule on the strong set"),
-        Variant("joint", ("strong",), ("weak",), "training", None, True,
-                "each step: pixel loss on a strong batch + joint_weight x proportion loss on a weak batch"),
-        Variant("full", ("strong", "weak"), (), "training", None, False,
-                "upper bound: pixel labels of the strong and weak sets"),
+        Variant("strong_only", ("strong",), (), "training", None, True, "pixel loss on the strong set (the baseline)"),
+        Variant(
+            "weak_only",
+            (),
+            ("weak",),
+            "pretraining",
+            None,
+            True,
+            "proportion loss on the weak set (label proportions only)",
+        ),
+        Variant(
+            "weak_finetuned",
+            ("strong",),
+            (),
+            "training",
+            "weak_only",
+            True,
+            "weak_only's weights, then the strong_only schedule on the strong set",
+        ),
+        Variant(
+            "joint",
+            ("strong",),
+            ("weak",),
+            "training",
+            None,
+            True,
+            "each step: pixel loss on a strong batch + joint_weight x proportion loss on a weak batch",
+        ),
+        Variant(
+            "full",
+            ("strong", "weak"),
+            (),
+            "training",
+            None,
+            False,
+            "upper bound: pixel labels of the strong and weak sets",
+        ),
     )
 }
 BASELINE = "strong_only"
@@ -125,8 +152,9 @@ def grid_points(grid: dict) -> list[tuple[str, dict]]:
     keys = list(grid)
     points = []
     for values in itertools.product(*(grid[k] for k in keys)):
-        label = ",".join(f"{k}~{v if isinstance(v, str) else json.dumps(v)}" for k, v in zip(keys, values))
-        points.append((label, dict(zip(keys, values))))
+        pairs = zip(keys, values, strict=False)
+        label = ",".join(f"{k}~{v if isinstance(v, str) else json.dumps(v)}" for k, v in pairs)
+        points.append((label, dict(zip(keys, values, strict=False))))
     return points
 
 
@@ -218,7 +246,8 @@ def check_fractions(fractions: dict) -> None:
     keys = set(fractions)
     if not set(REQUIRED_SETS) <= keys <= set(SET_NAMES):
         raise WeaksegError(
-            f"split.fractions must have the keys {', '.join(REQUIRED_SETS)} and optionally test; got {sorted(fractions)}"
+            f"split.fractions must have the keys {', '.join(REQUIRED_SETS)} and optionally test; "
+            f"got {sorted(fractions)}"
         )
     bad = {k: v for k, v in fractions.items() if not v > 0 and not (k == "test" and v == 0)}
     if bad:

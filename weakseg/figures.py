@@ -53,15 +53,26 @@ def figure_uri(figure) -> str:
     return _uri(buffer.getvalue())
 
 
-def grouped_bars(groups: list[str], series: dict[str, list[float]], ylabel: str, title: str,
-                 errors: dict[str, list[float]] | None = None) -> str:
+def grouped_bars(
+    groups: list[str],
+    series: dict[str, list[float]],
+    ylabel: str,
+    title: str,
+    errors: dict[str, list[float]] | None = None,
+) -> str:
     """Grouped bar chart, one group per entry of ``groups``, one bar per series (optional ± error bars)."""
     figure, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(groups)), 3.6))
     width = 0.8 / max(1, len(series))
     for i, (name, values) in enumerate(series.items()):
         yerr = None if errors is None else np.nan_to_num(errors[name])
-        ax.bar(np.arange(len(groups)) + (i - (len(series) - 1) / 2) * width, values, width, label=name, yerr=yerr,
-               capsize=2)
+        ax.bar(
+            np.arange(len(groups)) + (i - (len(series) - 1) / 2) * width,
+            values,
+            width,
+            label=name,
+            yerr=yerr,
+            capsize=2,
+        )
     ax.set_xticks(range(len(groups)), groups, rotation=20, ha="right")
     ax.set(ylabel=ylabel, title=title)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
@@ -82,12 +93,13 @@ def box_plot(columns: list[np.ndarray], names: list[str], ylabel: str, title: st
 def curves(series: dict[str, dict[str, np.ndarray]], panels: tuple[tuple[str, str], ...]) -> str:
     """Line panels over epochs: ``series[name][column]`` (mean over seeds) with ``column + "_low/_high"`` bands."""
     figure, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6), squeeze=False)
-    for ax, (column, title) in zip(axes[0], panels):
+    for ax, (column, title) in zip(axes[0], panels, strict=False):
         for name, data in series.items():
             line = ax.plot(data["epoch"], data[column], marker=".", label=name)[0]
             if f"{column}_low" in data:
-                ax.fill_between(data["epoch"], data[f"{column}_low"], data[f"{column}_high"], alpha=0.15,
-                                color=line.get_color())
+                ax.fill_between(
+                    data["epoch"], data[f"{column}_low"], data[f"{column}_high"], alpha=0.15, color=line.get_color()
+                )
         ax.set(xlabel="epoch", title=title)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize="small")
@@ -95,7 +107,7 @@ def curves(series: dict[str, dict[str, np.ndarray]], panels: tuple[tuple[str, st
 
 
 def label_efficiency(fractions: list[float], series: dict[str, tuple[list, list, list]], upper: tuple | None) -> str:
-    """mIoU vs strong fraction: one line per variant (``(means, lows, highs)``), interval bands, the upper bound."""
+    """MIoU vs strong fraction: one line per variant (``(means, lows, highs)``), interval bands, the upper bound."""
     figure, ax = plt.subplots(figsize=(6.5, 4))
     for name, (means, lows, highs) in series.items():
         line = ax.plot(fractions, means, marker="o", label=name)[0]
@@ -111,7 +123,9 @@ def label_efficiency(fractions: list[float], series: dict[str, tuple[list, list,
     return figure_uri(figure)
 
 
-def heatmap(values: np.ndarray, rows: list[str], columns: list[str], title: str, row_label: str, column_label: str) -> str:
+def heatmap(
+    values: np.ndarray, rows: list[str], columns: list[str], title: str, row_label: str, column_label: str
+) -> str:
     """A 2-D grid of scores with each cell's value written in it (NaN cells blank)."""
     figure, ax = plt.subplots(figsize=(1.3 * len(columns) + 2.5, 0.6 * len(rows) + 2))
     image = ax.imshow(values, cmap="viridis")
@@ -128,7 +142,7 @@ def heatmap(values: np.ndarray, rows: list[str], columns: list[str], title: str,
 def confusion_matrices(matrices: dict[str, tuple[list[str], np.ndarray]]) -> str:
     """Row-normalised confusion matrices side by side (rows true class, columns predicted)."""
     figure, axes = plt.subplots(1, len(matrices), figsize=(4.6 * len(matrices), 4.4), squeeze=False)
-    for ax, (title, (names, counts)) in zip(axes[0], matrices.items()):
+    for ax, (title, (names, counts)) in zip(axes[0], matrices.items(), strict=False):
         totals = counts.sum(axis=1, keepdims=True)
         share = np.divide(counts, totals, out=np.full(counts.shape, np.nan), where=totals > 0)
         ax.imshow(share, cmap="Blues", vmin=0, vmax=1)

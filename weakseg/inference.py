@@ -47,7 +47,13 @@ def forward(model, images: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def make_loader(
-    dataset: Dataset, batch_size: int, shuffle: bool, workers: int, device: torch.device, seed: int, draws: int | None = None
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    workers: int,
+    device: torch.device,
+    seed: int,
+    draws: int | None = None,
 ) -> DataLoader:
     """A DataLoader over an :class:`EpochSampler` (set ``loader.sampler.epoch`` each epoch).
 

@@ -86,8 +86,7 @@ def colors_to_index(
             else "set dataset.snap_to_palette: true to map them to the nearest palette colour"
         )
         raise WeaksegError(
-            f"{source}: {total} pixels have {len(unknown)} colours not in the dataset palette "
-            f"({shown}{more}); {hint}"
+            f"{source}: {total} pixels have {len(unknown)} colours not in the dataset palette ({shown}{more}); {hint}"
         )
     if n_snapped:
         log.info("%s: snapped %d pixels of off-palette colours to the nearest palette colour", source, n_snapped)
@@ -107,5 +106,5 @@ def colorize(index: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """
     table = np.zeros((256, 3), dtype=np.uint8)
     table[: len(palette)] = palette
-    table[len(palette):] = 0
+    table[len(palette) :] = 0
     return table[np.clip(index, 0, 255).astype(np.uint8)]

@@ -36,7 +36,9 @@ def predicted_fractions(logits: torch.Tensor, valid: torch.Tensor | None = None)
     return (probabilities * weights).sum(dim=(2, 3)) / total
 
 
-def proportion_loss(predicted: torch.Tensor, target: torch.Tensor, kind: str = "cross_entropy", eps: float = 1e-7) -> torch.Tensor:
+def proportion_loss(
+    predicted: torch.Tensor, target: torch.Tensor, kind: str = "cross_entropy", eps: float = 1e-7
+) -> torch.Tensor:
     """Distance between predicted and true label proportions, averaged over the batch.
 
     With ``p`` the predicted and ``t`` the true fractions of one tile, (B, K) each:
@@ -79,6 +81,7 @@ class SegmentationLoss(nn.Module):
             self.terms.append(smp.losses.DiceLoss(mode="multiclass", ignore_index=IGNORE_INDEX))
 
     def forward(self, logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """Sum of the terms on (B, K, H, W) logits and (B, H, W) int64 masks (255 = ignore)."""
         return sum(term(logits.float(), masks) for term in self.terms)
 
 

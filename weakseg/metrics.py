@@ -22,7 +22,9 @@ ABSENT_CLASS_POLICY = (
 )
 
 
-def confusion_matrix(predicted: np.ndarray, target: np.ndarray, n_classes: int, ignore_index: int = IGNORE_INDEX) -> np.ndarray:
+def confusion_matrix(
+    predicted: np.ndarray, target: np.ndarray, n_classes: int, ignore_index: int = IGNORE_INDEX
+) -> np.ndarray:
     """Count pixels by (true class, predicted class), ignore pixels excluded.
 
     Args:

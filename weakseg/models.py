@@ -33,16 +33,22 @@ def build_model(arch: str, encoder: str, encoder_weights: str | None, in_channel
         raise WeaksegError(f"model.arch: {arch!r} is not one of {', '.join(ARCHITECTURES)}")
     local = encoder_weights not in (None, "imagenet")
     if local and not Path(encoder_weights).is_file():
-        raise WeaksegError(f"model.encoder_weights: {encoder_weights!r} is neither null, 'imagenet' nor an existing file")
+        raise WeaksegError(
+            f"model.encoder_weights: {encoder_weights!r} is neither null, 'imagenet' nor an existing file"
+        )
     model = _create(arch, encoder, "imagenet" if encoder_weights == "imagenet" else None, in_channels, n_classes)
     if local:
-        _load_local_encoder(model, encoder_weights, encoder, _create(arch, encoder, None, 3, n_classes) if in_channels != 3 else None)
+        _load_local_encoder(
+            model, encoder_weights, encoder, _create(arch, encoder, None, 3, n_classes) if in_channels != 3 else None
+        )
     return model
 
 
 def _create(arch: str, encoder: str, weights: str | None, in_channels: int, n_classes: int) -> nn.Module:
     try:
-        return smp.create_model(arch, encoder_name=encoder, encoder_weights=weights, in_channels=in_channels, classes=n_classes)
+        return smp.create_model(
+            arch, encoder_name=encoder, encoder_weights=weights, in_channels=in_channels, classes=n_classes
+        )
     except KeyError as error:
         raise WeaksegError(f"model.encoder: {encoder!r} is not an smp encoder ({error})") from error
     except Exception as error:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def _staging_path(path: Path) -> Path:
@@ -32,7 +32,7 @@ def staged_outputs(*paths: str | os.PathLike) -> Iterator[list[Path]]:
     """
     finals = [Path(p) for p in paths]
     staged = [_staging_path(p) for p in finals]
-    for final, stage in zip(finals, staged):
+    for final, stage in zip(finals, staged, strict=False):
         final.parent.mkdir(parents=True, exist_ok=True)
         _remove(stage)
     try:
@@ -41,9 +41,9 @@ def staged_outputs(*paths: str | os.PathLike) -> Iterator[list[Path]]:
         for stage in staged:
             _remove(stage)
         raise
-    for final, stage in zip(finals, staged):
+    for final, stage in zip(finals, staged, strict=False):
         if not stage.exists():
             raise RuntimeError(f"step finished without writing its output {final}")
-    for final, stage in zip(finals, staged):
+    for final, stage in zip(finals, staged, strict=False):
         _remove(final)
         os.replace(stage, final)

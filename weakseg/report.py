@@ -39,8 +39,19 @@ QUESTION = (
     "Does pretraining on weak labels (class fractions per tile) help when only a small share "
     "of tiles have pixel labels?"
 )
-PACKAGES = ("numpy", "scipy", "torch", "torchvision", "segmentation_models_pytorch", "albumentations",
-            "snakemake", "tifffile", "Pillow", "matplotlib", "Jinja2")
+PACKAGES = (
+    "numpy",
+    "scipy",
+    "torch",
+    "torchvision",
+    "segmentation_models_pytorch",
+    "albumentations",
+    "snakemake",
+    "tifffile",
+    "Pillow",
+    "matplotlib",
+    "Jinja2",
+)
 HISTORY_PANELS = (("train_loss", "train loss"), ("val_loss", "val loss"), ("val_miou", "val mIoU"))
 
 
@@ -113,9 +124,13 @@ def render_report(inputs: ReportInputs) -> str:
         "confusion": _confusion_context(inputs, runs),
         "gallery": _gallery_context(inputs, runs, adapter),
     }
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(inputs.template).parent),
-                                     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-                                     lstrip_blocks=True)
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(inputs.template).parent),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     environment.filters["num"] = _fmt
     environment.filters["signed"] = _signed
     environment.filters["percent"] = lambda f: "all" if f == ALL_TILES else f"{100 * float(f):g}%"
@@ -128,11 +143,24 @@ def render_report(inputs: ReportInputs) -> str:
 def _check_inputs(inputs: ReportInputs) -> None:
     per_run = (inputs.histories, inputs.confusions, inputs.predictions)
     if any(len(paths) != len(inputs.main_runs) for paths in per_run):
-        raise WeaksegError(f"report: give one history, confusion and predictions path per main run "
-                           f"({len(inputs.main_runs)} runs)")
-    files = [inputs.summary, inputs.tiles, inputs.images, inputs.masks, inputs.splits, inputs.weak_labels,
-             inputs.weak_summary, inputs.preview, inputs.template, inputs.css, *inputs.histories, *inputs.confusions,
-             *inputs.benchmarks]
+        raise WeaksegError(
+            f"report: give one history, confusion and predictions path per main run ({len(inputs.main_runs)} runs)"
+        )
+    files = [
+        inputs.summary,
+        inputs.tiles,
+        inputs.images,
+        inputs.masks,
+        inputs.splits,
+        inputs.weak_labels,
+        inputs.weak_summary,
+        inputs.preview,
+        inputs.template,
+        inputs.css,
+        *inputs.histories,
+        *inputs.confusions,
+        *inputs.benchmarks,
+    ]
     for path in files:
         if not Path(path).is_file():
             raise WeaksegError(f"{path}: input file not found")
@@ -146,7 +174,7 @@ def _parse_run(path: str) -> dict:
     parts = path.split("/")
     if len(parts) != 4 or not parts[1].startswith("strong-") or not parts[2].startswith("seed-"):
         raise WeaksegError(f"report: {path!r} is not a run folder of the form variant/strong-F/seed-S/point")
-    return {"variant": parts[0], "fraction": parts[1][len("strong-"):], "seed": int(parts[2][5:]), "point": parts[3]}
+    return {"variant": parts[0], "fraction": parts[1][len("strong-") :], "seed": int(parts[2][5:]), "point": parts[3]}
 
 
 def _read_csv(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
@@ -207,8 +235,15 @@ def _per_class_chart(rows: list[dict], fraction: str, class_names: list[str]) ->
     variants = [k for k in table[0] if k != "class"] if table else []
     series = {v: [entry[v].mean for entry in table] for v in variants}
     errors = {v: [entry[v].half_width for entry in table] for v in variants}
-    return figures.grouped_bars(list(class_names), series, "IoU", f"IoU per class (mean ± 95% CI, {100 * float(fraction):g}% strong)"
-                                if fraction != ALL_TILES else "IoU per class", errors)
+    return figures.grouped_bars(
+        list(class_names),
+        series,
+        "IoU",
+        f"IoU per class (mean ± 95% CI, {100 * float(fraction):g}% strong)"
+        if fraction != ALL_TILES
+        else "IoU per class",
+        errors,
+    )
 
 
 def _efficiency_chart(rows: list[dict], fractions: list[str]) -> str | None:
@@ -247,8 +282,12 @@ def _grid_context(rows: list[dict]) -> dict:
 
 def _provenance(inputs: ReportInputs) -> dict:
     config_hash = hashlib.sha256(json.dumps(inputs.config, sort_keys=True).encode()).hexdigest()[:12]
-    facts = [("git commit", _git_commit()), ("config hash (sha256, first 12)", config_hash),
-             ("Python", sys.version.split()[0]), ("platform", platform.platform())]
+    facts = [
+        ("git commit", _git_commit()),
+        ("config hash (sha256, first 12)", config_hash),
+        ("Python", sys.version.split()[0]),
+        ("platform", platform.platform()),
+    ]
     facts += [(f"package {name}", _package_version(name)) for name in PACKAGES]
     timing: dict[str, list[float]] = defaultdict(list)
     for path in inputs.benchmarks:
@@ -256,15 +295,18 @@ def _provenance(inputs: ReportInputs) -> dict:
     total = sum(sum(s) for s in timing.values())
     rows = [(rule, len(s), sum(s), _hms(sum(s))) for rule, s in sorted(timing.items())]
     rows.append(("total", sum(len(s) for s in timing.values()), total, _hms(total)))
-    return {"facts": facts, "timing": rows,
-            "config": yaml.safe_dump(inputs.config, sort_keys=False, default_flow_style=False)}
+    return {
+        "facts": facts,
+        "timing": rows,
+        "config": yaml.safe_dump(inputs.config, sort_keys=False, default_flow_style=False),
+    }
 
 
 def _benchmark_rule(path: Path) -> str:
     """``results/benchmarks/train/strong_only/...tsv`` -> ``train``; ``.../summary.tsv`` -> ``summary``."""
     parts = Path(path).parts
     if "benchmarks" in parts:
-        rest = parts[len(parts) - parts[::-1].index("benchmarks"):]
+        rest = parts[len(parts) - parts[::-1].index("benchmarks") :]
         return Path(rest[0]).stem if len(rest) == 1 else rest[0]
     return Path(path).stem
 
@@ -297,8 +339,10 @@ def _dataset_context(inputs: ReportInputs, adapter) -> dict:
     tiles = read_tiles(inputs.tiles)
     masks, images = np.load(inputs.masks, mmap_mode="r"), np.load(inputs.images, mmap_mode="r")
     if len(masks) != len(tiles) or len(images) != len(tiles):
-        raise WeaksegError(f"{inputs.tiles}: {len(tiles)} rows, but {inputs.images} has {len(images)} "
-                           f"and {inputs.masks} {len(masks)} tiles")
+        raise WeaksegError(
+            f"{inputs.tiles}: {len(tiles)} rows, but {inputs.images} has {len(images)} "
+            f"and {inputs.masks} {len(masks)} tiles"
+        )
     row_of = {t.tile_id: i for i, t in enumerate(tiles)}
     sets = read_splits(inputs.splits)
     names = [name for name in SET_NAMES if sets.get(name)]
@@ -310,12 +354,20 @@ def _dataset_context(inputs: ReportInputs, adapter) -> dict:
         counts = _pixel_counts(masks, sorted(row_of[t] for t in sets[name]), adapter.n_classes)
         shares[name] = counts / counts.sum() if counts.sum() else np.full(adapter.n_classes, np.nan)
     splits = json.loads(Path(inputs.splits).read_text())
-    facts = [("dataset", inputs.dataset), ("scenes", len({t.scene for t in tiles})), ("tiles", len(tiles)),
-             ("tile size", f"{images.shape[1]} x {images.shape[2]} px, {images.shape[3]} bands")]
+    facts = [
+        ("dataset", inputs.dataset),
+        ("scenes", len({t.scene for t in tiles})),
+        ("tiles", len(tiles)),
+        ("tile size", f"{images.shape[1]} x {images.shape[2]} px, {images.shape[3]} bands"),
+    ]
     facts += [(f"tiles in set {name} (reference split)", len(sets[name])) for name in names]
     facts.append(("tiles in no set (overlap between sets)", splits.get("dropped_overlap", 0)))
-    chart = figures.grouped_bars(list(adapter.class_names), {s: list(100 * shares[s]) for s in names},
-                                 "% of labelled pixels", "Class pixel distribution per set")
+    chart = figures.grouped_bars(
+        list(adapter.class_names),
+        {s: list(100 * shares[s]) for s in names},
+        "% of labelled pixels",
+        "Class pixel distribution per set",
+    )
     table = [(c, [100 * shares[s][k] for s in names]) for k, c in enumerate(adapter.class_names)]
     return {"facts": facts, "sets": names, "table": table, "chart": chart}
 
@@ -334,8 +386,12 @@ def _weak_label_context(inputs: ReportInputs) -> dict:
     weak = fractions[np.array(sets, dtype=str) == "weak"]
     chart = None
     if len(weak):
-        chart = figures.box_plot([weak[:, k] for k in range(len(class_names))], class_names,
-                                 "fraction of labelled pixels", f"Class fractions of the {len(weak)} weak-set tiles")
+        chart = figures.box_plot(
+            [weak[:, k] for k in range(len(class_names))],
+            class_names,
+            "fraction of labelled pixels",
+            f"Class fractions of the {len(weak)} weak-set tiles",
+        )
     summary = _read_csv(inputs.weak_summary, ("set", "class", "n_tiles", "mean", "std", "min", "max", "present"))
     set_names = list(dict.fromkeys(r["set"] for r in summary))
     by_key = {(r["set"], r["class"]): {k: results._num(v) for k, v in r.items()} for r in summary}
@@ -362,7 +418,7 @@ def _first_runs(runs: list[dict]) -> list[int]:
 def _curves_context(inputs: ReportInputs, runs: list[dict]) -> str:
     wanted = _shown_fractions(runs)
     per_variant: dict[str, dict[int, list[dict]]] = defaultdict(dict)
-    for run, path in zip(runs, inputs.histories):
+    for run, path in zip(runs, inputs.histories, strict=False):
         if run["fraction"] in wanted:
             per_variant[run["variant"]][run["seed"]] = _read_csv(path, tuple(c for c, _ in HISTORY_PANELS) + ("epoch",))
     series = {v: results.mean_curves(h, tuple(c for c, _ in HISTORY_PANELS)) for v, h in per_variant.items()}
@@ -386,7 +442,7 @@ def _confusion_context(inputs: ReportInputs, runs: list[dict]) -> str:
     """Confusion matrices summed over seeds, per variant, at the smallest strong fraction (and full)."""
     wanted = _shown_fractions(runs)
     summed: dict[str, tuple[list[str], np.ndarray]] = {}
-    for run, path in zip(runs, inputs.confusions):
+    for run, path in zip(runs, inputs.confusions, strict=False):
         if run["fraction"] in wanted:
             names, counts = _read_confusion(path)
             previous = summed.get(run["variant"], (names, 0))[1]
@@ -414,5 +470,9 @@ def _gallery_context(inputs: ReportInputs, runs: list[dict], adapter) -> dict:
             cells.append(figures.png_uri(path))
         rows.append((tile, cells))
     legend = [(name, tuple(int(v) for v in palette[k])) for k, name in enumerate(adapter.class_names)]
-    return {"columns": [runs[i]["variant"] for i in chosen], "seed": runs[chosen[0]]["seed"], "rows": rows,
-            "legend": legend}
+    return {
+        "columns": [runs[i]["variant"] for i in chosen],
+        "seed": runs[chosen[0]]["seed"],
+        "rows": rows,
+        "legend": legend,
+    }

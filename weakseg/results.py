@@ -31,9 +31,12 @@ def fractions_of(rows: list[dict]) -> list[str]:
 
 
 def by_seed(rows: list[dict], variant: str, fraction: str, column: str, point: str = DEFAULT_POINT) -> dict[int, float]:
-    """seed -> ``column`` of the runs of ``variant`` at ``fraction`` and ``point``."""
-    return {r["seed"]: r[column] for r in rows
-            if r["variant"] == variant and r["strong_fraction"] == fraction and r["point"] == point}
+    """Seed -> ``column`` of the runs of ``variant`` at ``fraction`` and ``point``."""
+    return {
+        r["seed"]: r[column]
+        for r in rows
+        if r["variant"] == variant and r["strong_fraction"] == fraction and r["point"] == point
+    }
 
 
 def variant_cells(rows: list[dict]) -> list[tuple[str, str]]:
@@ -80,8 +83,15 @@ def differences(rows: list[dict], column: str = "miou") -> list[dict]:
             difference = paired_difference(scores, baseline)
             base_mean = float(np.mean(list(baseline.values())))
             closed = gap_closed(float(np.mean(list(scores.values()))), base_mean, upper)
-            table.append({"variant": variant, "fraction": fraction, "difference": difference,
-                          "verdict": verdict(difference), "gap_closed": closed})
+            table.append(
+                {
+                    "variant": variant,
+                    "fraction": fraction,
+                    "difference": difference,
+                    "verdict": verdict(difference),
+                    "gap_closed": closed,
+                }
+            )
     return table
 
 
@@ -94,7 +104,9 @@ def answer(rows: list[dict]) -> list[str]:
         if not pretrained or not baseline:
             continue
         context = f"at {100 * float(fraction):g}% pixel-labelled tiles"
-        sentences.append(answer_sentence(paired_difference(pretrained, baseline), PRETRAINED, BASELINE, "mIoU", context))
+        sentences.append(
+            answer_sentence(paired_difference(pretrained, baseline), PRETRAINED, BASELINE, "mIoU", context)
+        )
     if not sentences:
         sentences.append(f"The question cannot be answered: it needs runs of both {PRETRAINED} and {BASELINE}.")
     return sentences
@@ -126,9 +138,16 @@ def grid_table(rows: list[dict]) -> list[dict]:
             groups[(r["variant"], r["strong_fraction"], r["point"])].append(r)
     table = []
     for (variant, fraction, point), runs in groups.items():
-        table.append({"variant": variant, "fraction": fraction, "point": point,
-                      "val": mean_interval([r["val_miou"] for r in runs]),
-                      "scored": mean_interval([r["miou"] for r in runs]), "best": False})
+        table.append(
+            {
+                "variant": variant,
+                "fraction": fraction,
+                "point": point,
+                "val": mean_interval([r["val_miou"] for r in runs]),
+                "scored": mean_interval([r["miou"] for r in runs]),
+                "best": False,
+            }
+        )
     for key in {(t["variant"], t["fraction"]) for t in table}:
         members = [t for t in table if (t["variant"], t["fraction"]) == key]
         max(members, key=lambda t: -math.inf if math.isnan(t["val"].mean) else t["val"].mean)["best"] = True

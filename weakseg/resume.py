@@ -80,7 +80,9 @@ def changes(checkpoint: dict, settings: dict, inputs: dict[str, dict]) -> list[s
     found = []
     if checkpoint.get("settings_hash") != settings_hash(settings):
         old, new = _flatten(checkpoint.get("settings", {})), _flatten(settings)
-        found += [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        found += [
+            f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
+        ]
     before = checkpoint.get("inputs")
     if before is None:
         return found + ["the checkpoint records no fingerprint of its inputs (written by an older version)"]
@@ -125,7 +127,7 @@ def set_rng_state(state: dict, generators: list[torch.Generator]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
-    for generator, saved in zip(generators, state.get("generators", [])):
+    for generator, saved in zip(generators, state.get("generators", []), strict=False):
         generator.set_state(saved)
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -62,7 +62,8 @@ def sets_at_fraction(splits: dict, fraction: float | str | None) -> dict[str, li
         if not ids:
             raise WeaksegError(
                 f"split: at strong fraction {fraction} the {name} set is empty ({splits['n_tiles']} tiles in "
-                f"{splits['n_groups']} groups); use a fraction nearer the middle of the strong + weak share, or more tiles"
+                f"{splits['n_groups']} groups); use a fraction nearer the middle of the strong + weak share, "
+                "or more tiles"
             )
     return {"strong": strong, "weak": weak, **base}
 
@@ -157,7 +158,7 @@ def split_tiles(
         for i in np.flatnonzero(region == "pool")
     }
     splits = {"pool": pool, "n_tiles": len(tiles), "n_groups": len(groups), "dropped_overlap": dropped}
-    held_out = {name: [t.tile_id for t, r in zip(tiles, region) if r == name] for name in ("val", "test")}
+    held_out = {name: [t.tile_id for t, r in zip(tiles, region, strict=False) if r == name] for name in ("val", "test")}
     for name in ("val", "test"):
         if not held_out[name] and fractions.get(name, 0) > 0:
             _empty_set(name, tiles, groups, group_by, fractions)
@@ -193,7 +194,9 @@ def _neighbours(tiles: list[Tile], tile_size: int) -> dict[int, list[int]]:
     return neighbours
 
 
-def _neighbour_rank(index: int, neighbours: dict, region: np.ndarray, keys: list[str], rank: np.ndarray) -> float | None:
+def _neighbour_rank(
+    index: int, neighbours: dict, region: np.ndarray, keys: list[str], rank: np.ndarray
+) -> float | None:
     """Lowest rank of a pool tile of another group that overlaps tile ``index``, or None."""
     ranks = [rank[n] for n in neighbours[index] if region[n] == "pool" and keys[n] != keys[index]]
     return float(min(ranks)) if ranks else None

@@ -58,7 +58,9 @@ def mean_interval(values, confidence: float = CONFIDENCE) -> Interval:
     return Interval(mean, mean - half, mean + half, len(data))
 
 
-def paired_difference(variant: dict[int, float], baseline: dict[int, float], confidence: float = CONFIDENCE) -> PairedDifference:
+def paired_difference(
+    variant: dict[int, float], baseline: dict[int, float], confidence: float = CONFIDENCE
+) -> PairedDifference:
     """Per-seed differences ``variant[s] - baseline[s]`` over the seeds both have.
 
     Args:
@@ -101,8 +103,9 @@ def verdict(difference: PairedDifference) -> str:
     return "no difference"
 
 
-def answer_sentence(difference: PairedDifference, variant: str, baseline: str, metric: str = "mIoU",
-                    context: str = "") -> str:
+def answer_sentence(
+    difference: PairedDifference, variant: str, baseline: str, metric: str = "mIoU", context: str = ""
+) -> str:
     """The report's answer, following from the paired interval only.
 
     "helped" when the whole 95% interval of ``variant - baseline`` lies above 0, "hurt" when
@@ -113,11 +116,15 @@ def answer_sentence(difference: PairedDifference, variant: str, baseline: str, m
     where = f" {context}" if context else ""
     kind = verdict(difference)
     if kind == "cannot tell":
-        return (f"One run per variant cannot tell whether pretraining on weak labels helps{where}: {variant} − {baseline} "
-                f"= {i.mean:+.3f} {metric} in a single seed, with no estimate of run-to-run spread; run more seeds "
-                "(experiment.seeds).")
-    numbers = (f"{variant} − {baseline} = {i.mean:+.3f} {metric}, 95% CI [{i.low:+.3f}, {i.high:+.3f}] over {n} seeds"
-               f"{_p_text(difference.p_value)}")
+        return (
+            f"One run per variant cannot tell whether pretraining on weak labels helps{where}: {variant} − {baseline} "
+            f"= {i.mean:+.3f} {metric} in a single seed, with no estimate of run-to-run spread; run more seeds "
+            "(experiment.seeds)."
+        )
+    numbers = (
+        f"{variant} − {baseline} = {i.mean:+.3f} {metric}, 95% CI [{i.low:+.3f}, {i.high:+.3f}] over {n} seeds"
+        f"{_p_text(difference.p_value)}"
+    )
     if kind == "helped":
         return f"Pretraining on weak labels helped{where}: {numbers}."
     if kind == "hurt":

@@ -72,7 +72,7 @@ def write_summary(path: str | Path, rows: list[dict]) -> None:
     """
     if not rows:
         raise WeaksegError("summary: no runs to summarise")
-    class_names = [k[len(IOU_PREFIX):] for k in rows[0] if k.startswith(IOU_PREFIX)]
+    class_names = [k[len(IOU_PREFIX) :] for k in rows[0] if k.startswith(IOU_PREFIX)]
     header = columns(class_names)
     for row in rows:
         if sorted(row) != sorted(header):
@@ -101,7 +101,9 @@ def read_summary(path: str | Path) -> list[dict]:
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            missing = [c for c in (*RUN_COLUMNS, "set", *SCORE_COLUMNS, *INFO_COLUMNS) if c not in (reader.fieldnames or [])]
+            missing = [
+                c for c in (*RUN_COLUMNS, "set", *SCORE_COLUMNS, *INFO_COLUMNS) if c not in (reader.fieldnames or [])
+            ]
             rows = list(reader)
     except OSError as error:
         raise WeaksegError(f"{path}: cannot read ({error})") from error
@@ -110,6 +112,9 @@ def read_summary(path: str | Path) -> list[dict]:
     integers = ("seed", "epoch", "best_epoch", "last_epoch")
     text = ("variant", "strong_fraction", "point", "set", "selected")
     return [
-        {k: (v if k in text else int(v) if k in integers else float(v) if v != "" else math.nan) for k, v in row.items()}
+        {
+            k: (v if k in text else int(v) if k in integers else float(v) if v != "" else math.nan)
+            for k, v in row.items()
+        }
         for row in rows
     ]

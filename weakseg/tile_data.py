@@ -79,7 +79,10 @@ class TileDataset(Dataset):
         image = targets["image"]
         channels = image.shape[2]
         mean, std = _bands(self._mean, channels), _bands(self._std, channels)
-        item = {"image": torch.from_numpy(((image.astype(np.float32) - mean) / std).transpose(2, 0, 1).copy()), "row": row}
+        item = {
+            "image": torch.from_numpy(((image.astype(np.float32) - mean) / std).transpose(2, 0, 1).copy()),
+            "row": row,
+        }
         if "mask" in targets:
             item["mask"] = torch.from_numpy(targets["mask"].astype(np.int64))
         if self.fractions is not None:
@@ -193,7 +196,7 @@ class SplitTiles:
             tiles_dir,
             splits,
             {tile: row for row, tile in enumerate(tile_ids)},
-            dict(zip(label_ids, fractions)),
+            dict(zip(label_ids, fractions, strict=False)),
             list(class_names),
             Path(splits_path),
             Path(weak_labels_path),
@@ -209,7 +212,9 @@ class SplitTiles:
         try:
             return sets_at_fraction(self.splits, fraction)
         except KeyError as error:
-            raise WeaksegError(f"{self.splits_path}: no key {error} (written by an older version); rerun the split") from error
+            raise WeaksegError(
+                f"{self.splits_path}: no key {error} (written by an older version); rerun the split"
+            ) from error
 
     def rows_and_fractions(self, ids: list[str]) -> tuple[list[int], np.ndarray]:
         """Array rows and (len(ids), K) weak labels of tiles ``ids``.
@@ -225,14 +230,18 @@ class SplitTiles:
             )
         return [self.row_of[t] for t in ids], np.array([self.fraction_of[t] for t in ids]).reshape(len(ids), -1)
 
-    def dataset(self, ids: list[str], mean, std, transform=None, pixel_labels: bool = True, seed: int = 0) -> TileDataset:
+    def dataset(
+        self, ids: list[str], mean, std, transform=None, pixel_labels: bool = True, seed: int = 0
+    ) -> TileDataset:
         """A :class:`TileDataset` of tiles ``ids`` with their weak labels, and their masks if ``pixel_labels``."""
         rows, fractions = self.rows_and_fractions(ids)
         masks = self.tiles_dir / "masks.npy" if pixel_labels else None
         return TileDataset(self.tiles_dir / "images.npy", masks, rows, mean, std, transform, fractions, seed)
 
 
-def _training_set(tiles: SplitTiles, ids: list[str], pixel_labels: bool, pipeline_path, offline_dir: Path, mean, std, seed):
+def _training_set(
+    tiles: SplitTiles, ids: list[str], pixel_labels: bool, pipeline_path, offline_dir: Path, mean, std, seed
+):
     """Tiles ``ids`` augmented online with the pipeline, or with their offline copies (unaugmented)."""
     pipeline = "strong" if pixel_labels else "weak"
     with open(offline_dir / "copies.csv", newline="") as handle:
@@ -247,8 +256,16 @@ def _training_set(tiles: SplitTiles, ids: list[str], pixel_labels: bool, pipelin
     return EpochConcatDataset(
         [
             tiles.dataset(ids, mean, std, None, pixel_labels, seed),
-            TileDataset(offline_dir / "images.npy", masks, [int(row["row"]) for row in copies], mean, std, None,
-                        copy_fractions, seed),
+            TileDataset(
+                offline_dir / "images.npy",
+                masks,
+                [int(row["row"]) for row in copies],
+                mean,
+                std,
+                None,
+                copy_fractions,
+                seed,
+            ),
         ]
     )
 
@@ -277,14 +294,26 @@ def load_training_data(
         WeaksegError: a tile id of the split missing from ``tiles.csv`` or the weak labels,
             or an empty set at this fraction.
     """
-    tiles, offline_dir, pipelines_dir = SplitTiles.load(tiles_dir, splits_path, weak_labels_path), Path(offline_dir), Path(pipelines_dir)
+    tiles, offline_dir, pipelines_dir = (
+        SplitTiles.load(tiles_dir, splits_path, weak_labels_path),
+        Path(offline_dir),
+        Path(pipelines_dir),
+    )
     sets = tiles.sets_at(fraction)
     union = lambda names: [t for name in names for t in sets[name]]  # noqa: E731
     parts = []
     if variant.pixel_sets:
-        parts.append(_training_set(tiles, union(variant.pixel_sets), True, pipelines_dir / "strong.yaml", offline_dir, mean, std, seed))
+        parts.append(
+            _training_set(
+                tiles, union(variant.pixel_sets), True, pipelines_dir / "strong.yaml", offline_dir, mean, std, seed
+            )
+        )
     if variant.proportion_sets:
-        parts.append(_training_set(tiles, union(variant.proportion_sets), False, pipelines_dir / "weak.yaml", offline_dir, mean, std, seed))
+        parts.append(
+            _training_set(
+                tiles, union(variant.proportion_sets), False, pipelines_dir / "weak.yaml", offline_dir, mean, std, seed
+            )
+        )
     val = tiles.dataset(sets["val"], mean, std, seed=seed)
     in_channels = int(np.load(tiles.tiles_dir / "images.npy", mmap_mode="r").shape[3])
     return TrainingData(parts[0], val, in_channels, tiles.class_names, parts[1] if len(parts) > 1 else None)

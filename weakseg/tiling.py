@@ -80,7 +80,9 @@ def plan_tiles(scene: str, label: np.ndarray, tile_size: int, stride: int, min_l
     tiles = []
     for y in ys:
         for x in xs:
-            count = table[y + tile_size, x + tile_size] - table[y, x + tile_size] - table[y + tile_size, x] + table[y, x]
+            count = (
+                table[y + tile_size, x + tile_size] - table[y, x + tile_size] - table[y + tile_size, x] + table[y, x]
+            )
             fraction = count / tile_size**2
             if count > 0 and fraction >= min_labeled_fraction:
                 tiles.append(Tile(tile_id(scene, y, x), scene, y, x, float(fraction)))
@@ -119,7 +121,9 @@ def write_tiles(
                 "eroded label that is all border), so none of its tiles can reach tiling.min_labeled_fraction; leave "
                 "the scene out with dataset.scenes, or use dataset.labels: complete"
             )
-        plans.append((image_path, label_path, plan_tiles(scene, np.asarray(label), tile_size, stride, min_labeled_fraction)))
+        plans.append(
+            (image_path, label_path, plan_tiles(scene, np.asarray(label), tile_size, stride, min_labeled_fraction))
+        )
     tiles = [tile for _, _, planned in plans for tile in planned]
     if not tiles:
         raise WeaksegError(

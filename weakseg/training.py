@@ -14,9 +14,10 @@ comparison of variants is one of supervision, not of compute). An epoch is a fix
 steps followed by a validation pass and a resume checkpoint (model, optimizer, scheduler,
 RNG states, history, a fingerprint of the inputs) under ``out_dir/resume/``; a rerun resumes
 from it, and refuses to if the settings or the content of any input changed (see
-:mod:`weakseg.resume`). An epoch that leaves non-finite weights is never checkpointed. Declared outputs appear only when the run completes: ``model.pt`` (the
-final epoch with ``checkpoint: last``, the best validation epoch with ``best``), ``last.pt``
-(the final resume checkpoint), ``history.csv`` and ``tensorboard/``.
+:mod:`weakseg.resume`). An epoch that leaves non-finite weights is never checkpointed.
+Declared outputs appear only when the run completes: ``model.pt`` (the final epoch with
+``checkpoint: last``, the best validation epoch with ``best``), ``last.pt`` (the final resume
+checkpoint), ``history.csv`` and ``tensorboard/``.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ CHECKPOINTS = ("last", "best")
 
 
 def _history_fields(class_names: list[str]) -> list[str]:
-    return ["epoch", "train_loss", "val_loss", "val_miou", "val_oa", "lr", "seconds"] + [f"iou_{c}" for c in class_names]
+    return ["epoch", "train_loss", "val_loss", "val_miou", "val_oa", "lr", "seconds"] + [
+        f"iou_{c}" for c in class_names
+    ]
 
 
 def write_history(path: Path, history: list[dict], class_names: list[str]) -> None:
@@ -88,8 +91,9 @@ class _Run:
 def _build(data: TrainingData, settings: dict, device: torch.device) -> _Run:
     """Model (from ``init_from`` if given), AdamW, cosine annealing over the epochs, grad scaler."""
     cfg, model_cfg = settings["training"], settings["model"]
-    model = build_model(model_cfg["arch"], model_cfg["encoder"], model_cfg["encoder_weights"], data.in_channels,
-                        len(data.class_names))
+    model = build_model(
+        model_cfg["arch"], model_cfg["encoder"], model_cfg["encoder_weights"], data.in_channels, len(data.class_names)
+    )
     if settings.get("init_from"):
         model.load_state_dict(read_checkpoint(settings["init_from"])["state_dict"])
         log.info("initialised from %s", settings["init_from"])
@@ -118,15 +122,22 @@ def _resume(run: _Run, settings: dict, inputs: dict[str, str], resume_path: Path
     run.scheduler.load_state_dict(checkpoint["scheduler"])
     run.scaler.load_state_dict(checkpoint["scaler"])
     set_rng_state(checkpoint["rng"], run.generators)
-    run.history, run.best_score, run.start_epoch = checkpoint["history"], checkpoint["best_score"], checkpoint["epoch"] + 1
+    run.history, run.best_score, run.start_epoch = (
+        checkpoint["history"],
+        checkpoint["best_score"],
+        checkpoint["epoch"] + 1,
+    )
     log.info("resuming from %s after epoch %d of %d", resume_path, checkpoint["epoch"], settings["training"]["epochs"])
 
 
 def _loss_functions(mode: str, cfg: dict):
     """``(step_loss(logits, batch, weak_batch), val_loss(logits, batch))`` for ``mode``."""
     if mode == "weak":
+
         def weak_loss(logits, batch, _=None):
-            return proportion_loss(predicted_fractions(logits), batch["fractions"].to(logits.device), cfg["proportion_loss"])
+            return proportion_loss(
+                predicted_fractions(logits), batch["fractions"].to(logits.device), cfg["proportion_loss"]
+            )
 
         return weak_loss, weak_loss
     pixel = SegmentationLoss(cfg["loss"])
@@ -140,8 +151,9 @@ def _loss_functions(mode: str, cfg: dict):
     def step_loss(logits, batch, weak_batch):
         strong, weak = logits[: len(batch["image"])], logits[len(batch["image"]) :]
         fractions = weak_batch["fractions"].to(logits.device)
-        return joint_loss(strong, batch["mask"].to(logits.device), weak, fractions, pixel, cfg["proportion_loss"],
-                          cfg["joint_weight"])
+        return joint_loss(
+            strong, batch["mask"].to(logits.device), weak, fractions, pixel, cfg["proportion_loss"], cfg["joint_weight"]
+        )
 
     return step_loss, val_loss
 
@@ -157,8 +169,14 @@ def _train_epoch(run: _Run, loaders: list, step_loss, epoch: int, cfg: dict, res
         loader.sampler.epoch = epoch
     dtype = autocast_dtype(run.device)
     loss_sum, count = 0.0, 0
-    progress = tqdm(zip(*loaders), total=len(loaders[0]), desc=f"epoch {epoch}/{cfg['epochs']}", file=sys.stderr,
-                    mininterval=5, ascii=True)
+    progress = tqdm(
+        zip(*loaders, strict=False),
+        total=len(loaders[0]),
+        desc=f"epoch {epoch}/{cfg['epochs']}",
+        file=sys.stderr,
+        mininterval=5,
+        ascii=True,
+    )
     for step, batches in enumerate(progress):
         images = torch.cat([b["image"] for b in batches]).to(run.device, non_blocking=True)
         with torch.autocast(run.device.type, dtype=dtype, enabled=dtype is not None):
@@ -254,7 +272,11 @@ def train(
     seed_everything(cfg["seed"])
     run = _build(data, settings, device)
     workers, draws = max(threads - 1, 0), cfg["steps_per_epoch"] * cfg["batch_size"]
-    loaders = [make_loader(d, cfg["batch_size"], True, workers, device, cfg["seed"], draws) for d in (data.train, data.weak) if d is not None]
+    loaders = [
+        make_loader(d, cfg["batch_size"], True, workers, device, cfg["seed"], draws)
+        for d in (data.train, data.weak)
+        if d is not None
+    ]
     val_loader = make_loader(data.val, cfg["batch_size"], False, workers, device, cfg["seed"])
     run.generators = [loader.generator for loader in (*loaders, val_loader)]
     inputs = {**(inputs or {}), **({"init": settings["init_from"]} if settings.get("init_from") else {})}
@@ -262,9 +284,17 @@ def train(
     resume_dir.mkdir(parents=True, exist_ok=True)
     step_loss, val_loss = _loss_functions(mode, cfg)
     writer = SummaryWriter(str(resume_dir / "tensorboard"), purge_step=run.start_epoch)
-    log.info("%s training on %s: %d train tiles%s, %d val tiles, epochs %d-%d of %d steps", mode, device, len(data.train),
-             f" + {len(data.weak)} weak tiles" if data.weak is not None else "", len(data.val), run.start_epoch,
-             cfg["epochs"], cfg["steps_per_epoch"])
+    log.info(
+        "%s training on %s: %d train tiles%s, %d val tiles, epochs %d-%d of %d steps",
+        mode,
+        device,
+        len(data.train),
+        f" + {len(data.weak)} weak tiles" if data.weak is not None else "",
+        len(data.val),
+        run.start_epoch,
+        cfg["epochs"],
+        cfg["steps_per_epoch"],
+    )
     for epoch in range(run.start_epoch, cfg["epochs"] + 1):
         started = time.perf_counter()
         train_loss = _train_epoch(run, loaders, step_loss, epoch, cfg, resume_dir / "checkpoint.pt")
@@ -293,7 +323,9 @@ def _checked_settings(data: TrainingData, settings: dict) -> tuple[str, dict]:
         raise WeaksegError("joint mode needs both pixel-labelled and weakly labelled training tiles")
     for name, tiles in (("training", data.train), ("validation", data.val), ("weak", data.weak)):
         if tiles is not None and len(tiles) == 0:
-            raise WeaksegError(f"the {name} set of this run has no tiles; use more scenes, smaller tiles or other fractions")
+            raise WeaksegError(
+                f"the {name} set of this run has no tiles; use more scenes, smaller tiles or other fractions"
+            )
     return mode, cfg
 
 
@@ -325,8 +357,14 @@ def _log_epoch(writer: SummaryWriter, row: dict) -> None:
         if row[key] is not None:
             writer.add_scalar(key, row[key], row["epoch"])
     writer.flush()
-    log.info("epoch %d: train loss %.4f, val loss %.4f, val mIoU %s, %.1f s", row["epoch"], row["train_loss"],
-             row["val_loss"], row["val_miou"], row["seconds"])
+    log.info(
+        "epoch %d: train loss %.4f, val loss %.4f, val mIoU %s, %.1f s",
+        row["epoch"],
+        row["train_loss"],
+        row["val_loss"],
+        row["val_miou"],
+        row["seconds"],
+    )
 
 
 def _model_record(model, settings: dict, data: TrainingData, epoch: int, miou: float | None) -> dict:
@@ -350,9 +388,13 @@ def _publish(resume_dir: Path, out_dir: Path, final: dict, history: list[dict], 
     """
     record = read_checkpoint(resume_dir / "best.pt") if checkpoint == "best" else final
     scores = [-1.0 if row["val_miou"] is None else row["val_miou"] for row in history]
-    record.update(selected=checkpoint, best_epoch=history[int(np.argmax(scores))]["epoch"], last_epoch=history[-1]["epoch"])
+    record.update(
+        selected=checkpoint, best_epoch=history[int(np.argmax(scores))]["epoch"], last_epoch=history[-1]["epoch"]
+    )
     _save(resume_dir / "model.pt", record)
-    with staged_outputs(out_dir / "model.pt", out_dir / "last.pt", out_dir / "history.csv", out_dir / "tensorboard") as staged:
-        for source, target in zip(("model.pt", "checkpoint.pt", "history.csv", "tensorboard"), staged):
+    with staged_outputs(
+        out_dir / "model.pt", out_dir / "last.pt", out_dir / "history.csv", out_dir / "tensorboard"
+    ) as staged:
+        for source, target in zip(("model.pt", "checkpoint.pt", "history.csv", "tensorboard"), staged, strict=False):
             shutil.move(str(resume_dir / source), str(target))
     shutil.rmtree(resume_dir)

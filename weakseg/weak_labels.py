@@ -42,9 +42,11 @@ def class_fractions(masks: np.ndarray, n_classes: int, chunk: int = 256) -> np.n
 
 
 def summarize(fractions: np.ndarray, set_of_tile: list[str | None], class_names: tuple[str, ...]) -> list[dict]:
-    """Per split set and class: tile count, mean, std, min, max of the fraction, and the share of
-    tiles where the class is present (fraction > 0). Rows for strong, weak, val, test (only when
-    some tile is in it), and ``all``."""
+    """Per split set and class: tile count, mean, std, min, max of the fraction, share present.
+
+    The share present is that of tiles where the class has fraction > 0. Rows for strong, weak,
+    val, test (only when some tile is in it), and ``all``.
+    """
     rows = []
     labels = np.array([s if s is not None else "" for s in set_of_tile])
     for name in [n for n in SET_NAMES if n != "test" or n in labels] + ["all"]:
@@ -83,7 +85,7 @@ def write_weak_labels(
         with open(labels_tmp, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["tile_id", "set", *class_names])
-            for tile, name, row in zip(tile_ids, set_of_tile, fractions):
+            for tile, name, row in zip(tile_ids, set_of_tile, fractions, strict=False):
                 writer.writerow([tile, name or "", *(f"{v:.10f}" for v in row)])
         rows = summarize(fractions, set_of_tile, class_names)
         with open(summary_tmp, "w", newline="") as handle:
@@ -101,4 +103,3 @@ def read_weak_labels(csv_path: str | Path) -> tuple[list[str], list[str], np.nda
     class_names = header[2:]
     fractions = np.array([[float(v) for v in row[2:]] for row in rows], dtype=np.float64).reshape(-1, len(class_names))
     return [r[0] for r in rows], [r[1] for r in rows], fractions, class_names
-

@@ -62,7 +62,9 @@ class IsprsDataset(DatasetAdapter):
         }
         for role, (archive_name, pattern) in choices.items():
             md5 = overrides.get(archive_name, self.official_md5.get(archive_name))
-            archive = locate_archive(archive_name, source.get("folder"), source.get("url"), raw_dir.parent / "archives", md5)
+            archive = locate_archive(
+                archive_name, source.get("folder"), source.get("url"), raw_dir.parent / "archives", md5
+            )
             destination = raw_dir / role
             destination.mkdir()
             found[role] = extract_matching(archive, re.compile(pattern), destination, max_bytes)

@@ -31,12 +31,24 @@ _LAWN = np.array([165.0, 95.0, 105.0])
 _TREE = np.array([148.0, 82.0, 95.0])
 _ASPHALT = np.array([122.0, 122.0, 128.0])
 _PAVING = np.array([150.0, 146.0, 150.0])
-_ROOFS = np.array([[92.0, 94.0, 102.0],     # dark grey
-                   [124.0, 123.0, 128.0],   # same tone as asphalt on purpose
-                   [172.0, 128.0, 92.0],    # reddish clay tiles
-                   [200.0, 198.0, 200.0]])  # bright flat roofs
-_CARS = np.array([[215.0, 215.0, 215.0], [45.0, 45.0, 52.0], [160.0, 160.0, 166.0],
-                  [165.0, 190.0, 60.0], [62.0, 52.0, 88.0], [150.0, 110.0, 70.0]])
+_ROOFS = np.array(
+    [
+        [92.0, 94.0, 102.0],  # dark grey
+        [124.0, 123.0, 128.0],  # same tone as asphalt on purpose
+        [172.0, 128.0, 92.0],  # reddish clay tiles
+        [200.0, 198.0, 200.0],
+    ]
+)  # bright flat roofs
+_CARS = np.array(
+    [
+        [215.0, 215.0, 215.0],
+        [45.0, 45.0, 52.0],
+        [160.0, 160.0, 166.0],
+        [165.0, 190.0, 60.0],
+        [62.0, 52.0, 88.0],
+        [150.0, 110.0, 70.0],
+    ]
+)
 _SOIL = np.array([152.0, 128.0, 112.0])
 _CONTAINERS = np.array([[70.0, 110.0, 160.0], [205.0, 175.0, 70.0], [120.0, 60.0, 60.0]])
 
@@ -54,18 +66,21 @@ def _smooth_noise(rng, h, w, cell):
 
 
 def _shift(a, dy, dx):
-    """a moved by (dy, dx) pixels, zero-filled (np.roll would wrap shadows around)."""
+    """A moved by (dy, dx) pixels, zero-filled (np.roll would wrap shadows around)."""
     out = np.zeros_like(a)
     h, w = a.shape
     if abs(dy) < h and abs(dx) < w:
-        out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-            a[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+        out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = a[
+            max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+        ]
     return out
 
 
 def _window(cy, cx, r, h, w, theta=0.0):
-    """Slices of the image window of radius r around (cy, cx) and local coordinates
-    (u along theta, v across), or None when the window lies outside the image."""
+    """Slices of the image window of radius r around (cy, cx), and local coordinates.
+
+    The coordinates are u along theta and v across; None when the window lies outside the image.
+    """
     y0, y1 = max(int(cy - r), 0), min(int(cy + r) + 2, h)
     x0, x1 = max(int(cx - r), 0), min(int(cx + r) + 2, w)
     if y0 >= y1 or x0 >= x1:
@@ -110,15 +125,15 @@ def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.n
             raise ValueError(f"{name} must be >= {MIN_SIZE} pixels, got {val}")
     rng = np.random.default_rng(seed)
     h, w = int(height), int(width)
-    area = h * w / 512.0 ** 2  # object counts are tuned per 512 x 512
+    area = h * w / 512.0**2  # object counts are tuned per 512 x 512
     yy = np.arange(h, dtype=np.float32)[:, None]
     xx = np.arange(w, dtype=np.float32)[None, :]
 
     label = np.full((h, w), LOW_VEG, np.uint8)
     img = np.empty((h, w, 3), np.float32)
-    tex = np.full((h, w), 4.0, np.float32)   # per-pixel texture amplitude (DN)
-    shade = np.ones((h, w), np.float32)      # multiplicative brightness
-    z = np.zeros((h, w), np.float32)         # object height, casts shadows
+    tex = np.full((h, w), 4.0, np.float32)  # per-pixel texture amplitude (DN)
+    shade = np.ones((h, w), np.float32)  # multiplicative brightness
+    z = np.zeros((h, w), np.float32)  # object height, casts shadows
 
     # Urban density: a random-direction gradient guarantees a rural and an urban
     # side in every scene; the noise makes the boundary irregular.
@@ -147,14 +162,20 @@ def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.n
         # one road per band of the scene keeps parallel roads apart
         for pos in (np.arange(n) + rng.uniform(0.15, 0.85, n)) * (size / n):
             hw = rng.uniform(6, 12)
-            segs.append((-20.0, pos, h + 20.0, pos, hw) if vertical
-                        else (pos, -20.0, pos, w + 20.0, hw))
+            segs.append((-20.0, pos, h + 20.0, pos, hw) if vertical else (pos, -20.0, pos, w + 20.0, hw))
     diag = None
     if rng.random() < 0.6:
         diag = rng.choice([1, -1]) * rng.uniform(0.5, 1.05)
         cy, cx, L = rng.uniform(0.2, 0.8) * h, rng.uniform(0.2, 0.8) * w, h + w
-        segs.append((cy - L * np.sin(diag), cx - L * np.cos(diag),
-                     cy + L * np.sin(diag), cx + L * np.cos(diag), rng.uniform(4, 9)))
+        segs.append(
+            (
+                cy - L * np.sin(diag),
+                cx - L * np.cos(diag),
+                cy + L * np.sin(diag),
+                cx + L * np.cos(diag),
+                rng.uniform(4, 9),
+            )
+        )
     for _ in range(int(rng.integers(4, 9) * area) + 1):
         y0, x0 = divmod(int(rng.choice(urban_idx)), w)
         a, L = rng.integers(0, 4) * np.pi / 2, rng.uniform(60, 220)
@@ -196,12 +217,12 @@ def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.n
     sizes = np.where(big, rng.uniform(25, 55, n), rng.uniform(9, 26, n))
     keep = urban[ys.astype(int), xs.astype(int)] | (rng.random(n) < 0.01)
     order = np.flatnonzero(keep)[np.argsort(-sizes[keep], kind="stable")]
-    for cy, cx, hl, big in zip(ys[order], xs[order], sizes[order], big[order]):
+    for cy, cx, hl, is_big in zip(ys[order], xs[order], sizes[order], big[order], strict=False):
         if label[int(cy), int(cx)] == BUILDING or paved[int(cy), int(cx)]:
             continue  # cheap rejection before any window is drawn
         hw = hl * rng.uniform(0.45, 0.95)
         theta = thetas[rng.integers(len(thetas))] + rng.normal(0, 0.02)
-        wing = (not big) and rng.random() < 0.35  # L-shaped: a wing at one end
+        wing = (not is_big) and rng.random() < 0.35  # L-shaped: a wing at one end
         ext = hw + (rng.uniform(6, 14) if wing else 0)
         apron = rng.uniform(3, 10) if rng.random() < 0.8 else 0
         gap = rng.uniform(1, 4)
@@ -223,10 +244,10 @@ def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.n
         k = rng.choice(4, p=[0.3, 0.25, 0.3, 0.15])
         roof = _ROOFS[k] + rng.normal(0, 9, 3)
         img[sl][m], label[sl][m], tex[sl][m] = roof, BUILDING, 3
-        if not big and k != 3:  # gable roof: two faces lit differently
+        if not is_big and k != 3:  # gable roof: two faces lit differently
             lit = np.where(wing & (u >= hl - wl) & (v > hw), u > hl - wl / 2, v > 0)
             shade[sl][m] = np.where(lit, 1.12, 0.88)[m]
-        z[sl][m] = rng.uniform(12, 20) if big else rng.uniform(6, 14)
+        z[sl][m] = rng.uniform(12, 20) if is_big else rng.uniform(6, 14)
 
     # Trees: clustered crowns (more in the countryside) and rows along roads.
     crowns = []
@@ -243,8 +264,13 @@ def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.n
             side = rng.choice([-1, 1])
             for t in np.arange(rng.uniform(0, 20), n, rng.uniform(14, 24)):
                 off = side * (hw + rng.uniform(0, 4))
-                crowns.append((y0 + (t * (y1 - y0) - off * (x1 - x0)) / n,
-                               x0 + (t * (x1 - x0) + off * (y1 - y0)) / n, rng.uniform(4, 8)))
+                crowns.append(
+                    (
+                        y0 + (t * (y1 - y0) - off * (x1 - x0)) / n,
+                        x0 + (t * (x1 - x0) + off * (y1 - y0)) / n,
+                        rng.uniform(4, 8),
+                    )
+                )
     sun = rng.uniform(0, 2 * np.pi)
     for cy, cx, r in crowns:
         win = _window(cy, cx, r * 1.25, h, w)
@@ -277,7 +303,7 @@ def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.n
     for y0, x0, y1, x1, hw in segs:
         n = np.hypot(y1 - y0, x1 - x0)
         theta = np.arctan2(y1 - y0, x1 - x0)
-        for off in ([-hw / 2, hw / 2] if hw > 5 else [0.0]):
+        for off in [-hw / 2, hw / 2] if hw > 5 else [0.0]:
             t = rng.uniform(0, 40)
             while t < n:
                 cy = y0 + (t * (y1 - y0) - off * (x1 - x0)) / n
@@ -293,18 +319,21 @@ def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.n
 
     # Clutter: construction sites of bare soil plus scattered containers/heaps,
     # on open ground (not on roads, roofs or crowns).
-    items = [(*divmod(int(rng.choice(urban_idx)), w), rng.uniform(14, 28), True)
-             for _ in range(int(rng.integers(2, 5) * area) + 1)]
-    items += [(rng.uniform(0, h), rng.uniform(0, w), rng.uniform(2, 5), False)
-              for _ in range(int(rng.integers(200, 320) * area) + 3)]
+    items = [
+        (*divmod(int(rng.choice(urban_idx)), w), rng.uniform(14, 28), True)
+        for _ in range(int(rng.integers(2, 5) * area) + 1)
+    ]
+    items += [
+        (rng.uniform(0, h), rng.uniform(0, w), rng.uniform(2, 5), False)
+        for _ in range(int(rng.integers(200, 320) * area) + 3)
+    ]
     palette = np.concatenate([_ROOFS, _ASPHALT[None], _CONTAINERS, _SOIL[None]])
     for cy, cx, r, site in items:
         win = _window(cy, cx, r * 1.3, h, w, rng.uniform(0, np.pi))
         if win is None:
             continue
         sl, u, v = win
-        m = _blob(u, v, r, rng)[0] if site or rng.random() < 0.5 else \
-            (np.abs(u) < r * 1.4) & (np.abs(v) < r * 0.6)
+        m = _blob(u, v, r, rng)[0] if site or rng.random() < 0.5 else (np.abs(u) < r * 1.4) & (np.abs(v) < r * 0.6)
         m &= ~road[sl] & ((label[sl] == LOW_VEG) | (label[sl] == IMPERVIOUS))
         colour = _SOIL if site else palette[rng.integers(len(palette))]
         img[sl][m] = colour + rng.normal(0, 10)
