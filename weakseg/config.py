@@ -6,6 +6,7 @@ without numpy or torch. Every message starts with ``config <key>:``.
 
 from __future__ import annotations
 
+import json
 import math
 import urllib.parse
 from pathlib import Path
@@ -127,3 +128,63 @@ def check_config(config: dict, schema_path: str | Path | None = None) -> None:
 
         with open(schema_path) as handle:
             check_grid_values(config, yaml.safe_load(handle))
+
+
+def schema_defaults(schema: dict) -> dict:
+    """The config that the schema's defaults alone give: ``{section: {key: default}}``, recursively.
+
+    An object with ``properties`` is built from its keys' defaults; any other key takes its
+    own ``default``; keys without one are left out.
+    """
+    config = {}
+    for key, node in schema.get("properties", {}).items():
+        if node.get("type") == "object" and "properties" in node and "required" not in node:
+            config[key] = schema_defaults(node)
+        elif "default" in node:
+            config[key] = node["default"]
+    return config
+
+
+def _allowed(node: dict) -> str:
+    if "enum" in node:
+        return " \\| ".join("null" if v is None else str(v) for v in node["enum"])
+    bounds = []
+    for word, symbol in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
+        if word in node:
+            bounds.append(f"{symbol} {node[word]}")
+    kinds = node.get("type", "array" if "$ref" in node else "")
+    kinds = " or ".join(kinds) if isinstance(kinds, list) else kinds
+    return ", ".join([kinds, *bounds]) if bounds else kinds
+
+
+def _default_text(value) -> str:
+    return "null" if value is None else json.dumps(value) if not isinstance(value, str) else value
+
+
+def reference_markdown(schema: dict) -> str:
+    """The README's configuration reference: one table per section (key, default, allowed, meaning)."""
+    lines = []
+    for section, node in schema["properties"].items():
+        lines += [
+            f"**`{section}`**: {node.get('description', '')}",
+            "",
+            "| key | default | allowed | meaning |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [_reference_row(f"{section}.{key}", sub) for key, sub in _leaves(node)]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _leaves(node: dict, prefix: str = ""):
+    for key, sub in node.get("properties", {}).items():
+        if sub.get("type") == "object" and "properties" in sub and "required" not in sub:
+            yield from _leaves(sub, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", sub
+
+
+def _reference_row(key: str, node: dict) -> str:
+    default = f"`{_default_text(node['default'])}`" if "default" in node else "required"
+    meaning = node.get("description", "").replace("|", "\\|")
+    return f"| `{key}` | {default} | {_allowed(node)} | {meaning} |"
