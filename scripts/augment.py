@@ -19,10 +19,11 @@ from weakseg.augmentation import (
 )
 from weakseg.cli import json_arg, run_main
 from weakseg.datasets import get_dataset
+from weakseg.experiment import POOL
 from weakseg.imageio import write_png
 from weakseg.outputs import staged_outputs
 from weakseg.splitting import read_splits
-from weakseg.tiling import read_tiles
+from weakseg.tiling import read_tiles, rows_of
 
 
 def main() -> None:
@@ -38,12 +39,12 @@ def main() -> None:
     args = parser.parse_args()
     settings, out = args.settings, Path(args.out_dir)
     images, masks = np.load(args.images, mmap_mode="r"), np.load(args.masks, mmap_mode="r")
-    tile_ids = [t.tile_id for t in read_tiles(args.tiles)]
+    tiles = read_tiles(args.tiles)
+    tile_ids, row_of = [t.tile_id for t in tiles], rows_of(tiles)
     sets = read_splits(args.splits)
-    row_of = {tile: row for row, tile in enumerate(tile_ids)}
     # Offline copies of every tile of the pool with both pipelines: the strong and weak sets
     # of every strong fraction are drawn from the pool (see weakseg.splitting).
-    pool_rows = sorted(row_of[t] for name in ("strong", "weak") for t in sets[name])
+    pool_rows = sorted(row_of[t] for name in POOL for t in sets[name])
     rows_by_pipeline = {"strong": pool_rows, "weak": pool_rows}
     bands = images.shape[3]
     if bands not in COLOUR_BANDS:

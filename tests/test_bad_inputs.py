@@ -198,60 +198,41 @@ def test_unknown_scene_is_refused(tmp_path):
 # --------------------------------------------------------------------------- tile and split
 
 
-def test_tile_larger_than_the_scene_names_scene_and_sizes(tmp_path):
-    for scene, (h, w) in {"big": (128, 128), "small": (48, 100)}.items():
-        (tmp_path / "prepared" / scene).mkdir(parents=True)
-        np.save(tmp_path / "prepared" / scene / "image.npy", np.zeros((h, w, 3), np.uint8))
-        np.save(tmp_path / "prepared" / scene / "label.npy", np.zeros((h, w), np.uint8))
-    out = tmp_path / "tiles"
+def run_tile(folder, labels: dict, tile_size: int):
+    """Run the tile script on scenes ``{scene: (H, W) uint8 label}`` (black images) in ``folder/prepared``."""
+    for scene, label in labels.items():
+        (folder / "prepared" / scene).mkdir(parents=True)
+        np.save(folder / "prepared" / scene / "image.npy", np.zeros((*label.shape, 3), np.uint8))
+        np.save(folder / "prepared" / scene / "label.npy", label)
+    out = folder / "tiles"
     result = run_script(
         "tile",
         "--images",
-        *(tmp_path / "prepared" / s / "image.npy" for s in ("big", "small")),
+        *(folder / "prepared" / s / "image.npy" for s in labels),
         "--labels",
-        *(tmp_path / "prepared" / s / "label.npy" for s in ("big", "small")),
+        *(folder / "prepared" / s / "label.npy" for s in labels),
         "--tile-size",
-        64,
+        tile_size,
         "--stride",
-        64,
+        tile_size,
         "--min-labeled-fraction",
         0.5,
         "--out-dir",
         out,
     )
-    assert_failed_cleanly(
-        result, [out / "images.npy", out / "masks.npy", out / "tiles.csv"], "scene small", "48x100", "64 px", "48 px"
-    )
+    return result, [out / "images.npy", out / "masks.npy", out / "tiles.csv"]
+
+
+def test_tile_larger_than_the_scene_names_scene_and_sizes(tmp_path):
+    labels = {"big": np.zeros((128, 128), np.uint8), "small": np.zeros((48, 100), np.uint8)}
+    result, outputs = run_tile(tmp_path, labels, 64)
+    assert_failed_cleanly(result, outputs, "scene small", "48x100", "64 px", "48 px")
 
 
 def test_a_scene_with_an_all_ignore_label_is_named(tmp_path):
-    for scene, fill in {"area1": 0, "area2": 255}.items():
-        (tmp_path / "prepared" / scene).mkdir(parents=True)
-        np.save(tmp_path / "prepared" / scene / "image.npy", np.zeros((64, 64, 3), np.uint8))
-        np.save(tmp_path / "prepared" / scene / "label.npy", np.full((64, 64), fill, np.uint8))
-    out = tmp_path / "tiles"
-    result = run_script(
-        "tile",
-        "--images",
-        *(tmp_path / "prepared" / s / "image.npy" for s in ("area1", "area2")),
-        "--labels",
-        *(tmp_path / "prepared" / s / "label.npy" for s in ("area1", "area2")),
-        "--tile-size",
-        32,
-        "--stride",
-        32,
-        "--min-labeled-fraction",
-        0.5,
-        "--out-dir",
-        out,
-    )
-    assert_failed_cleanly(
-        result,
-        [out / "images.npy", out / "masks.npy", out / "tiles.csv"],
-        "scene area2",
-        "no labelled pixel",
-        "dataset.scenes",
-    )
+    labels = {"area1": np.zeros((64, 64), np.uint8), "area2": np.full((64, 64), 255, np.uint8)}
+    result, outputs = run_tile(tmp_path, labels, 32)
+    assert_failed_cleanly(result, outputs, "scene area2", "no labelled pixel", "dataset.scenes")
 
 
 def test_a_missing_scenes_index_names_the_file_and_the_fix(tmp_path):

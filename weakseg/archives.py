@@ -32,13 +32,18 @@ SKIP_MD5 = "skip"
 DEFAULT_MAX_EXTRACTED_BYTES = 32 * 2**30
 
 
-def md5sum(path: str | os.PathLike, chunk_bytes: int = 1 << 22) -> str:
-    """Hex MD5 digest of a file, read in chunks of ``chunk_bytes`` bytes."""
-    digest = hashlib.md5()
+def file_digest(path: str | os.PathLike, algorithm: str, chunk_bytes: int = 1 << 22) -> str:
+    """Hex digest (``hashlib`` ``algorithm``, e.g. md5, sha256) of a file, read in chunks of ``chunk_bytes`` bytes."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         while chunk := handle.read(chunk_bytes):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def md5sum(path: str | os.PathLike, chunk_bytes: int = 1 << 22) -> str:
+    """Hex MD5 digest of a file (the sums ISPRS publishes for its archives)."""
+    return file_digest(path, "md5", chunk_bytes)
 
 
 def verify_md5(path: Path, expected: str | None, name: str | None = None, complete: bool = True) -> None:

@@ -32,7 +32,7 @@ from weakseg.labels import colorize
 from weakseg.outputs import staged_outputs
 from weakseg.splitting import read_splits
 from weakseg.summary import read_benchmark_seconds, read_summary
-from weakseg.tiling import read_tiles
+from weakseg.tiling import read_tiles, rows_of
 from weakseg.weak_labels import read_weak_labels
 
 QUESTION = (
@@ -343,7 +343,7 @@ def _dataset_context(inputs: ReportInputs, adapter) -> dict:
             f"{inputs.tiles}: {len(tiles)} rows, but {inputs.images} has {len(images)} "
             f"and {inputs.masks} {len(masks)} tiles"
         )
-    row_of = {t.tile_id: i for i, t in enumerate(tiles)}
+    row_of = rows_of(tiles)
     sets = read_splits(inputs.splits)
     names = [name for name in SET_NAMES if sets.get(name)]
     shares = {}
@@ -453,7 +453,7 @@ def _confusion_context(inputs: ReportInputs, runs: list[dict]) -> str:
 def _gallery_context(inputs: ReportInputs, runs: list[dict], adapter) -> dict:
     palette = adapter.palette_array
     chosen = _first_runs(runs)
-    row_of = {t.tile_id: i for i, t in enumerate(read_tiles(inputs.tiles))}
+    row_of = rows_of(read_tiles(inputs.tiles))
     images, masks = np.load(inputs.images, mmap_mode="r"), np.load(inputs.masks, mmap_mode="r")
     first = Path(inputs.predictions[chosen[0]])
     rows = []

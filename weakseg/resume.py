@@ -16,21 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from weakseg.archives import file_digest
 from weakseg.errors import WeaksegError
 
 
 def settings_hash(settings: dict) -> str:
     """sha256 (hex) of the settings as sorted JSON: what a resume must match."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-
-
-def file_sha256(path: str | os.PathLike, chunk_bytes: int = 1 << 24) -> str:
-    """Hex SHA-256 of a file's content, read in chunks of ``chunk_bytes`` bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fingerprint(inputs: dict[str, str | os.PathLike], known: dict | None = None) -> dict[str, dict]:
@@ -55,7 +47,7 @@ def fingerprint(inputs: dict[str, str | os.PathLike], known: dict | None = None)
         record = {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
         old = known.get(role, {})
         same_file = all(old.get(k) == v for k, v in record.items())
-        record["sha256"] = old["sha256"] if same_file and "sha256" in old else file_sha256(path)
+        record["sha256"] = old["sha256"] if same_file and "sha256" in old else file_digest(path, "sha256", 1 << 24)
         prints[role] = record
     return prints
 

@@ -15,7 +15,7 @@ from torch.utils.data import ConcatDataset, Dataset, Sampler
 from weakseg.errors import WeaksegError
 from weakseg.experiment import Variant
 from weakseg.splitting import sets_at_fraction
-from weakseg.tiling import read_tiles
+from weakseg.tiling import read_tiles, rows_of
 from weakseg.weak_labels import read_weak_labels
 
 
@@ -188,14 +188,14 @@ class SplitTiles:
     def load(cls, tiles_dir: str | Path, splits_path: str | Path, weak_labels_path: str | Path) -> SplitTiles:
         """Read ``tiles.csv``, ``splits.json`` and ``weak_labels.csv``."""
         tiles_dir = Path(tiles_dir)
-        tile_ids = [t.tile_id for t in read_tiles(tiles_dir / "tiles.csv")]
+        row_of = rows_of(read_tiles(tiles_dir / "tiles.csv"))
         label_ids, _, fractions, class_names = read_weak_labels(weak_labels_path)
         with open(splits_path) as handle:
             splits = json.load(handle)
         return cls(
             tiles_dir,
             splits,
-            {tile: row for row, tile in enumerate(tile_ids)},
+            row_of,
             dict(zip(label_ids, fractions, strict=False)),
             list(class_names),
             Path(splits_path),

@@ -159,3 +159,8 @@ def read_tiles(csv_path: str | Path) -> list[Tile]:
             Tile(r["tile_id"], r["scene"], int(r["y"]), int(r["x"]), float(r["labeled_fraction"]))
             for r in csv.DictReader(handle)
         ]
+
+
+def rows_of(tiles: list[Tile]) -> dict[str, int]:
+    """Tile id -> row of the tile in ``images.npy`` / ``masks.npy`` (the order of ``tiles.csv``)."""
+    return {tile.tile_id: row for row, tile in enumerate(tiles)}
