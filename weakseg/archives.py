@@ -19,7 +19,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from weakseg.config import PASSWORD_VARIABLE, USER_VARIABLE
+from weakseg.config import PASSWORD_VARIABLE, USER_VARIABLE, check_source_url
 from weakseg.errors import WeaksegError
 from weakseg.outputs import staged_outputs
 
@@ -105,11 +105,7 @@ def _download(url: str, destination: Path, expected_md5: str | None) -> None:
         WeaksegError: credentials in the URL, an HTTP or network error, a short download, or
             an MD5 mismatch.
     """
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is not None or parts.password is not None:
-        raise WeaksegError(
-            f"dataset.source.url must not hold credentials; set {USER_VARIABLE} and {PASSWORD_VARIABLE} instead"
-        )
+    check_source_url(url)
     log.info("downloading %s", url)
     try:
         with staged_outputs(destination) as (staged,), _opener(url).open(url, timeout=60) as response:

@@ -99,7 +99,6 @@ def check_grid_values(config: dict, schema: dict) -> None:
             key_schema = sections[section]["properties"].get(name)
             if key_schema is None:
                 continue  # check_experiment names unknown keys
-            check_finite(value, f"experiment.grid.{key}")
             error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(key_schema).iter_errors(value))
             if error is not None:
                 _fail(f"experiment.grid.{key}", f"{value!r}: {error.message}")
@@ -130,6 +129,11 @@ def check_config(config: dict, schema_path: str | Path | None = None) -> None:
             check_grid_values(config, yaml.safe_load(handle))
 
 
+def _is_section(node: dict) -> bool:
+    """An object whose keys have defaults of their own (not a value with ``required`` keys, e.g. fractions)."""
+    return node.get("type") == "object" and "properties" in node and "required" not in node
+
+
 def schema_defaults(schema: dict) -> dict:
     """The config that the schema's defaults alone give: ``{section: {key: default}}``, recursively.
 
@@ -138,7 +142,7 @@ def schema_defaults(schema: dict) -> dict:
     """
     config = {}
     for key, node in schema.get("properties", {}).items():
-        if node.get("type") == "object" and "properties" in node and "required" not in node:
+        if _is_section(node):
             config[key] = schema_defaults(node)
         elif "default" in node:
             config[key] = node["default"]
@@ -178,7 +182,7 @@ def reference_markdown(schema: dict) -> str:
 
 def _leaves(node: dict, prefix: str = ""):
     for key, sub in node.get("properties", {}).items():
-        if sub.get("type") == "object" and "properties" in sub and "required" not in sub:
+        if _is_section(sub):
             yield from _leaves(sub, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}", sub

@@ -38,9 +38,7 @@ def build_model(arch: str, encoder: str, encoder_weights: str | None, in_channel
         )
     model = _create(arch, encoder, "imagenet" if encoder_weights == "imagenet" else None, in_channels, n_classes)
     if local:
-        _load_local_encoder(
-            model, encoder_weights, encoder, _create(arch, encoder, None, 3, n_classes) if in_channels != 3 else None
-        )
+        _load_local_encoder(model, encoder_weights, arch, encoder, n_classes)
     return model
 
 
@@ -61,15 +59,14 @@ def _create(arch: str, encoder: str, weights: str | None, in_channels: int, n_cl
         ) from error
 
 
-def _load_local_encoder(model: nn.Module, path: str, encoder: str, three_band: nn.Module | None) -> None:
+def _load_local_encoder(model: nn.Module, path: str, arch: str, encoder: str, n_classes: int) -> None:
     """Load a local encoder ``state_dict`` into ``model`` (in place).
 
-    Args:
-        three_band: for a model of other than 3 bands, a 3-band model of the same
-            architecture. A file of 3-band weights (e.g. ImageNet's) is then adapted as smp
-            adapts its own pretrained weights: loaded into the 3-band encoder, whose first
-            convolution is patched by ``EncoderMixin.set_in_channels(bands, pretrained=True)``
-            (weights repeated cyclically over the bands and scaled by 3 / bands).
+    A file of 3-band weights (e.g. ImageNet's) that does not fit a model of other than 3 bands
+    is adapted as smp adapts its own pretrained weights: loaded into the encoder of a 3-band
+    model of the same architecture, whose first convolution is then patched by
+    ``EncoderMixin.set_in_channels(bands, pretrained=True)`` (weights repeated cyclically over
+    the bands and scaled by 3 / bands).
     """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -79,8 +76,9 @@ def _load_local_encoder(model: nn.Module, path: str, encoder: str, three_band: n
         model.encoder.load_state_dict(state)
         return
     except RuntimeError as error:
-        if three_band is None:
+        if model.encoder._in_channels == 3:
             raise WeaksegError(f"model.encoder_weights: {path} does not fit encoder {encoder!r}: {error}") from error
+    three_band = _create(arch, encoder, None, 3, n_classes)
     try:
         three_band.encoder.load_state_dict(state)
     except RuntimeError as error:

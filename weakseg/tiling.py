@@ -67,7 +67,8 @@ def plan_tiles(scene: str, label: np.ndarray, tile_size: int, stride: int, min_l
         min_labeled_fraction: fraction in [0, 1]; tiles with no labelled pixel are always dropped.
 
     Raises:
-        WeaksegError: the tile does not fit the scene (the message names the scene and sizes).
+        WeaksegError: the tile does not fit the scene (the message names the scene and sizes),
+            or the label has no labelled pixel at all (naming the scene).
     """
     height, width = label.shape
     try:
@@ -77,6 +78,12 @@ def plan_tiles(scene: str, label: np.ndarray, tile_size: int, stride: int, min_l
     labeled = (label != IGNORE_INDEX).astype(np.int64)
     # Summed-area table: labelled pixels of any tile in O(1).
     table = np.pad(labeled.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    if table[-1, -1] == 0:
+        raise WeaksegError(
+            f"scene {scene}: its label has no labelled pixel (all {IGNORE_INDEX} = ignore, e.g. an eroded label "
+            "that is all border), so none of its tiles can reach tiling.min_labeled_fraction; leave the scene out "
+            "with dataset.scenes, or use dataset.labels: complete"
+        )
     tiles = []
     for y in ys:
         for x in xs:
@@ -115,12 +122,6 @@ def write_tiles(
         if channels not in (None, image.shape[2]):
             raise WeaksegError(f"{image_path}: {image.shape[2]} bands, but earlier scenes have {channels}")
         channels = image.shape[2]
-        if not (np.asarray(label) != IGNORE_INDEX).any():
-            raise WeaksegError(
-                f"scene {scene}: its label ({label_path}) has no labelled pixel (all {IGNORE_INDEX} = ignore, e.g. an "
-                "eroded label that is all border), so none of its tiles can reach tiling.min_labeled_fraction; leave "
-                "the scene out with dataset.scenes, or use dataset.labels: complete"
-            )
         plans.append(
             (image_path, label_path, plan_tiles(scene, np.asarray(label), tile_size, stride, min_labeled_fraction))
         )

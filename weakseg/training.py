@@ -267,6 +267,7 @@ def train(
     mode, cfg = _checked_settings(data, settings)
     out_dir = Path(out_dir)
     resume_dir = out_dir / "resume"
+    resume_path = resume_dir / "checkpoint.pt"
     device = resolve_device(cfg["device"])
     torch.set_num_threads(max(threads, 1))
     seed_everything(cfg["seed"])
@@ -280,7 +281,7 @@ def train(
     val_loader = make_loader(data.val, cfg["batch_size"], False, workers, device, cfg["seed"])
     run.generators = [loader.generator for loader in (*loaders, val_loader)]
     inputs = {**(inputs or {}), **({"init": settings["init_from"]} if settings.get("init_from") else {})}
-    _resume(run, settings, inputs, resume_dir / "checkpoint.pt")
+    _resume(run, settings, inputs, resume_path)
     resume_dir.mkdir(parents=True, exist_ok=True)
     step_loss, val_loss = _loss_functions(mode, cfg)
     writer = SummaryWriter(str(resume_dir / "tensorboard"), purge_step=run.start_epoch)
@@ -297,12 +298,12 @@ def train(
     )
     for epoch in range(run.start_epoch, cfg["epochs"] + 1):
         started = time.perf_counter()
-        train_loss = _train_epoch(run, loaders, step_loss, epoch, cfg, resume_dir / "checkpoint.pt")
+        train_loss = _train_epoch(run, loaders, step_loss, epoch, cfg, resume_path)
         lr = run.optimizer.param_groups[0]["lr"]
         run.scheduler.step()
         val = validate(run.model, val_loader, device, len(data.class_names), val_loss)
         row = _epoch_row(epoch, train_loss, val, lr, time.perf_counter() - started, data.class_names)
-        _check_finite(run, row, resume_dir / "checkpoint.pt")
+        _check_finite(run, row, resume_path)
         run.history.append(row)
         _log_epoch(writer, row)
         _checkpoint(run, settings, data, row, resume_dir)
