@@ -65,8 +65,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def main() -> None:
-    """Parse the command line and run the stage."""
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="FPN")
     parser.add_argument("--encoder", default="resnet18")
@@ -75,10 +74,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="optimiser steps per measurement")
     parser.add_argument("--threads", type=int, default=2, help="torch threads; DataLoader workers = threads - 1")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    settings = {
+    return parser.parse_args()
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    """Training settings of a strong run without pretrained weights (3 epochs of ``--steps`` steps)."""
+    return {
         "mode": "strong",
         "model": {"arch": args.arch, "encoder": args.encoder, "encoder_weights": None},
         "training": {
@@ -94,6 +95,14 @@ def main() -> None:
             "checkpoint": "last",
         },
     }
+
+
+def main() -> None:
+    """Parse the command line and run the stage."""
+    args = _parse_args()
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    settings = _settings(args)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as folder:
         n, t = 64, args.tile_size

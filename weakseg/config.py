@@ -12,7 +12,8 @@ import urllib.parse
 from pathlib import Path
 
 from weakseg.errors import WeaksegError
-from weakseg.experiment import check_experiment, check_fractions, grid_points
+from weakseg.experiment import check_experiment, check_fractions, check_grouping, grid_points
+from weakseg.tiling import check_tile_grid
 
 #: Environment variables holding download credentials (never the config: it reaches command lines).
 USER_VARIABLE = "WEAKSEG_DOWNLOAD_USER"
@@ -61,21 +62,6 @@ def check_source_url(url: str | None) -> None:
         )
 
 
-def check_tiling(config: dict) -> None:
-    """Stride at most the tile size, tile size a multiple of 32, no ``group_by: tile`` with overlap."""
-    tiling = config["tiling"]
-    if tiling["stride"] > tiling["tile_size"]:
-        _fail("tiling.stride", f"{tiling['stride']} px > tile_size {tiling['tile_size']} px would skip pixels")
-    if tiling["tile_size"] % 32:
-        _fail("tiling.tile_size", f"{tiling['tile_size']} px must be a multiple of 32 (the encoders' output stride)")
-    if config["split"]["group_by"] == "tile" and tiling["stride"] < tiling["tile_size"]:
-        _fail(
-            "split.group_by",
-            "'tile' with overlapping tiles (stride < tile_size) would put overlapping tiles in different sets; "
-            "use 'block' or 'scene'",
-        )
-
-
 def check_ranges(config: dict) -> None:
     """``[low, high]`` ranges of the ``augment`` section must not decrease."""
     for key in ("scale", "gamma", "saturation"):
@@ -116,10 +102,11 @@ def check_config(config: dict, schema_path: str | Path | None = None) -> None:
     check_finite(config)
     check_source_url(config["dataset"].get("source", {}).get("url"))
     try:
+        check_tile_grid(config["tiling"]["tile_size"], config["tiling"]["stride"])
         check_fractions(config["split"]["fractions"])
+        check_grouping(config["split"]["group_by"], config["tiling"]["stride"], config["tiling"]["tile_size"])
     except WeaksegError as error:
         raise WeaksegError(f"config {error}") from None
-    check_tiling(config)
     check_ranges(config)
     check_experiment(config)
     if schema_path is not None:

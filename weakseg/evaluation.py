@@ -16,6 +16,7 @@ import torch
 
 from weakseg.cli import write_json
 from weakseg.errors import WeaksegError
+from weakseg.experiment import HELD_OUT
 from weakseg.imageio import write_png
 from weakseg.inference import forward, load_model, make_loader, resolve_device, validate
 from weakseg.labels import IGNORE_INDEX, colorize
@@ -24,7 +25,7 @@ from weakseg.models import IMAGENET_MEAN, IMAGENET_STD
 from weakseg.outputs import staged_outputs
 from weakseg.tile_data import SplitTiles, TileDataset
 
-SCORED_SETS = ("val", "test")
+SCORED_SETS = HELD_OUT
 
 
 def gallery_sample(tile_ids: list[str], n: int) -> list[str]:
@@ -81,48 +82,60 @@ def evaluate(
     dataset = tiles.dataset(val_ids, IMAGENET_MEAN, IMAGENET_STD)
     loader = make_loader(dataset, batch_size, False, max(threads - 1, 0), device, 0)
     result = validate(model, loader, device, len(class_names), None)
-    metrics = segmentation_metrics(result["confusion"], class_names)
-    metrics.update(
+    metrics = {
+        **segmentation_metrics(result["confusion"], class_names),
         **run,
-        set=scored_set,
-        class_names=class_names,
-        fraction_mae=float(result["fraction_abs_error"].sum() / (result["n_tiles"] * len(class_names))),
-        n_tiles=result["n_tiles"],
-        n_pixels=int(result["confusion"].sum()),
-        device=str(device),
-        checkpoint=str(model_path),
-        epoch=record["epoch"],
-        selected=record.get("selected", "best"),
-        best_epoch=record.get("best_epoch", record["epoch"]),
-        last_epoch=record.get("last_epoch", record["epoch"]),
-        val_miou=record["val_miou"],
-    )
+        "set": scored_set,
+        "class_names": class_names,
+        **_scored_checkpoint(result, record, model_path, device),
+    }
     per_class_mae = result["fraction_abs_error"] / result["n_tiles"]
     names = ("metrics.json", "per_class.csv", "confusion.csv", "predictions")
     with staged_outputs(*(out_dir / n for n in names)) as (metrics_tmp, per_class_tmp, confusion_tmp, predictions_tmp):
         write_json(metrics_tmp, metrics)
-        with open(per_class_tmp, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["class", "iou", "precision", "recall", "f1", "support", "fraction_mae"])
-            for k, name in enumerate(class_names):
-                scores = metrics["per_class"][name]
-                writer.writerow(
-                    [
-                        name,
-                        *(_cell(scores[m]) for m in ("iou", "precision", "recall", "f1")),
-                        scores["support"],
-                        f"{per_class_mae[k]:.6f}",
-                    ]
-                )
-        with open(confusion_tmp, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["true\\pred", *class_names])
-            writer.writerows([name, *row] for name, row in zip(class_names, result["confusion"].tolist(), strict=False))
+        _write_per_class(per_class_tmp, metrics, per_class_mae)
+        _write_confusion(confusion_tmp, result["confusion"], class_names)
         predictions_tmp.mkdir()
         _write_gallery(
             model, dataset, gallery_sample(val_ids, gallery_tiles), val_ids, palette, device, predictions_tmp
         )
     return metrics
+
+
+def _scored_checkpoint(result: dict, record: dict, model_path, device) -> dict:
+    """What was scored and with which checkpoint: counts, the fraction MAE, epochs and device."""
+    n_classes = len(record["class_names"])
+    return {
+        "fraction_mae": float(result["fraction_abs_error"].sum() / (result["n_tiles"] * n_classes)),
+        "n_tiles": result["n_tiles"],
+        "n_pixels": int(result["confusion"].sum()),
+        "device": str(device),
+        "checkpoint": str(model_path),
+        "epoch": record["epoch"],
+        "selected": record.get("selected", "best"),
+        "best_epoch": record.get("best_epoch", record["epoch"]),
+        "last_epoch": record.get("last_epoch", record["epoch"]),
+        "val_miou": record["val_miou"],
+    }
+
+
+def _write_per_class(path: Path, metrics: dict, fraction_mae: np.ndarray) -> None:
+    """Write per_class.csv: IoU, precision, recall, F1, support and weak-label fraction MAE per class."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["class", "iou", "precision", "recall", "f1", "support", "fraction_mae"])
+        for k, name in enumerate(metrics["class_names"]):
+            scores = metrics["per_class"][name]
+            cells = (_cell(scores[m]) for m in ("iou", "precision", "recall", "f1"))
+            writer.writerow([name, *cells, scores["support"], f"{fraction_mae[k]:.6f}"])
+
+
+def _write_confusion(path: Path, confusion: np.ndarray, class_names: list[str]) -> None:
+    """Write confusion.csv: one row per true class, one column per predicted class (pixels)."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["true\\pred", *class_names])
+        writer.writerows([name, *row] for name, row in zip(class_names, confusion.tolist(), strict=True))
 
 
 def _cell(value: float | None) -> str:

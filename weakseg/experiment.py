@@ -22,6 +22,8 @@ SET_NAMES = ("strong", "weak", "val", "test")
 REQUIRED_SETS = ("strong", "weak", "val")
 #: The strong and weak sets together: the tiles a model may learn from.
 POOL = ("strong", "weak")
+#: The held-out sets: tiles no model learns from; one of them is scored (see ``scored_set``).
+HELD_OUT = ("val", "test")
 #: Config sections a grid may vary.
 GRID_SECTIONS = ("training", "pretraining", "model")
 #: Keys of the ``training`` section every run shares, whatever its schedule section.
@@ -255,6 +257,21 @@ def check_fractions(fractions: dict) -> None:
     total = sum(fractions.values())
     if abs(total - 1) > 1e-6:
         raise WeaksegError(f"split.fractions must sum to 1; {fractions} sums to {total:.6g}")
+
+
+def check_grouping(group_by: str, stride: int, tile_size: int) -> None:
+    """Refuse ``group_by: tile`` when tiles overlap (stride < tile_size, both in pixels).
+
+    Overlapping neighbours would land in different sets and share pixels across them.
+
+    Raises:
+        WeaksegError: naming ``split.group_by`` and the stride and tile size.
+    """
+    if group_by == "tile" and stride < tile_size:
+        raise WeaksegError(
+            f"split.group_by: 'tile' with overlapping tiles (stride {stride} < tile_size {tile_size} px) would put "
+            "overlapping tiles in different sets; use 'block' or 'scene'"
+        )
 
 
 def check_experiment(config: dict) -> None:

@@ -76,21 +76,26 @@ def colors_to_index(
                 continue
         unknown.append((int(counts[i]), int(key)))
     if unknown:
-        unknown.sort(reverse=True)
-        total = sum(count for count, _ in unknown)
-        shown = ", ".join(f"RGB{_key_to_rgb(key)}: {count} px" for count, key in unknown[:8])
-        more = f" and {len(unknown) - 8} more colours" if len(unknown) > 8 else ""
-        hint = (
-            f"none is within snap_max_distance={snap_max_distance}"
-            if snap_max_distance is not None
-            else "set dataset.snap_to_palette: true to map them to the nearest palette colour"
-        )
-        raise WeaksegError(
-            f"{source}: {total} pixels have {len(unknown)} colours not in the dataset palette ({shown}{more}); {hint}"
-        )
+        _refuse_unknown(unknown, source, snap_max_distance)
     if n_snapped:
         log.info("%s: snapped %d pixels of off-palette colours to the nearest palette colour", source, n_snapped)
     return lookup[inverse.reshape(label_rgb.shape[:2])], n_snapped
+
+
+def _refuse_unknown(unknown: list[tuple[int, int]], source: str, snap_max_distance: float | None):
+    """Raise for the (pixel count, colour key) pairs that match no colour, most frequent first."""
+    unknown = sorted(unknown, reverse=True)
+    total = sum(count for count, _ in unknown)
+    shown = ", ".join(f"RGB{_key_to_rgb(key)}: {count} px" for count, key in unknown[:8])
+    more = f" and {len(unknown) - 8} more colours" if len(unknown) > 8 else ""
+    hint = (
+        f"none is within snap_max_distance={snap_max_distance}"
+        if snap_max_distance is not None
+        else "set dataset.snap_to_palette: true to map them to the nearest palette colour"
+    )
+    raise WeaksegError(
+        f"{source}: {total} pixels have {len(unknown)} colours not in the dataset palette ({shown}{more}); {hint}"
+    )
 
 
 def colorize(index: np.ndarray, palette: np.ndarray) -> np.ndarray:

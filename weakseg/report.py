@@ -9,20 +9,14 @@ be mailed or archived on its own; it holds no JavaScript and no network referenc
 from __future__ import annotations
 
 import csv
-import hashlib
-import importlib.metadata
 import json
 import math
-import platform
-import subprocess
-import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 import numpy as np
-import yaml
 
 from weakseg import figures, results
 from weakseg.datasets import get_dataset
@@ -30,27 +24,15 @@ from weakseg.errors import WeaksegError
 from weakseg.experiment import ALL_TILES, BASELINE, SET_NAMES, UPPER_BOUND, VARIANTS
 from weakseg.labels import colorize
 from weakseg.outputs import staged_outputs
+from weakseg.provenance import provenance
 from weakseg.splitting import read_splits
-from weakseg.summary import read_benchmark_seconds, read_summary
+from weakseg.summary import read_summary
 from weakseg.tiling import read_tiles, rows_of
 from weakseg.weak_labels import read_weak_labels
 
 QUESTION = (
     "Does pretraining on weak labels (class fractions per tile) help when only a small share "
     "of tiles have pixel labels?"
-)
-PACKAGES = (
-    "numpy",
-    "scipy",
-    "torch",
-    "torchvision",
-    "segmentation_models_pytorch",
-    "albumentations",
-    "snakemake",
-    "tifffile",
-    "Pillow",
-    "matplotlib",
-    "Jinja2",
 )
 HISTORY_PANELS = (("train_loss", "train loss"), ("val_loss", "val loss"), ("val_miou", "val mIoU"))
 
@@ -116,7 +98,7 @@ def render_report(inputs: ReportInputs) -> str:
         **_selection_context(inputs.config, rows),
         **_results_context(rows, adapter.class_names),
         "grid": _grid_context(rows),
-        "provenance": _provenance(inputs),
+        "provenance": provenance(inputs.config, inputs.benchmarks),
         "dataset": _dataset_context(inputs, adapter),
         "weak_labels": _weak_label_context(inputs),
         "preview": figures.png_uri(inputs.preview),
@@ -278,61 +260,6 @@ def _grid_context(rows: list[dict]) -> dict:
 
 
 # ---------------------------------------------------------------- provenance and data
-
-
-def _provenance(inputs: ReportInputs) -> dict:
-    config_hash = hashlib.sha256(json.dumps(inputs.config, sort_keys=True).encode()).hexdigest()[:12]
-    facts = [
-        ("git commit", _git_commit()),
-        ("config hash (sha256, first 12)", config_hash),
-        ("Python", sys.version.split()[0]),
-        ("platform", platform.platform()),
-    ]
-    facts += [(f"package {name}", _package_version(name)) for name in PACKAGES]
-    timing: dict[str, list[float]] = defaultdict(list)
-    for path in inputs.benchmarks:
-        timing[_benchmark_rule(path)].append(read_benchmark_seconds(path))
-    total = sum(sum(s) for s in timing.values())
-    rows = [(rule, len(s), sum(s), _hms(sum(s))) for rule, s in sorted(timing.items())]
-    rows.append(("total", sum(len(s) for s in timing.values()), total, _hms(total)))
-    return {
-        "facts": facts,
-        "timing": rows,
-        "config": yaml.safe_dump(inputs.config, sort_keys=False, default_flow_style=False),
-    }
-
-
-def _benchmark_rule(path: Path) -> str:
-    """``results/benchmarks/train/strong_only/...tsv`` -> ``train``; ``.../summary.tsv`` -> ``summary``."""
-    parts = Path(path).parts
-    if "benchmarks" in parts:
-        rest = parts[len(parts) - parts[::-1].index("benchmarks") :]
-        return Path(rest[0]).stem if len(rest) == 1 else rest[0]
-    return Path(path).stem
-
-
-def _git_commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30)
-        status = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    if head.returncode != 0:
-        return "unknown"
-    dirty = " (uncommitted changes)" if status.returncode == 0 and status.stdout.strip() else ""
-    return head.stdout.strip() + dirty
-
-
-def _package_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def _hms(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def _dataset_context(inputs: ReportInputs, adapter) -> dict:

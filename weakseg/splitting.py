@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from weakseg.errors import WeaksegError
-from weakseg.experiment import check_fractions
+from weakseg.experiment import HELD_OUT, check_fractions, check_grouping
 from weakseg.tiling import Tile
 
 log = logging.getLogger(__name__)
 
 #: The order groups are laid out in, and (for overlapping tiles) the keep priority: pixels of
 #: val and test must never be seen in training.
-_LAYOUT = ("val", "test", "pool")
+_LAYOUT = (*HELD_OUT, "pool")
 GROUPINGS = ("tile", "scene", "block")
 
 
@@ -51,7 +51,7 @@ def sets_at_fraction(splits: dict, fraction: float | str | None) -> dict[str, li
         WeaksegError: the strong or weak set at that fraction would be empty.
     """
     pool = splits["pool"]
-    base = {name: list(splits["sets"].get(name, [])) for name in ("val", "test")}
+    base = {name: list(splits["sets"].get(name, [])) for name in HELD_OUT}
     if fraction in (None, "all"):
         return {"strong": list(pool), "weak": [], **base}
     bound = float(fraction) * splits["n_tiles"]
@@ -131,26 +131,10 @@ def split_tiles(
         empty (the message gives the tile count and the fraction asked).
     """
     check_fractions(fractions)
-    if group_by == "tile" and stride < tile_size:
-        raise WeaksegError(
-            f"split.group_by: 'tile' with overlapping tiles (stride {stride} < tile_size {tile_size} px) would put "
-            "overlapping tiles in different sets; use 'block' or 'scene'"
-        )
+    check_grouping(group_by, stride, tile_size)
     keys = group_keys(tiles, group_by, block_size * stride)
     groups = sorted(set(keys))
-    members = defaultdict(list)
-    for index, key in enumerate(keys):
-        members[key].append(index)
-    shares = [fractions.get("val", 0), fractions.get("test", 0), fractions["strong"] + fractions["weak"]]
-    bounds = np.cumsum(shares) * len(tiles)
-    region, rank = np.empty(len(tiles), dtype=object), np.zeros(len(tiles))
-    start = 0
-    for g in np.random.default_rng(seed).permutation(len(groups)):
-        group = members[groups[g]]
-        middle = start + len(group) / 2
-        region[group] = _LAYOUT[min(int(np.searchsorted(bounds, middle)), len(_LAYOUT) - 1)]
-        rank[group] = middle - bounds[1]
-        start += len(group)
+    region, rank = _assign_regions(keys, groups, fractions, seed)
     neighbours = _neighbours(tiles, tile_size)
     dropped = _drop_overlaps(neighbours, region)
     pool = {
@@ -158,17 +142,8 @@ def split_tiles(
         for i in np.flatnonzero(region == "pool")
     }
     splits = {"pool": pool, "n_tiles": len(tiles), "n_groups": len(groups), "dropped_overlap": dropped}
-    held_out = {name: [t.tile_id for t, r in zip(tiles, region, strict=False) if r == name] for name in ("val", "test")}
-    for name in ("val", "test"):
-        if not held_out[name] and fractions.get(name, 0) > 0:
-            _empty_set(name, tiles, groups, group_by, fractions)
-    if not pool:
-        _empty_set("strong", tiles, groups, group_by, fractions)
-    try:
-        sets = sets_at_fraction({**splits, "sets": held_out}, fractions["strong"])
-    except WeaksegError:
-        empty = "strong" if not any(r["rank"] < fractions["strong"] * len(tiles) for r in pool.values()) else "weak"
-        _empty_set(empty, tiles, groups, group_by, fractions)
+    held_out = {name: [t.tile_id for t, r in zip(tiles, region, strict=True) if r == name] for name in HELD_OUT}
+    sets = _nonempty_sets(splits, held_out, tiles, groups, group_by, fractions)
     counts = {name: len(ids) for name, ids in sets.items()}
     # Weak tiles touching a strong tile sit out at this fraction (other fractions may keep them).
     splits["dropped_overlap"] = dropped + len(pool) - counts["strong"] - counts["weak"]
@@ -176,6 +151,44 @@ def split_tiles(
     log.info("split %d tiles in %d groups: %s (%d dropped for overlap)", len(tiles), len(groups), counts, dropped)
     settings = {"fractions": fractions, "group_by": group_by, "block_size": block_size, "seed": seed}
     return {"sets": sets, "counts": counts, **splits, "settings": settings}
+
+
+def _assign_regions(keys: list[str], groups: list[str], fractions: dict, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffle the groups with ``seed``, lay them end to end (val, test, pool), and place each by its midpoint.
+
+    Returns:
+        region: (n_tiles,) object array of ``val``, ``test`` or ``pool``.
+        rank: (n_tiles,) float64, the tile's group midpoint in tiles from the pool's start.
+    """
+    members = defaultdict(list)
+    for index, key in enumerate(keys):
+        members[key].append(index)
+    shares = [fractions.get("val", 0), fractions.get("test", 0), fractions["strong"] + fractions["weak"]]
+    bounds = np.cumsum(shares) * len(keys)
+    region, rank = np.empty(len(keys), dtype=object), np.zeros(len(keys))
+    start = 0
+    for g in np.random.default_rng(seed).permutation(len(groups)):
+        group = members[groups[g]]
+        middle = start + len(group) / 2
+        region[group] = _LAYOUT[min(int(np.searchsorted(bounds, middle)), len(_LAYOUT) - 1)]
+        rank[group] = middle - bounds[1]
+        start += len(group)
+    return region, rank
+
+
+def _nonempty_sets(splits: dict, held_out: dict, tiles, groups, group_by: str, fractions: dict) -> dict:
+    """The sets at the reference strong fraction; a set that came out empty raises (see :func:`_empty_set`)."""
+    for name in HELD_OUT:
+        if not held_out[name] and fractions.get(name, 0) > 0:
+            _empty_set(name, tiles, groups, group_by, fractions)
+    pool = splits["pool"]
+    if not pool:
+        _empty_set("strong", tiles, groups, group_by, fractions)
+    try:
+        return sets_at_fraction({**splits, "sets": held_out}, fractions["strong"])
+    except WeaksegError:
+        empty = "strong" if not any(r["rank"] < fractions["strong"] * len(tiles) for r in pool.values()) else "weak"
+        _empty_set(empty, tiles, groups, group_by, fractions)
 
 
 def _empty_set(name: str, tiles: list[Tile], groups: list[str], group_by: str, fractions: dict) -> None:

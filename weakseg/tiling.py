@@ -34,6 +34,22 @@ class Tile:
     labeled_fraction: float
 
 
+def check_tile_grid(tile_size: int, stride: int) -> None:
+    """Require 0 < stride <= tile_size (pixels) and a tile size that is a multiple of 32.
+
+    32 is the output stride of the smp encoders; a larger stride would skip pixels.
+
+    Raises:
+        WeaksegError: naming ``tiling.stride`` or ``tiling.tile_size`` and the values.
+    """
+    if stride < 1 or stride > tile_size:
+        raise WeaksegError(
+            f"tiling.stride: {stride} px must be in 1..tile_size ({tile_size} px); more would skip pixels"
+        )
+    if tile_size % 32:
+        raise WeaksegError(f"tiling.tile_size: {tile_size} px must be a multiple of 32 (the encoders' output stride)")
+
+
 def tile_offsets(length: int, tile_size: int, stride: int) -> list[int]:
     """Start offsets (pixels) of tiles along one axis of ``length`` pixels.
 
@@ -111,9 +127,10 @@ def write_tiles(
         min_labeled_fraction: see :func:`plan_tiles`.
 
     Raises:
-        WeaksegError: a tile larger than a scene, a scene whose label has no labelled pixel
-            (naming it), or no tile kept at all.
+        WeaksegError: a bad tile grid (see :func:`check_tile_grid`), a tile larger than a
+            scene, a scene whose label has no labelled pixel (naming it), or no tile kept.
     """
+    check_tile_grid(tile_size, stride)
     out_dir = Path(out_dir)
     plans, channels = [], None
     for scene, image_path, label_path in scenes:

@@ -272,29 +272,16 @@ def train(
     torch.set_num_threads(max(threads, 1))
     seed_everything(cfg["seed"])
     run = _build(data, settings, device)
-    workers, draws = max(threads - 1, 0), cfg["steps_per_epoch"] * cfg["batch_size"]
-    loaders = [
-        make_loader(d, cfg["batch_size"], True, workers, device, cfg["seed"], draws)
-        for d in (data.train, data.weak)
-        if d is not None
-    ]
-    val_loader = make_loader(data.val, cfg["batch_size"], False, workers, device, cfg["seed"])
-    run.generators = [loader.generator for loader in (*loaders, val_loader)]
+    loaders, val_loader = _loaders(run, data, cfg, max(threads - 1, 0), device)
     inputs = {**(inputs or {}), **({"init": settings["init_from"]} if settings.get("init_from") else {})}
     _resume(run, settings, inputs, resume_path)
     resume_dir.mkdir(parents=True, exist_ok=True)
     step_loss, val_loss = _loss_functions(mode, cfg)
     writer = SummaryWriter(str(resume_dir / "tensorboard"), purge_step=run.start_epoch)
+    weak = f" + {len(data.weak)} weak tiles" if data.weak is not None else ""
     log.info(
         "%s training on %s: %d train tiles%s, %d val tiles, epochs %d-%d of %d steps",
-        mode,
-        device,
-        len(data.train),
-        f" + {len(data.weak)} weak tiles" if data.weak is not None else "",
-        len(data.val),
-        run.start_epoch,
-        cfg["epochs"],
-        cfg["steps_per_epoch"],
+        *(mode, device, len(data.train), weak, len(data.val), run.start_epoch, cfg["epochs"], cfg["steps_per_epoch"]),
     )
     for epoch in range(run.start_epoch, cfg["epochs"] + 1):
         started = time.perf_counter()
@@ -311,6 +298,23 @@ def train(
     final = _model_record(run.model, settings, data, cfg["epochs"], run.history[-1]["val_miou"])
     _publish(resume_dir, out_dir, final, run.history, cfg.get("checkpoint", "last"))
     return run.history
+
+
+def _loaders(run: _Run, data: TrainingData, cfg: dict, workers: int, device: torch.device) -> tuple[list, object]:
+    """The training loaders (train, then weak in joint mode) and the validation loader.
+
+    Every loader has its own seeded generator, kept on ``run`` so the resume checkpoint holds
+    their states; each training loader draws ``steps_per_epoch * batch_size`` tiles an epoch.
+    """
+    draws = cfg["steps_per_epoch"] * cfg["batch_size"]
+    loaders = [
+        make_loader(d, cfg["batch_size"], True, workers, device, cfg["seed"], draws)
+        for d in (data.train, data.weak)
+        if d is not None
+    ]
+    val_loader = make_loader(data.val, cfg["batch_size"], False, workers, device, cfg["seed"])
+    run.generators = [loader.generator for loader in (*loaders, val_loader)]
+    return loaders, val_loader
 
 
 def _checked_settings(data: TrainingData, settings: dict) -> tuple[str, dict]:

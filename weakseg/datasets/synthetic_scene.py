@@ -19,6 +19,8 @@ takes about 0.2 s on one CPU core.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 CLASS_NAMES = ("impervious_surfaces", "building", "low_vegetation", "tree", "car", "clutter")
@@ -100,6 +102,29 @@ def _blob(u, v, r, rng):
     return d < 1, d
 
 
+@dataclass
+class _Canvas:
+    """The layers being drawn: image, label and the per-pixel fields shading uses later.
+
+    ``tex`` is the texture amplitude (DN), ``shade`` a multiplicative brightness, ``z`` the
+    object height that casts shadows; ``urban`` marks the dense side of the scene.
+    """
+
+    rng: np.random.Generator
+    h: int
+    w: int
+    area: float
+    yy: np.ndarray
+    xx: np.ndarray
+    label: np.ndarray
+    img: np.ndarray
+    tex: np.ndarray
+    shade: np.ndarray
+    z: np.ndarray
+    urban: np.ndarray | None = None
+    urban_idx: np.ndarray | None = None
+
+
 def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Generate one synthetic aerial scene.
 
@@ -123,40 +148,69 @@ def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.n
     for name, val in (("height", height), ("width", width)):
         if val < MIN_SIZE:
             raise ValueError(f"{name} must be >= {MIN_SIZE} pixels, got {val}")
-    rng = np.random.default_rng(seed)
-    h, w = int(height), int(width)
-    area = h * w / 512.0**2  # object counts are tuned per 512 x 512
-    yy = np.arange(h, dtype=np.float32)[:, None]
-    xx = np.arange(w, dtype=np.float32)[None, :]
+    # The layers draw from one generator in this order; reordering them changes every scene.
+    c = _new_canvas(np.random.default_rng(seed), int(height), int(width))
+    _urban_density(c)
+    _low_vegetation(c)
+    segs, diag = _road_segments(c)
+    road = _draw_roads(c, segs)
+    plazas = _plazas(c)
+    _buildings(c, diag)
+    sun = _trees(c, segs)
+    _cars(c, segs, plazas)
+    _clutter(c, road)
+    _cast_shadows(c, sun)
+    return _finish(c), c.label
 
-    label = np.full((h, w), LOW_VEG, np.uint8)
-    img = np.empty((h, w, 3), np.float32)
-    tex = np.full((h, w), 4.0, np.float32)  # per-pixel texture amplitude (DN)
-    shade = np.ones((h, w), np.float32)  # multiplicative brightness
-    z = np.zeros((h, w), np.float32)  # object height, casts shadows
 
-    # Urban density: a random-direction gradient guarantees a rural and an urban
-    # side in every scene; the noise makes the boundary irregular.
+def _new_canvas(rng: np.random.Generator, h: int, w: int) -> _Canvas:
+    """An empty canvas of low vegetation; object counts are tuned per 512 x 512 px."""
+    return _Canvas(
+        rng=rng,
+        h=h,
+        w=w,
+        area=h * w / 512.0**2,
+        yy=np.arange(h, dtype=np.float32)[:, None],
+        xx=np.arange(w, dtype=np.float32)[None, :],
+        label=np.full((h, w), LOW_VEG, np.uint8),
+        img=np.empty((h, w, 3), np.float32),
+        tex=np.full((h, w), 4.0, np.float32),
+        shade=np.ones((h, w), np.float32),
+        z=np.zeros((h, w), np.float32),
+    )
+
+
+def _urban_density(c: _Canvas) -> None:
+    """Mark the urban side: a random-direction gradient guarantees a rural and an urban side."""
+    rng, h, w = c.rng, c.h, c.w
     ang = rng.uniform(0, 2 * np.pi)
-    u_field = ((yy - h / 2) * np.sin(ang) + (xx - w / 2) * np.cos(ang)) * (2.5 / max(h, w))
-    u_field = u_field + 0.6 * _smooth_noise(rng, h, w, 128)
-    urban = u_field > np.quantile(u_field[::4, ::4], 1 - rng.uniform(0.5, 0.75))
-    urban_idx = np.flatnonzero(urban)
+    u_field = ((c.yy - h / 2) * np.sin(ang) + (c.xx - w / 2) * np.cos(ang)) * (2.5 / max(h, w))
+    u_field = u_field + 0.6 * _smooth_noise(rng, h, w, 128)  # an irregular boundary
+    c.urban = u_field > np.quantile(u_field[::4, ::4], 1 - rng.uniform(0.5, 0.75))
+    c.urban_idx = np.flatnonzero(c.urban)
 
-    # Low vegetation: mottled lawns; in the countryside, fields with their own
-    # tone (lush, dry, bare) and crop rows.
+
+def _low_vegetation(c: _Canvas) -> None:
+    """Mottled lawns; in the countryside, fields with their own tone (lush, dry, bare) and crop rows."""
+    rng, img = c.rng, c.img
     img[:] = _LAWN
-    img += _smooth_noise(rng, h, w, 40)[..., None] * np.float32([16, 6, 6])
-    for _ in range(int(rng.integers(8, 16) * area) + 1):
-        win = _window(rng.uniform(0, h), rng.uniform(0, w), 90, h, w, rng.choice([0, np.pi / 2]))
+    img += _smooth_noise(rng, c.h, c.w, 40)[..., None] * np.float32([16, 6, 6])
+    for _ in range(int(rng.integers(8, 16) * c.area) + 1):
+        win = _window(rng.uniform(0, c.h), rng.uniform(0, c.w), 90, c.h, c.w, rng.choice([0, np.pi / 2]))
         m = (np.abs(win[1]) < rng.uniform(25, 90)) & (np.abs(win[2]) < rng.uniform(20, 70))
-        m &= ~urban[win[0]]
+        m &= ~c.urban[win[0]]
         tone = rng.choice([[-22, 28, 12], [18, -8, 0], [-35, 15, 5], [8, 5, 5]])
         rows = rng.uniform(0, 10) * np.sin(win[2] * (2 * np.pi / rng.uniform(4, 9)))
         img[win[0]][m] += np.float32(tone) + rows[..., None][m]
 
-    # Roads: full-span horizontal/vertical roads, maybe a diagonal, urban side streets.
-    segs = []  # (y0, x0, y1, x1, half_width)
+
+def _road_segments(c: _Canvas) -> tuple[list[tuple], float | None]:
+    """Road centre lines (y0, x0, y1, x1, half_width) and the diagonal's angle (None without one).
+
+    Full-span horizontal and vertical roads, maybe a diagonal, and urban side streets.
+    """
+    rng, h, w = c.rng, c.h, c.w
+    segs = []
     for vertical, size in ((False, h), (True, w)):
         n = int(rng.integers(1, 4))
         # one road per band of the scene keeps parallel roads apart
@@ -167,19 +221,18 @@ def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.n
     if rng.random() < 0.6:
         diag = rng.choice([1, -1]) * rng.uniform(0.5, 1.05)
         cy, cx, L = rng.uniform(0.2, 0.8) * h, rng.uniform(0.2, 0.8) * w, h + w
-        segs.append(
-            (
-                cy - L * np.sin(diag),
-                cx - L * np.cos(diag),
-                cy + L * np.sin(diag),
-                cx + L * np.cos(diag),
-                rng.uniform(4, 9),
-            )
-        )
-    for _ in range(int(rng.integers(4, 9) * area) + 1):
-        y0, x0 = divmod(int(rng.choice(urban_idx)), w)
+        dy, dx = L * np.sin(diag), L * np.cos(diag)
+        segs.append((cy - dy, cx - dx, cy + dy, cx + dx, rng.uniform(4, 9)))
+    for _ in range(int(rng.integers(4, 9) * c.area) + 1):
+        y0, x0 = divmod(int(rng.choice(c.urban_idx)), w)
         a, L = rng.integers(0, 4) * np.pi / 2, rng.uniform(60, 220)
         segs.append((y0, x0, y0 + L * np.sin(a), x0 + L * np.cos(a), rng.uniform(3, 6)))
+    return segs, diag
+
+
+def _draw_roads(c: _Canvas, segs: list[tuple]) -> np.ndarray:
+    """Draw the road segments as asphalt; returns the (h, w) bool road mask."""
+    rng, h, w = c.rng, c.h, c.w
     road = np.zeros((h, w), bool)
     for y0, x0, y1, x1, hw in segs:
         dy, dx = y1 - y0, x1 - x0
@@ -188,73 +241,91 @@ def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.n
         xa, xb = max(int(min(x0, x1) - hw), 0), min(int(max(x0, x1) + hw) + 2, w)
         if ya >= yb or xa >= xb:
             continue
-        sl, ry, rx = (slice(ya, yb), slice(xa, xb)), yy[ya:yb] - y0, xx[:, xa:xb] - x0
+        sl, ry, rx = (slice(ya, yb), slice(xa, xb)), c.yy[ya:yb] - y0, c.xx[:, xa:xb] - x0
         along, across = (ry * dy + rx * dx) / n, (rx * dy - ry * dx) / n
         m = (np.abs(across) < hw) & (along > -hw) & (along < n + hw)
         road[sl] |= m
-        img[sl][m] = _ASPHALT + rng.normal(0, 8)
+        c.img[sl][m] = _ASPHALT + rng.normal(0, 8)
         if hw > 7:  # dashed centre line: a cue for "road" that roofs lack
-            img[sl][m & (np.abs(across) < 0.7) & (along % 14 < 7)] = 205
-    label[road] = IMPERVIOUS
-    tex[road] = 3
-    # Paved plazas / parking lots in the urban area.
-    plazas = []
-    for _ in range(int(rng.integers(2, 5) * area) + 1):
-        cy, cx = divmod(int(rng.choice(urban_idx)), w)
-        hy, hx = rng.uniform(14, 45), rng.uniform(14, 45)
-        win = _window(cy, cx, max(hy, hx) + 1, h, w)
-        m = (np.abs(win[2]) < hy) & (np.abs(win[1]) < hx)
-        img[win[0]][m] = _PAVING + rng.normal(0, 10)
-        label[win[0]][m] = IMPERVIOUS
-        plazas.append((cy, cx, hy, hx))
+            c.img[sl][m & (np.abs(across) < 0.7) & (along % 14 < 7)] = 205
+    c.label[road] = IMPERVIOUS
+    c.tex[road] = 3
+    return road
 
-    # Buildings: dense in the urban area, rare farmhouses outside; never on roads.
-    # Candidates are tried largest first, which packs urban blocks much more densely.
+
+def _plazas(c: _Canvas) -> list[tuple]:
+    """Paved plazas and parking lots in the urban area; returns their (cy, cx, hy, hx) boxes."""
+    rng, plazas = c.rng, []
+    for _ in range(int(rng.integers(2, 5) * c.area) + 1):
+        cy, cx = divmod(int(rng.choice(c.urban_idx)), c.w)
+        hy, hx = rng.uniform(14, 45), rng.uniform(14, 45)
+        win = _window(cy, cx, max(hy, hx) + 1, c.h, c.w)
+        m = (np.abs(win[2]) < hy) & (np.abs(win[1]) < hx)
+        c.img[win[0]][m] = _PAVING + rng.normal(0, 10)
+        c.label[win[0]][m] = IMPERVIOUS
+        plazas.append((cy, cx, hy, hx))
+    return plazas
+
+
+def _buildings(c: _Canvas, diag: float | None) -> None:
+    """Buildings: dense in the urban area, rare farmhouses outside; never on roads or plazas.
+
+    Candidates are tried largest first, which packs urban blocks much more densely.
+    """
+    rng, h, w = c.rng, c.h, c.w
     thetas = [0.0, np.pi / 2] + ([diag] if diag is not None else [])
-    paved = label == IMPERVIOUS  # roads and plazas stay open
-    n = int(5000 * area) + 10
+    paved = c.label == IMPERVIOUS
+    n = int(5000 * c.area) + 10
     ys, xs, big = rng.uniform(0, h, n), rng.uniform(0, w, n), rng.random(n) < 0.03
     sizes = np.where(big, rng.uniform(25, 55, n), rng.uniform(9, 26, n))
-    keep = urban[ys.astype(int), xs.astype(int)] | (rng.random(n) < 0.01)
+    keep = c.urban[ys.astype(int), xs.astype(int)] | (rng.random(n) < 0.01)
     order = np.flatnonzero(keep)[np.argsort(-sizes[keep], kind="stable")]
     for cy, cx, hl, is_big in zip(ys[order], xs[order], sizes[order], big[order], strict=False):
-        if label[int(cy), int(cx)] == BUILDING or paved[int(cy), int(cx)]:
+        if c.label[int(cy), int(cx)] == BUILDING or paved[int(cy), int(cx)]:
             continue  # cheap rejection before any window is drawn
-        hw = hl * rng.uniform(0.45, 0.95)
-        theta = thetas[rng.integers(len(thetas))] + rng.normal(0, 0.02)
-        wing = (not is_big) and rng.random() < 0.35  # L-shaped: a wing at one end
-        ext = hw + (rng.uniform(6, 14) if wing else 0)
-        apron = rng.uniform(3, 10) if rng.random() < 0.8 else 0
-        gap = rng.uniform(1, 4)
-        win = _window(cy, cx, np.hypot(hl, ext) + apron + 3, h, w, theta)
-        if win is None:
-            continue
-        sl, u, v = win
-        wl = hl * rng.uniform(0.35, 0.6)
-        m = (np.abs(u) <= hl) & (np.abs(v) <= hw)
-        if wing:
-            m |= (u >= hl - wl) & (u <= hl) & (v >= -hw) & (v <= ext)
-        near = (np.abs(u) <= hl + gap) & (v >= -hw - gap) & (v <= ext + gap)
-        if (paved[sl] & near).any() or (label[sl][near] == BUILDING).any() or not m.any():
-            continue
-        if apron:  # paved yard/driveway around the house
-            yard = (np.abs(u) <= hl + apron) & (v >= -hw - apron) & (v <= ext + apron) & ~m
-            yard &= label[sl] == LOW_VEG
-            img[sl][yard], label[sl][yard] = _PAVING + rng.normal(0, 10), IMPERVIOUS
-        k = rng.choice(4, p=[0.3, 0.25, 0.3, 0.15])
-        roof = _ROOFS[k] + rng.normal(0, 9, 3)
-        img[sl][m], label[sl][m], tex[sl][m] = roof, BUILDING, 3
-        if not is_big and k != 3:  # gable roof: two faces lit differently
-            lit = np.where(wing & (u >= hl - wl) & (v > hw), u > hl - wl / 2, v > 0)
-            shade[sl][m] = np.where(lit, 1.12, 0.88)[m]
-        z[sl][m] = rng.uniform(12, 20) if is_big else rng.uniform(6, 14)
+        _building(c, paved, cy, cx, hl, is_big, thetas)
 
-    # Trees: clustered crowns (more in the countryside) and rows along roads.
-    crowns = []
-    for _ in range(int(rng.integers(25, 40) * area) + 1):
-        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
-        rural = not urban[int(cy), int(cx)]
-        if label[int(cy), int(cx)] == BUILDING:
+
+def _building(c: _Canvas, paved, cy, cx, hl, is_big, thetas) -> None:
+    """One building of half-length hl at (cy, cx), maybe L-shaped, with a paved yard."""
+    rng = c.rng
+    hw = hl * rng.uniform(0.45, 0.95)
+    theta = thetas[rng.integers(len(thetas))] + rng.normal(0, 0.02)
+    wing = (not is_big) and rng.random() < 0.35  # L-shaped: a wing at one end
+    ext = hw + (rng.uniform(6, 14) if wing else 0)
+    apron = rng.uniform(3, 10) if rng.random() < 0.8 else 0
+    gap = rng.uniform(1, 4)
+    win = _window(cy, cx, np.hypot(hl, ext) + apron + 3, c.h, c.w, theta)
+    if win is None:
+        return
+    sl, u, v = win
+    img, label = c.img[sl], c.label[sl]
+    wl = hl * rng.uniform(0.35, 0.6)
+    m = (np.abs(u) <= hl) & (np.abs(v) <= hw)
+    if wing:
+        m |= (u >= hl - wl) & (u <= hl) & (v >= -hw) & (v <= ext)
+    near = (np.abs(u) <= hl + gap) & (v >= -hw - gap) & (v <= ext + gap)
+    if (paved[sl] & near).any() or (label[near] == BUILDING).any() or not m.any():
+        return
+    if apron:  # paved yard/driveway around the house
+        yard = (np.abs(u) <= hl + apron) & (v >= -hw - apron) & (v <= ext + apron) & ~m
+        yard &= label == LOW_VEG
+        img[yard], label[yard] = _PAVING + rng.normal(0, 10), IMPERVIOUS
+    k = rng.choice(4, p=[0.3, 0.25, 0.3, 0.15])
+    img[m], label[m], c.tex[sl][m] = _ROOFS[k] + rng.normal(0, 9, 3), BUILDING, 3
+    if not is_big and k != 3:  # gable roof: two faces lit differently
+        lit = np.where(wing & (u >= hl - wl) & (v > hw), u > hl - wl / 2, v > 0)
+        c.shade[sl][m] = np.where(lit, 1.12, 0.88)[m]
+    c.z[sl][m] = rng.uniform(12, 20) if is_big else rng.uniform(6, 14)
+
+
+def _trees(c: _Canvas, segs: list[tuple]) -> float:
+    """Clustered crowns (more in the countryside) and rows along roads; returns the sun azimuth."""
+    rng, crowns = c.rng, []
+    for _ in range(int(rng.integers(25, 40) * c.area) + 1):
+        cy, cx = rng.uniform(0, c.h), rng.uniform(0, c.w)
+        rural = not c.urban[int(cy), int(cx)]
+        if c.label[int(cy), int(cx)] == BUILDING:
             continue
         n, sd = rng.integers(3, 25 if rural else 8), rng.uniform(8, 30 if rural else 14)
         crowns += [(y, x, rng.uniform(5, 13)) for y, x in rng.normal([cy, cx], sd, (n, 2))]
@@ -264,16 +335,11 @@ def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.n
             side = rng.choice([-1, 1])
             for t in np.arange(rng.uniform(0, 20), n, rng.uniform(14, 24)):
                 off = side * (hw + rng.uniform(0, 4))
-                crowns.append(
-                    (
-                        y0 + (t * (y1 - y0) - off * (x1 - x0)) / n,
-                        x0 + (t * (x1 - x0) + off * (y1 - y0)) / n,
-                        rng.uniform(4, 8),
-                    )
-                )
+                y, x = y0 + (t * (y1 - y0) - off * (x1 - x0)) / n, x0 + (t * (x1 - x0) + off * (y1 - y0)) / n
+                crowns.append((y, x, rng.uniform(4, 8)))
     sun = rng.uniform(0, 2 * np.pi)
     for cy, cx, r in crowns:
-        win = _window(cy, cx, r * 1.25, h, w)
+        win = _window(cy, cx, r * 1.25, c.h, c.w)
         if win is None:
             continue
         sl, u, v = win
@@ -281,25 +347,32 @@ def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.n
         dome = np.sqrt(np.clip(1 - d * d, 0, 1))
         # crowns are lit from the side opposite the cast shadows
         lit = 0.8 + 0.35 * dome - 0.15 * (v * np.sin(sun) + u * np.cos(sun)) / r
-        img[sl][m] = _TREE + rng.normal(0, 8) + np.float32([rng.normal(0, 8), 0, 0])
-        label[sl][m], shade[sl][m], tex[sl][m] = TREE, lit[m], 16
-        z[sl] = np.where(m, np.maximum(z[sl], rng.uniform(5, 12) * dome), z[sl])
+        c.img[sl][m] = _TREE + rng.normal(0, 8) + np.float32([rng.normal(0, 8), 0, 0])
+        c.label[sl][m], c.shade[sl][m], c.tex[sl][m] = TREE, lit[m], 16
+        c.z[sl] = np.where(m, np.maximum(c.z[sl], rng.uniform(5, 12) * dome), c.z[sl])
+    return sun
 
-    # Cars: parked/driving along the road lanes and in rows on plazas, only on pavement.
-    def car(cy, cx, theta):
-        win = _window(cy, cx, 6, h, w, theta)
-        if win is None:
-            return
-        sl, u, v = win
-        hl, hw = rng.uniform(3.6, 4.6), rng.uniform(1.8, 2.3)
-        m = (np.abs(u) <= hl) & (np.abs(v) <= hw)
-        if not m.any() or (label[sl][m] != IMPERVIOUS).any():
-            return
-        img[sl][m] = _CARS[rng.integers(len(_CARS))] + rng.normal(0, 6)
-        glass = m & (np.abs(v) < hw - 0.6) & (((u > 0.2 * hl) & (u < 0.6 * hl)) | (u < -0.55 * hl))
-        label[sl][m], shade[sl][m], tex[sl][m] = CAR, 1.0, 2
-        shade[sl][glass], z[sl][m] = 0.45, 1.5
 
+def _car(c: _Canvas, cy: float, cx: float, theta: float) -> None:
+    """One car centred at (cy, cx) heading theta, drawn only where it lies wholly on pavement."""
+    rng = c.rng
+    win = _window(cy, cx, 6, c.h, c.w, theta)
+    if win is None:
+        return
+    sl, u, v = win
+    hl, hw = rng.uniform(3.6, 4.6), rng.uniform(1.8, 2.3)
+    m = (np.abs(u) <= hl) & (np.abs(v) <= hw)
+    if not m.any() or (c.label[sl][m] != IMPERVIOUS).any():
+        return
+    c.img[sl][m] = _CARS[rng.integers(len(_CARS))] + rng.normal(0, 6)
+    glass = m & (np.abs(v) < hw - 0.6) & (((u > 0.2 * hl) & (u < 0.6 * hl)) | (u < -0.55 * hl))
+    c.label[sl][m], c.shade[sl][m], c.tex[sl][m] = CAR, 1.0, 2
+    c.shade[sl][glass], c.z[sl][m] = 0.45, 1.5
+
+
+def _cars(c: _Canvas, segs: list[tuple], plazas: list[tuple]) -> None:
+    """Cars parked or driving along the road lanes (denser in town) and in rows on plazas."""
+    rng = c.rng
     for y0, x0, y1, x1, hw in segs:
         n = np.hypot(y1 - y0, x1 - x0)
         theta = np.arctan2(y1 - y0, x1 - x0)
@@ -308,24 +381,29 @@ def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.n
             while t < n:
                 cy = y0 + (t * (y1 - y0) - off * (x1 - x0)) / n
                 cx = x0 + (t * (x1 - x0) + off * (y1 - y0)) / n
-                car(cy, cx, theta)
-                busy = 0 <= cy < h and 0 <= cx < w and urban[int(cy), int(cx)]
+                _car(c, cy, cx, theta)
+                busy = 0 <= cy < c.h and 0 <= cx < c.w and c.urban[int(cy), int(cx)]
                 t += 11 + rng.exponential(25 if busy else 90)
     for cy, cx, hy, hx in plazas:
         for row in np.arange(-hy + 6, hy - 5, 13):
             for x in np.arange(-hx + 3, hx - 2, 6):
                 if rng.random() < 0.6:
-                    car(cy + row, cx + x, np.pi / 2)
+                    _car(c, cy + row, cx + x, np.pi / 2)
 
-    # Clutter: construction sites of bare soil plus scattered containers/heaps,
-    # on open ground (not on roads, roofs or crowns).
+
+def _clutter(c: _Canvas, road: np.ndarray) -> None:
+    """Construction sites of bare soil and scattered containers/heaps on open ground.
+
+    Never on roads, roofs or crowns.
+    """
+    rng, h, w = c.rng, c.h, c.w
     items = [
-        (*divmod(int(rng.choice(urban_idx)), w), rng.uniform(14, 28), True)
-        for _ in range(int(rng.integers(2, 5) * area) + 1)
+        (*divmod(int(rng.choice(c.urban_idx)), w), rng.uniform(14, 28), True)
+        for _ in range(int(rng.integers(2, 5) * c.area) + 1)
     ]
     items += [
         (rng.uniform(0, h), rng.uniform(0, w), rng.uniform(2, 5), False)
-        for _ in range(int(rng.integers(200, 320) * area) + 3)
+        for _ in range(int(rng.integers(200, 320) * c.area) + 3)
     ]
     palette = np.concatenate([_ROOFS, _ASPHALT[None], _CONTAINERS, _SOIL[None]])
     for cy, cx, r, site in items:
@@ -334,28 +412,36 @@ def generate_scene(seed: int, height: int, width: int) -> tuple[np.ndarray, np.n
             continue
         sl, u, v = win
         m = _blob(u, v, r, rng)[0] if site or rng.random() < 0.5 else (np.abs(u) < r * 1.4) & (np.abs(v) < r * 0.6)
-        m &= ~road[sl] & ((label[sl] == LOW_VEG) | (label[sl] == IMPERVIOUS))
+        m &= ~road[sl] & ((c.label[sl] == LOW_VEG) | (c.label[sl] == IMPERVIOUS))
         colour = _SOIL if site else palette[rng.integers(len(palette))]
-        img[sl][m] = colour + rng.normal(0, 10)
-        label[sl][m], tex[sl][m], shade[sl][m] = CLUTTER, 14 if site else 5, 1.0
-        z[sl][m] = 0.5 if site else rng.uniform(1, 3)
+        c.img[sl][m] = colour + rng.normal(0, 10)
+        c.label[sl][m], c.tex[sl][m], c.shade[sl][m] = CLUTTER, 14 if site else 5, 1.0
+        c.z[sl][m] = 0.5 if site else rng.uniform(1, 3)
 
-    # Cast shadows: a pixel is shadowed when some object towards the sun rises
-    # above the sun ray through it. They darken the image only, never the label.
-    k = rng.uniform(0.6, 1.0)  # shadow length in pixels per unit of height
-    shadow, prev = np.zeros((h, w), bool), None
-    for s in range(1, int(np.ceil(z.max() * k)) + 1):
+
+def _cast_shadows(c: _Canvas, sun: float) -> None:
+    """Darken pixels where an object towards the sun rises above the sun ray; never the label."""
+    k = c.rng.uniform(0.6, 1.0)  # shadow length in pixels per unit of height
+    shadow, prev = np.zeros((c.h, c.w), bool), None
+    for s in range(1, int(np.ceil(c.z.max() * k)) + 1):
         off = (int(round(s * np.sin(sun))), int(round(s * np.cos(sun))))
         if off != prev:
-            shadow |= _shift(z, *off) - s / k > z + 0.5
+            shadow |= _shift(c.z, *off) - s / k > c.z + 0.5
             prev = off
-    shade[shadow] *= rng.uniform(0.45, 0.6)
+    c.shade[shadow] *= c.rng.uniform(0.45, 0.6)
 
-    # Texture, illumination (global gain, per-band gain, slow gradient, haze), noise.
+
+def _finish(c: _Canvas) -> np.ndarray:
+    """Texture, illumination (global and per-band gain, slow gradient, haze) and sensor noise.
+
+    Returns the (h, w, 3) uint8 image.
+    """
+    rng, h, w = c.rng, c.h, c.w
     grain = 0.6 * _smooth_noise(rng, h, w, 2) + 0.4 * rng.standard_normal((h, w), dtype=np.float32)
-    img += (tex * grain)[..., None]
+    img = c.img  # in place: a new array rounds one pixel in a million differently
+    img += (c.tex * grain)[..., None]
     gain = rng.uniform(0.85, 1.15) * (1 + rng.uniform(-0.05, 0.05, 3))
     field = 1 + 0.06 * _smooth_noise(rng, h, w, 256)
-    img = img * (shade * field)[..., None] * np.float32(gain) + np.float32(rng.uniform(-6, 6))
+    img = img * (c.shade * field)[..., None] * np.float32(gain) + np.float32(rng.uniform(-6, 6))
     img += rng.normal(0, rng.uniform(4, 8), img.shape).astype(np.float32)
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8), label
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
