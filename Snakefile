@@ -15,6 +15,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/training.smk"
 include: "rules/evaluation.smk"
+include: "rules/predict.smk"
 include: "rules/report.smk"
 
 

@@ -1,6 +1,7 @@
 import csv
 import json
 import os
+import shlex
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -24,7 +25,9 @@ RUNS = planned_runs(config)
 MAIN_RUNS = [run for run in RUNS if run.point == "default"]
 #: The split of the data-stage sections of the report.
 REFERENCE_SPLIT = config["split"]["seed"]
-SCORED_SET = "test" if config["split"]["fractions"].get("test", 0) > 0 else "val"
+SCORED_SET = (
+    "test" if config["split"]["fractions"].get("test", 0) > 0 or config["split"]["use_official_test"] else "val"
+)
 
 
 wildcard_constraints:
@@ -114,15 +117,66 @@ def train_inputs(wildcards):
     return files
 
 
-def evaluate_inputs(wildcards):
-    """Inputs of an evaluate job: the run's model, tiles, split and weak labels."""
-    split = split_files(int(wildcards.seed))
+def scene_arrays(dataset):
+    """The prepared image and label arrays of every scene (whole-scene scoring and predict)."""
+    names = scenes(dataset)
     return {
+        "scene_images": expand("data/{dataset}/prepared/{scene}/image.npy", dataset=dataset, scene=names),
+        "scene_labels": expand("data/{dataset}/prepared/{scene}/label.npy", dataset=dataset, scene=names),
+    }
+
+
+def evaluate_inputs(wildcards):
+    """Inputs of an evaluate job: the run's model, tiles, split and weak labels (and whole scenes in scenes mode)."""
+    split = split_files(int(wildcards.seed))
+    files = {
         "model": f"results/models/{run_of(wildcards).path}/model.pt",
         **tile_files(),
         "splits": split["splits"],
         "weak_labels": split["weak_labels"],
     }
+    if config["evaluation"]["mode"] == "scenes":
+        files.update(scene_arrays(DATASET))
+    return files
+
+
+def scene_options(input):
+    """The evaluate options of scenes mode: the prepared arrays, window, overlap and model scale."""
+    if config["evaluation"]["mode"] != "scenes":
+        return ""
+    evaluation, shorter_side = config["evaluation"], config["tiling"]["shorter_side"]
+    scale = f" --shorter-side {shorter_side}" if shorter_side else ""
+    return f"{scene_arguments(input)} --window {evaluation['window']} --overlap {evaluation['overlap']}{scale}"
+
+
+def scene_arguments(input):
+    """``--scene-images ... --scene-labels ...`` of a job's prepared scene arrays.
+
+    Before the download checkpoint has run, Snakemake evaluates params with a placeholder input
+    that lacks them; the job is planned again once it has.
+    """
+    images, labels = getattr(input, "scene_images", []), getattr(input, "scene_labels", [])
+    return f"--scene-images {' '.join(images)} --scene-labels {' '.join(labels)}"
+
+
+def predict_inputs(wildcards):
+    """Inputs of a predict job: the run's model, and either the image folder or the split's scenes."""
+    files = {"model": f"results/models/{run_of(wildcards).path}/model.pt"}
+    source = config["predict"]["input"]
+    if source not in ("val", "test"):
+        return {**files, "folder": source}
+    tiles = tile_files()["tiles"]
+    splits = split_files(int(wildcards.seed))["splits"]
+    return {**files, "tiles": tiles, "splits": splits, **scene_arrays(DATASET)}
+
+
+def predict_source(wildcards, input):
+    """The predict options naming what to predict: ``--folder`` or the set's scenes with their arrays."""
+    source = config["predict"]["input"]
+    if source not in ("val", "test"):
+        return f"--folder {shlex.quote(source)}"
+    tiles, splits = tile_files()["tiles"], split_files(int(wildcards.seed))["splits"]
+    return f"--set {source} --splits {splits} --tiles {tiles} {scene_arguments(input)}"
 
 
 def run_identity(wildcards):

@@ -50,11 +50,14 @@ rule tile:
         tile_size=config["tiling"]["tile_size"],
         stride=config["tiling"]["stride"],
         min_labeled_fraction=config["tiling"]["min_labeled_fraction"],
+        shorter_side=lambda wildcards: (
+            f"--shorter-side {config['tiling']['shorter_side']}" if config["tiling"]["shorter_side"] else ""
+        ),
         out_dir=lambda wildcards, output: os.path.dirname(output.tiles),
     shell:
         "python scripts/tile.py --images {input.images} --labels {input.labels} --tile-size {params.tile_size}"
         " --stride {params.stride} --min-labeled-fraction {params.min_labeled_fraction}"
-        " --out-dir {params.out_dir} 2> {log}"
+        " {params.shorter_side} --out-dir {params.out_dir} 2> {log}"
 
 
 rule split:
@@ -74,10 +77,13 @@ rule split:
         fractions=as_json(config["split"]["fractions"]),
         group_by=config["split"]["group_by"],
         block_size=config["split"]["block_size"],
+        official_test=lambda wildcards: (
+            f"--official-test-of {DATASET}" if config["split"]["use_official_test"] else ""
+        ),
     shell:
         "python scripts/split.py --tiles {input} --tile-size {params.tile_size} --stride {params.stride}"
         " --fractions {params.fractions:q} --group-by {params.group_by} --block-size {params.block_size}"
-        " --seed {wildcards.split_seed} --out {output} 2> {log}"
+        " --seed {wildcards.split_seed} {params.official_test} --out {output} 2> {log}"
 
 
 rule weak_labels:

@@ -28,18 +28,23 @@ rule evaluate:
         gpu=1,
     params:
         run=run_identity,
-        tiles_dir=lambda wildcards, input: os.path.dirname(input.tiles),
+        tiles_dir=f"{DATA}/tiles",
         out_dir=lambda wildcards, output: os.path.dirname(output.metrics),
         dataset=DATASET,
         scored_set=SCORED_SET,
         batch_size=config["evaluation"]["batch_size"],
         gallery_tiles=config["evaluation"]["gallery_tiles"],
         device=config["training"]["device"],
+        scenes=lambda wildcards, input: scene_options(input),
+        mode=config["evaluation"]["mode"],
+        window=config["evaluation"]["window"],
+        overlap=config["evaluation"]["overlap"],
+        shorter_side=config["tiling"]["shorter_side"],
     shell:
         "python scripts/evaluate.py --run {params.run:q} --model {input.model:q} --tiles-dir {params.tiles_dir}"
         " --splits {input.splits} --weak-labels {input.weak_labels} --dataset {params.dataset}"
         " --scored-set {params.scored_set} --batch-size {params.batch_size} --gallery-tiles {params.gallery_tiles}"
-        " --device {params.device} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
+        " --device {params.device} --threads {threads} --out-dir {params.out_dir:q} {params.scenes} 2> {log:q}"
 
 
 rule summary:

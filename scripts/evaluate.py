@@ -8,7 +8,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from weakseg.cli import json_arg, run_main
 from weakseg.datasets import get_dataset
-from weakseg.evaluation import SCORED_SETS, evaluate
+from weakseg.evaluation import SCORED_SETS, SceneScoring, evaluate
+from weakseg.prepare import scene_files
 
 
 def main() -> None:
@@ -28,7 +29,16 @@ def main() -> None:
     parser.add_argument("--device", required=True, choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--scene-images", nargs="*", default=[], help="prepared/<scene>/image.npy (scenes mode)")
+    parser.add_argument("--scene-labels", nargs="*", default=[], help="prepared/<scene>/label.npy, same order")
+    parser.add_argument("--window", type=int, default=256, help="sliding window, pixels (scenes mode)")
+    parser.add_argument("--overlap", type=float, default=0.25, help="fraction of the window (scenes mode)")
+    parser.add_argument("--shorter-side", type=int, default=None, help="model scale, pixels (scenes mode)")
     args = parser.parse_args()
+    scenes = None
+    if args.scene_images:
+        files = scene_files(args.scene_images, args.scene_labels)
+        scenes = SceneScoring(files, args.window, args.overlap, args.batch_size, args.shorter_side)
     evaluate(
         args.run,
         args.model,
@@ -42,6 +52,7 @@ def main() -> None:
         args.device,
         args.threads,
         args.scored_set,
+        scenes,
     )
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from weakseg.cli import json_arg, run_main, write_json
+from weakseg.datasets import get_dataset
+from weakseg.errors import WeaksegError
 from weakseg.outputs import staged_outputs
 from weakseg.splitting import split_tiles
 from weakseg.tiling import read_tiles
@@ -24,10 +26,21 @@ def main() -> None:
     parser.add_argument("--group-by", required=True, choices=["tile", "scene", "block"])
     parser.add_argument("--block-size", type=int, required=True, help="tiles per block side")
     parser.add_argument("--seed", type=int, required=True, help="the split seed")
+    parser.add_argument("--official-test-of", default=None, help="a dataset name: its official test scenes are test")
     parser.add_argument("--out", required=True, help="splits.json")
     args = parser.parse_args()
+    test_prefix = get_dataset(args.official_test_of).official_test_prefix if args.official_test_of else None
+    if args.official_test_of and test_prefix is None:
+        raise WeaksegError(f"split.use_official_test: dataset {args.official_test_of} has no official test set")
     splits = split_tiles(
-        read_tiles(args.tiles), args.tile_size, args.stride, args.fractions, args.group_by, args.block_size, args.seed
+        read_tiles(args.tiles),
+        args.tile_size,
+        args.stride,
+        args.fractions,
+        args.group_by,
+        args.block_size,
+        args.seed,
+        test_prefix,
     )
     with staged_outputs(args.out) as (staged,):
         write_json(staged, splits)

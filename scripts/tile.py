@@ -7,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from weakseg.cli import run_main
-from weakseg.errors import WeaksegError
+from weakseg.prepare import scene_files
 from weakseg.tiling import write_tiles
 
 
@@ -19,12 +19,11 @@ def main() -> None:
     parser.add_argument("--tile-size", type=int, required=True, help="pixels")
     parser.add_argument("--stride", type=int, required=True, help="pixels")
     parser.add_argument("--min-labeled-fraction", type=float, required=True)
+    parser.add_argument("--shorter-side", type=int, default=None, help="pixels; resize scenes to it first")
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args()
-    if len(args.images) != len(args.labels):
-        raise WeaksegError(f"{len(args.images)} --images but {len(args.labels)} --labels; give one label per image")
-    scenes = [(Path(image).parent.name, image, label) for image, label in zip(args.images, args.labels, strict=True)]
-    write_tiles(scenes, args.tile_size, args.stride, args.min_labeled_fraction, args.out_dir)
+    scenes = [(scene, image, label) for scene, (image, label) in scene_files(args.images, args.labels).items()]
+    write_tiles(scenes, args.tile_size, args.stride, args.min_labeled_fraction, args.out_dir, args.shorter_side)
 
 
 if __name__ == "__main__":

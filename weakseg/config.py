@@ -1,7 +1,7 @@
 """Checks of the config that its JSON Schema cannot express, run by ``rules/common.smk`` before any job.
 
-Pure Python plus ``jsonschema`` (a Snakemake dependency), so the Snakefile can plan and check
-without numpy or torch. Every message starts with ``config <key>:``.
+Pure Python plus ``jsonschema`` (a Snakemake dependency) and the dataset registry (numpy,
+Pillow), so the Snakefile can plan and check without torch. Every message starts with ``config <key>:``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import urllib.parse
 from pathlib import Path
 
 from weakseg.errors import WeaksegError
-from weakseg.experiment import check_experiment, check_fractions, check_grouping, grid_points
-from weakseg.tiling import check_tile_grid
+from weakseg.experiment import check_experiment, check_fractions, check_grouping, check_tile_grid, grid_points
+from weakseg.task import resolve_task
 
 #: Environment variables holding download credentials (never the config: it reaches command lines).
 USER_VARIABLE = "WEAKSEG_DOWNLOAD_USER"
@@ -59,6 +59,31 @@ def check_source_url(url: str | None) -> None:
             "dataset.source.url",
             f"must not hold credentials (the part before '@'); remove them and set {USER_VARIABLE} and "
             f"{PASSWORD_VARIABLE} in the environment instead",
+        )
+
+
+def check_task(config: dict) -> None:
+    """The binary task, BCE losses, the official test set and the model scale fit the dataset and each other."""
+    from weakseg.datasets import get_dataset  # here: the dataset adapters import this module
+
+    adapter = get_dataset(config["dataset"]["name"])
+    try:
+        task = resolve_task(config["model"]["task"], adapter.n_classes)
+    except WeaksegError as error:
+        raise WeaksegError(f"config {error}") from None
+    loss = config["training"]["loss"]
+    if "bce" in loss and task != "binary":
+        _fail("training.loss", f"{loss!r} is for binary tasks; {adapter.name} is {task} (use cross_entropy)")
+    split = config["split"]
+    if split["use_official_test"]:
+        if adapter.official_test_prefix is None:
+            _fail("split.use_official_test", f"dataset {adapter.name} has no official test set")
+        if split["fractions"].get("test", 0) > 0:
+            _fail("split.fractions.test", "must be absent or 0 with split.use_official_test (the test set is given)")
+    shorter_side = config["tiling"]["shorter_side"]
+    if shorter_side is not None and shorter_side < config["tiling"]["tile_size"]:
+        _fail(
+            "tiling.shorter_side", f"{shorter_side} px is less than tiling.tile_size {config['tiling']['tile_size']} px"
         )
 
 
@@ -108,6 +133,7 @@ def check_config(config: dict, schema_path: str | Path | None = None) -> None:
     except WeaksegError as error:
         raise WeaksegError(f"config {error}") from None
     check_ranges(config)
+    check_task(config)
     check_experiment(config)
     if schema_path is not None:
         import yaml

@@ -9,6 +9,7 @@ fixed sample of tiles (dataset palette, ignore pixels black).
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +21,12 @@ from weakseg.experiment import HELD_OUT
 from weakseg.imageio import write_png
 from weakseg.inference import forward, load_model, make_loader, resolve_device, validate
 from weakseg.labels import IGNORE_INDEX, colorize
-from weakseg.metrics import segmentation_metrics
+from weakseg.metrics import confusion_matrix, segmentation_metrics
 from weakseg.models import IMAGENET_MEAN, IMAGENET_STD
 from weakseg.outputs import staged_outputs
+from weakseg.sliding_window import model_batches, predict_classes
 from weakseg.tile_data import SplitTiles, TileDataset
+from weakseg.tiling import Tile, read_tiles
 
 SCORED_SETS = HELD_OUT
 
@@ -34,6 +37,67 @@ def gallery_sample(tile_ids: list[str], n: int) -> list[str]:
         return []
     picks = np.unique(np.linspace(0, len(tile_ids) - 1, min(n, len(tile_ids))).round().astype(int))
     return [tile_ids[i] for i in picks]
+
+
+@dataclass(frozen=True)
+class SceneScoring:
+    """``evaluation.mode: scenes``: score whole scenes at their original size by sliding window.
+
+    Attributes:
+        files: scene id -> (prepared image .npy, prepared label .npy) at the original size;
+            every scene of the dataset may be listed, only those of the scored set are read.
+        window, overlap, batch_size: see :func:`weakseg.sliding_window.blended_blocks`.
+        shorter_side: the model scale (``tiling.shorter_side``; None: the scene's own size).
+    """
+
+    files: dict[str, tuple[str, str]]
+    window: int
+    overlap: float
+    batch_size: int
+    shorter_side: int | None = None
+
+
+def whole_scenes(tiles: list[Tile], sets: dict[str, list[str]], scored_set: str) -> list[str]:
+    """The scenes of ``scored_set``, each of whose tiles must all be in that set.
+
+    Raises:
+        WeaksegError: a scene with tiles in the scored set and in another set (naming both).
+    """
+    set_of = {t: name for name, ids in sets.items() for t in ids}
+    scored = sorted({t.scene for t in tiles if set_of.get(t.tile_id) == scored_set})
+    for tile in tiles:
+        other = set_of.get(tile.tile_id, scored_set)
+        if tile.scene in scored and other != scored_set:
+            raise WeaksegError(
+                f"evaluation.mode: scenes needs whole scenes in the {scored_set} set, but scene {tile.scene} also "
+                f"has tiles in {other}; use split.group_by: scene (or split.use_official_test)"
+            )
+    return scored
+
+
+def score_scenes(model, device: torch.device, scenes: list[str], scoring: SceneScoring, n_classes: int) -> np.ndarray:
+    """(K, K) int64 confusion matrix of ``scenes``, predicted whole and compared at the original size.
+
+    Raises:
+        WeaksegError: a scene without prepared files in ``scoring.files``.
+    """
+    predict_batch = model_batches(model, device)
+    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+    for scene in scenes:
+        if scene not in scoring.files:
+            raise WeaksegError(f"scene {scene}: no prepared image and label were given to score it")
+        image_path, label_path = scoring.files[scene]
+        truth = np.load(label_path, mmap_mode="r")
+        predicted = predict_classes(
+            predict_batch,
+            np.load(image_path, mmap_mode="r"),
+            scoring.window,
+            scoring.overlap,
+            scoring.batch_size,
+            scoring.shorter_side,
+        )
+        confusion += confusion_matrix(predicted, np.asarray(truth), n_classes)
+    return confusion
 
 
 def evaluate(
@@ -49,6 +113,7 @@ def evaluate(
     device_name: str = "auto",
     threads: int = 1,
     scored_set: str = "val",
+    scenes: SceneScoring | None = None,
 ) -> dict:
     """Evaluate ``model_path`` on ``scored_set`` and write the stage's outputs to ``out_dir``.
 
@@ -56,6 +121,8 @@ def evaluate(
         run: the run's identity (variant, strong_fraction, seed, point), copied into ``metrics.json``.
         scored_set: ``test`` when the split has a test set (every reported number then comes
             from it), else ``val``.
+        scenes: score whole scenes instead of tiles (see :class:`SceneScoring`); the weak-label
+            fraction MAE and the gallery still come from the tiles.
 
     Returns:
         The content of ``metrics.json``: :func:`weakseg.metrics.segmentation_metrics` plus the
@@ -82,6 +149,10 @@ def evaluate(
     dataset = tiles.dataset(val_ids, IMAGENET_MEAN, IMAGENET_STD)
     loader = make_loader(dataset, batch_size, False, max(threads - 1, 0), device, 0)
     result = validate(model, loader, device, len(class_names), None)
+    if scenes is not None:
+        scored = whole_scenes(read_tiles(Path(tiles_dir) / "tiles.csv"), tiles.sets, scored_set)
+        result["confusion"] = score_scenes(model, device, scored, scenes, len(class_names))
+        result["n_scenes"] = len(scored)
     metrics = {
         **segmentation_metrics(result["confusion"], class_names),
         **run,
@@ -109,6 +180,8 @@ def _scored_checkpoint(result: dict, record: dict, model_path, device) -> dict:
         "fraction_mae": float(result["fraction_abs_error"].sum() / (result["n_tiles"] * n_classes)),
         "n_tiles": result["n_tiles"],
         "n_pixels": int(result["confusion"].sum()),
+        "mode": "scenes" if "n_scenes" in result else "tiles",
+        "n_scenes": result.get("n_scenes"),
         "device": str(device),
         "checkpoint": str(model_path),
         "epoch": record["epoch"],

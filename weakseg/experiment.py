@@ -259,6 +259,22 @@ def check_fractions(fractions: dict) -> None:
         raise WeaksegError(f"split.fractions must sum to 1; {fractions} sums to {total:.6g}")
 
 
+def check_tile_grid(tile_size: int, stride: int) -> None:
+    """Require 0 < stride <= tile_size (pixels) and a tile size that is a multiple of 32.
+
+    32 is the output stride of the smp encoders; a larger stride would skip pixels.
+
+    Raises:
+        WeaksegError: naming ``tiling.stride`` or ``tiling.tile_size`` and the values.
+    """
+    if stride < 1 or stride > tile_size:
+        raise WeaksegError(
+            f"tiling.stride: {stride} px must be in 1..tile_size ({tile_size} px); more would skip pixels"
+        )
+    if tile_size % 32:
+        raise WeaksegError(f"tiling.tile_size: {tile_size} px must be a multiple of 32 (the encoders' output stride)")
+
+
 def check_grouping(group_by: str, stride: int, tile_size: int) -> None:
     """Refuse ``group_by: tile`` when tiles overlap (stride < tile_size, both in pixels).
 

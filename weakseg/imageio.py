@@ -41,9 +41,45 @@ def read_image(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def write_tiff(path: str | Path, array: np.ndarray) -> None:
-    """Write an (H, W) or (H, W, C) uint8 array as an uncompressed contiguous TIFF."""
-    tifffile.imwrite(path, np.ascontiguousarray(array), photometric="rgb" if array.ndim == 3 else "minisblack")
+#: GeoTIFF tags (OGC GeoTIFF 1.1, OGC 19-008r4): ModelPixelScale, ModelTiepoint,
+#: ModelTransformation, GeoKeyDirectory, GeoDoubleParams, GeoAsciiParams.
+GEOTIFF_TAGS = (33550, 33922, 34264, 34735, 34736, 34737)
+
+
+def read_geotags(path: str | Path) -> list[tuple]:
+    """The GeoTIFF tags of a TIFF's first page as tifffile ``extratags`` (empty: not georeferenced)."""
+    with tifffile.TiffFile(path) as tif:
+        tags = tif.pages[0].tags.values()
+        # ASCII values (type 2) go without their count: tifffile adds the terminating NUL.
+        return [
+            (t.code, int(t.dtype), 0 if int(t.dtype) == 2 else t.count, t.value, True)
+            for t in tags
+            if t.code in GEOTIFF_TAGS
+        ]
+
+
+def open_image(path: str | Path) -> np.ndarray:
+    """(H, W, C) uint8 image, as a memory map where the file allows (``.npy``, uncompressed TIFF).
+
+    Large scenes are then read window by window; other files are read whole (:func:`read_image`).
+    """
+    path = Path(path)
+    if path.suffix == ".npy":
+        return np.load(path, mmap_mode="r")
+    if path.suffix.lower() in (".tif", ".tiff"):
+        try:
+            array = tifffile.memmap(path, mode="r")
+        except (ValueError, OSError, tifffile.TiffFileError):
+            return read_image(path)
+        if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] <= 4:
+            return array
+    return read_image(path)
+
+
+def write_tiff(path: str | Path, array: np.ndarray, extratags: list[tuple] = ()) -> None:
+    """Write an (H, W) or (H, W, C) uint8 array as an uncompressed contiguous TIFF (with ``extratags``)."""
+    photometric = "rgb" if array.ndim == 3 else "minisblack"
+    tifffile.imwrite(path, np.ascontiguousarray(array), photometric=photometric, extratags=list(extratags))
 
 
 def write_png(path: str | Path, array: np.ndarray) -> None:

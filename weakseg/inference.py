@@ -127,6 +127,7 @@ def load_model(path: str | Path, device: torch.device):
     record = read_checkpoint(path)
     cfg = record["model"]
     # The weights come from the record, so no encoder weights are downloaded or read again.
-    model = build_model(cfg["arch"], cfg["encoder"], None, record["in_channels"], len(record["class_names"]))
+    n_classes = len(record["class_names"])
+    model = build_model(cfg["arch"], cfg["encoder"], None, record["in_channels"], n_classes, cfg.get("task", "auto"))
     model.load_state_dict(record["state_dict"])
     return model.to(device).eval(), record

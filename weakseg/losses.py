@@ -10,7 +10,7 @@ from weakseg.errors import WeaksegError
 from weakseg.labels import IGNORE_INDEX
 
 PROPORTION_LOSSES = ("cross_entropy", "kl", "l1")
-SEGMENTATION_LOSSES = ("cross_entropy", "dice", "cross_entropy+dice")
+SEGMENTATION_LOSSES = ("cross_entropy", "dice", "cross_entropy+dice", "bce", "bce+dice")
 
 
 def predicted_fractions(logits: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
@@ -67,22 +67,46 @@ def proportion_loss(
 class SegmentationLoss(nn.Module):
     """Pixel-wise loss on (B, K, H, W) logits and (B, H, W) int64 masks, ignore index 255.
 
-    ``cross_entropy`` is PyTorch's; ``dice`` is smp's multiclass Dice loss; the two can be summed.
+    Multiclass: ``cross_entropy`` is PyTorch's; ``dice`` is smp's multiclass Dice loss; the
+    two can be summed. Binary (``binary=True``, logits ``(0, z)`` of
+    :class:`weakseg.models.BinaryLogits`): ``bce`` (or ``cross_entropy``, the same loss on
+    two classes) is ``BCEWithLogitsLoss`` on z over the labelled pixels, ``dice`` smp's
+    binary Dice loss on z.
+
+    Raises:
+        WeaksegError: an unknown kind, or ``bce`` for a multiclass task.
     """
 
-    def __init__(self, kind: str = "cross_entropy"):
+    def __init__(self, kind: str = "cross_entropy", binary: bool = False):
         super().__init__()
         if kind not in SEGMENTATION_LOSSES:
             raise WeaksegError(f"training.loss: {kind!r} is not one of {', '.join(SEGMENTATION_LOSSES)}")
+        if "bce" in kind and not binary:
+            raise WeaksegError(f"training.loss: {kind!r} is for binary tasks (two classes); use cross_entropy")
+        self.binary = binary
         self.terms = nn.ModuleList()
-        if "cross_entropy" in kind:
-            self.terms.append(nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX))
+        if "cross_entropy" in kind or "bce" in kind:
+            self.terms.append(_MaskedBCE() if binary else nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX))
         if "dice" in kind:
-            self.terms.append(smp.losses.DiceLoss(mode="multiclass", ignore_index=IGNORE_INDEX))
+            mode = "binary" if binary else "multiclass"
+            self.terms.append(smp.losses.DiceLoss(mode=mode, ignore_index=IGNORE_INDEX))
 
     def forward(self, logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """Sum of the terms on (B, K, H, W) logits and (B, H, W) int64 masks (255 = ignore)."""
-        return sum(term(logits.float(), masks) for term in self.terms)
+        logits = logits.float()[:, 1:] if self.binary else logits.float()
+        return sum(term(logits, masks) for term in self.terms)
+
+
+class _MaskedBCE(nn.Module):
+    """``BCEWithLogitsLoss`` on (B, 1, H, W) logits against masks == 1, over pixels != 255."""
+
+    def __init__(self):
+        super().__init__()
+        self.bce = nn.BCEWithLogitsLoss()
+
+    def forward(self, z: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        valid = masks != IGNORE_INDEX
+        return self.bce(z[:, 0][valid], (masks[valid] == 1).float())
 
 
 def joint_loss(

@@ -51,9 +51,11 @@ def segmentation_metrics(confusion: np.ndarray, class_names: list[str]) -> dict:
         class_names: K names.
 
     Returns:
-        ``{"miou", "mean_f1", "oa", "per_class": {name: {"iou", "precision", "recall", "f1",
-        "support"}}, "absent_classes", "absent_class_policy"}``; undefined scores are ``None``
-        (see :data:`ABSENT_CLASS_POLICY`).
+        ``{"miou", "mean_f1", "oa", "dice", "per_class": {name: {"iou", "precision", "recall",
+        "f1", "support"}}, "absent_classes", "absent_class_policy"}``; undefined scores are
+        ``None`` (see :data:`ABSENT_CLASS_POLICY`). ``dice`` is the Dice coefficient 2TP / (2TP
+        + FP + FN), i.e. F1: of the positive class (index 1) with two classes, the headline of
+        binary tasks such as Figaro1k; the mean over classes (= ``mean_f1``) otherwise.
     """
     confusion = torch.as_tensor(np.asarray(confusion, dtype=np.int64))
     tp = confusion.diag()
@@ -73,9 +75,11 @@ def segmentation_metrics(confusion: np.ndarray, class_names: list[str]) -> dict:
         name: {**{k: _clean(v[i].item()) for k, v in scores.items()}, "support": int(tp[i] + fn[i])}
         for i, name in enumerate(class_names)
     }
+    mean_f1 = _clean(torch.nanmean(scores["f1"]).item())
     return {
         "miou": _clean(torch.nanmean(scores["iou"]).item()),
-        "mean_f1": _clean(torch.nanmean(scores["f1"]).item()),
+        "mean_f1": mean_f1,
+        "dice": per_class[class_names[1]]["f1"] if len(class_names) == 2 else mean_f1,
         "oa": _clean(tp.sum().item() / total) if total else None,
         "per_class": per_class,
         "absent_classes": [name for i, name in enumerate(class_names) if int(tp[i] + fn[i]) == 0],

@@ -5,16 +5,40 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import numpy as np
 import segmentation_models_pytorch as smp
 import torch
 from torch import nn
 
 from weakseg.errors import WeaksegError
+from weakseg.task import resolve_task
 
 ARCHITECTURES = ("FPN", "Unet", "DeepLabV3Plus", "PSPNet")
 
 
-def build_model(arch: str, encoder: str, encoder_weights: str | None, in_channels: int, n_classes: int) -> nn.Module:
+class BinaryLogits(nn.Module):
+    """A one-channel model seen as a two-class one: logit z becomes the class logits (0, z).
+
+    ``softmax((0, z)) = (1 - sigmoid(z), sigmoid(z))``, so argmax is the 0.5 threshold on
+    sigmoid(z), the class fractions of weak training are (1 - mean p, mean p), and everything
+    written for K classes (confusion matrix, proportion loss) applies unchanged. The network
+    itself has one output channel, trained with ``BCEWithLogitsLoss``
+    (:class:`weakseg.losses.SegmentationLoss`).
+    """
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) images -> (B, 2, H, W) logits ``(0, z)``."""
+        z = self.net(images)
+        return torch.cat([torch.zeros_like(z), z], dim=1)
+
+
+def build_model(
+    arch: str, encoder: str, encoder_weights: str | None, in_channels: int, n_classes: int, task: str = "auto"
+) -> nn.Module:
     """An smp model mapping (B, in_channels, H, W) float32 to (B, n_classes, H, W) logits.
 
     Args:
@@ -23,6 +47,8 @@ def build_model(arch: str, encoder: str, encoder_weights: str | None, in_channel
         encoder_weights: ``None`` (random init), ``"imagenet"`` (downloaded by smp), or the
             path of a local encoder ``state_dict`` saved with ``torch.save``.
         in_channels, n_classes: bands of the input and classes of the output.
+        task: see :func:`resolve_task`; a binary model has one output channel, wrapped in
+            :class:`BinaryLogits`.
 
     Raises:
         WeaksegError: unknown architecture or encoder; ImageNet weights that cannot be
@@ -36,10 +62,12 @@ def build_model(arch: str, encoder: str, encoder_weights: str | None, in_channel
         raise WeaksegError(
             f"model.encoder_weights: {encoder_weights!r} is neither null, 'imagenet' nor an existing file"
         )
-    model = _create(arch, encoder, "imagenet" if encoder_weights == "imagenet" else None, in_channels, n_classes)
+    binary = resolve_task(task, n_classes) == "binary"
+    outputs = 1 if binary else n_classes
+    model = _create(arch, encoder, "imagenet" if encoder_weights == "imagenet" else None, in_channels, outputs)
     if local:
-        _load_local_encoder(model, encoder_weights, arch, encoder, n_classes)
-    return model
+        _load_local_encoder(model, encoder_weights, arch, encoder, outputs)
+    return BinaryLogits(model) if binary else model
 
 
 def _create(arch: str, encoder: str, weights: str | None, in_channels: int, n_classes: int) -> nn.Module:
@@ -91,3 +119,15 @@ def _load_local_encoder(model: nn.Module, path: str, arch: str, encoder: str, n_
 #: ImageNet encoders; bands beyond three reuse them cyclically.
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
+
+
+def normalize(image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarray:
+    """(..., C) uint8 -> float32 ``(x - 255 mean) / (255 std)`` per band.
+
+    ``mean`` and ``std`` are fractions of 255 per band (ImageNet's by default, the statistics
+    of smp's pretrained encoders); with more bands than values they repeat cyclically.
+    """
+    channels = image.shape[-1]
+    mean = np.resize(np.asarray(mean, dtype=np.float32) * 255, channels)
+    std = np.resize(np.asarray(std, dtype=np.float32) * 255, channels)
+    return (image.astype(np.float32) - mean) / std

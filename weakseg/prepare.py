@@ -32,7 +32,7 @@ def prepare_scene(
             (the message names both files and shapes).
     """
     image = read_image(image_path)
-    raw_label = read_image(label_path)
+    raw_label = adapter.read_label(label_path)
     if image.shape[:2] != raw_label.shape[:2]:
         raise WeaksegError(
             f"image {image_path} is {image.shape[0]}x{image.shape[1]} px but label {label_path} is "
@@ -40,6 +40,22 @@ def prepare_scene(
         )
     label, _ = adapter.label_to_index(raw_label, str(label_path), snap_max_distance)
     return image, label
+
+
+def scene_files(images: list[str], labels: list[str]) -> dict[str, tuple[str, str]]:
+    """Scene id -> (image, label) of ``prepared/<scene>/{image,label}.npy`` paths given in the same order.
+
+    Raises:
+        WeaksegError: the lists differ in length, or an image and its label are in different scene folders.
+    """
+    if len(images) != len(labels):
+        raise WeaksegError(f"{len(images)} prepared images but {len(labels)} labels; give one label per image")
+    files = {}
+    for image, label in zip(images, labels, strict=True):
+        if Path(image).parent.name != Path(label).parent.name:
+            raise WeaksegError(f"{image} and {label} are not of the same scene")
+        files[Path(image).parent.name] = (image, label)
+    return files
 
 
 def write_prepared(image_out: str | Path, label_out: str | Path, image: np.ndarray, label: np.ndarray) -> None:

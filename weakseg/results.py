@@ -16,7 +16,13 @@ from weakseg.statistics import Interval, answer_sentence, gap_closed, mean_inter
 from weakseg.summary import IOU_PREFIX, SCORE_COLUMNS
 
 #: (summary column, label) of the metrics table; ``fraction_mae``: lower is better.
-METRICS = (("miou", "mIoU"), ("mean_f1", "mean F1"), ("oa", "OA"), ("fraction_mae", "fraction MAE"))
+METRICS = (
+    ("miou", "mIoU"),
+    ("mean_f1", "mean F1"),
+    ("oa", "OA"),
+    ("dice", "Dice (positive class if binary)"),
+    ("fraction_mae", "fraction MAE"),
+)
 assert tuple(key for key, _ in METRICS) == SCORE_COLUMNS
 
 

@@ -109,6 +109,7 @@ def split_tiles(
     group_by: str = "tile",
     block_size: int = 4,
     seed: int = 0,
+    test_prefix: str | None = None,
 ) -> dict:
     """Assign tiles to val, test and the pool, rank the pool, and give the reference sets.
 
@@ -117,12 +118,18 @@ def split_tiles(
     region its midpoint falls in. Then any tile that overlaps a tile of another region is
     dropped (val kept first, then test), so no pixel of val or test is in another set.
 
+    Args:
+        test_prefix: with ``split.use_official_test``, the tiles of scenes whose id starts with
+            it (the dataset's official test set) are the test set, and ``fractions`` (without
+            ``test``) split the other tiles.
+
     Returns:
         The content of ``splits.json``: ``sets`` (strong, weak, val, test -> tile ids in input
         order, strong and weak at ``fractions["strong"]``, see :func:`sets_at_fraction`),
         ``pool`` (tile id -> ``{"rank", "neighbour_rank"}``: the tile's group midpoint and the
         lowest rank of an overlapping pool tile of another group, in tiles), ``counts``,
-        ``n_tiles``, ``n_groups``, ``dropped_overlap`` (tiles in no set of the reference
+        ``n_tiles`` (the tiles split by ``fractions``: all but an official test set, whose count
+        is ``n_official_test``), ``n_groups``, ``dropped_overlap`` (tiles in no set of the reference
         split) and ``settings``.
 
     Raises:
@@ -133,15 +140,25 @@ def split_tiles(
     check_fractions(fractions)
     check_grouping(group_by, stride, tile_size)
     keys = group_keys(tiles, group_by, block_size * stride)
-    groups = sorted(set(keys))
-    region, rank = _assign_regions(keys, groups, fractions, seed)
+    official = np.array([test_prefix is not None and t.scene.startswith(test_prefix) for t in tiles], dtype=bool)
+    if test_prefix is not None and not official.any():
+        raise WeaksegError(
+            f"split.use_official_test: no scene id starts with {test_prefix!r}, so the test set is empty"
+        )
+    free = np.flatnonzero(~official)
+    groups = sorted({keys[i] for i in free})
+    region, rank = np.full(len(tiles), "test", dtype=object), np.zeros(len(tiles))
+    region[free], rank[free] = _assign_regions([keys[i] for i in free], groups, fractions, seed)
     neighbours = _neighbours(tiles, tile_size)
     dropped = _drop_overlaps(neighbours, region)
     pool = {
         tiles[i].tile_id: {"rank": float(rank[i]), "neighbour_rank": _neighbour_rank(i, neighbours, region, keys, rank)}
         for i in np.flatnonzero(region == "pool")
     }
-    splits = {"pool": pool, "n_tiles": len(tiles), "n_groups": len(groups), "dropped_overlap": dropped}
+    # Fractions are shares of the tiles being split (with an official test set: the others).
+    splits = {"pool": pool, "n_tiles": len(free), "n_groups": len(groups), "dropped_overlap": dropped}
+    if test_prefix is not None:
+        splits["n_official_test"] = int(official.sum())
     held_out = {name: [t.tile_id for t, r in zip(tiles, region, strict=True) if r == name] for name in HELD_OUT}
     sets = _nonempty_sets(splits, held_out, tiles, groups, group_by, fractions)
     counts = {name: len(ids) for name, ids in sets.items()}
@@ -150,6 +167,8 @@ def split_tiles(
     dropped = splits["dropped_overlap"]
     log.info("split %d tiles in %d groups: %s (%d dropped for overlap)", len(tiles), len(groups), counts, dropped)
     settings = {"fractions": fractions, "group_by": group_by, "block_size": block_size, "seed": seed}
+    if test_prefix is not None:
+        settings["official_test"] = test_prefix
     return {"sets": sets, "counts": counts, **splits, "settings": settings}
 
 
@@ -187,7 +206,8 @@ def _nonempty_sets(splits: dict, held_out: dict, tiles, groups, group_by: str, f
     try:
         return sets_at_fraction({**splits, "sets": held_out}, fractions["strong"])
     except WeaksegError:
-        empty = "strong" if not any(r["rank"] < fractions["strong"] * len(tiles) for r in pool.values()) else "weak"
+        bound = fractions["strong"] * splits["n_tiles"]
+        empty = "strong" if not any(r["rank"] < bound for r in pool.values()) else "weak"
         _empty_set(empty, tiles, groups, group_by, fractions)
 
 

@@ -14,8 +14,9 @@ from weakseg.outputs import staged_outputs
 
 #: Columns that identify a run.
 RUN_COLUMNS = ("variant", "strong_fraction", "seed", "point")
-#: Scores of the scored set (``set``), as in ``metrics.json``.
-SCORE_COLUMNS = ("miou", "mean_f1", "oa", "fraction_mae")
+#: Scores of the scored set (``set``), as in ``metrics.json``
+#: (``dice``: see :func:`weakseg.metrics.segmentation_metrics`).
+SCORE_COLUMNS = ("miou", "mean_f1", "oa", "dice", "fraction_mae")
 #: What the run scored and how the scored epoch was chosen, and its wall time (seconds).
 INFO_COLUMNS = ("epoch", "selected", "best_epoch", "last_epoch", "val_miou", "train_seconds", "eval_seconds")
 #: Per-class IoU columns are ``iou_<class name>``.

@@ -14,6 +14,7 @@ from torch.utils.data import ConcatDataset, Dataset, Sampler
 
 from weakseg.errors import WeaksegError
 from weakseg.experiment import Variant
+from weakseg.models import normalize
 from weakseg.splitting import sets_at_fraction
 from weakseg.tiling import read_tiles, rows_of
 from weakseg.weak_labels import read_weak_labels
@@ -56,8 +57,7 @@ class TileDataset(Dataset):
         self.transform = transform
         self.fractions = None if fractions is None else np.asarray(fractions, dtype=np.float32)
         self.seed = seed
-        self._mean = np.asarray(mean, dtype=np.float32) * 255
-        self._std = np.asarray(std, dtype=np.float32) * 255
+        self.mean, self.std = list(mean), list(std)
         self._images = self._masks = None
 
     def __len__(self) -> int:
@@ -76,11 +76,8 @@ class TileDataset(Dataset):
         if self.transform is not None:
             self.transform.set_random_seed(((self.seed * 1_000_003 + epoch) * 1_000_003 + draw) % 2**32)
             targets = self.transform(**targets)
-        image = targets["image"]
-        channels = image.shape[2]
-        mean, std = _bands(self._mean, channels), _bands(self._std, channels)
         item = {
-            "image": torch.from_numpy(((image.astype(np.float32) - mean) / std).transpose(2, 0, 1).copy()),
+            "image": torch.from_numpy(normalize(targets["image"], self.mean, self.std).transpose(2, 0, 1).copy()),
             "row": row,
         }
         if "mask" in targets:
@@ -135,11 +132,6 @@ class EpochSampler(Sampler):
                 [np.random.default_rng([self.seed, self.epoch, k]).permutation(self.size) for k in range(passes)]
             )[: self.draws]
         return iter([(self.epoch, draw, int(i)) for draw, i in enumerate(order)])
-
-
-def _bands(values: np.ndarray, channels: int) -> np.ndarray:
-    """Per-band statistics for ``channels`` bands: the given ones, repeated cyclically."""
-    return np.resize(values, channels)
 
 
 @dataclass

@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from weakseg.errors import WeaksegError
+from weakseg.experiment import check_tile_grid
 from weakseg.labels import IGNORE_INDEX
 from weakseg.outputs import staged_outputs
+from weakseg.scaling import scene_at_model_scale
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +34,6 @@ class Tile:
     y: int
     x: int
     labeled_fraction: float
-
-
-def check_tile_grid(tile_size: int, stride: int) -> None:
-    """Require 0 < stride <= tile_size (pixels) and a tile size that is a multiple of 32.
-
-    32 is the output stride of the smp encoders; a larger stride would skip pixels.
-
-    Raises:
-        WeaksegError: naming ``tiling.stride`` or ``tiling.tile_size`` and the values.
-    """
-    if stride < 1 or stride > tile_size:
-        raise WeaksegError(
-            f"tiling.stride: {stride} px must be in 1..tile_size ({tile_size} px); more would skip pixels"
-        )
-    if tile_size % 32:
-        raise WeaksegError(f"tiling.tile_size: {tile_size} px must be a multiple of 32 (the encoders' output stride)")
 
 
 def tile_offsets(length: int, tile_size: int, stride: int) -> list[int]:
@@ -118,6 +104,7 @@ def write_tiles(
     stride: int,
     min_labeled_fraction: float,
     out_dir: str | Path,
+    shorter_side: int | None = None,
 ) -> list[Tile]:
     """Tile prepared scenes into ``out_dir/{images.npy,masks.npy,tiles.csv}`` (all or nothing).
 
@@ -125,6 +112,8 @@ def write_tiles(
         scenes: ``(scene id, image .npy, label .npy)`` per scene, from the prepare stage.
         tile_size, stride: pixels.
         min_labeled_fraction: see :func:`plan_tiles`.
+        shorter_side: pixels; scenes are first resized to it (see :mod:`weakseg.scaling`), or
+            tiled at their own size when None. Tile positions are in model-scale pixels.
 
     Raises:
         WeaksegError: a bad tile grid (see :func:`check_tile_grid`), a tile larger than a
@@ -134,8 +123,7 @@ def write_tiles(
     out_dir = Path(out_dir)
     plans, channels = [], None
     for scene, image_path, label_path in scenes:
-        label = np.load(label_path, mmap_mode="r")
-        image = np.load(image_path, mmap_mode="r")
+        image, label = scene_at_model_scale(image_path, label_path, shorter_side)
         if channels not in (None, image.shape[2]):
             raise WeaksegError(f"{image_path}: {image.shape[2]} bands, but earlier scenes have {channels}")
         channels = image.shape[2]
@@ -154,7 +142,7 @@ def write_tiles(
         masks = np.lib.format.open_memmap(masks_tmp, "w+", np.uint8, (len(tiles), tile_size, tile_size))
         row = 0
         for image_path, label_path, planned in plans:
-            image, label = np.load(image_path, mmap_mode="r"), np.load(label_path, mmap_mode="r")
+            image, label = scene_at_model_scale(image_path, label_path, shorter_side)
             for tile in planned:
                 images[row] = image[tile.y : tile.y + tile_size, tile.x : tile.x + tile_size]
                 masks[row] = label[tile.y : tile.y + tile_size, tile.x : tile.x + tile_size]

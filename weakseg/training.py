@@ -40,7 +40,7 @@ from weakseg.errors import WeaksegError
 from weakseg.inference import autocast_dtype, make_loader, read_checkpoint, resolve_device, validate
 from weakseg.losses import SegmentationLoss, joint_loss, predicted_fractions, proportion_loss
 from weakseg.metrics import segmentation_metrics
-from weakseg.models import build_model
+from weakseg.models import build_model, resolve_task
 from weakseg.outputs import staged_outputs
 from weakseg.resume import check_same_run, fingerprint, rng_state, seed_everything, set_rng_state, settings_hash
 from weakseg.tile_data import TrainingData
@@ -92,7 +92,12 @@ def _build(data: TrainingData, settings: dict, device: torch.device) -> _Run:
     """Model (from ``init_from`` if given), AdamW, cosine annealing over the epochs, grad scaler."""
     cfg, model_cfg = settings["training"], settings["model"]
     model = build_model(
-        model_cfg["arch"], model_cfg["encoder"], model_cfg["encoder_weights"], data.in_channels, len(data.class_names)
+        model_cfg["arch"],
+        model_cfg["encoder"],
+        model_cfg["encoder_weights"],
+        data.in_channels,
+        len(data.class_names),
+        model_cfg.get("task", "auto"),
     )
     if settings.get("init_from"):
         model.load_state_dict(read_checkpoint(settings["init_from"])["state_dict"])
@@ -130,8 +135,8 @@ def _resume(run: _Run, settings: dict, inputs: dict[str, str], resume_path: Path
     log.info("resuming from %s after epoch %d of %d", resume_path, checkpoint["epoch"], settings["training"]["epochs"])
 
 
-def _loss_functions(mode: str, cfg: dict):
-    """``(step_loss(logits, batch, weak_batch), val_loss(logits, batch))`` for ``mode``."""
+def _loss_functions(mode: str, cfg: dict, binary: bool = False):
+    """``(step_loss(logits, batch, weak_batch), val_loss(logits, batch))`` for ``mode`` (and a binary task)."""
     if mode == "weak":
 
         def weak_loss(logits, batch, _=None):
@@ -140,7 +145,7 @@ def _loss_functions(mode: str, cfg: dict):
             )
 
         return weak_loss, weak_loss
-    pixel = SegmentationLoss(cfg["loss"])
+    pixel = SegmentationLoss(cfg["loss"], binary)
 
     def val_loss(logits, batch):
         return pixel(logits, batch["mask"].to(logits.device))
@@ -276,7 +281,8 @@ def train(
     inputs = {**(inputs or {}), **({"init": settings["init_from"]} if settings.get("init_from") else {})}
     _resume(run, settings, inputs, resume_path)
     resume_dir.mkdir(parents=True, exist_ok=True)
-    step_loss, val_loss = _loss_functions(mode, cfg)
+    binary = resolve_task(settings["model"].get("task", "auto"), len(data.class_names)) == "binary"
+    step_loss, val_loss = _loss_functions(mode, cfg, binary)
     writer = SummaryWriter(str(resume_dir / "tensorboard"), purge_step=run.start_epoch)
     weak = f" + {len(data.weak)} weak tiles" if data.weak is not None else ""
     log.info(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from weakseg.imageio import read_image
 from weakseg.labels import colors_to_index
 
 
@@ -51,6 +52,15 @@ class DatasetAdapter:
     def palette_array(self) -> np.ndarray:
         """(K, 3) uint8 class colours."""
         return np.array(self.palette, dtype=np.uint8).reshape(-1, 3)
+
+    @property
+    def official_test_prefix(self) -> str | None:
+        """Scene ids starting with this belong to the dataset's official test set (None: it has none)."""
+        return None
+
+    def read_label(self, path: str | Path) -> np.ndarray:
+        """Read a raw label file as (H, W, C) uint8 (see :func:`weakseg.imageio.read_image`)."""
+        return read_image(path)
 
     def label_to_index(
         self, label: np.ndarray, source: str, snap_max_distance: float | None = None

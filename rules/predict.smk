@@ -1,0 +1,28 @@
+rule predict:
+    input:
+        unpack(predict_inputs),
+    output:
+        directory("results/predict/{variant}/strong-{fraction}/seed-{seed}/{point}"),
+    log:
+        "results/logs/predict/{variant}/strong-{fraction}/seed-{seed}/{point}.log",
+    benchmark:
+        "results/benchmarks/predict/{variant}/strong-{fraction}/seed-{seed}/{point}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        source=predict_source,
+        dataset=DATASET,
+        window=config["evaluation"]["window"],
+        overlap=config["evaluation"]["overlap"],
+        batch_size=config["predict"]["batch_size"],
+        shorter_side=lambda wildcards: (
+            f"--shorter-side {config['tiling']['shorter_side']}" if config["tiling"]["shorter_side"] else ""
+        ),
+        device=config["training"]["device"],
+    shell:
+        "python scripts/predict.py --model {input.model:q} --dataset {params.dataset} {params.source}"
+        " --window {params.window} --overlap {params.overlap} --batch-size {params.batch_size}"
+        " {params.shorter_side} --device {params.device} --out-dir {output:q} 2> {log:q}"

@@ -1,0 +1,90 @@
+"""The predict stage on image folders: outputs per image, GeoTIFF tags kept, metrics with ground truth."""
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from PIL import Image
+
+from weakseg.datasets import get_dataset
+from weakseg.errors import WeaksegError
+from weakseg.imageio import read_geotags
+from weakseg.models import build_model
+from weakseg.predict import PredictImage, Windows, folder_images, predict_images
+
+GEO_TAGS = [
+    (33550, "d", 3, (0.5, 0.5, 0.0), True),
+    (33922, "d", 6, (0.0, 0.0, 0.0, 500000.0, 5400000.0, 0.0), True),
+    (34735, "H", 8, (1, 1, 0, 1, 1024, 0, 1, 1), True),
+    (34737, "s", 0, "WGS 84 / UTM zone 32N|", True),
+]
+
+
+def _saved_model(path, classes=("background", "hair")):
+    torch.manual_seed(0)
+    model = build_model("FPN", "resnet18", None, 3, len(classes))
+    record = {
+        "state_dict": model.state_dict(),
+        "model": {"arch": "FPN", "encoder": "resnet18", "encoder_weights": None, "task": "auto"},
+        "in_channels": 3,
+        "class_names": list(classes),
+        "epoch": 1,
+        "val_miou": None,
+    }
+    torch.save(record, path)
+    return path
+
+
+def test_predict_writes_masks_colours_and_overlays_and_keeps_geotiff_tags(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    tifffile.imwrite(
+        images / "scene.tif", rng.integers(0, 256, (70, 90, 3), dtype=np.uint8), photometric="rgb", extratags=GEO_TAGS
+    )
+    Image.fromarray(rng.integers(0, 256, (100, 77, 3), dtype=np.uint8)).save(images / "small.png")
+    (images / "notes.txt").write_text("not an image")
+    model = _saved_model(tmp_path / "model.pt")
+    out = tmp_path / "predict"
+    palette = get_dataset("figaro1k").palette_array
+    assert predict_images(model, folder_images(images), out, Windows(64, 0.25, 4), palette, "cpu") is None
+    assert sorted(p.name for p in out.iterdir()) == [
+        "scene.tif",
+        "scene_color.png",
+        "scene_overlay.png",
+        "small.png",
+        "small_color.png",
+        "small_overlay.png",
+    ]
+    mask = tifffile.imread(out / "scene.tif")
+    assert mask.shape == (70, 90) and mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 1}
+    kept = {code: value for code, _, _, value, _ in read_geotags(out / "scene.tif")}
+    assert kept == {code: value for code, _, _, value, _ in GEO_TAGS}
+    assert np.asarray(Image.open(out / "small.png")).shape == (100, 77)
+    colours = np.asarray(Image.open(out / "small_color.png"))
+    np.testing.assert_array_equal(colours, palette[np.asarray(Image.open(out / "small.png"))])
+
+
+def test_predict_scores_images_with_ground_truth(tmp_path):
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "image.npy", rng.integers(0, 256, (80, 60, 3), dtype=np.uint8))
+    truth = rng.integers(0, 2, (80, 60)).astype(np.uint8)
+    np.save(tmp_path / "label.npy", truth)
+    model = _saved_model(tmp_path / "model.pt")
+    item = PredictImage("s", str(tmp_path / "image.npy"), str(tmp_path / "label.npy"))
+    palette = get_dataset("figaro1k").palette_array
+    metrics = predict_images(model, [item], tmp_path / "out", Windows(64, 0.25, 4), palette, "cpu")
+    predicted = np.asarray(Image.open(tmp_path / "out/s.png"))
+    tp = np.sum((predicted == 1) & (truth == 1))
+    expected = 2 * tp / (np.sum(predicted == 1) + np.sum(truth == 1))
+    assert metrics["dice"] == pytest.approx(expected, abs=1e-6)
+    assert json.loads((tmp_path / "out/metrics.json").read_text())["n_images"] == 1
+
+
+def test_an_empty_or_missing_folder_is_refused(tmp_path):
+    with pytest.raises(WeaksegError, match="holds no image"):
+        folder_images(tmp_path)
+    with pytest.raises(WeaksegError, match="is not a folder"):
+        folder_images(tmp_path / "missing")
