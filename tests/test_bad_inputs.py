@@ -12,6 +12,7 @@ import pytest
 import yaml
 from conftest import (
     ISPRS_COLORS,
+    REPO,
     VAIHINGEN_IMAGES,
     VAIHINGEN_LABELS,
     VAIHINGEN_SAMPLE_MD5,
@@ -400,3 +401,21 @@ def test_url_with_credentials_is_refused_before_any_job_and_never_stored(workflo
     assert not (workflow / "data").exists() and not (workflow / "results").exists()
     stored = [p for p in (workflow / ".snakemake").rglob("*") if p.is_file() and b"s3cr3t-pw" in p.read_bytes()]
     assert stored == []
+
+
+def test_whole_scene_scoring_with_a_split_by_tiles_is_refused_before_any_job():
+    from weakseg.config import check_config
+    from weakseg.errors import WeaksegError
+
+    config = yaml.safe_load((REPO / "workflow_config.yaml").read_text())
+    config["evaluation"]["mode"] = "scenes"
+    with pytest.raises(WeaksegError, match="config evaluation.mode: 'scenes' needs whole scenes"):
+        check_config(config)
+    config["split"]["group_by"] = "scene"
+    config["evaluation"]["window"] = 100
+    with pytest.raises(WeaksegError, match="config evaluation.window: 100 px must be a multiple of 32"):
+        check_config(config)
+    config["evaluation"]["window"] = 128
+    config["training"]["loss"] = "bce"
+    with pytest.raises(WeaksegError, match="config training.loss: 'bce' is for binary tasks"):
+        check_config(config)

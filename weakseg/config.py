@@ -87,6 +87,19 @@ def check_task(config: dict) -> None:
         )
 
 
+def check_whole_scenes(config: dict) -> None:
+    """Whole-scene scoring needs whole scenes in the scored set; the window is a multiple of 32 px.
+
+    (``predict`` on a set checks its scenes when it runs: its default, ``val``, must not stop
+    other targets of a split by tiles.)
+    """
+    split, window = config["split"], config["evaluation"]["window"]
+    if config["evaluation"]["mode"] == "scenes" and not (split["group_by"] == "scene" or split["use_official_test"]):
+        _fail("evaluation.mode", "'scenes' needs whole scenes in the scored set: set split.group_by: scene")
+    if window % 32:
+        _fail("evaluation.window", f"{window} px must be a multiple of 32 (the encoders' output stride)")
+
+
 def check_ranges(config: dict) -> None:
     """``[low, high]`` ranges of the ``augment`` section must not decrease."""
     for key in ("scale", "gamma", "saturation"):
@@ -134,6 +147,7 @@ def check_config(config: dict, schema_path: str | Path | None = None) -> None:
         raise WeaksegError(f"config {error}") from None
     check_ranges(config)
     check_task(config)
+    check_whole_scenes(config)
     check_experiment(config)
     if schema_path is not None:
         import yaml
