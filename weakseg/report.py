@@ -192,6 +192,11 @@ def _selection_context(config: dict, rows: list[dict]) -> dict:
         "selected_on_scored": "val" in scored and selected_epoch,
         "grid_on_scored": "val" in scored and has_grid,
         "checkpoint": config["training"]["checkpoint"],
+        "scored_unit": (
+            "scenes, whole and at their original size"
+            if config.get("evaluation", {}).get("mode") == "scenes"
+            else "tiles"
+        ),
     }
 
 
