@@ -71,6 +71,7 @@ def summary_rows(scored_set="val", selected="last", grid=()) -> list[dict]:
             "miou": miou,
             "mean_f1": miou + 0.1,
             "oa": miou + 0.3,
+            "dice": miou + 0.2,
             "fraction_mae": 0.1 - miou / 10,
             "epoch": 3,
             "selected": selected,
@@ -222,7 +223,7 @@ def test_results_table_equals_summary_means_and_intervals(built):
     checked = 0
     for variant in MIOU:
         fraction = "all" if variant == "full" else "0.1"
-        for metric in ("miou", "mean_f1", "oa", "fraction_mae"):
+        for metric in ("miou", "mean_f1", "oa", "dice", "fraction_mae"):
             values = [r[metric] for r in rows if r["variant"] == variant and r["point"] == "default"]
             low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
             assert float(cells.values[variant, fraction, metric, "mean"]) == pytest.approx(np.mean(values), abs=5e-4)
