@@ -233,7 +233,7 @@ def test_results_table_equals_summary_means_and_intervals(built):
                 pytest.approx(high, abs=5e-4),
             ]
             checked += 1
-    assert checked == 20
+    assert checked == 25  # 5 variants x 5 metrics
 
 
 def test_paired_differences_and_gap_closed(built):
