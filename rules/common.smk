@@ -68,16 +68,16 @@ def scenes(dataset):
         return [row["scene"] for row in csv.DictReader(handle)]
 
 
+def prepared_paths(dataset, kind):
+    """The prepared ``image`` or ``label`` array of every scene the download listed."""
+    return expand("data/{dataset}/prepared/{scene}/{kind}.npy", dataset=dataset, scene=scenes(dataset), kind=kind)
+
+
 def prepared(kind):
-    """Input function: the prepared ``image`` or ``label`` array of every scene the download listed."""
+    """Input function: :func:`prepared_paths` of the job's dataset."""
 
     def files(wildcards):
-        return expand(
-            "data/{dataset}/prepared/{scene}/{kind}.npy",
-            dataset=wildcards.dataset,
-            scene=scenes(wildcards.dataset),
-            kind=kind,
-        )
+        return prepared_paths(wildcards.dataset, kind)
 
     return files
 
@@ -117,66 +117,69 @@ def train_inputs(wildcards):
     return files
 
 
-def scene_arrays(dataset):
-    """The prepared image and label arrays of every scene (whole-scene scoring and predict)."""
-    names = scenes(dataset)
-    return {
-        "scene_images": expand("data/{dataset}/prepared/{scene}/image.npy", dataset=dataset, scene=names),
-        "scene_labels": expand("data/{dataset}/prepared/{scene}/label.npy", dataset=dataset, scene=names),
-    }
+def scene_inputs(kind, needed):
+    """Input function: the prepared ``kind`` arrays of every scene when ``needed``, else none.
+
+    A named input of its own, not part of an ``unpack``: the scene list waits for the download
+    checkpoint, and a pending named input leaves the job's other inputs (and a dry run) intact.
+    """
+
+    def files(wildcards):
+        return prepared_paths(DATASET, kind) if needed else []
+
+    return files
+
+
+#: Whether evaluate scores whole scenes, and whether predict predicts the scenes of a set.
+SCORES_SCENES = config["evaluation"]["mode"] == "scenes"
+PREDICTS_SCENES = config["predict"]["input"] in ("val", "test")
 
 
 def evaluate_inputs(wildcards):
-    """Inputs of an evaluate job: the run's model, tiles, split and weak labels (and whole scenes in scenes mode)."""
+    """Inputs of an evaluate job: the run's model, tiles, split and weak labels (scenes: see :func:`scene_inputs`)."""
     split = split_files(int(wildcards.seed))
-    files = {
+    return {
         "model": f"results/models/{run_of(wildcards).path}/model.pt",
         **tile_files(),
         "splits": split["splits"],
         "weak_labels": split["weak_labels"],
     }
-    if config["evaluation"]["mode"] == "scenes":
-        files.update(scene_arrays(DATASET))
-    return files
 
 
 def scene_options(input):
     """The evaluate options of scenes mode: the prepared arrays, window, overlap and model scale."""
-    if config["evaluation"]["mode"] != "scenes":
+    if not SCORES_SCENES:
         return ""
-    evaluation, shorter_side = config["evaluation"], config["tiling"]["shorter_side"]
-    scale = f" --shorter-side {shorter_side}" if shorter_side else ""
-    return f"{scene_arguments(input)} --window {evaluation['window']} --overlap {evaluation['overlap']}{scale}"
+    evaluation = config["evaluation"]
+    window = f"--window {evaluation['window']} --overlap {evaluation['overlap']}"
+    return f"{scene_arguments(input)} {window} {shorter_side_option()}"
+
+
+def shorter_side_option():
+    """``--shorter-side N`` when scenes are brought to a model scale (``tiling.shorter_side``), else nothing."""
+    shorter_side = config["tiling"]["shorter_side"]
+    return f"--shorter-side {shorter_side}" if shorter_side else ""
 
 
 def scene_arguments(input):
-    """``--scene-images ... --scene-labels ...`` of a job's prepared scene arrays.
-
-    Before the download checkpoint has run, Snakemake evaluates params with a placeholder input
-    that lacks them; the job is planned again once it has.
-    """
-    images, labels = getattr(input, "scene_images", []), getattr(input, "scene_labels", [])
-    return f"--scene-images {' '.join(images)} --scene-labels {' '.join(labels)}"
+    """``--scene-images ... --scene-labels ...`` of a job's prepared scene arrays."""
+    return f"--scene-images {' '.join(input.scene_images)} --scene-labels {' '.join(input.scene_labels)}"
 
 
 def predict_inputs(wildcards):
-    """Inputs of a predict job: the run's model, and either the image folder or the split's scenes."""
+    """Inputs of a predict job: the run's model, and the image folder or the split (scenes: see :func:`scene_inputs`)."""
     files = {"model": f"results/models/{run_of(wildcards).path}/model.pt"}
-    source = config["predict"]["input"]
-    if source not in ("val", "test"):
-        return {**files, "folder": source}
-    tiles = tile_files()["tiles"]
-    splits = split_files(int(wildcards.seed))["splits"]
-    return {**files, "tiles": tiles, "splits": splits, **scene_arrays(DATASET)}
+    if not PREDICTS_SCENES:
+        return {**files, "folder": config["predict"]["input"]}
+    return {**files, "tiles": tile_files()["tiles"], "splits": split_files(int(wildcards.seed))["splits"]}
 
 
 def predict_source(wildcards, input):
     """The predict options naming what to predict: ``--folder`` or the set's scenes with their arrays."""
     source = config["predict"]["input"]
-    if source not in ("val", "test"):
+    if not PREDICTS_SCENES:
         return f"--folder {shlex.quote(source)}"
-    tiles, splits = tile_files()["tiles"], split_files(int(wildcards.seed))["splits"]
-    return f"--set {source} --splits {splits} --tiles {tiles} {scene_arguments(input)}"
+    return f"--set {source} --splits {input.splits} --tiles {input.tiles} {scene_arguments(input)}"
 
 
 def run_identity(wildcards):

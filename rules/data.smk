@@ -50,9 +50,7 @@ rule tile:
         tile_size=config["tiling"]["tile_size"],
         stride=config["tiling"]["stride"],
         min_labeled_fraction=config["tiling"]["min_labeled_fraction"],
-        shorter_side=lambda wildcards: (
-            f"--shorter-side {config['tiling']['shorter_side']}" if config["tiling"]["shorter_side"] else ""
-        ),
+        shorter_side=shorter_side_option(),
         out_dir=lambda wildcards, output: os.path.dirname(output.tiles),
     shell:
         "python scripts/tile.py --images {input.images} --labels {input.labels} --tile-size {params.tile_size}"

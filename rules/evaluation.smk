@@ -1,6 +1,8 @@
 rule evaluate:
     input:
         unpack(evaluate_inputs),
+        scene_images=scene_inputs("image", SCORES_SCENES),
+        scene_labels=scene_inputs("label", SCORES_SCENES),
     output:
         metrics="results/eval/{variant}/strong-{fraction}/seed-{seed}/{point}/metrics.json",
         per_class=report(
@@ -36,10 +38,6 @@ rule evaluate:
         gallery_tiles=config["evaluation"]["gallery_tiles"],
         device=config["training"]["device"],
         scenes=lambda wildcards, input: scene_options(input),
-        mode=config["evaluation"]["mode"],
-        window=config["evaluation"]["window"],
-        overlap=config["evaluation"]["overlap"],
-        shorter_side=config["tiling"]["shorter_side"],
     shell:
         "python scripts/evaluate.py --run {params.run:q} --model {input.model:q} --tiles-dir {params.tiles_dir}"
         " --splits {input.splits} --weak-labels {input.weak_labels} --dataset {params.dataset}"

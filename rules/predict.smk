@@ -1,6 +1,8 @@
 rule predict:
     input:
         unpack(predict_inputs),
+        scene_images=scene_inputs("image", PREDICTS_SCENES),
+        scene_labels=scene_inputs("label", PREDICTS_SCENES),
     output:
         directory("results/predict/{variant}/strong-{fraction}/seed-{seed}/{point}"),
     log:
@@ -18,9 +20,7 @@ rule predict:
         window=config["evaluation"]["window"],
         overlap=config["evaluation"]["overlap"],
         batch_size=config["predict"]["batch_size"],
-        shorter_side=lambda wildcards: (
-            f"--shorter-side {config['tiling']['shorter_side']}" if config["tiling"]["shorter_side"] else ""
-        ),
+        shorter_side=shorter_side_option(),
         device=config["training"]["device"],
     shell:
         "python scripts/predict.py --model {input.model:q} --dataset {params.dataset} {params.source}"

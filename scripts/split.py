@@ -7,8 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from weakseg.cli import json_arg, run_main, write_json
-from weakseg.datasets import get_dataset
-from weakseg.errors import WeaksegError
+from weakseg.datasets import official_test_prefix
 from weakseg.outputs import staged_outputs
 from weakseg.splitting import split_tiles
 from weakseg.tiling import read_tiles
@@ -29,9 +28,7 @@ def main() -> None:
     parser.add_argument("--official-test-of", default=None, help="a dataset name: its official test scenes are test")
     parser.add_argument("--out", required=True, help="splits.json")
     args = parser.parse_args()
-    test_prefix = get_dataset(args.official_test_of).official_test_prefix if args.official_test_of else None
-    if args.official_test_of and test_prefix is None:
-        raise WeaksegError(f"split.use_official_test: dataset {args.official_test_of} has no official test set")
+    test_prefix = official_test_prefix(args.official_test_of) if args.official_test_of else None
     splits = split_tiles(
         read_tiles(args.tiles),
         args.tile_size,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from weakseg.errors import WeaksegError
 from weakseg.experiment import check_experiment, check_fractions, check_grouping, check_tile_grid, grid_points
-from weakseg.task import resolve_task
+from weakseg.task import check_loss, resolve_task
 
 #: Environment variables holding download credentials (never the config: it reaches command lines).
 USER_VARIABLE = "WEAKSEG_DOWNLOAD_USER"
@@ -64,20 +64,17 @@ def check_source_url(url: str | None) -> None:
 
 def check_task(config: dict) -> None:
     """The binary task, BCE losses, the official test set and the model scale fit the dataset and each other."""
-    from weakseg.datasets import get_dataset  # here: the dataset adapters import this module
+    from weakseg.datasets import get_dataset, official_test_prefix  # here: the adapters import this module
 
     adapter = get_dataset(config["dataset"]["name"])
+    split = config["split"]
     try:
-        task = resolve_task(config["model"]["task"], adapter.n_classes)
+        check_loss(config["training"]["loss"], resolve_task(config["model"]["task"], adapter.n_classes))
+        if split["use_official_test"]:
+            official_test_prefix(adapter.name)
     except WeaksegError as error:
         raise WeaksegError(f"config {error}") from None
-    loss = config["training"]["loss"]
-    if "bce" in loss and task != "binary":
-        _fail("training.loss", f"{loss!r} is for binary tasks; {adapter.name} is {task} (use cross_entropy)")
-    split = config["split"]
     if split["use_official_test"]:
-        if adapter.official_test_prefix is None:
-            _fail("split.use_official_test", f"dataset {adapter.name} has no official test set")
         if split["fractions"].get("test", 0) > 0:
             _fail("split.fractions.test", "must be absent or 0 with split.use_official_test (the test set is given)")
     shorter_side = config["tiling"]["shorter_side"]

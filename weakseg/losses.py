@@ -8,6 +8,7 @@ from torch import nn
 
 from weakseg.errors import WeaksegError
 from weakseg.labels import IGNORE_INDEX
+from weakseg.task import check_loss
 
 PROPORTION_LOSSES = ("cross_entropy", "kl", "l1")
 SEGMENTATION_LOSSES = ("cross_entropy", "dice", "cross_entropy+dice", "bce", "bce+dice")
@@ -81,8 +82,7 @@ class SegmentationLoss(nn.Module):
         super().__init__()
         if kind not in SEGMENTATION_LOSSES:
             raise WeaksegError(f"training.loss: {kind!r} is not one of {', '.join(SEGMENTATION_LOSSES)}")
-        if "bce" in kind and not binary:
-            raise WeaksegError(f"training.loss: {kind!r} is for binary tasks (two classes); use cross_entropy")
+        check_loss(kind, "binary" if binary else "multiclass")
         self.binary = binary
         self.terms = nn.ModuleList()
         if "cross_entropy" in kind or "bce" in kind:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from weakseg.cli import write_json
 from weakseg.errors import WeaksegError
@@ -108,10 +107,9 @@ def predict_images(
 def _predict_one(predict_batch, item: PredictImage, windows: Windows, palette: np.ndarray, out: Path) -> np.ndarray:
     """Predict one image and write its mask, colours and overlay; returns the (H, W) uint8 class map."""
     image = open_image(item.image)
-    with torch.no_grad():
-        predicted = predict_classes(
-            predict_batch, image, windows.window, windows.overlap, windows.batch_size, windows.shorter_side
-        )
+    predicted = predict_classes(
+        predict_batch, image, windows.window, windows.overlap, windows.batch_size, windows.shorter_side
+    )
     geotags = read_geotags(item.image) if Path(item.image).suffix.lower() in (".tif", ".tiff") else []
     if geotags:
         write_tiff(out / f"{item.name}.tif", predicted, geotags)

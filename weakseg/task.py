@@ -21,3 +21,13 @@ def resolve_task(task: str, n_classes: int) -> str:
     if task == "binary" and n_classes != 2:
         raise WeaksegError(f"model.task: binary needs a dataset with 2 classes, this one has {n_classes}")
     return task
+
+
+def check_loss(kind: str, task: str) -> None:
+    """Refuse the binary losses (``bce``, ``bce+dice``) for a ``multiclass`` task.
+
+    Raises:
+        WeaksegError: naming ``training.loss``.
+    """
+    if "bce" in kind and task != "binary":
+        raise WeaksegError(f"training.loss: {kind!r} is for binary tasks (two classes); use cross_entropy")

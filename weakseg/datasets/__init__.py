@@ -23,4 +23,16 @@ def get_dataset(name: str) -> DatasetAdapter:
         raise WeaksegError(f"dataset.name: unknown dataset {name!r} (known: {', '.join(sorted(DATASETS))})") from None
 
 
-__all__ = ["DATASETS", "DatasetAdapter", "SceneFiles", "get_dataset"]
+def official_test_prefix(name: str) -> str:
+    """The scene-id prefix of dataset ``name``'s official test set (``split.use_official_test``).
+
+    Raises:
+        WeaksegError: an unknown dataset, or one without an official test set.
+    """
+    prefix = get_dataset(name).official_test_prefix
+    if prefix is None:
+        raise WeaksegError(f"split.use_official_test: dataset {name} has no official test set")
+    return prefix
+
+
+__all__ = ["DATASETS", "DatasetAdapter", "SceneFiles", "get_dataset", "official_test_prefix"]
