@@ -30,6 +30,24 @@ SCORED_SET = (
 )
 
 
+def gpu_lease_options():
+    """The GPU lease arguments of the train, evaluate and predict jobs (weakseg.gpu_lease).
+
+    A string resource, deliberately not params: which device a job runs on never changes its
+    result, so editing the resources section reruns nothing.
+    """
+    resources = config["resources"]
+    gpus = resources["gpus"]
+    devices = "auto" if gpus is None else ",".join(str(g) for g in gpus) or "none"
+    return shlex.join(
+        ["--gpus", devices, "--jobs-per-gpu", str(resources["jobs_per_gpu"]), "--lease-dir", resources["lease_dir"]]
+    )
+
+
+#: See gpu_lease_options.
+GPU_LEASE = gpu_lease_options()
+
+
 wildcard_constraints:
     dataset=DATASET,
     variant="|".join(VARIANTS),

@@ -28,6 +28,7 @@ rule evaluate:
     threads: 2
     resources:
         gpu=1,
+        gpu_lease=GPU_LEASE,
     params:
         run=run_identity,
         tiles_dir=f"{DATA}/tiles",
@@ -42,7 +43,8 @@ rule evaluate:
         "python scripts/evaluate.py --run {params.run:q} --model {input.model:q} --tiles-dir {params.tiles_dir}"
         " --splits {input.splits} --weak-labels {input.weak_labels} --dataset {params.dataset}"
         " --scored-set {params.scored_set} --batch-size {params.batch_size} --gallery-tiles {params.gallery_tiles}"
-        " --device {params.device} --threads {threads} --out-dir {params.out_dir:q} {params.scenes} 2> {log:q}"
+        " --device {params.device} --threads {threads} --out-dir {params.out_dir:q} {params.scenes} {resources.gpu_lease}"
+        " 2> {log:q}"
 
 
 rule summary:

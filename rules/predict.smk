@@ -14,6 +14,7 @@ rule predict:
     threads: 2
     resources:
         gpu=1,
+        gpu_lease=GPU_LEASE,
     params:
         source=predict_source,
         dataset=DATASET,
@@ -25,4 +26,4 @@ rule predict:
     shell:
         "python scripts/predict.py --model {input.model:q} --dataset {params.dataset} {params.source}"
         " --window {params.window} --overlap {params.overlap} --batch-size {params.batch_size}"
-        " {params.shorter_side} --device {params.device} --out-dir {output:q} 2> {log:q}"
+        " {params.shorter_side} --device {params.device} --out-dir {output:q} {resources.gpu_lease} 2> {log:q}"

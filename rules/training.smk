@@ -20,6 +20,7 @@ rule train:
     threads: 2
     resources:
         gpu=1,
+        gpu_lease=GPU_LEASE,
     params:
         run=lambda wildcards: as_json(run_settings(config, run_of(wildcards))),
         tiles_dir=lambda wildcards, input: os.path.dirname(input.tiles),
@@ -30,4 +31,4 @@ rule train:
     shell:
         "python scripts/train.py --run {params.run:q} --tiles-dir {params.tiles_dir} --splits {input.splits}"
         " --weak-labels {input.weak_labels} --pipelines-dir {params.pipelines_dir} --offline-dir {params.offline_dir}"
-        " {params.init} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
+        " {params.init} --threads {threads} --out-dir {params.out_dir:q} {resources.gpu_lease} 2> {log:q}"

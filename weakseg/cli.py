@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
 from collections.abc import Callable
 
 from weakseg.errors import WeaksegError
+from weakseg.gpu_lease import DEFAULT_LEASE_DIR, GpuPool
 
 
 def run_main(main: Callable[[], None]) -> None:
@@ -39,3 +41,20 @@ def write_json(path, data: dict) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2, sort_keys=True)
         handle.write("\n")
+
+
+def add_gpu_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--gpus``, ``--jobs-per-gpu`` and ``--lease-dir`` of a GPU job (see :mod:`weakseg.gpu_lease`)."""
+    parser.add_argument(
+        "--gpus", default="auto", help="comma-separated devices to lease from; auto: detect; none: no GPU"
+    )
+    parser.add_argument("--jobs-per-gpu", type=int, default=1, help="jobs that may share one device")
+    parser.add_argument("--lease-dir", default=DEFAULT_LEASE_DIR, help="folder of the GPU lease files")
+
+
+def gpu_pool(args: argparse.Namespace) -> GpuPool:
+    """The :class:`GpuPool` of the arguments of :func:`add_gpu_arguments`."""
+    if args.gpus in ("auto", "none"):
+        return GpuPool(None if args.gpus == "auto" else (), args.jobs_per_gpu, args.lease_dir)
+    devices = tuple(d.strip() for d in args.gpus.split(",") if d.strip())
+    return GpuPool(devices, args.jobs_per_gpu, args.lease_dir)
