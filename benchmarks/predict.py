@@ -7,7 +7,7 @@ sampled every 20 ms: model, window batch, accumulator), which must not grow with
 scene; "total peak" (``VmHWM``) also counts file pages of the mapped scene. Not a test: it
 prints figures, e.g.
 
-    python scripts/benchmark_predict.py --sizes 3000 6000 --window 512
+    python benchmarks/predict.py --sizes 3000 6000 --window 512
 """
 
 import argparse

@@ -5,7 +5,7 @@ memory (no data loading, no augmentation, no host-to-device copy). The loop is
 :func:`weakseg.training._train_epoch` over the real DataLoader and augmentation pipeline on
 random tiles written as ``.npy`` arrays. Not a test: it prints, it asserts nothing.
 
-    python scripts/benchmark_training.py --tile-size 128 --batch-size 8 --threads 2
+    python benchmarks/training.py --tile-size 128 --batch-size 8 --threads 2
 """
 
 import argparse
