@@ -9,7 +9,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from weakseg.cli import add_gpu_arguments, gpu_pool, json_arg, run_main
 from weakseg.experiment import VARIANTS
 from weakseg.gpu_lease import leased_gpu
-from weakseg.models import IMAGENET_MEAN, IMAGENET_STD
 from weakseg.tile_data import load_training_data
 from weakseg.training import train
 
@@ -48,8 +47,6 @@ def _run(args) -> None:
         args.weak_labels,
         args.pipelines_dir,
         args.offline_dir,
-        IMAGENET_MEAN,
-        IMAGENET_STD,
         settings["training"]["seed"],
     )
     tiles, pipelines, offline = Path(args.tiles_dir), Path(args.pipelines_dir), Path(args.offline_dir)

@@ -11,7 +11,7 @@ from PIL import Image
 from weakseg.datasets import get_dataset
 from weakseg.errors import WeaksegError
 from weakseg.imageio import read_geotags
-from weakseg.models import build_model
+from weakseg.models import IMAGENET_MEAN, IMAGENET_STD, build_model
 from weakseg.predict import PredictImage, Windows, folder_images, predict_images
 
 GEO_TAGS = [
@@ -30,6 +30,7 @@ def _saved_model(path, classes=("background", "hair")):
         "model": {"arch": "FPN", "encoder": "resnet18", "encoder_weights": None, "task": "auto"},
         "in_channels": 3,
         "class_names": list(classes),
+        "normalization": {"mean": IMAGENET_MEAN, "std": IMAGENET_STD},
         "epoch": 1,
         "val_miou": None,
     }

@@ -14,7 +14,7 @@ from conftest import REPO
 from weakseg.errors import WeaksegError
 from weakseg.experiment import VARIANTS
 from weakseg.inference import resolve_device
-from weakseg.models import IMAGENET_MEAN, IMAGENET_STD, build_model
+from weakseg.models import build_model
 from weakseg.tile_data import TileDataset, TrainingData
 from weakseg.training import train
 
@@ -43,7 +43,7 @@ class PoisonedTiles(TileDataset):
     def __getitem__(self, key):
         item = super().__getitem__(key)
         if key[0] >= self.poison_epoch:
-            item["image"] = torch.full_like(item["image"], float("nan"))
+            item["image"] = torch.full(item["image"].shape, float("nan"))  # models also take float pixels
         return item
 
 
@@ -71,10 +71,8 @@ def _settings(epochs: int, checkpoint: str = "best", mode: str = "strong") -> di
 
 def _data(folder, dataset_type=TileDataset) -> TrainingData:
     fractions = np.tile([0.3, 0.35, 0.35], (4, 1))
-    train_set = dataset_type(folder / "images.npy", folder / "masks.npy", [0, 1, 2, 3], IMAGENET_MEAN, IMAGENET_STD)
-    val_set = TileDataset(
-        folder / "images.npy", folder / "masks.npy", [4, 5, 6, 7], IMAGENET_MEAN, IMAGENET_STD, fractions=fractions
-    )
+    train_set = dataset_type(folder / "images.npy", folder / "masks.npy", [0, 1, 2, 3])
+    val_set = TileDataset(folder / "images.npy", folder / "masks.npy", [4, 5, 6, 7], fractions=fractions)
     return TrainingData(train_set, val_set, 3, CLASSES)
 
 
@@ -128,10 +126,10 @@ def test_imagenet_weights_offline_give_a_clear_error():
 
 def test_local_encoder_weights_are_loaded(tmp_path):
     source = build_model("FPN", "resnet18", None, 3, 6)
-    torch.save(source.encoder.state_dict(), tmp_path / "encoder.pth")
+    torch.save(source.net.encoder.state_dict(), tmp_path / "encoder.pth")
     loaded = build_model("FPN", "resnet18", str(tmp_path / "encoder.pth"), 3, 6)
-    for name, value in source.encoder.state_dict().items():
-        assert torch.equal(value, loaded.encoder.state_dict()[name])
+    for name, value in source.net.encoder.state_dict().items():
+        assert torch.equal(value, loaded.net.encoder.state_dict()[name])
     with pytest.raises(WeaksegError, match="neither null, 'imagenet' nor an existing file"):
         build_model("FPN", "resnet18", str(tmp_path / "missing.pth"), 3, 6)
     with pytest.raises(WeaksegError, match="does not fit encoder 'resnet34'"):
@@ -186,8 +184,6 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
         tiny_tiles / "weak.csv",
         tiny_tiles,
         tiny_tiles / "offline",
-        IMAGENET_MEAN,
-        IMAGENET_STD,
         0,
     )
     assert len(data.train) == 3 + 6 and len(data.val) == 2
@@ -261,8 +257,6 @@ def _train_variant(folder, variant: str, fraction: str = "0.25"):
         folder / "weak.csv",
         folder,
         folder / "offline",
-        IMAGENET_MEAN,
-        IMAGENET_STD,
         0,
     )
     history = train(data, _settings(2, "last", VARIANTS[variant].mode), folder / variant)
@@ -311,7 +305,7 @@ def test_weights_turning_infinite_are_never_checkpointed_as_good(tiny_tiles):
 
 def test_an_empty_training_set_is_a_clear_error(tiny_tiles):
     data = _data(tiny_tiles)
-    data.train = TileDataset(tiny_tiles / "images.npy", tiny_tiles / "masks.npy", [], IMAGENET_MEAN, IMAGENET_STD)
+    data.train = TileDataset(tiny_tiles / "images.npy", tiny_tiles / "masks.npy", [])
     with pytest.raises(WeaksegError, match="the training set of this run has no tiles"):
         train(data, _settings(1, "last"), tiny_tiles / "run")
 
@@ -323,15 +317,11 @@ def test_sets_that_would_leave_a_batch_of_one_train(tmp_path, n_tiles, batch_siz
     masks = rng.integers(0, 3, (n_tiles + 2, 32, 32), dtype=np.uint8)
     np.save(tmp_path / "images.npy", rng.integers(0, 256, (n_tiles + 2, 32, 32, 3), dtype=np.uint8))
     np.save(tmp_path / "masks.npy", masks)
-    train_set = TileDataset(
-        tmp_path / "images.npy", tmp_path / "masks.npy", list(range(n_tiles)), IMAGENET_MEAN, IMAGENET_STD
-    )
+    train_set = TileDataset(tmp_path / "images.npy", tmp_path / "masks.npy", list(range(n_tiles)))
     val_set = TileDataset(
         tmp_path / "images.npy",
         tmp_path / "masks.npy",
         [n_tiles, n_tiles + 1],
-        IMAGENET_MEAN,
-        IMAGENET_STD,
         fractions=np.full((2, 3), 1 / 3),
     )
     settings = _settings(1, "last")
@@ -342,15 +332,30 @@ def test_sets_that_would_leave_a_batch_of_one_train(tmp_path, n_tiles, batch_siz
 
 def test_three_band_encoder_weights_are_adapted_to_four_bands_as_smp_does(tmp_path):
     source = build_model("FPN", "resnet18", None, 3, 6)
-    torch.save(source.encoder.state_dict(), tmp_path / "encoder.pth")
+    torch.save(source.net.encoder.state_dict(), tmp_path / "encoder.pth")
     four = build_model("FPN", "resnet18", str(tmp_path / "encoder.pth"), 4, 6)
-    weight, original = four.encoder.conv1.weight, source.encoder.conv1.weight
+    weight, original = four.net.encoder.conv1.weight, source.net.encoder.conv1.weight
     assert weight.shape == (64, 4, 7, 7)
     # smp's patch_first_conv: band i takes the weights of band i mod 3, all scaled by 3 / 4
     for band in range(4):
         assert torch.allclose(weight[:, band], original[:, band % 3] * 0.75)
-    assert torch.equal(four.encoder.layer1[0].conv1.weight, source.encoder.layer1[0].conv1.weight)
+    assert torch.equal(four.net.encoder.layer1[0].conv1.weight, source.net.encoder.layer1[0].conv1.weight)
     assert four(torch.zeros(2, 4, 64, 64)).shape == (2, 6, 64, 64)
-    torch.save(four.encoder.state_dict(), tmp_path / "four.pth")  # 4-band weights load as they are
+    torch.save(four.net.encoder.state_dict(), tmp_path / "four.pth")  # 4-band weights load as they are
     again = build_model("FPN", "resnet18", str(tmp_path / "four.pth"), 4, 6)
-    assert torch.equal(again.encoder.conv1.weight, weight)
+    assert torch.equal(again.net.encoder.conv1.weight, weight)
+
+
+def test_the_model_normalises_uint8_pixels_as_numpy_does_value_for_value():
+    """Normalisation moved from the loader (numpy) into the model: CPU results must not change."""
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (2, 4, 16, 16), dtype=np.uint8)
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    bands = 4  # more bands than statistics: they repeat cyclically
+    expected = (pixels.astype(np.float32) - np.resize(np.float32(mean) * 255, bands)[:, None, None]) / np.resize(
+        np.float32(std) * 255, bands
+    )[:, None, None]
+    model = build_model("FPN", "resnet18", None, bands, 3, "auto", mean, std)
+    np.testing.assert_array_equal(model.normalize(torch.from_numpy(pixels)).numpy(), expected)
+    np.testing.assert_array_equal(model.normalize(torch.from_numpy(pixels).float()).numpy(), expected)
+    assert "normalize.mean" not in model.state_dict()

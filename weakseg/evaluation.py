@@ -22,7 +22,6 @@ from weakseg.imageio import write_png
 from weakseg.inference import forward, load_model, make_loader, resolve_device, validate
 from weakseg.labels import IGNORE_INDEX, colorize
 from weakseg.metrics import confusion_matrix, segmentation_metrics
-from weakseg.models import IMAGENET_MEAN, IMAGENET_STD
 from weakseg.outputs import staged_outputs
 from weakseg.sliding_window import model_batches, predict_classes
 from weakseg.tile_data import SplitTiles, TileDataset
@@ -95,6 +94,7 @@ def score_scenes(model, device: torch.device, scenes: list[str], scoring: SceneS
             scoring.overlap,
             scoring.batch_size,
             scoring.shorter_side,
+            fill=model.mean_pixel,
         )
         confusion += confusion_matrix(predicted, np.asarray(truth), n_classes)
     return confusion
@@ -146,7 +146,7 @@ def evaluate(
     val_ids = tiles.sets[scored_set]
     if not val_ids:
         raise WeaksegError(f"{splits_path}: the {scored_set} set is empty; nothing to score")
-    dataset = tiles.dataset(val_ids, IMAGENET_MEAN, IMAGENET_STD)
+    dataset = tiles.dataset(val_ids)
     loader = make_loader(dataset, batch_size, False, max(threads - 1, 0), device, 0)
     result = validate(model, loader, device, len(class_names), None)
     if scenes is not None:

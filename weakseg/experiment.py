@@ -27,7 +27,7 @@ HELD_OUT = ("val", "test")
 #: Config sections a grid may vary.
 GRID_SECTIONS = ("training", "pretraining", "model")
 #: Keys of the ``training`` section every run shares, whatever its schedule section.
-SHARED_TRAINING_KEYS = ("device", "log_every_batches", "checkpoint")
+SHARED_TRAINING_KEYS = ("device", "log_every_batches", "checkpoint", "compile")
 #: The ``fraction`` wildcard of runs that do not depend on the strong fraction.
 ALL_TILES = "all"
 #: The ``point`` wildcard of runs with the configured hyperparameters.

@@ -70,7 +70,7 @@ class SegmentationLoss(nn.Module):
 
     Multiclass: ``cross_entropy`` is PyTorch's; ``dice`` is smp's multiclass Dice loss; the
     two can be summed. Binary (``binary=True``, logits ``(0, z)`` of
-    :class:`weakseg.models.BinaryLogits`): ``bce`` (or ``cross_entropy``, the same loss on
+    :class:`weakseg.models.Segmenter`): ``bce`` (or ``cross_entropy``, the same loss on
     two classes) is ``BCEWithLogitsLoss`` on z over the labelled pixels, ``dice`` smp's
     binary Dice loss on z.
 

@@ -16,30 +16,74 @@ from weakseg.task import resolve_task
 ARCHITECTURES = ("FPN", "Unet", "DeepLabV3Plus", "PSPNet")
 
 
-class BinaryLogits(nn.Module):
-    """A one-channel model seen as a two-class one: logit z becomes the class logits (0, z).
+#: ImageNet per-band mean and std (fractions of 255), as used by torchvision's and smp's
+#: ImageNet encoders; bands beyond three reuse them cyclically.
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
 
-    ``softmax((0, z)) = (1 - sigmoid(z), sigmoid(z))``, so argmax is the 0.5 threshold on
-    sigmoid(z), the class fractions of weak training are (1 - mean p, mean p), and everything
-    written for K classes (confusion matrix, proportion loss) applies unchanged. The network
-    itself has one output channel, trained with ``BCEWithLogitsLoss``
-    (:class:`weakseg.losses.SegmentationLoss`).
+
+class Normalization(nn.Module):
+    """Per-band ``(x - 255 mean) / (255 std)`` of (B, C, H, W) pixel values (0-255), as float32.
+
+    ``mean`` and ``std`` are fractions of 255 per band (ImageNet's by default, the statistics
+    of smp's pretrained encoders); with more bands than values they repeat cyclically. Part of
+    the model, so uint8 batches travel to the device (a quarter of float32's bytes) and are
+    normalised there. The float32 arithmetic equals numpy's, value for value.
     """
 
-    def __init__(self, net: nn.Module):
+    def __init__(self, mean, std, channels: int):
         super().__init__()
-        self.net = net
+        self.mean_fractions, self.std_fractions = [float(m) for m in mean], [float(s) for s in std]
+        shape = (1, channels, 1, 1)
+        mean = np.resize(np.asarray(mean, dtype=np.float32) * 255, channels).reshape(shape)
+        std = np.resize(np.asarray(std, dtype=np.float32) * 255, channels).reshape(shape)
+        # Not in the state_dict: the model record keeps the fractions, and weights stay portable.
+        self.register_buffer("mean", torch.from_numpy(mean), persistent=False)
+        self.register_buffer("std", torch.from_numpy(std), persistent=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) images -> (B, 2, H, W) logits ``(0, z)``."""
-        z = self.net(images)
-        return torch.cat([torch.zeros_like(z), z], dim=1)
+        """(B, C, H, W) uint8 or float pixel values -> (B, C, H, W) float32."""
+        return (images.float() - self.mean) / self.std
+
+
+class Segmenter(nn.Module):
+    """An smp network behind its input normalisation: (B, C, H, W) pixels -> (B, K, H, W) logits.
+
+    A binary network has one output channel, whose logit z becomes the class logits (0, z):
+    ``softmax((0, z)) = (1 - sigmoid(z), sigmoid(z))``, so argmax is the 0.5 threshold on
+    sigmoid(z), the class fractions of weak training are (1 - mean p, mean p), and everything
+    written for K classes (confusion matrix, proportion loss) applies unchanged; the network
+    is trained with ``BCEWithLogitsLoss`` (:class:`weakseg.losses.SegmentationLoss`).
+    """
+
+    def __init__(self, net: nn.Module, normalization: Normalization, binary: bool):
+        super().__init__()
+        self.normalize = normalization
+        self.net = net
+        self.binary = binary
+
+    @property
+    def mean_pixel(self) -> np.ndarray:
+        """(C,) float32 pixel values that normalise to 0: what to pad images with."""
+        return self.normalize.mean.flatten().cpu().numpy()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) uint8 or float pixel values (0-255) -> (B, K, H, W) logits (K = 2 if binary)."""
+        z = self.net(self.normalize(images))
+        return torch.cat([torch.zeros_like(z), z], dim=1) if self.binary else z
 
 
 def build_model(
-    arch: str, encoder: str, encoder_weights: str | None, in_channels: int, n_classes: int, task: str = "auto"
-) -> nn.Module:
-    """An smp model mapping (B, in_channels, H, W) float32 to (B, n_classes, H, W) logits.
+    arch: str,
+    encoder: str,
+    encoder_weights: str | None,
+    in_channels: int,
+    n_classes: int,
+    task: str = "auto",
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+) -> Segmenter:
+    """A :class:`Segmenter`: (B, in_channels, H, W) pixel values to (B, n_classes, H, W) logits.
 
     Args:
         arch: one of :data:`ARCHITECTURES`.
@@ -47,8 +91,8 @@ def build_model(
         encoder_weights: ``None`` (random init), ``"imagenet"`` (downloaded by smp), or the
             path of a local encoder ``state_dict`` saved with ``torch.save``.
         in_channels, n_classes: bands of the input and classes of the output.
-        task: see :func:`resolve_task`; a binary model has one output channel, wrapped in
-            :class:`BinaryLogits`.
+        task: see :func:`resolve_task`; a binary network has one output channel.
+        mean, std: input normalisation, fractions of 255 per band (see :class:`Normalization`).
 
     Raises:
         WeaksegError: unknown architecture or encoder; ImageNet weights that cannot be
@@ -67,7 +111,7 @@ def build_model(
     model = _create(arch, encoder, "imagenet" if encoder_weights == "imagenet" else None, in_channels, outputs)
     if local:
         _load_local_encoder(model, encoder_weights, arch, encoder, outputs)
-    return BinaryLogits(model) if binary else model
+    return Segmenter(model, Normalization(mean, std, in_channels), binary)
 
 
 def _create(arch: str, encoder: str, weights: str | None, in_channels: int, n_classes: int) -> nn.Module:
@@ -113,21 +157,3 @@ def _load_local_encoder(model: nn.Module, path: str, arch: str, encoder: str, n_
         raise WeaksegError(f"model.encoder_weights: {path} does not fit encoder {encoder!r}: {error}") from error
     three_band.encoder.set_in_channels(model.encoder._in_channels, pretrained=True)
     model.encoder.load_state_dict(three_band.encoder.state_dict())
-
-
-#: ImageNet per-band mean and std (fractions of 255), as used by torchvision's and smp's
-#: ImageNet encoders; bands beyond three reuse them cyclically.
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
-
-
-def normalize(image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarray:
-    """(..., C) uint8 -> float32 ``(x - 255 mean) / (255 std)`` per band.
-
-    ``mean`` and ``std`` are fractions of 255 per band (ImageNet's by default, the statistics
-    of smp's pretrained encoders); with more bands than values they repeat cyclically.
-    """
-    channels = image.shape[-1]
-    mean = np.resize(np.asarray(mean, dtype=np.float32) * 255, channels)
-    std = np.resize(np.asarray(std, dtype=np.float32) * 255, channels)
-    return (image.astype(np.float32) - mean) / std

@@ -89,7 +89,7 @@ def predict_images(
     with staged_outputs(out_dir) as (staged,):
         staged.mkdir()
         for item in images:
-            predicted = _predict_one(predict_batch, item, windows, palette, staged)
+            predicted = _predict_one(predict_batch, item, windows, palette, staged, model.mean_pixel)
             if item.label is not None:
                 truth = np.load(item.label, mmap_mode="r")
                 if truth.shape != predicted.shape:
@@ -104,11 +104,13 @@ def predict_images(
     return metrics
 
 
-def _predict_one(predict_batch, item: PredictImage, windows: Windows, palette: np.ndarray, out: Path) -> np.ndarray:
+def _predict_one(
+    predict_batch, item: PredictImage, windows: Windows, palette: np.ndarray, out: Path, fill: np.ndarray
+) -> np.ndarray:
     """Predict one image and write its mask, colours and overlay; returns the (H, W) uint8 class map."""
     image = open_image(item.image)
     predicted = predict_classes(
-        predict_batch, image, windows.window, windows.overlap, windows.batch_size, windows.shorter_side
+        predict_batch, image, windows.window, windows.overlap, windows.batch_size, windows.shorter_side, fill=fill
     )
     geotags = read_geotags(item.image) if Path(item.image).suffix.lower() in (".tif", ".tiff") else []
     if geotags:

@@ -4,8 +4,8 @@ Windows of ``window`` x ``window`` px step by ``stride = round(window * (1 - ove
 last one aligned to the border, as tiles are: :func:`weakseg.tiling.tile_offsets`). Their
 logits are blended with a Gaussian weight (sigma = window / 8, as nnU-Net does: Isensee et
 al., 2021, Nature Methods 18:203), so window borders, where context is missing, count
-little and no seam shows. A scene smaller than the window is padded with the dataset mean
-(0 after normalisation) and cropped back.
+little and no seam shows. A scene smaller than the window is padded with the model's mean
+pixel (0 after its normalisation) and cropped back.
 
 The scene is processed in column strips (at most ``strip`` px wide) and, within a strip, row
 by row of windows; rows are finished and handed out as soon as no later window covers them.
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from weakseg.errors import WeaksegError
 from weakseg.inference import forward
-from weakseg.models import IMAGENET_MEAN, IMAGENET_STD, normalize
+from weakseg.models import IMAGENET_MEAN
 from weakseg.scaling import model_size, resize_image
 from weakseg.tiling import tile_offsets
 
@@ -56,19 +56,19 @@ def blended_blocks(
     overlap: float,
     batch_size: int = 16,
     strip: int = DEFAULT_STRIP,
-    mean=IMAGENET_MEAN,
-    std=IMAGENET_STD,
+    fill: np.ndarray | None = None,
 ) -> Iterator[tuple[slice, slice, np.ndarray]]:
     """Blended logits of ``image``, block by block, each pixel in exactly one block.
 
     Args:
-        predict_batch: (B, C, window, window) float32 normalised images -> (B, K, window, window)
-            float32 logits.
+        predict_batch: (B, C, window, window) float32 pixel values (0-255) -> (B, K, window,
+            window) float32 logits (the model normalises its input).
         image: (H, W, C) uint8, e.g. a memory map.
         window: pixels; overlap: fraction of the window shared by neighbours.
         batch_size: windows per ``predict_batch`` call.
         strip: the widest column strip processed at once (pixels, at least ``window``).
-        mean, std: normalisation (see :func:`weakseg.models.normalize`).
+        fill: (C,) pixel values past the image border: the model's
+            :attr:`~weakseg.models.Segmenter.mean_pixel` (default: ImageNet's mean).
 
     Yields:
         ``(rows, cols, logits)``: slices of the image and (K, rows, cols) float32 blended logits.
@@ -79,13 +79,15 @@ def blended_blocks(
     xs = tile_offsets(max(width, window), window, stride)
     weight = window_weight(window)
     strip = max(strip, window)
+    if fill is None:
+        fill = np.resize(np.asarray(IMAGENET_MEAN, dtype=np.float32) * 255, image.shape[2])
     for sx0 in range(0, width, strip):
         sx1 = min(sx0 + strip, width)
         strip_xs = [x for x in xs if x < sx1 and x + window > sx0]
-        yield from _strip_blocks(predict_batch, image, window, ys, strip_xs, (sx0, sx1), weight, batch_size, mean, std)
+        yield from _strip_blocks(predict_batch, image, window, ys, strip_xs, (sx0, sx1), weight, batch_size, fill)
 
 
-def _strip_blocks(predict_batch, image, window, ys, xs, columns, weight, batch_size, mean, std):
+def _strip_blocks(predict_batch, image, window, ys, xs, columns, weight, batch_size, fill):
     """The blocks of one column strip: a rolling accumulator one window high."""
     height = image.shape[0]
     cx0, (sx0, sx1) = xs[0], columns
@@ -98,7 +100,7 @@ def _strip_blocks(predict_batch, image, window, ys, xs, columns, weight, batch_s
             total = np.concatenate([total[shift:], np.zeros_like(total[:shift])], axis=0)
         for start in range(0, len(xs), batch_size):
             chunk = xs[start : start + batch_size]
-            logits = predict_batch(np.stack([_window(image, y, x, window, mean, std) for x in chunk]))
+            logits = predict_batch(np.stack([_window(image, y, x, window, fill) for x in chunk]))
             if acc is None:
                 acc = np.zeros((logits.shape[1], *total.shape), dtype=np.float32)
             for x, window_logits in zip(chunk, logits, strict=True):
@@ -111,10 +113,11 @@ def _strip_blocks(predict_batch, image, window, ys, xs, columns, weight, batch_s
             yield slice(y, end), slice(sx0, sx1), acc[:, rows, cols] / total[rows, cols]
 
 
-def _window(image, y: int, x: int, window: int, mean, std) -> np.ndarray:
-    """(C, window, window) float32: the normalised crop at (y, x), zero-padded past the image border."""
-    crop = normalize(np.asarray(image[y : y + window, x : x + window]), mean, std)
-    out = np.zeros((crop.shape[2], window, window), dtype=np.float32)
+def _window(image, y: int, x: int, window: int, fill: np.ndarray) -> np.ndarray:
+    """(C, window, window) float32: the crop at (y, x), ``fill`` per band past the image border."""
+    crop = np.asarray(image[y : y + window, x : x + window])
+    out = np.empty((crop.shape[2], window, window), dtype=np.float32)
+    out[:] = np.asarray(fill, dtype=np.float32)[:, None, None]
     out[:, : crop.shape[0], : crop.shape[1]] = crop.transpose(2, 0, 1)
     return out
 
@@ -130,10 +133,12 @@ def model_batches(model, device: torch.device) -> Callable[[np.ndarray], np.ndar
     return predict_batch
 
 
-def predict_logits(predict_batch, image: np.ndarray, window: int, overlap: float, batch_size: int = 16) -> np.ndarray:
+def predict_logits(
+    predict_batch, image: np.ndarray, window: int, overlap: float, batch_size: int = 16, fill=None
+) -> np.ndarray:
     """(K, H, W) float32 blended logits of a whole (H, W, C) uint8 image (for images that fit in memory)."""
     out = None
-    for rows, cols, logits in blended_blocks(predict_batch, image, window, overlap, batch_size):
+    for rows, cols, logits in blended_blocks(predict_batch, image, window, overlap, batch_size, fill=fill):
         if out is None:
             out = np.empty((logits.shape[0], *image.shape[:2]), dtype=np.float32)
         out[:, rows, cols] = logits
@@ -148,6 +153,7 @@ def predict_classes(
     batch_size: int = 16,
     shorter_side: int | None = None,
     out: np.ndarray | None = None,
+    fill: np.ndarray | None = None,
 ) -> np.ndarray:
     """(H, W) uint8 class indices (argmax of the blended logits) of an (H, W, C) uint8 image.
 
@@ -156,15 +162,16 @@ def predict_classes(
             it, predicted, and the logits resized back (bilinear) to H x W before the argmax,
             so the map has the image's own size. None: predicted at its own size, streamed.
         out: an (H, W) uint8 array to fill, e.g. a memory map (default: a new array).
+        fill: padding past the border, see :func:`blended_blocks`.
     """
     height, width = image.shape[:2]
     out = np.empty((height, width), dtype=np.uint8) if out is None else out
     size = model_size(height, width, shorter_side)
     if size != (height, width):
-        logits = predict_logits(predict_batch, resize_image(np.asarray(image), size), window, overlap, batch_size)
+        logits = predict_logits(predict_batch, resize_image(np.asarray(image), size), window, overlap, batch_size, fill)
         logits = F.interpolate(torch.from_numpy(logits)[None], (height, width), mode="bilinear", align_corners=False)
         out[:] = logits[0].argmax(0).numpy().astype(np.uint8)
         return out
-    for rows, cols, logits in blended_blocks(predict_batch, image, window, overlap, batch_size):
+    for rows, cols, logits in blended_blocks(predict_batch, image, window, overlap, batch_size, fill=fill):
         out[rows, cols] = logits.argmax(0).astype(np.uint8)
     return out

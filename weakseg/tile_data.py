@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ from torch.utils.data import ConcatDataset, Dataset, Sampler
 
 from weakseg.errors import WeaksegError
 from weakseg.experiment import Variant
-from weakseg.models import normalize
+from weakseg.models import IMAGENET_MEAN, IMAGENET_STD
 from weakseg.splitting import sets_at_fraction
 from weakseg.tiling import read_tiles, rows_of
 from weakseg.weak_labels import read_weak_labels
@@ -27,7 +27,7 @@ class TileDataset(Dataset):
     them itself and only the tiles read are paged in).
 
     Each item is a dict:
-        ``image``: (C, T, T) float32, ``(x / 255 - mean) / std`` per band;
+        ``image``: (C, T, T) uint8 pixel values (the model normalises them on its device);
         ``mask``: (T, T) int64 class indices, 255 = ignore (only when ``masks_path`` is given:
         a weakly labelled set passes None, and its pixel labels are never opened);
         ``fractions``: (K,) float32 weak label, when ``fractions`` was given;
@@ -45,8 +45,6 @@ class TileDataset(Dataset):
         images_path: str,
         masks_path: str | None,
         rows: list[int],
-        mean: list[float],
-        std: list[float],
         transform=None,
         fractions: np.ndarray | None = None,
         seed: int = 0,
@@ -57,7 +55,6 @@ class TileDataset(Dataset):
         self.transform = transform
         self.fractions = None if fractions is None else np.asarray(fractions, dtype=np.float32)
         self.seed = seed
-        self.mean, self.std = list(mean), list(std)
         self._images = self._masks = None
 
     def __len__(self) -> int:
@@ -77,7 +74,7 @@ class TileDataset(Dataset):
             self.transform.set_random_seed(((self.seed * 1_000_003 + epoch) * 1_000_003 + draw) % 2**32)
             targets = self.transform(**targets)
         item = {
-            "image": torch.from_numpy(normalize(targets["image"], self.mean, self.std).transpose(2, 0, 1).copy()),
+            "image": torch.from_numpy(np.ascontiguousarray(targets["image"].transpose(2, 0, 1))),
             "row": row,
         }
         if "mask" in targets:
@@ -145,6 +142,7 @@ class TrainingData:
         val: the validation tiles, unaugmented, with masks and weak labels as ``fractions``.
         in_channels: bands per tile.
         class_names: K names.
+        mean, std: the input normalisation of the run's model, fractions of 255 per band.
         weak: joint mode only: the weakly labelled tiles of the proportion loss (no masks).
     """
 
@@ -153,6 +151,8 @@ class TrainingData:
     in_channels: int
     class_names: list[str]
     weak: Dataset | None = None
+    mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
+    std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
 
 
 @dataclass
@@ -222,18 +222,14 @@ class SplitTiles:
             )
         return [self.row_of[t] for t in ids], np.array([self.fraction_of[t] for t in ids]).reshape(len(ids), -1)
 
-    def dataset(
-        self, ids: list[str], mean, std, transform=None, pixel_labels: bool = True, seed: int = 0
-    ) -> TileDataset:
+    def dataset(self, ids: list[str], transform=None, pixel_labels: bool = True, seed: int = 0) -> TileDataset:
         """A :class:`TileDataset` of tiles ``ids`` with their weak labels, and their masks if ``pixel_labels``."""
         rows, fractions = self.rows_and_fractions(ids)
         masks = self.tiles_dir / "masks.npy" if pixel_labels else None
-        return TileDataset(self.tiles_dir / "images.npy", masks, rows, mean, std, transform, fractions, seed)
+        return TileDataset(self.tiles_dir / "images.npy", masks, rows, transform, fractions, seed)
 
 
-def _training_set(
-    tiles: SplitTiles, ids: list[str], pixel_labels: bool, pipeline_path, offline_dir: Path, mean, std, seed
-):
+def _training_set(tiles: SplitTiles, ids: list[str], pixel_labels: bool, pipeline_path, offline_dir: Path, seed: int):
     """Tiles ``ids`` augmented online with the pipeline, or with their offline copies (unaugmented)."""
     pipeline = "strong" if pixel_labels else "weak"
     with open(offline_dir / "copies.csv", newline="") as handle:
@@ -242,21 +238,14 @@ def _training_set(
     if not copies:
         from weakseg.augmentation import load_pipeline  # albumentations only where a pipeline is loaded
 
-        return tiles.dataset(ids, mean, std, load_pipeline(pipeline_path), pixel_labels, seed)
+        return tiles.dataset(ids, load_pipeline(pipeline_path), pixel_labels, seed)
     copy_fractions = np.array([tiles.fraction_of[row["tile_id"]] for row in copies])
     masks = offline_dir / "masks.npy" if pixel_labels else None
     return EpochConcatDataset(
         [
-            tiles.dataset(ids, mean, std, None, pixel_labels, seed),
+            tiles.dataset(ids, None, pixel_labels, seed),
             TileDataset(
-                offline_dir / "images.npy",
-                masks,
-                [int(row["row"]) for row in copies],
-                mean,
-                std,
-                None,
-                copy_fractions,
-                seed,
+                offline_dir / "images.npy", masks, [int(row["row"]) for row in copies], None, copy_fractions, seed
             ),
         ]
     )
@@ -270,9 +259,9 @@ def load_training_data(
     weak_labels_path: str | Path,
     pipelines_dir: str | Path,
     offline_dir: str | Path,
-    mean: list[float],
-    std: list[float],
     seed: int,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
 ) -> TrainingData:
     """Datasets for one run of ``variant`` at strong fraction ``fraction`` (``"all"``: the pool).
 
@@ -280,7 +269,8 @@ def load_training_data(
     ``pipelines_dir/strong.yaml``; weakly labelled ones the union of its ``proportion_sets``,
     augmented with ``weak.yaml`` and read without their masks (their pixel labels are never
     opened). Offline copies from the augment stage replace online augmentation when present.
-    Weak labels come from ``weak_labels.csv``.
+    Weak labels come from ``weak_labels.csv``. ``mean`` and ``std`` (fractions of 255 per
+    band) are the input normalisation of the run's model.
 
     Raises:
         WeaksegError: a tile id of the split missing from ``tiles.csv`` or the weak labels,
@@ -296,16 +286,13 @@ def load_training_data(
     parts = []
     if variant.pixel_sets:
         parts.append(
-            _training_set(
-                tiles, union(variant.pixel_sets), True, pipelines_dir / "strong.yaml", offline_dir, mean, std, seed
-            )
+            _training_set(tiles, union(variant.pixel_sets), True, pipelines_dir / "strong.yaml", offline_dir, seed)
         )
     if variant.proportion_sets:
         parts.append(
-            _training_set(
-                tiles, union(variant.proportion_sets), False, pipelines_dir / "weak.yaml", offline_dir, mean, std, seed
-            )
+            _training_set(tiles, union(variant.proportion_sets), False, pipelines_dir / "weak.yaml", offline_dir, seed)
         )
-    val = tiles.dataset(sets["val"], mean, std, seed=seed)
+    val = tiles.dataset(sets["val"], seed=seed)
     in_channels = int(np.load(tiles.tiles_dir / "images.npy", mmap_mode="r").shape[3])
-    return TrainingData(parts[0], val, in_channels, tiles.class_names, parts[1] if len(parts) > 1 else None)
+    weak = parts[1] if len(parts) > 1 else None
+    return TrainingData(parts[0], val, in_channels, tiles.class_names, weak, list(mean), list(std))

@@ -37,7 +37,15 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from weakseg.errors import WeaksegError
-from weakseg.inference import autocast_dtype, make_loader, read_checkpoint, resolve_device, validate
+from weakseg.inference import (
+    autocast_dtype,
+    make_loader,
+    place_model,
+    read_checkpoint,
+    resolve_device,
+    to_device,
+    validate,
+)
 from weakseg.losses import SegmentationLoss, joint_loss, predicted_fractions, proportion_loss
 from weakseg.metrics import segmentation_metrics
 from weakseg.models import build_model, resolve_task
@@ -81,6 +89,7 @@ class _Run:
     scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
     device: torch.device
+    step_model: torch.nn.Module | None = None  # model, or torch.compile(model): same weights
     history: list[dict] = field(default_factory=list)
     best_score: float = -math.inf
     start_epoch: int = 1
@@ -98,15 +107,19 @@ def _build(data: TrainingData, settings: dict, device: torch.device) -> _Run:
         data.in_channels,
         len(data.class_names),
         model_cfg.get("task", "auto"),
+        data.mean,
+        data.std,
     )
     if settings.get("init_from"):
         model.load_state_dict(read_checkpoint(settings["init_from"])["state_dict"])
         log.info("initialised from %s", settings["init_from"])
-    model.to(device)
+    place_model(model, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg["epochs"])
     scaler = torch.amp.GradScaler("cuda", enabled=autocast_dtype(device) == torch.float16)
-    return _Run(model, optimizer, scheduler, scaler, device)
+    # The compiled module shares the weights; state_dicts are taken from the plain one.
+    step_model = torch.compile(model) if cfg.get("compile") else model
+    return _Run(model, optimizer, scheduler, scaler, device, step_model)
 
 
 def _resume(run: _Run, settings: dict, inputs: dict[str, str], resume_path: Path) -> None:
@@ -141,23 +154,31 @@ def _loss_functions(mode: str, cfg: dict, binary: bool = False):
 
         def weak_loss(logits, batch, _=None):
             return proportion_loss(
-                predicted_fractions(logits), batch["fractions"].to(logits.device), cfg["proportion_loss"]
+                predicted_fractions(logits),
+                batch["fractions"].to(logits.device, non_blocking=True),
+                cfg["proportion_loss"],
             )
 
         return weak_loss, weak_loss
     pixel = SegmentationLoss(cfg["loss"], binary)
 
     def val_loss(logits, batch):
-        return pixel(logits, batch["mask"].to(logits.device))
+        return pixel(logits, batch["mask"].to(logits.device, non_blocking=True))
 
     if mode == "strong":
         return (lambda logits, batch, _=None: val_loss(logits, batch)), val_loss
 
     def step_loss(logits, batch, weak_batch):
         strong, weak = logits[: len(batch["image"])], logits[len(batch["image"]) :]
-        fractions = weak_batch["fractions"].to(logits.device)
+        fractions = weak_batch["fractions"].to(logits.device, non_blocking=True)
         return joint_loss(
-            strong, batch["mask"].to(logits.device), weak, fractions, pixel, cfg["proportion_loss"], cfg["joint_weight"]
+            strong,
+            batch["mask"].to(logits.device, non_blocking=True),
+            weak,
+            fractions,
+            pixel,
+            cfg["proportion_loss"],
+            cfg["joint_weight"],
         )
 
     return step_loss, val_loss
@@ -183,9 +204,10 @@ def _train_epoch(run: _Run, loaders: list, step_loss, epoch: int, cfg: dict, res
         ascii=True,
     )
     for step, batches in enumerate(progress):
-        images = torch.cat([b["image"] for b in batches]).to(run.device, non_blocking=True)
+        images = batches[0]["image"] if len(batches) == 1 else torch.cat([b["image"] for b in batches])
+        images = to_device(images, run.device)
         with torch.autocast(run.device.type, dtype=dtype, enabled=dtype is not None):
-            logits = run.model(images)
+            logits = run.step_model(images)
         loss = step_loss(logits.float(), *batches)
         if not torch.isfinite(loss):
             raise WeaksegError(
@@ -385,6 +407,7 @@ def _model_record(model, settings: dict, data: TrainingData, epoch: int, miou: f
         "model": settings["model"],
         "in_channels": data.in_channels,
         "class_names": data.class_names,
+        "normalization": {"mean": data.mean, "std": data.std},
         "epoch": epoch,
         "val_miou": miou,
         "settings": settings,

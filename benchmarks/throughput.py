@@ -1,0 +1,162 @@
+"""Benchmark: the trainer's img/s next to the compute ceiling, and their ratio (prints figures).
+
+The trainer is :func:`weakseg.training._train_epoch` over a full epoch: the real DataLoader
+(workers = threads - 1, pinned memory on CUDA), augmentation, uint8 copies to the device and
+normalisation there, on random tiles written as ``.npy`` arrays. The ceiling is the same
+model, batch size, precision (bf16 autocast on CUDA) and memory format stepping on one batch
+already on the device. Each setting runs on the CPU and, when present, on CUDA. Not a test:
+it prints, it asserts nothing.
+
+    python benchmarks/throughput.py                         # the three standard settings
+    python benchmarks/throughput.py --settings FPN:resnet18:128:8 --devices cpu --threads 2
+"""
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import torch
+
+from weakseg.augmentation import strong_pipeline
+from weakseg.inference import autocast_dtype, to_device
+from weakseg.losses import SegmentationLoss
+from weakseg.tile_data import TileDataset, TrainingData
+from weakseg.training import _build, _loaders, _loss_functions, _train_epoch
+
+#: arch:encoder:tile px:batch of the issue's three settings; batch per device.
+STANDARD = {
+    "cuda": ["FPN:resnet18:128:32", "FPN:resnet18:256:32", "DeepLabV3Plus:resnet50:512:16"],
+    "cpu": ["FPN:resnet18:128:8", "FPN:resnet18:256:8", "DeepLabV3Plus:resnet50:512:2"],
+}
+
+AUGMENT = {
+    "p_spatial": 0.5,
+    "rotate_limit": 30,
+    "scale": [0.8, 1.25],
+    "shift": 0.1,
+    "p_color": 0.5,
+    "brightness": 0.2,
+    "contrast": 0.2,
+    "gamma": [0.5, 1.5],
+    "saturation": [0.5, 1.5],
+    "hue": 0.05,
+}
+
+
+def ceiling(run, batch: dict, steps: int, loss_fn) -> float:
+    """img/s of ``steps`` optimiser steps on one batch already on the device, as the trainer steps."""
+    images, masks = to_device(batch["image"], run.device), batch["mask"].to(run.device)
+    dtype = autocast_dtype(run.device)
+    run.step_model.train()
+
+    def step():
+        with torch.autocast(run.device.type, dtype=dtype, enabled=dtype is not None):
+            logits = run.step_model(images)
+        loss = loss_fn(logits.float(), masks)
+        run.optimizer.zero_grad(set_to_none=True)
+        run.scaler.scale(loss).backward()
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+
+    for _ in range(3):  # warm-up (cuDNN autotuning)
+        step()
+    _sync(run.device)
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(run.device)
+    return steps * len(images) / (time.perf_counter() - started)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--settings", nargs="*", help="arch:encoder:tile:batch (default: the standard three)")
+    parser.add_argument("--devices", nargs="*", default=["cpu", "cuda"], choices=["cpu", "cuda"])
+    parser.add_argument("--steps", type=int, default=20, help="optimiser steps per epoch")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads; workers = threads - 1 (all cores)")
+    parser.add_argument("--compile", action="store_true", help="training.compile: true")
+    return parser.parse_args()
+
+
+def _settings(arch: str, encoder: str, batch_size: int, steps: int, device: str, compile_model: bool) -> dict:
+    """Training settings of a strong run without pretrained weights (3 epochs of ``steps`` steps)."""
+    return {
+        "mode": "strong",
+        "model": {"arch": arch, "encoder": encoder, "encoder_weights": None},
+        "training": {
+            "epochs": 3,
+            "steps_per_epoch": steps,
+            "batch_size": batch_size,
+            "lr": 1e-3,
+            "weight_decay": 0.0,
+            "loss": "cross_entropy",
+            "seed": 0,
+            "device": device,
+            "log_every_batches": 1000,
+            "checkpoint": "last",
+            "compile": compile_model,
+        },
+    }
+
+
+def measure(setting: str, device: torch.device, steps: int, threads: int, compile_model: bool) -> tuple[float, float]:
+    """(trainer img/s over its best of two full epochs, ceiling img/s) of one arch:encoder:tile:batch."""
+    arch, encoder, tile, batch_size = setting.split(":")
+    tile, batch_size = int(tile), int(batch_size)
+    settings = _settings(arch, encoder, batch_size, steps, device.type, compile_model)
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as folder:
+        n = max(64, 2 * batch_size)
+        np.save(Path(folder) / "images.npy", rng.integers(0, 256, (n, tile, tile, 3), dtype=np.uint8))
+        np.save(Path(folder) / "masks.npy", rng.integers(0, 6, (n, tile, tile), dtype=np.uint8))
+        dataset = TileDataset(
+            Path(folder) / "images.npy",
+            Path(folder) / "masks.npy",
+            list(range(n)),
+            strong_pipeline(AUGMENT),
+            np.full((n, 6), 1 / 6),
+        )
+        data = TrainingData(dataset, dataset, 3, [str(k) for k in range(6)])
+        run = _build(data, settings, device)
+        loaders, _ = _loaders(run, data, settings["training"], max(threads - 1, 0), device)
+        step_loss, _ = _loss_functions("strong", settings["training"])
+        resume = Path(folder) / "none"
+        _train_epoch(run, loaders, step_loss, 1, settings["training"], resume)  # warm-up, workers start
+        trainer = []
+        for epoch in (2, 3):
+            _sync(device)
+            started = time.perf_counter()
+            _train_epoch(run, loaders, step_loss, epoch, settings["training"], resume)
+            _sync(device)
+            trainer.append(steps * batch_size / (time.perf_counter() - started))
+        batch = next(iter(loaders[0]))
+        return max(trainer), ceiling(run, batch, steps, SegmentationLoss("cross_entropy"))
+
+
+def main() -> None:
+    """Measure each setting on each device present and print a table."""
+    args = _parse_args()
+    threads = args.threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    devices = [d for d in args.devices if d == "cpu" or torch.cuda.is_available()]
+    print(f"{'device':<8}{'setting':<32}{'trainer img/s':>14}{'ceiling img/s':>15}{'ratio':>7}")
+    for name in devices:
+        device = torch.device(name)
+        label = torch.cuda.get_device_name() if name == "cuda" else f"cpu x{threads}"
+        for setting in args.settings or STANDARD[name]:
+            trainer, top = measure(setting, device, args.steps, threads, args.compile)
+            print(f"{name:<8}{setting:<32}{trainer:>14.1f}{top:>15.1f}{trainer / top:>7.3f}  ({label})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
