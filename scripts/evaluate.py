@@ -6,10 +6,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from weakseg.cli import add_gpu_arguments, gpu_pool, json_arg, run_main
+from weakseg.cli import json_arg, run_main, run_on_leased_gpu
 from weakseg.datasets import get_dataset
 from weakseg.evaluation import SCORED_SETS, SceneScoring, evaluate
-from weakseg.gpu_lease import leased_gpu
 from weakseg.prepare import scene_files
 
 
@@ -35,10 +34,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=256, help="sliding window, pixels (scenes mode)")
     parser.add_argument("--overlap", type=float, default=0.25, help="fraction of the window (scenes mode)")
     parser.add_argument("--shorter-side", type=int, default=None, help="model scale, pixels (scenes mode)")
-    add_gpu_arguments(parser)
-    args = parser.parse_args()
-    with leased_gpu(gpu_pool(args)):
-        _run(args)
+    run_on_leased_gpu(parser, _run)
 
 
 def _run(args) -> None:

@@ -6,9 +6,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from weakseg.cli import add_gpu_arguments, gpu_pool, run_main
+from weakseg.cli import run_main, run_on_leased_gpu
 from weakseg.datasets import get_dataset
-from weakseg.gpu_lease import leased_gpu
 from weakseg.predict import Windows, folder_images, predict_images, scenes_of_set
 from weakseg.prepare import scene_files
 from weakseg.splitting import read_splits
@@ -32,10 +31,7 @@ def main() -> None:
     parser.add_argument("--shorter-side", type=int, default=None, help="model scale, pixels")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--out-dir", required=True)
-    add_gpu_arguments(parser)
-    args = parser.parse_args()
-    with leased_gpu(gpu_pool(args)):
-        _run(args)
+    run_on_leased_gpu(parser, _run)
 
 
 def _run(args) -> None:

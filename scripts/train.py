@@ -6,9 +6,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from weakseg.cli import add_gpu_arguments, gpu_pool, json_arg, run_main
+from weakseg.cli import json_arg, run_main, run_on_leased_gpu
 from weakseg.experiment import VARIANTS
-from weakseg.gpu_lease import leased_gpu
 from weakseg.tile_data import load_training_data
 from weakseg.training import train
 
@@ -30,10 +29,7 @@ def main() -> None:
     parser.add_argument("--init-from", default=None, help="model.pt to start from (weak_finetuned)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out-dir", required=True)
-    add_gpu_arguments(parser)
-    args = parser.parse_args()
-    with leased_gpu(gpu_pool(args)):
-        _run(args)
+    run_on_leased_gpu(parser, _run)
 
 
 def _run(args) -> None:

@@ -17,27 +17,26 @@ from conftest import REPO, run_snakemake
 
 from weakseg.gpu_lease import GpuPool, detect_devices, leased_gpu
 
-#: A job of the test workflows: holds a lease (through the scripts' own command-line helpers),
-#: records what it saw and when, and sleeps while holding it.
+#: A job of the test workflows: holds a lease through the scripts' own entry helper
+#: (run_on_leased_gpu), records what it saw and when, and sleeps while holding it.
 JOB = textwrap.dedent(
     """
     import argparse, json, os, sys, time
     sys.path.insert(0, {repo!r})
-    from weakseg.cli import add_gpu_arguments, gpu_pool
-    from weakseg.gpu_lease import leased_gpu
+    from weakseg.cli import run_on_leased_gpu
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out")
-    parser.add_argument("--hold", type=float)
-    add_gpu_arguments(parser)
-    args = parser.parse_args()
-    with leased_gpu(gpu_pool(args), poll_seconds=0.05):
+    def stage(args):
         start = time.monotonic()
         seen = os.environ["CUDA_VISIBLE_DEVICES"]
         time.sleep(args.hold)
         end = time.monotonic()
-    with open(args.out, "w") as handle:
-        json.dump({{"device": seen, "start": start, "end": end}}, handle)
+        with open(args.out, "w") as handle:
+            json.dump({{"device": seen, "start": start, "end": end}}, handle)
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out")
+    parser.add_argument("--hold", type=float)
+    run_on_leased_gpu(parser, stage)
     """
 )
 

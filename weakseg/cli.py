@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 
 from weakseg.errors import WeaksegError
-from weakseg.gpu_lease import DEFAULT_LEASE_DIR, GpuPool
+from weakseg.gpu_lease import DEFAULT_LEASE_DIR, GpuPool, leased_gpu
 
 
 def run_main(main: Callable[[], None]) -> None:
@@ -58,3 +58,15 @@ def gpu_pool(args: argparse.Namespace) -> GpuPool:
         return GpuPool(None if args.gpus == "auto" else (), args.jobs_per_gpu, args.lease_dir)
     devices = tuple(d.strip() for d in args.gpus.split(",") if d.strip())
     return GpuPool(devices, args.jobs_per_gpu, args.lease_dir)
+
+
+def run_on_leased_gpu(parser: argparse.ArgumentParser, stage: Callable[[argparse.Namespace], None]) -> None:
+    """Run a GPU job's ``stage`` on its parsed command line while it holds its GPU lease.
+
+    Adds :func:`add_gpu_arguments` to ``parser``, parses, and calls ``stage(args)`` inside
+    :func:`weakseg.gpu_lease.leased_gpu`, so CUDA starts only after the lease is taken.
+    """
+    add_gpu_arguments(parser)
+    args = parser.parse_args()
+    with leased_gpu(gpu_pool(args)):
+        stage(args)

@@ -22,6 +22,11 @@ IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
 
+def pixel_values(fractions, channels: int) -> np.ndarray:
+    """(channels,) float32 ``255 * fractions``, the per-band values repeated cyclically over the bands."""
+    return np.resize(np.asarray(fractions, dtype=np.float32) * 255, channels)
+
+
 class Normalization(nn.Module):
     """Per-band ``(x - 255 mean) / (255 std)`` of (B, C, H, W) pixel values (0-255), as float32.
 
@@ -35,8 +40,7 @@ class Normalization(nn.Module):
         super().__init__()
         self.mean_fractions, self.std_fractions = [float(m) for m in mean], [float(s) for s in std]
         shape = (1, channels, 1, 1)
-        mean = np.resize(np.asarray(mean, dtype=np.float32) * 255, channels).reshape(shape)
-        std = np.resize(np.asarray(std, dtype=np.float32) * 255, channels).reshape(shape)
+        mean, std = pixel_values(mean, channels).reshape(shape), pixel_values(std, channels).reshape(shape)
         # Not in the state_dict: the model record keeps the fractions, and weights stay portable.
         self.register_buffer("mean", torch.from_numpy(mean), persistent=False)
         self.register_buffer("std", torch.from_numpy(std), persistent=False)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from weakseg.errors import WeaksegError
 from weakseg.inference import forward
-from weakseg.models import IMAGENET_MEAN
+from weakseg.models import IMAGENET_MEAN, pixel_values
 from weakseg.scaling import model_size, resize_image
 from weakseg.tiling import tile_offsets
 
@@ -80,7 +80,7 @@ def blended_blocks(
     weight = window_weight(window)
     strip = max(strip, window)
     if fill is None:
-        fill = np.resize(np.asarray(IMAGENET_MEAN, dtype=np.float32) * 255, image.shape[2])
+        fill = pixel_values(IMAGENET_MEAN, image.shape[2])
     for sx0 in range(0, width, strip):
         sx1 = min(sx0 + strip, width)
         strip_xs = [x for x in xs if x < sx1 and x + window > sx0]

@@ -89,7 +89,7 @@ class _Run:
     scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
     device: torch.device
-    step_model: torch.nn.Module | None = None  # model, or torch.compile(model): same weights
+    step_model: torch.nn.Module  # model, or torch.compile(model): same weights
     history: list[dict] = field(default_factory=list)
     best_score: float = -math.inf
     start_epoch: int = 1
