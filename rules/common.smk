@@ -63,9 +63,19 @@ def as_json(value):
 
 
 def download_settings():
-    """The dataset keys the download uses: name, generator or source, label set, bands, scenes."""
-    keys = ["name", "scenes"] + (["synthetic"] if DATASET == "synthetic" else ["source", "labels", "bands"])
-    return as_json({k: config["dataset"][k] for k in keys})
+    """The dataset keys the download uses (name, generator or source, label set, bands, cities, scenes) and T."""
+    keys = {
+        "synthetic": ["synthetic"],
+        "cityscapes": ["source", "cities", "synthetic_cities", "synthetic"],
+    }.get(DATASET, ["source", "labels", "bands"])
+    settings = {k: config["dataset"][k] for k in ["name", "scenes", *keys]}
+    return as_json({**settings, "sequence_length": config["sequence"]["length"]})
+
+
+def resize_option():
+    """``--resize H W`` when scenes are resized as they are prepared (``dataset.resize``), else nothing."""
+    size = config["dataset"]["resize"]
+    return f"--resize {size[0]} {size[1]}" if size else ""
 
 
 def snap_option():

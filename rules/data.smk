@@ -27,9 +27,10 @@ rule prepare:
         "../envs/data.yaml"
     params:
         snap=snap_option(),
+        resize=resize_option(),
     shell:
         "python scripts/prepare.py --raw {input} --scene {wildcards.scene} --dataset {wildcards.dataset}"
-        " {params.snap} --image-out {output.image} --label-out {output.label} 2> {log}"
+        " {params.snap} {params.resize} --image-out {output.image} --label-out {output.label} 2> {log}"
 
 
 rule tile:
@@ -75,13 +76,14 @@ rule split:
         fractions=as_json(config["split"]["fractions"]),
         group_by=config["split"]["group_by"],
         block_size=config["split"]["block_size"],
+        dataset=DATASET,
         official_test=lambda wildcards: (
             f"--official-test-of {DATASET}" if config["split"]["use_official_test"] else ""
         ),
     shell:
         "python scripts/split.py --tiles {input} --tile-size {params.tile_size} --stride {params.stride}"
         " --fractions {params.fractions:q} --group-by {params.group_by} --block-size {params.block_size}"
-        " --seed {wildcards.split_seed} {params.official_test} --out {output} 2> {log}"
+        " --dataset {params.dataset} --seed {wildcards.split_seed} {params.official_test} --out {output} 2> {log}"
 
 
 rule weak_labels:

@@ -22,6 +22,9 @@ def main() -> None:
     parser.add_argument(
         "--snap-max-distance", type=float, default=None, help="snap off-palette colours within this RGB distance"
     )
+    parser.add_argument(
+        "--resize", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"), help="resize to this size, pixels"
+    )
     parser.add_argument("--image-out", required=True)
     parser.add_argument("--label-out", required=True)
     args = parser.parse_args()
@@ -31,7 +34,12 @@ def main() -> None:
     files = scenes[args.scene]
     raw = Path(args.raw)
     image, label = prepare_scene(
-        raw / files.image, raw / files.label, get_dataset(args.dataset), args.snap_max_distance
+        raw / files.image,
+        raw / files.label,
+        get_dataset(args.dataset),
+        args.snap_max_distance,
+        tuple(raw / frame for frame in files.frames),
+        args.resize,
     )
     write_prepared(args.image_out, args.label_out, image, label)
 

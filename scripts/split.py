@@ -7,9 +7,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from weakseg.cli import json_arg, run_main, write_json
-from weakseg.datasets import official_test_prefix
+from weakseg.datasets import get_dataset, official_test_prefix
 from weakseg.outputs import staged_outputs
-from weakseg.splitting import split_tiles
+from weakseg.splitting import GROUPINGS, split_tiles
 from weakseg.tiling import read_tiles
 
 
@@ -22,7 +22,8 @@ def main() -> None:
     parser.add_argument(
         "--fractions", type=json_arg, required=True, help='e.g. {"strong": 0.1, "weak": 0.7, "val": 0.2}'
     )
-    parser.add_argument("--group-by", required=True, choices=["tile", "scene", "block"])
+    parser.add_argument("--group-by", required=True, choices=GROUPINGS)
+    parser.add_argument("--dataset", required=True, help="dataset name (group_by city: its scene -> city)")
     parser.add_argument("--block-size", type=int, required=True, help="tiles per block side")
     parser.add_argument("--seed", type=int, required=True, help="the split seed")
     parser.add_argument("--official-test-of", default=None, help="a dataset name: its official test scenes are test")
@@ -38,6 +39,7 @@ def main() -> None:
         args.block_size,
         args.seed,
         test_prefix,
+        get_dataset(args.dataset).scene_group,
     )
     with staged_outputs(args.out) as (staged,):
         write_json(staged, splits)

@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from weakseg.config import PASSWORD_VARIABLE, USER_VARIABLE, check_source_url
@@ -234,7 +235,11 @@ def _copy_bounded(source, target: Path, limit: int, archive: Path, name: str) ->
 
 
 def extract_matching(
-    archive: Path, pattern: re.Pattern, destination: Path, max_bytes: int = DEFAULT_MAX_EXTRACTED_BYTES
+    archive: Path,
+    pattern: re.Pattern,
+    destination: Path,
+    max_bytes: int = DEFAULT_MAX_EXTRACTED_BYTES,
+    keep: Callable[[str], bool] | None = None,
 ) -> dict[str, Path]:
     """Extract the members of zip ``archive`` whose path matches ``pattern`` into ``destination``.
 
@@ -246,6 +251,7 @@ def extract_matching(
     Args:
         pattern: a regular expression with one group, the scene id (``fullmatch`` on the member path).
         max_bytes: the most bytes the matching members may hold, declared and written (bytes).
+        keep: when given, only members whose scene id it accepts are extracted.
 
     Returns:
         Scene id -> extracted file path.
@@ -262,7 +268,11 @@ def extract_matching(
     try:
         with handle:
             check_members(archive, handle.namelist())
-            members = [m for m in handle.infolist() if pattern.fullmatch(m.filename) and not m.is_dir()]
+            members = [
+                m
+                for m in handle.infolist()
+                if not m.is_dir() and (match := pattern.fullmatch(m.filename)) and (keep is None or keep(match.group(1)))
+            ]
             check_sizes(archive, members, max_bytes)
             check_free_space(archive, members, destination)
             written = 0

@@ -91,10 +91,29 @@ def check_whole_scenes(config: dict) -> None:
     other targets of a split by tiles.)
     """
     split, window = config["split"], config["evaluation"]["window"]
-    if config["evaluation"]["mode"] == "scenes" and not (split["group_by"] == "scene" or split["use_official_test"]):
+    whole = split["group_by"] in ("scene", "city") or split["use_official_test"]
+    if config["evaluation"]["mode"] == "scenes" and not whole:
         _fail("evaluation.mode", "'scenes' needs whole scenes in the scored set: set split.group_by: scene")
     if window % 32:
         _fail("evaluation.window", f"{window} px must be a multiple of 32 (the encoders' output stride)")
+
+
+def check_sequences(config: dict) -> None:
+    """Frame sequences need the sequence model and a dataset with sequences; cities need Cityscapes."""
+    length, dataset = config["sequence"]["length"], config["dataset"]["name"]
+    if length > 1:
+        if config["model"]["arch"] != "ResNetConvLSTM":
+            _fail("sequence.length", f"{length} frames need model.arch: ResNetConvLSTM (got {config['model']['arch']})")
+        if dataset not in ("synthetic", "cityscapes"):
+            _fail("sequence.length", f"{length} frames: dataset {dataset} has no frame sequences (synthetic, cityscapes)")
+        if config["predict"]["input"] not in ("val", "test"):
+            _fail("predict.input", "a folder of single images cannot feed a sequence model (sequence.length > 1)")
+    if dataset != "cityscapes":
+        for key in ("cities", "synthetic_cities"):
+            if config["dataset"][key]:
+                _fail(f"dataset.{key}", f"is for Cityscapes only (dataset.name is {dataset})")
+        if config["split"]["group_by"] == "city":
+            _fail("split.group_by", f"'city' is for Cityscapes only (dataset.name is {dataset})")
 
 
 def check_ranges(config: dict) -> None:
@@ -145,6 +164,7 @@ def check_config(config: dict, schema_path: str | Path | None = None) -> None:
     check_ranges(config)
     check_task(config)
     check_whole_scenes(config)
+    check_sequences(config)
     check_experiment(config)
     if schema_path is not None:
         import yaml

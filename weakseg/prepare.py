@@ -11,6 +11,7 @@ from weakseg.datasets import DatasetAdapter
 from weakseg.errors import WeaksegError
 from weakseg.imageio import read_image
 from weakseg.outputs import staged_outputs
+from weakseg.scaling import resize_image, resize_label
 
 log = logging.getLogger(__name__)
 
@@ -20,18 +21,31 @@ def prepare_scene(
     label_path: str | Path,
     adapter: DatasetAdapter,
     snap_max_distance: float | None = None,
+    frames: tuple[str | Path, ...] = (),
+    size: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Read a scene and decode its label.
+    """Read a scene (the frames of a sequence sample, stacked) and decode its label.
+
+    Args:
+        frames: the frames before ``image`` of a sequence sample, oldest first.
+        size: (height, width) in pixels to resize to (``dataset.resize``; images bilinear,
+            labels nearest neighbour), or None for the files' own size.
 
     Returns:
-        ``(image, label)``: (H, W, C) uint8 image and (H, W) uint8 class indices, 255 = ignore.
+        ``(image, label)``: (H, W, T * C) uint8 image, the T = len(frames) + 1 frames of C bands
+        oldest first along the last axis, and (H, W) uint8 class indices, 255 = ignore.
 
     Raises:
         WeaksegError: unreadable file, unknown label colour (see
-            :func:`weakseg.labels.colors_to_index`), or image and label of different size
-            (the message names both files and shapes).
+            :func:`weakseg.labels.colors_to_index`), or image, frame and label of different size
+            (the message names the files and shapes).
     """
     image = read_image(image_path)
+    earlier = [read_image(path) for path in frames]
+    for path, frame in zip(frames, earlier, strict=True):
+        if frame.shape != image.shape:
+            raise WeaksegError(f"frame {path} has shape {frame.shape} but the annotated frame {image_path} {image.shape}")
+    image = np.concatenate([*earlier, image], axis=2) if earlier else image
     raw_label = adapter.read_label(label_path)
     if image.shape[:2] != raw_label.shape[:2]:
         raise WeaksegError(
@@ -39,6 +53,8 @@ def prepare_scene(
             f"{raw_label.shape[0]}x{raw_label.shape[1]} px (shapes {image.shape} and {raw_label.shape})"
         )
     label, _ = adapter.label_to_index(raw_label, str(label_path), snap_max_distance)
+    if size is not None:
+        image, label = resize_image(image, tuple(size)), resize_label(label, tuple(size))
     return image, label
 
 

@@ -1,6 +1,6 @@
 """The split stage: val / test / pool (strong + weak) sets of tiles, grouped so that no pixel leaks.
 
-Groups of tiles (a tile, a scene or a spatial block) are shuffled with the seed and laid end
+Groups of tiles (a tile, a scene, a spatial block or a city) are shuffled with the seed and laid end
 to end; each goes to ``val``, ``test`` or the *pool* by where its midpoint falls. The pool is
 ordered too: a pool group's *rank* is its midpoint, in tiles, from the start of the pool.
 The strong set at strong fraction ``f`` (a share of all tiles) is every pool tile of rank
@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 #: The order groups are laid out in, and (for overlapping tiles) the keep priority: pixels of
 #: val and test must never be seen in training.
 _LAYOUT = (*HELD_OUT, "pool")
-GROUPINGS = ("tile", "scene", "block")
+GROUPINGS = ("tile", "scene", "block", "city")
 
 
 def read_splits(path: str | Path) -> dict[str, list[str]]:
@@ -68,14 +69,21 @@ def sets_at_fraction(splits: dict, fraction: float | str | None) -> dict[str, li
     return {"strong": strong, "weak": weak, **base}
 
 
-def group_keys(tiles: list[Tile], group_by: str, block_pixels: int) -> list[str]:
-    """The group of every tile: its own id, its scene, or its ``block_pixels``-wide spatial block."""
+def group_keys(
+    tiles: list[Tile], group_by: str, block_pixels: int, scene_group: Callable[[str], str] | None = None
+) -> list[str]:
+    """The group of every tile: its own id, its scene, its ``block_pixels``-wide spatial block, or its city.
+
+    ``group_by: city`` needs ``scene_group`` (the dataset adapter's scene -> city).
+    """
     if group_by == "tile":
         return [t.tile_id for t in tiles]
     if group_by == "scene":
         return [t.scene for t in tiles]
     if group_by == "block":
         return [f"{t.scene}/{t.y // block_pixels}/{t.x // block_pixels}" for t in tiles]
+    if group_by == "city" and scene_group is not None:
+        return [scene_group(t.scene) for t in tiles]
     raise WeaksegError(f"split.group_by: {group_by!r} is not one of {', '.join(GROUPINGS)}")
 
 
@@ -110,6 +118,7 @@ def split_tiles(
     block_size: int = 4,
     seed: int = 0,
     test_prefix: str | None = None,
+    scene_group: Callable[[str], str] | None = None,
 ) -> dict:
     """Assign tiles to val, test and the pool, rank the pool, and give the reference sets.
 
@@ -122,6 +131,7 @@ def split_tiles(
         test_prefix: with ``split.use_official_test``, the tiles of scenes whose id starts with
             it (the dataset's official test set) are the test set, and ``fractions`` (without
             ``test``) split the other tiles.
+        scene_group: scene id -> city, for ``group_by: city``.
 
     Returns:
         The content of ``splits.json``: ``sets`` (strong, weak, val, test -> tile ids in input
@@ -139,7 +149,7 @@ def split_tiles(
     """
     check_fractions(fractions)
     check_grouping(group_by, stride, tile_size)
-    keys = group_keys(tiles, group_by, block_size * stride)
+    keys = group_keys(tiles, group_by, block_size * stride, scene_group)
     official = np.array([test_prefix is not None and t.scene.startswith(test_prefix) for t in tiles], dtype=bool)
     if test_prefix is not None and not official.any():
         raise WeaksegError(

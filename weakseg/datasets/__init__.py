@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from weakseg.datasets.base import DatasetAdapter, SceneFiles
+from weakseg.datasets.cityscapes import CITYSCAPES
 from weakseg.datasets.figaro import FIGARO1K
 from weakseg.datasets.isprs import POTSDAM, VAIHINGEN
 from weakseg.datasets.synthetic import SYNTHETIC
 from weakseg.errors import WeaksegError
 
-DATASETS: dict[str, DatasetAdapter] = {d.name: d for d in (SYNTHETIC, VAIHINGEN, POTSDAM, FIGARO1K)}
+DATASETS: dict[str, DatasetAdapter] = {d.name: d for d in (SYNTHETIC, VAIHINGEN, POTSDAM, FIGARO1K, CITYSCAPES)}
 
 
 def get_dataset(name: str) -> DatasetAdapter:

@@ -13,11 +13,16 @@ from weakseg.labels import colors_to_index
 
 @dataclass(frozen=True)
 class SceneFiles:
-    """One scene's image and label files, paths relative to the raw data folder."""
+    """One scene's image and label files, paths relative to the raw data folder.
+
+    ``frames`` are the frames before ``image`` of a sequence sample, oldest first (empty for
+    single images); ``image`` is the annotated, last frame.
+    """
 
     scene: str
     image: str
     label: str
+    frames: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,10 @@ class DatasetAdapter:
     def official_test_prefix(self) -> str | None:
         """Scene ids starting with this belong to the dataset's official test set (None: it has none)."""
         return None
+
+    def scene_group(self, scene: str) -> str:
+        """The group a scene belongs to for ``split.group_by: city`` (default: the scene itself)."""
+        return scene
 
     def read_label(self, path: str | Path) -> np.ndarray:
         """Read a raw label file as (H, W, C) uint8 (see :func:`weakseg.imageio.read_image`)."""

@@ -11,27 +11,39 @@ from pathlib import Path
 
 from weakseg.datasets.base import DatasetAdapter, SceneFiles
 from weakseg.datasets.isprs import ISPRS_CLASSES, ISPRS_IGNORE_COLORS, ISPRS_PALETTE
-from weakseg.datasets.synthetic_scene import generate_scene
+from weakseg.datasets.synthetic_sequence import render_sequence
 from weakseg.imageio import write_tiff
 from weakseg.labels import colorize
 
 
 @dataclass(frozen=True)
 class SyntheticDataset(DatasetAdapter):
-    """Scenes generated from ``synthetic.seed``; settings ``synthetic.{n_scenes,height,width,seed}``."""
+    """Scenes generated from ``synthetic.seed``; settings ``synthetic.{n_scenes,height,width,seed}``.
+
+    With ``sequence_length`` T > 1 (or per-frame noise or clouds) each scene is a sequence
+    sample: T frames of a panning camera (``synthetic.{pan,frame_noise,cloud_probability}``,
+    see :func:`~weakseg.datasets.synthetic_sequence.render_sequence`), the last one annotated.
+    """
 
     def fetch_scenes(self, raw_dir: Path, settings: dict) -> list[SceneFiles]:
-        """Generate ``n_scenes`` scenes of ``height`` x ``width`` px; scene ``i`` uses seed ``seed + i``."""
+        """Generate ``n_scenes`` scenes of ``height`` x ``width`` px; scene ``i`` uses seed ``seed + i``.
+
+        Earlier frames of a sequence are written as ``images/<scene>_t-<j>.tif``, ``j`` frames before the last.
+        """
         options = settings["synthetic"]
+        length = int(settings.get("sequence_length", 1))
+        weather = (options.get("pan", 2), options.get("frame_noise", 0.0), options.get("cloud_probability", 0.0))
         (raw_dir / "images").mkdir()
         (raw_dir / "labels").mkdir()
         scenes = []
         for i in range(options["n_scenes"]):
             scene = f"scene{i:03d}"
-            image, label = generate_scene(options["seed"] + i, options["height"], options["width"])
-            write_tiff(raw_dir / "images" / f"{scene}.tif", image)
+            frames, label = render_sequence(options["seed"] + i, options["height"], options["width"], length, *weather)
+            earlier = tuple(f"images/{scene}_t-{length - 1 - k}.tif" for k in range(length - 1))
+            for path, frame in zip((*earlier, f"images/{scene}.tif"), frames, strict=True):
+                write_tiff(raw_dir / path, frame)
             write_tiff(raw_dir / "labels" / f"{scene}.tif", colorize(label, self.palette_array))
-            scenes.append(SceneFiles(scene, f"images/{scene}.tif", f"labels/{scene}.tif"))
+            scenes.append(SceneFiles(scene, f"images/{scene}.tif", f"labels/{scene}.tif", earlier))
         return scenes
 
 
