@@ -115,7 +115,7 @@ def run_of(wildcards):
 
 
 def split_files(seed):
-    """The split-dependent inputs of a run of ``seed``: splits, weak labels, pipelines, offline copies."""
+    """The split-dependent inputs of a run of ``seed``: splits, weak labels, pipelines, offline copies, band statistics."""
     s = split_seed(config, seed)
     return {
         "splits": f"results/split/seed-{s}/splits.json",
@@ -125,6 +125,7 @@ def split_files(seed):
         "offline": f"results/augment/seed-{s}/offline/copies.csv",
         "offline_images": f"results/augment/seed-{s}/offline/images.npy",
         "offline_masks": f"results/augment/seed-{s}/offline/masks.npy",
+        "stats": f"results/stats/seed-{s}/stats.json",
     }
 
 
@@ -225,7 +226,9 @@ def data_benchmarks():
     return [
         f"results/benchmarks/download/{DATASET}.tsv",
         f"results/benchmarks/tile/{DATASET}.tsv",
-        *expand("results/benchmarks/{stage}/seed-{s}.tsv", stage=["split", "weak_labels", "augment"], s=splits),
+        *expand(
+            "results/benchmarks/{stage}/seed-{s}.tsv", stage=["split", "weak_labels", "augment", "stats"], s=splits
+        ),
     ]
 
 
@@ -237,6 +240,7 @@ def report_inputs(wildcards):
         "splits": split["splits"],
         "weak_labels": split["weak_labels"],
         "weak_summary": f"results/weak_labels/seed-{REFERENCE_SPLIT}/summary.csv",
+        "stats": split["stats"],
         "preview": f"results/augment/seed-{REFERENCE_SPLIT}/preview.png",
         "summary": "results/summary.csv",
         "histories": [f"results/models/{run.path}/history.csv" for run in MAIN_RUNS],

@@ -131,7 +131,29 @@ rule augment:
     params:
         settings=as_json(config["augment"]),
         dataset=DATASET,
+        frames=config["sequence"]["length"],
         out_dir=lambda wildcards, output: os.path.dirname(output.strong),
     shell:
         "python scripts/augment.py --settings {params.settings:q} --images {input.images} --masks {input.masks}"
-        " --tiles {input.tiles} --splits {input.splits} --dataset {params.dataset} --out-dir {params.out_dir} 2> {log}"
+        " --tiles {input.tiles} --splits {input.splits} --dataset {params.dataset} --frames {params.frames}"
+        " --out-dir {params.out_dir} 2> {log}"
+
+
+rule stats:
+    input:
+        images=f"{DATA}/tiles/images.npy",
+        tiles=f"{DATA}/tiles/tiles.csv",
+        splits="results/split/seed-{split_seed}/splits.json",
+    output:
+        "results/stats/seed-{split_seed}/stats.json",
+    log:
+        "results/logs/stats/seed-{split_seed}.log",
+    benchmark:
+        "results/benchmarks/stats/seed-{split_seed}.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        frames=config["sequence"]["length"],
+    shell:
+        "python scripts/stats.py --images {input.images} --tiles {input.tiles} --splits {input.splits}"
+        " --frames {params.frames} --out {output} 2> {log}"

@@ -31,4 +31,4 @@ rule train:
     shell:
         "python scripts/train.py --run {params.run:q} --tiles-dir {params.tiles_dir} --splits {input.splits}"
         " --weak-labels {input.weak_labels} --pipelines-dir {params.pipelines_dir} --offline-dir {params.offline_dir}"
-        " {params.init} --threads {threads} --out-dir {params.out_dir:q} {resources.gpu_lease} 2> {log:q}"
+        " --stats {input.stats} {params.init} --threads {threads} --out-dir {params.out_dir:q} {resources.gpu_lease} 2> {log:q}"

@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--tiles", required=True)
     parser.add_argument("--splits", required=True)
     parser.add_argument("--dataset", required=True)
+    parser.add_argument("--frames", type=int, default=1, help="T, frames per sample (sequence.length)")
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args()
     settings, out = args.settings, Path(args.out_dir)
@@ -46,10 +47,13 @@ def main() -> None:
     # of every strong fraction are drawn from the pool (see weakseg.splitting).
     pool_rows = sorted(row_of[t] for name in POOL for t in sets[name])
     rows_by_pipeline = {"strong": pool_rows, "weak": pool_rows}
-    bands = images.shape[3]
+    bands = images.shape[3] // args.frames
     if bands not in COLOUR_BANDS:
-        logging.getLogger("augment").info("%d-band tiles: saturation and hue (defined for RGB) are not applied", bands)
-    pipelines = {"strong": strong_pipeline(settings, bands), "weak": weak_pipeline(settings, bands)}
+        logging.getLogger("augment").info("%d-band frames: saturation and hue (defined for RGB) are not applied", bands)
+    pipelines = {
+        "strong": strong_pipeline(settings, bands, args.frames),
+        "weak": weak_pipeline(settings, bands, args.frames),
+    }
     strong_rows = [row_of[t] for t in sets["strong"]]
     shown = np.random.default_rng(settings["seed"]).permutation(strong_rows)[: settings["preview_tiles"]]
     shown = np.sort(shown)

@@ -22,9 +22,7 @@ def main() -> None:
     parser.add_argument(
         "--snap-max-distance", type=float, default=None, help="snap off-palette colours within this RGB distance"
     )
-    parser.add_argument(
-        "--resize", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"), help="resize to this size, pixels"
-    )
+    parser.add_argument("--resize", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"), help="resize to this size, pixels")
     parser.add_argument("--image-out", required=True)
     parser.add_argument("--label-out", required=True)
     args = parser.parse_args()

@@ -6,8 +6,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from weakseg.band_statistics import read_statistics, resolve_normalization
 from weakseg.cli import json_arg, run_main, run_on_leased_gpu
 from weakseg.experiment import VARIANTS
+from weakseg.models import IMAGENET_MEAN, IMAGENET_STD
 from weakseg.tile_data import load_training_data
 from weakseg.training import train
 
@@ -26,6 +28,9 @@ def main() -> None:
     parser.add_argument("--weak-labels", required=True)
     parser.add_argument("--pipelines-dir", required=True, help="folder with the strong.yaml and weak.yaml pipelines")
     parser.add_argument("--offline-dir", required=True, help="offline augmented copies from the augment stage")
+    parser.add_argument(
+        "--stats", required=True, help="stats.json: the band statistics of model.normalization: dataset"
+    )
     parser.add_argument("--init-from", default=None, help="model.pt to start from (weak_finetuned)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out-dir", required=True)
@@ -35,6 +40,8 @@ def main() -> None:
 def _run(args) -> None:
     """The stage itself, run while this job holds its GPU lease."""
     settings = {**args.run, "init_from": args.init_from}
+    normalization = resolve_normalization(settings["model"])
+    mean, std = read_statistics(args.stats) if normalization == "dataset" else (IMAGENET_MEAN, IMAGENET_STD)
     data = load_training_data(
         VARIANTS[settings["variant"]],
         settings["strong_fraction"],
@@ -44,6 +51,8 @@ def _run(args) -> None:
         args.pipelines_dir,
         args.offline_dir,
         settings["training"]["seed"],
+        mean,
+        std,
     )
     tiles, pipelines, offline = Path(args.tiles_dir), Path(args.pipelines_dir), Path(args.offline_dir)
     inputs = {
@@ -57,6 +66,7 @@ def _run(args) -> None:
         "offline_copies": offline / "copies.csv",
         "offline_images": offline / "images.npy",
         "offline_masks": offline / "masks.npy",
+        "stats": args.stats,
     }
     train(data, settings, args.out_dir, args.threads, inputs)
 

@@ -271,7 +271,9 @@ def extract_matching(
             members = [
                 m
                 for m in handle.infolist()
-                if not m.is_dir() and (match := pattern.fullmatch(m.filename)) and (keep is None or keep(match.group(1)))
+                if not m.is_dir()
+                and (match := pattern.fullmatch(m.filename))
+                and (keep is None or keep(match.group(1)))
             ]
             check_sizes(archive, members, max_bytes)
             check_free_space(archive, members, destination)

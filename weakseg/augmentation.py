@@ -5,6 +5,9 @@
   (brightness, contrast, gamma on every band; saturation and hue on RGB tiles only).
 * weak: only transforms that keep every class fraction exactly (the 8 dihedral symmetries
   of a square tile, and colour), because a weak tile's label *is* its class fractions.
+* sequences (T frames stacked along the bands, oldest first): the frames before the last are
+  albumentations ``additional_targets`` of type image, so one draw (the same flip, affine and
+  colour change) applies to every frame and the mask (:func:`augment`).
 
 Pipelines are stored with albumentations' own serialisation (``A.save`` / ``A.load``, YAML).
 """
@@ -26,6 +29,8 @@ from weakseg.outputs import staged_outputs
 
 #: Band counts for which saturation and hue are defined (grey and RGB colour).
 COLOUR_BANDS = (1, 3)
+#: Name prefix of the albumentations targets holding the earlier frames of a sequence.
+FRAME_TARGET = "frame_"
 
 
 def _color_transforms(settings: dict, bands: int) -> list:
@@ -56,8 +61,37 @@ def _color_transforms(settings: dict, bands: int) -> list:
     return transforms
 
 
-def strong_pipeline(settings: dict, bands: int = 3) -> A.Compose:
-    """Augmentation for pixel-labelled tiles of ``bands`` bands.
+def frame_targets(frames: int) -> dict[str, str]:
+    """The albumentations ``additional_targets`` of the ``frames - 1`` frames before the last."""
+    return {f"{FRAME_TARGET}{k}": "image" for k in range(frames - 1)}
+
+
+def pipeline_frames(pipeline: A.Compose) -> int:
+    """T, the frames per sample ``pipeline`` was built for (see :func:`frame_targets`)."""
+    return 1 + sum(name.startswith(FRAME_TARGET) for name in pipeline.additional_targets)
+
+
+def augment(pipeline: A.Compose, image: np.ndarray, mask: np.ndarray | None = None) -> dict:
+    """One draw of ``pipeline`` on a (H, W, T * C) uint8 tile (T frames, oldest first) and its (H, W) mask.
+
+    Returns ``{"image": (H', W', T * C) uint8, "mask": (H', W') uint8}`` (no mask if none was
+    given); every frame got the same transform as the mask.
+    """
+    frames = pipeline_frames(pipeline)
+    parts = np.split(np.asarray(image), frames, axis=2)
+    targets = {"image": parts[-1], **{f"{FRAME_TARGET}{k}": parts[k] for k in range(frames - 1)}}
+    if mask is not None:
+        targets["mask"] = mask
+    out = pipeline(**targets)
+    earlier = [out[f"{FRAME_TARGET}{k}"] for k in range(frames - 1)]
+    result = {"image": np.concatenate([*earlier, out["image"]], axis=2) if earlier else out["image"]}
+    if mask is not None:
+        result["mask"] = out["mask"]
+    return result
+
+
+def strong_pipeline(settings: dict, bands: int = 3, frames: int = 1) -> A.Compose:
+    """Augmentation for pixel-labelled tiles of ``frames`` frames of ``bands`` bands.
 
     Settings (the ``augment`` config section): ``p_spatial``, ``rotate_limit`` (degrees),
     ``scale`` ([min, max] zoom factors), ``shift`` (fraction of the tile side), and the colour
@@ -74,19 +108,20 @@ def strong_pipeline(settings: dict, bands: int = 3) -> A.Compose:
                 p=settings["p_spatial"],
             ),
             *_color_transforms(settings, bands),
-        ]
+        ],
+        additional_targets=frame_targets(frames),
     )
 
 
-def weak_pipeline(settings: dict, bands: int = 3) -> A.Compose:
-    """Augmentation for weakly labelled tiles of ``bands`` bands: class fractions are unchanged by construction.
+def weak_pipeline(settings: dict, bands: int = 3, frames: int = 1) -> A.Compose:
+    """Augmentation for weakly labelled tiles of ``frames`` frames of ``bands`` bands: class fractions are unchanged.
 
     Settings: ``p_color``, ``brightness`` and ``contrast`` (limits, fractions of the range),
     ``gamma`` ([min, max], 1 = identity), ``saturation`` ([min, max] factors), ``hue``
     (max shift, fraction of the hue circle); saturation and hue apply to 1- and 3-band tiles
     only (see :func:`_color_transforms`).
     """
-    return A.Compose([A.D4(p=1.0), *_color_transforms(settings, bands)])
+    return A.Compose([A.D4(p=1.0), *_color_transforms(settings, bands)], additional_targets=frame_targets(frames))
 
 
 def save_pipeline(pipeline: A.Compose, path: str | Path) -> None:
@@ -113,19 +148,20 @@ def preview(
     """A grid, one row per tile: image | mask overlay | strong draw (overlay) | weak draw (overlay).
 
     Args:
-        images: (N, T, T, C) uint8; masks: (N, T, T) uint8.
+        images: (N, S, S, C) uint8 (a sequence's last frame is shown); masks: (N, S, S) uint8.
 
     Returns:
-        (N * (T + 4), 4 * (T + 4), 3) uint8 RGB.
+        (N * (S + 4), 4 * (S + 4), 3) uint8 RGB.
     """
     strong.set_random_seed(seed)
     weak.set_random_seed(seed)
+    bands = images.shape[3] // pipeline_frames(strong)
     rows = []
     for image, mask in zip(images, masks, strict=False):
-        panels = [image[..., :3], overlay(image, mask, palette)]
+        panels = [image[..., -bands:][..., :3], overlay(image[..., -bands:], mask, palette)]
         for pipeline in (strong, weak):
-            out = pipeline(image=image, mask=mask)
-            panels.append(overlay(out["image"], out["mask"], palette))
+            out = augment(pipeline, image, mask)
+            panels.append(overlay(out["image"][..., -bands:], out["mask"], palette))
         rows.append(np.concatenate([np.pad(p, ((2, 2), (2, 2), (0, 0)), constant_values=255) for p in panels], axis=1))
     return np.concatenate(rows, axis=0)
 
@@ -157,7 +193,7 @@ def write_offline_copies(
             writer = csv.writer(handle)
             writer.writerow(["row", "tile_id", "pipeline", "copy"])
             for i, (name, row, c) in enumerate(jobs):
-                out = pipelines[name](image=np.asarray(images[row]), mask=np.asarray(masks[row]))
+                out = augment(pipelines[name], np.asarray(images[row]), np.asarray(masks[row]))
                 out_images[i], out_masks[i] = out["image"], out["mask"]
                 writer.writerow([i, tile_ids[row], name, c])
         out_images.flush()

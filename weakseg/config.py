@@ -105,7 +105,9 @@ def check_sequences(config: dict) -> None:
         if config["model"]["arch"] != "ResNetConvLSTM":
             _fail("sequence.length", f"{length} frames need model.arch: ResNetConvLSTM (got {config['model']['arch']})")
         if dataset not in ("synthetic", "cityscapes"):
-            _fail("sequence.length", f"{length} frames: dataset {dataset} has no frame sequences (synthetic, cityscapes)")
+            _fail(
+                "sequence.length", f"{length} frames: dataset {dataset} has no frame sequences (synthetic, cityscapes)"
+            )
         if config["predict"]["input"] not in ("val", "test"):
             _fail("predict.input", "a folder of single images cannot feed a sequence model (sequence.length > 1)")
     if dataset != "cityscapes":

@@ -21,7 +21,8 @@ def download(raw_dir: str | Path, settings: dict) -> list[SceneFiles]:
     """Fetch (or generate) the scenes of ``settings['name']`` into the folder ``raw_dir``.
 
     Writes ``raw_dir/scenes.csv`` (columns scene, image, label, frames; paths relative to
-    ``raw_dir``; frames: the earlier frames of a sequence sample, oldest first, joined by ``;``). ``settings['scenes']``, when a list, keeps only those scene ids. The folder
+    ``raw_dir``; frames: the earlier frames of a sequence sample, oldest first, joined by
+    ``;``). ``settings['scenes']``, when a list, keeps only those scene ids. The folder
     appears only when everything succeeded.
 
     Raises:

@@ -234,7 +234,7 @@ def run_settings(config: dict, run: Run) -> dict:
         "strong_fraction": run.fraction,
         "seed": int(run.seed),
         "point": run.point,
-        "model": sections["model"],
+        "model": {**sections["model"], "frames": config["sequence"]["length"]},
         "training": training,
     }
 

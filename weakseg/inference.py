@@ -152,7 +152,15 @@ def load_model(path: str | Path, device: torch.device):
     n_classes = len(record["class_names"])
     mean, std = record["normalization"]["mean"], record["normalization"]["std"]
     model = build_model(
-        cfg["arch"], cfg["encoder"], None, record["in_channels"], n_classes, cfg.get("task", "auto"), mean, std
+        cfg["arch"],
+        cfg["encoder"],
+        None,
+        record["in_channels"],
+        n_classes,
+        cfg.get("task", "auto"),
+        mean,
+        std,
+        cfg.get("frames", 1),
     )
     model.load_state_dict(record["state_dict"])
     return place_model(model, device).eval(), record

@@ -13,7 +13,9 @@ from torch import nn
 from weakseg.errors import WeaksegError
 from weakseg.task import resolve_task
 
-ARCHITECTURES = ("FPN", "Unet", "DeepLabV3Plus", "PSPNet")
+ARCHITECTURES = ("FPN", "Unet", "DeepLabV3Plus", "PSPNet", "ResNetConvLSTM")
+#: Architectures that read T frames per sample (``sequence.length``).
+SEQUENCE_ARCHITECTURES = ("ResNetConvLSTM",)
 
 
 #: ImageNet per-band mean and std (fractions of 255), as used by torchvision's and smp's
@@ -31,16 +33,18 @@ class Normalization(nn.Module):
     """Per-band ``(x - 255 mean) / (255 std)`` of (B, C, H, W) pixel values (0-255), as float32.
 
     ``mean`` and ``std`` are fractions of 255 per band (ImageNet's by default, the statistics
-    of smp's pretrained encoders); with more bands than values they repeat cyclically. Part of
+    of smp's pretrained encoders); with more bands than values they repeat cyclically, within
+    each of ``frames`` frames of ``C / frames`` bands. Part of
     the model, so uint8 batches travel to the device (a quarter of float32's bytes) and are
     normalised there. The float32 arithmetic equals numpy's, value for value.
     """
 
-    def __init__(self, mean, std, channels: int):
+    def __init__(self, mean, std, channels: int, frames: int = 1):
         super().__init__()
         self.mean_fractions, self.std_fractions = [float(m) for m in mean], [float(s) for s in std]
-        shape = (1, channels, 1, 1)
-        mean, std = pixel_values(mean, channels).reshape(shape), pixel_values(std, channels).reshape(shape)
+        shape, bands = (1, channels, 1, 1), channels // frames
+        mean = np.tile(pixel_values(mean, bands), frames).reshape(shape)
+        std = np.tile(pixel_values(std, bands), frames).reshape(shape)
         # Not in the state_dict: the model record keeps the fractions, and weights stay portable.
         self.register_buffer("mean", torch.from_numpy(mean), persistent=False)
         self.register_buffer("std", torch.from_numpy(std), persistent=False)
@@ -86,6 +90,7 @@ def build_model(
     task: str = "auto",
     mean=IMAGENET_MEAN,
     std=IMAGENET_STD,
+    frames: int = 1,
 ) -> Segmenter:
     """A :class:`Segmenter`: (B, in_channels, H, W) pixel values to (B, n_classes, H, W) logits.
 
@@ -97,9 +102,11 @@ def build_model(
         in_channels, n_classes: bands of the input and classes of the output.
         task: see :func:`resolve_task`; a binary network has one output channel.
         mean, std: input normalisation, fractions of 255 per band (see :class:`Normalization`).
+        frames: T, frames per sample; ``in_channels`` is T x the bands per frame. T > 1 needs
+            an architecture of :data:`SEQUENCE_ARCHITECTURES`.
 
     Raises:
-        WeaksegError: unknown architecture or encoder; ImageNet weights that cannot be
+        WeaksegError: unknown architecture or encoder; frames that a model cannot read; ImageNet weights that cannot be
             downloaded (the message suggests ``null`` or a local weights path); a local weights
             file that is missing or does not fit the encoder.
     """
@@ -110,18 +117,28 @@ def build_model(
         raise WeaksegError(
             f"model.encoder_weights: {encoder_weights!r} is neither null, 'imagenet' nor an existing file"
         )
+    if (frames > 1 and arch not in SEQUENCE_ARCHITECTURES) or in_channels % frames:
+        raise WeaksegError(
+            f"sequence.length: {frames} frames of {in_channels} channels cannot feed model.arch {arch} "
+            f"(T > 1 needs one of {', '.join(SEQUENCE_ARCHITECTURES)}, and channels a multiple of T)"
+        )
     binary = resolve_task(task, n_classes) == "binary"
     outputs = 1 if binary else n_classes
-    model = _create(arch, encoder, "imagenet" if encoder_weights == "imagenet" else None, in_channels, outputs)
+    bands = in_channels // frames
+    model = _create(arch, encoder, "imagenet" if encoder_weights == "imagenet" else None, bands, outputs, frames)
     if local:
-        _load_local_encoder(model, encoder_weights, arch, encoder, outputs)
-    return Segmenter(model, Normalization(mean, std, in_channels), binary)
+        _load_local_encoder(model, encoder_weights, encoder, outputs)
+    return Segmenter(model, Normalization(mean, std, in_channels, frames), binary)
 
 
-def _create(arch: str, encoder: str, weights: str | None, in_channels: int, n_classes: int) -> nn.Module:
+def _create(arch: str, encoder: str, weights: str | None, bands: int, n_classes: int, frames: int = 1) -> nn.Module:
     try:
+        if arch == "ResNetConvLSTM":
+            from weakseg.sequence_model import ResNetConvLSTM
+
+            return ResNetConvLSTM(encoder, weights, bands, frames, n_classes)
         return smp.create_model(
-            arch, encoder_name=encoder, encoder_weights=weights, in_channels=in_channels, classes=n_classes
+            arch, encoder_name=encoder, encoder_weights=weights, in_channels=bands, classes=n_classes
         )
     except KeyError as error:
         raise WeaksegError(f"model.encoder: {encoder!r} is not an smp encoder ({error})") from error
@@ -135,12 +152,12 @@ def _create(arch: str, encoder: str, weights: str | None, in_channels: int, n_cl
         ) from error
 
 
-def _load_local_encoder(model: nn.Module, path: str, arch: str, encoder: str, n_classes: int) -> None:
+def _load_local_encoder(model: nn.Module, path: str, encoder: str, n_classes: int) -> None:
     """Load a local encoder ``state_dict`` into ``model`` (in place).
 
     A file of 3-band weights (e.g. ImageNet's) that does not fit a model of other than 3 bands
-    is adapted as smp adapts its own pretrained weights: loaded into the encoder of a 3-band
-    model of the same architecture, whose first convolution is then patched by
+    is adapted as smp adapts its own pretrained weights: loaded into a 3-band encoder, whose
+    first convolution is then patched by
     ``EncoderMixin.set_in_channels(bands, pretrained=True)`` (weights repeated cyclically over
     the bands and scaled by 3 / bands).
     """
@@ -154,7 +171,7 @@ def _load_local_encoder(model: nn.Module, path: str, arch: str, encoder: str, n_
     except RuntimeError as error:
         if model.encoder._in_channels == 3:
             raise WeaksegError(f"model.encoder_weights: {path} does not fit encoder {encoder!r}: {error}") from error
-    three_band = _create(arch, encoder, None, 3, n_classes)
+    three_band = _create("FPN", encoder, None, 3, n_classes)
     try:
         three_band.encoder.load_state_dict(state)
     except RuntimeError as error:

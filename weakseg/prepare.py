@@ -44,7 +44,9 @@ def prepare_scene(
     earlier = [read_image(path) for path in frames]
     for path, frame in zip(frames, earlier, strict=True):
         if frame.shape != image.shape:
-            raise WeaksegError(f"frame {path} has shape {frame.shape} but the annotated frame {image_path} {image.shape}")
+            raise WeaksegError(
+                f"frame {path} has shape {frame.shape} but the annotated frame {image_path} {image.shape}"
+            )
     image = np.concatenate([*earlier, image], axis=2) if earlier else image
     raw_label = adapter.read_label(label_path)
     if image.shape[:2] != raw_label.shape[:2]:

@@ -71,8 +71,10 @@ class TileDataset(Dataset):
         if self._masks is not None:
             targets["mask"] = np.asarray(self._masks[row])
         if self.transform is not None:
+            from weakseg.augmentation import augment  # albumentations only where a pipeline is used
+
             self.transform.set_random_seed(((self.seed * 1_000_003 + epoch) * 1_000_003 + draw) % 2**32)
-            targets = self.transform(**targets)
+            targets = augment(self.transform, targets["image"], targets.get("mask"))
         item = {
             "image": torch.from_numpy(np.ascontiguousarray(targets["image"].transpose(2, 0, 1))),
             "row": row,

@@ -109,6 +109,7 @@ def _build(data: TrainingData, settings: dict, device: torch.device) -> _Run:
         model_cfg.get("task", "auto"),
         data.mean,
         data.std,
+        model_cfg.get("frames", 1),
     )
     if settings.get("init_from"):
         model.load_state_dict(read_checkpoint(settings["init_from"])["state_dict"])

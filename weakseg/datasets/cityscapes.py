@@ -35,7 +35,9 @@ from weakseg.labels import IGNORE_INDEX
 log = logging.getLogger(__name__)
 
 #: The evaluated classes, in train-id order 0..18, from the official label table.
-TRAIN_LABELS = sorted((lab for lab in CITYSCAPES_LABELS if 0 <= lab.trainId < IGNORE_INDEX), key=lambda lab: lab.trainId)
+TRAIN_LABELS = sorted(
+    (lab for lab in CITYSCAPES_LABELS if 0 <= lab.trainId < IGNORE_INDEX), key=lambda lab: lab.trainId
+)
 #: The splits with public labels.
 LABELLED_SPLITS = ("train", "val")
 #: Class index of the synthetic demo (ISPRS-like classes) -> Cityscapes label id: road,
@@ -136,7 +138,9 @@ class CityscapesDataset(DatasetAdapter):
         earlier = {key: _earlier_frames(key, length) for key in keys}
         needed = {f for frames in earlier.values() for f in frames}
         try:
-            frames = self._gather("leftImg8bit_sequence", "leftImg8bit", raw_dir, roots, source, needed) if needed else {}
+            frames = (
+                self._gather("leftImg8bit_sequence", "leftImg8bit", raw_dir, roots, source, needed) if needed else {}
+            )
         except WeaksegError as error:
             first = min(needed)
             raise WeaksegError(
@@ -147,8 +151,9 @@ class CityscapesDataset(DatasetAdapter):
             absent = [f for f in earlier[key] if f not in frames]
             if absent:
                 raise WeaksegError(
-                    f"cityscapes: frame leftImg8bit_sequence/{absent[0]}_leftImg8bit.png is missing ({_where(source)}); "
-                    f"sequence.length {length} needs the {length - 1} frames before {_scene_id(key)}"
+                    f"cityscapes: frame leftImg8bit_sequence/{absent[0]}_leftImg8bit.png is missing "
+                    f"({_where(source)}); sequence.length {length} needs the {length - 1} frames before "
+                    f"{_scene_id(key)}"
                 )
         return [
             SceneFiles(
