@@ -16,7 +16,7 @@ rule report:
     shell:
         "python scripts/report.py --config-json {params.config:q} --dataset {params.dataset} --summary {input.summary}"
         " --tiles {input.tiles} --images {input.images} --masks {input.masks} --splits {input.splits}"
-        " --weak-labels {input.weak_labels} --weak-summary {input.weak_summary} --preview {input.preview}"
+        " --weak-labels {input.weak_labels} --stats {input.stats} --weak-summary {input.weak_summary} --preview {input.preview}"
         " --template {input.template} --css {input.css} --main-runs {params.main_runs:q}"
         " --histories {input.histories:q} --confusions {input.confusions:q} --predictions {input.predictions:q}"
         " --benchmarks {input.benchmarks:q} --out {output} 2> {log}"

@@ -26,6 +26,7 @@ def main() -> None:
         "preview",
         "template",
         "css",
+        "stats",
     ):
         parser.add_argument(f"--{name}", type=Path, required=True)
     parser.add_argument("--main-runs", nargs="+", required=True, help="run folders variant/strong-F/seed-S/default")
@@ -52,6 +53,7 @@ def main() -> None:
         confusions=tuple(args.confusions),
         predictions=tuple(args.predictions),
         benchmarks=tuple(args.benchmarks),
+        stats=args.stats,
     )
     build_report(inputs, args.out)
 

@@ -18,7 +18,7 @@ import torch
 from weakseg.cli import write_json
 from weakseg.errors import WeaksegError
 from weakseg.experiment import HELD_OUT
-from weakseg.imageio import write_png
+from weakseg.imageio import display_rgb, write_png
 from weakseg.inference import forward, load_model, make_loader, resolve_device, validate
 from weakseg.labels import IGNORE_INDEX, colorize
 from weakseg.metrics import confusion_matrix, segmentation_metrics
@@ -167,9 +167,8 @@ def evaluate(
         _write_per_class(per_class_tmp, metrics, per_class_mae)
         _write_confusion(confusion_tmp, result["confusion"], class_names)
         predictions_tmp.mkdir()
-        _write_gallery(
-            model, dataset, gallery_sample(val_ids, gallery_tiles), val_ids, palette, device, predictions_tmp
-        )
+        gallery = gallery_sample(val_ids, gallery_tiles)
+        _write_gallery(model, dataset, gallery, val_ids, palette, device, predictions_tmp, class_names, record)
     return metrics
 
 
@@ -217,12 +216,39 @@ def _cell(value: float | None) -> str:
 
 @torch.no_grad()
 def _write_gallery(
-    model, dataset: TileDataset, tiles: list[str], val_ids: list[str], palette, device, out_dir: Path
+    model,
+    dataset: TileDataset,
+    tiles: list[str],
+    val_ids: list[str],
+    palette,
+    device,
+    out_dir: Path,
+    class_names: list[str],
+    record: dict,
 ) -> None:
-    """Colourised predictions of ``tiles`` as ``<tile_id>.png``; pixels without ground truth black."""
+    """The gallery of ``tiles``, everything the report and the dashboard show of them.
+
+    Writes ``<tile_id>.png`` (colourised prediction, pixels without ground truth black),
+    ``truth/<tile_id>.png`` (colourised ground truth, the same black), ``frames/<tile_id>_t<k>.png``
+    (the input, frame k of T, oldest first, as shown by :func:`~weakseg.imageio.display_rgb`)
+    and ``scores.csv`` (tile_id, miou, dice of each tile).
+    """
     position = {tile: i for i, tile in enumerate(val_ids)}
+    frames = record["model"].get("frames", 1)
+    (out_dir / "truth").mkdir()
+    (out_dir / "frames").mkdir()
+    scores = []
     for tile in tiles:
         item = dataset[position[tile]]
         predicted = forward(model, item["image"][None], device).argmax(1)[0].cpu().numpy().astype(np.uint8)
-        predicted[item["mask"].numpy() == IGNORE_INDEX] = IGNORE_INDEX
+        truth = item["mask"].numpy().astype(np.uint8)
+        predicted[truth == IGNORE_INDEX] = IGNORE_INDEX
         write_png(out_dir / f"{tile}.png", colorize(predicted, palette))
+        write_png(out_dir / "truth" / f"{tile}.png", colorize(truth, palette))
+        image = item["image"].numpy().transpose(1, 2, 0)
+        for k, frame in enumerate(np.split(image, frames, axis=2)):
+            write_png(out_dir / "frames" / f"{tile}_t{k}.png", display_rgb(frame))
+        tile_metrics = segmentation_metrics(confusion_matrix(predicted, truth, len(class_names)), class_names)
+        scores.append([tile, _cell(tile_metrics["miou"]), _cell(tile_metrics["dice"])])
+    with open(out_dir / "scores.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([["tile_id", "miou", "dice"], *scores])

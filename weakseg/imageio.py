@@ -85,3 +85,12 @@ def write_tiff(path: str | Path, array: np.ndarray, extratags: list[tuple] = ())
 def write_png(path: str | Path, array: np.ndarray) -> None:
     """Write an (H, W) or (H, W, 3) uint8 array as PNG."""
     Image.fromarray(np.ascontiguousarray(array)).save(path, format="PNG")
+
+
+def display_rgb(image: np.ndarray, frames: int = 1) -> np.ndarray:
+    """(H, W, 3) uint8 to show for an (H, W, T * C) uint8 sample of ``frames`` frames.
+
+    The last (annotated) frame's first three bands, or its first band as grey if it has fewer.
+    """
+    last = image[..., image.shape[2] - image.shape[2] // frames :]
+    return last[..., :3] if last.shape[2] >= 3 else np.repeat(last[..., :1], 3, axis=2)

@@ -18,7 +18,7 @@ import numpy as np
 from weakseg.cli import write_json
 from weakseg.errors import WeaksegError
 from weakseg.evaluation import whole_scenes
-from weakseg.imageio import open_image, read_geotags, write_png, write_tiff
+from weakseg.imageio import display_rgb, open_image, read_geotags, write_png, write_tiff
 from weakseg.inference import load_model, resolve_device
 from weakseg.labels import colorize
 from weakseg.metrics import confusion_matrix, segmentation_metrics
@@ -89,7 +89,8 @@ def predict_images(
     with staged_outputs(out_dir) as (staged,):
         staged.mkdir()
         for item in images:
-            predicted = _predict_one(predict_batch, item, windows, palette, staged, model.mean_pixel)
+            frames = record["model"].get("frames", 1)
+            predicted = _predict_one(predict_batch, item, windows, palette, staged, model.mean_pixel, frames)
             if item.label is not None:
                 truth = np.load(item.label, mmap_mode="r")
                 if truth.shape != predicted.shape:
@@ -105,7 +106,13 @@ def predict_images(
 
 
 def _predict_one(
-    predict_batch, item: PredictImage, windows: Windows, palette: np.ndarray, out: Path, fill: np.ndarray
+    predict_batch,
+    item: PredictImage,
+    windows: Windows,
+    palette: np.ndarray,
+    out: Path,
+    fill: np.ndarray,
+    frames: int = 1,
 ) -> np.ndarray:
     """Predict one image and write its mask, colours and overlay; returns the (H, W) uint8 class map."""
     image = open_image(item.image)
@@ -119,14 +126,14 @@ def _predict_one(
         write_png(out / f"{item.name}.png", predicted)
     colours = colorize(predicted, palette)
     write_png(out / f"{item.name}_color.png", colours)
-    write_png(out / f"{item.name}_overlay.png", overlay(np.asarray(image), colours))
+    write_png(out / f"{item.name}_overlay.png", overlay(np.asarray(image), colours, frames=frames))
     log.info("%s: %d x %d px predicted", item.name, *predicted.shape)
     return predicted
 
 
-def overlay(image: np.ndarray, colours: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """(H, W, 3) uint8: the image's first three bands (grey if fewer) blended with ``colours`` at ``alpha``."""
-    rgb = image[..., :3] if image.shape[2] >= 3 else np.repeat(image[..., :1], 3, axis=2)
+def overlay(image: np.ndarray, colours: np.ndarray, alpha: float = 0.5, frames: int = 1) -> np.ndarray:
+    """(H, W, 3) uint8: the image (a sequence's last frame, see :func:`display_rgb`) blended with ``colours``."""
+    rgb = display_rgb(image, frames)
     return np.round((1 - alpha) * rgb + alpha * colours).astype(np.uint8)
 
 

@@ -19,9 +19,11 @@ import jinja2
 import numpy as np
 
 from weakseg import figures, results
+from weakseg.band_statistics import read_statistics, resolve_normalization
 from weakseg.datasets import get_dataset
 from weakseg.errors import WeaksegError
 from weakseg.experiment import ALL_TILES, BASELINE, SET_NAMES, UPPER_BOUND, VARIANTS
+from weakseg.imageio import display_rgb
 from weakseg.labels import colorize
 from weakseg.outputs import staged_outputs
 from weakseg.provenance import provenance
@@ -63,6 +65,7 @@ class ReportInputs:
     confusions: tuple[Path, ...]
     predictions: tuple[Path, ...]
     benchmarks: tuple[Path, ...] = ()
+    stats: Path | None = None
 
 
 def build_report(inputs: ReportInputs, out: str | Path) -> None:
@@ -292,6 +295,17 @@ def _dataset_context(inputs: ReportInputs, adapter) -> dict:
         ("tiles", len(tiles)),
         ("tile size", f"{images.shape[1]} x {images.shape[2]} px, {images.shape[3]} bands"),
     ]
+    frames = inputs.config["sequence"]["length"]
+    if frames > 1:
+        facts.append(("frames per sample (sequence.length)", frames))
+    if inputs.stats is not None:
+        mean, std = read_statistics(inputs.stats)
+        normalization = resolve_normalization(inputs.config["model"])
+        facts += [
+            ("band mean of the training tiles (DN)", ", ".join(f"{255 * m:.1f}" for m in mean)),
+            ("band std of the training tiles (DN)", ", ".join(f"{255 * s:.1f}" for s in std)),
+            ("input normalisation (model.normalization)", f"{normalization} statistics"),
+        ]
     facts += [(f"tiles in set {name} (reference split)", len(sets[name])) for name in names]
     facts.append(("tiles in no set (overlap between sets)", splits.get("dropped_overlap", 0)))
     chart = figures.grouped_bars(
@@ -393,7 +407,7 @@ def _gallery_context(inputs: ReportInputs, runs: list[dict], adapter) -> dict:
         if tile not in row_of:
             raise WeaksegError(f"{first}/{tile}.png: tile {tile} is not in {inputs.tiles}")
         image = np.asarray(images[row_of[tile]])
-        rgb = image[..., :3] if image.shape[2] >= 3 else np.repeat(image[..., :1], 3, axis=2)
+        rgb = display_rgb(image, inputs.config["sequence"]["length"])
         cells = [figures.array_uri(rgb), figures.array_uri(colorize(np.asarray(masks[row_of[tile]]), palette))]
         for index in chosen:
             path = Path(inputs.predictions[index]) / f"{tile}.png"
