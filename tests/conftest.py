@@ -206,3 +206,39 @@ def run_snakemake(workdir: Path, *args, timeout: int = 300) -> subprocess.Comple
         env=snakemake_env(),
         timeout=timeout,
     )
+
+
+# --------------------------------------------------------------------------- Cityscapes
+
+CITYSCAPES_DIR = SHARED_DATA / "cityscapes"
+CITYSCAPES_FRAME = "frankfurt_000000_000294"
+#: A short Cityscapes study on the sequence overlay: synthetic cities, T = 4, ResNetConvLSTM.
+CITYSCAPES_SHORT = {
+    "training": {"epochs": 2, "steps_per_epoch": 3, "batch_size": 4},
+    "pretraining": {"epochs": 1, "steps_per_epoch": 3, "batch_size": 4},
+    "experiment": {"seeds": [0], "variants": ["strong_only", "weak_finetuned"]},
+    "evaluation": {"gallery_tiles": 2},
+}
+
+
+@pytest.fixture(scope="session")
+def cityscapes_dir() -> Path:
+    """The folder holding the real Cityscapes sample frame in the official layout (skips when absent)."""
+    return _require(
+        CITYSCAPES_DIR / "gtFine" / "val" / "frankfurt" / f"{CITYSCAPES_FRAME}_gtFine_labelIds.png"
+    ).parents[3]
+
+
+@pytest.fixture(scope="session")
+def cityscapes_run(tmp_path_factory, cityscapes_dir) -> Path:
+    """A finished Cityscapes study with ``configs/cityscapes.yaml`` + ``configs/cityscapes-sequences.yaml``."""
+    import yaml
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("cityscapes"))
+    shutil.copytree(REPO / "configs", workdir / "configs")
+    short = {**CITYSCAPES_SHORT, "dataset": {"source": {"folder": str(cityscapes_dir)}}}
+    (workdir / "short.yaml").write_text(yaml.safe_dump(short))
+    configs = ("configs/cityscapes.yaml", "configs/cityscapes-sequences.yaml", "short.yaml")
+    result = run_snakemake(workdir, "--cores", "2", "--configfile", *configs, timeout=900)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
