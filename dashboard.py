@@ -67,11 +67,12 @@ else:
             [str(p) for p in chosen.frames],
             caption=[f"input t-{count - 1 - k}" if k < count - 1 else "input (annotated)" for k in range(count)],
             width=200,
+            output_format="PNG",
         )
     left, right = st.columns(2)
     if chosen.truth is not None:
-        left.image(str(chosen.truth), caption="ground truth (unlabelled black)", width="stretch")
-    right.image(str(chosen.prediction), caption="prediction", width="stretch")
+        left.image(str(chosen.truth), caption="ground truth (unlabelled black)", width="stretch", output_format="PNG")
+    right.image(str(chosen.prediction), caption="prediction", width="stretch", output_format="PNG")
     score = chosen.dice if binary else chosen.miou
     st.metric(f"{score_name} of this tile", "n/a" if score is None else f"{score:.3f}")
 

@@ -236,7 +236,12 @@ def cityscapes_run(tmp_path_factory, cityscapes_dir) -> Path:
 
     workdir = copy_workflow(tmp_path_factory.mktemp("cityscapes"))
     shutil.copytree(REPO / "configs", workdir / "configs")
-    short = {**CITYSCAPES_SHORT, "dataset": {"source": {"folder": str(cityscapes_dir)}}}
+    # 64 x 128 px frames (two 64 px tiles each) instead of 224 x 448: the same study, 12x fewer pixels
+    short = {
+        **CITYSCAPES_SHORT,
+        "dataset": {"source": {"folder": str(cityscapes_dir)}, "resize": [64, 128], "synthetic": {"height": 64}},
+        "tiling": {"tile_size": 64, "stride": 64},
+    }
     (workdir / "short.yaml").write_text(yaml.safe_dump(short))
     configs = ("configs/cityscapes.yaml", "configs/cityscapes-sequences.yaml", "short.yaml")
     result = run_snakemake(workdir, "--cores", "2", "--configfile", *configs, timeout=900)
