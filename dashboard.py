@@ -27,6 +27,12 @@ from weakseg.dashboard import (
 
 RESULTS = Path(os.environ.get("WEAKSEG_RESULTS", "results"))
 
+
+def score(value) -> str:
+    """A score with three decimals, or n/a when undefined."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 st.set_page_config(page_title="weakseg results", layout="wide")
 st.title("weakseg results")
 runs = finished_runs(RESULTS)
@@ -50,9 +56,9 @@ score_name = "Dice" if binary else "IoU"
 
 st.subheader(f"Run {run.label}")
 columns = st.columns(3)
-columns[0].metric(f"mIoU on {metrics.get('set', '?')}", f"{metrics['miou']:.3f}")
-columns[1].metric("Dice" if binary else "mean F1", f"{metrics['dice'] if binary else metrics['mean_f1']:.3f}")
-columns[2].metric("OA", f"{metrics['oa']:.3f}")
+columns[0].metric(f"mIoU on {metrics.get('set', '?')}", score(metrics["miou"]))
+columns[1].metric("Dice" if binary else "mean F1", score(metrics["dice"] if binary else metrics["mean_f1"]))
+columns[2].metric("OA", score(metrics["oa"]))
 
 st.subheader("Image")
 tiles = gallery(run)
@@ -73,8 +79,7 @@ else:
     if chosen.truth is not None:
         left.image(str(chosen.truth), caption="ground truth (unlabelled black)", width="stretch", output_format="PNG")
     right.image(str(chosen.prediction), caption="prediction", width="stretch", output_format="PNG")
-    score = chosen.dice if binary else chosen.miou
-    st.metric(f"{score_name} of this tile", "n/a" if score is None else f"{score:.3f}")
+    st.metric(f"{score_name} of this tile", score(chosen.dice if binary else chosen.miou))
 
 st.subheader("Training curves")
 labels = {r.label: r for r in runs}
@@ -82,8 +87,11 @@ compared = st.multiselect("runs", list(labels), default=[run.label], key="compar
 curves = {label: pd.DataFrame(read_history(labels[label])).set_index("epoch") for label in compared}
 if curves:
     loss, miou = st.columns(2)
-    loss.caption("validation loss per epoch")
-    loss.line_chart(pd.DataFrame({label: frame["val_loss"] for label, frame in curves.items()}))
+    loss.caption("training and validation loss per epoch")
+    losses = {
+        f"{label} ({part})": frame[f"{part}_loss"] for label, frame in curves.items() for part in ("train", "val")
+    }
+    loss.line_chart(pd.DataFrame(losses))
     miou.caption("validation mIoU per epoch")
     miou.line_chart(pd.DataFrame({label: frame["val_miou"] for label, frame in curves.items()}))
 

@@ -26,9 +26,9 @@ def main() -> None:
         "preview",
         "template",
         "css",
-        "stats",
     ):
         parser.add_argument(f"--{name}", type=Path, required=True)
+    parser.add_argument("--stats", type=Path, default=None, help="stats.json: the band statistics shown")
     parser.add_argument("--main-runs", nargs="+", required=True, help="run folders variant/strong-F/seed-S/default")
     for name in ("histories", "confusions", "predictions"):
         parser.add_argument(f"--{name}", type=Path, nargs="+", required=True, help="one per main run, in order")

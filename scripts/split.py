@@ -23,7 +23,7 @@ def main() -> None:
         "--fractions", type=json_arg, required=True, help='e.g. {"strong": 0.1, "weak": 0.7, "val": 0.2}'
     )
     parser.add_argument("--group-by", required=True, choices=GROUPINGS)
-    parser.add_argument("--dataset", required=True, help="dataset name (group_by city: its scene -> city)")
+    parser.add_argument("--dataset", default=None, help="dataset name (needed by group_by city: its scene -> city)")
     parser.add_argument("--block-size", type=int, required=True, help="tiles per block side")
     parser.add_argument("--seed", type=int, required=True, help="the split seed")
     parser.add_argument("--official-test-of", default=None, help="a dataset name: its official test scenes are test")
@@ -39,7 +39,7 @@ def main() -> None:
         args.block_size,
         args.seed,
         test_prefix,
-        get_dataset(args.dataset).scene_group,
+        get_dataset(args.dataset).scene_group if args.dataset else None,
     )
     with staged_outputs(args.out) as (staged,):
         write_json(staged, splits)

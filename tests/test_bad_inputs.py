@@ -338,7 +338,7 @@ def test_valid_config_dry_run_passes(workflow):
         ({"split": {"fractions": {"strong": 0.1, "weak": 0.7, "val": 1.2}}}, ["val", "1.2"]),
         ({"augment": {"p_colour": 0.5}}, ["p_colour", "augment"]),
         ({"datasett": {"name": "vaihingen"}}, ["datasett"]),
-        ({"dataset": {"name": "cityscapes"}}, ["name", "cityscapes"]),
+        ({"dataset": {"name": "kitti"}}, ["name", "kitti"]),
         ({"dataset": {"source": {"md5": {"a.zip": "abc"}}}}, ["md5", "abc"]),
         ({"split": {"fractions": {"strong": 0.2, "weak": 0.7, "val": 0.2}}}, ["split.fractions", "1.1"]),
         ({"tiling": {"tile_size": 64, "stride": 80}}, ["tiling.stride", "80"]),

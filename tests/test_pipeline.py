@@ -27,7 +27,7 @@ pytestmark = pytest.mark.pipeline
 #: (5 variants x 2 seeds) takes a few minutes on 2 CPU cores.
 SHORT_DEMO = {
     "split": {"fractions": {"strong": 0.1, "weak": 0.6, "val": 0.15, "test": 0.15}},
-    "training": {"epochs": 5, "steps_per_epoch": 8},
+    "training": {"epochs": 4, "steps_per_epoch": 8},
     "pretraining": {"epochs": 2, "steps_per_epoch": 4},
     "experiment": {"seeds": [0, 1]},
     "evaluation": {"gallery_tiles": 3},
@@ -67,7 +67,7 @@ def test_the_run_writes_every_artifact_of_the_experiment(demo_run):
             assert any((demo_run / f"results/models/{run}/tensorboard").iterdir())
             assert not (demo_run / f"results/models/{run}/resume").exists()
             history = (demo_run / f"results/models/{run}/history.csv").read_text().splitlines()
-            assert len(history) == 1 + (2 if variant == "weak_only" else 5)
+            assert len(history) == 1 + (2 if variant == "weak_only" else 4)
             assert len(list((demo_run / f"results/eval/{run}/predictions").glob("*.png"))) == 3
     assert (demo_run / "results/report.html").stat().st_size > 10_000
     assert (demo_run / f"results/benchmarks/train/{run_dir('joint', 1)}.tsv").is_file()
@@ -207,6 +207,8 @@ def _train_command(
         "results/augment/seed-0",
         "--offline-dir",
         "results/augment/seed-0/offline",
+        "--stats",
+        "results/stats/seed-0/stats.json",
         "--threads",
         str(threads),
         "--out-dir",

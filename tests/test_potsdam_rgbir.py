@@ -80,5 +80,5 @@ def test_potsdam_rgbir_runs_the_whole_experiment(tmp_path):
         first_conv = next(v for k, v in record["state_dict"].items() if k.endswith("conv1.weight"))
         assert first_conv.shape[1] == 4
     log = (workdir / "results/logs/augment/seed-0.log").read_text()
-    assert "4-band tiles: saturation and hue" in log
+    assert "4-band frames: saturation and hue" in log
     assert (workdir / "results/report.html").stat().st_size > 10_000

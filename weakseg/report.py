@@ -295,7 +295,7 @@ def _dataset_context(inputs: ReportInputs, adapter) -> dict:
         ("tiles", len(tiles)),
         ("tile size", f"{images.shape[1]} x {images.shape[2]} px, {images.shape[3]} bands"),
     ]
-    frames = inputs.config["sequence"]["length"]
+    frames = inputs.config.get("sequence", {}).get("length", 1)
     if frames > 1:
         facts.append(("frames per sample (sequence.length)", frames))
     if inputs.stats is not None:
@@ -407,7 +407,7 @@ def _gallery_context(inputs: ReportInputs, runs: list[dict], adapter) -> dict:
         if tile not in row_of:
             raise WeaksegError(f"{first}/{tile}.png: tile {tile} is not in {inputs.tiles}")
         image = np.asarray(images[row_of[tile]])
-        rgb = display_rgb(image, inputs.config["sequence"]["length"])
+        rgb = display_rgb(image, inputs.config.get("sequence", {}).get("length", 1))
         cells = [figures.array_uri(rgb), figures.array_uri(colorize(np.asarray(masks[row_of[tile]]), palette))]
         for index in chosen:
             path = Path(inputs.predictions[index]) / f"{tile}.png"

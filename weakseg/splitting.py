@@ -82,7 +82,9 @@ def group_keys(
         return [t.scene for t in tiles]
     if group_by == "block":
         return [f"{t.scene}/{t.y // block_pixels}/{t.x // block_pixels}" for t in tiles]
-    if group_by == "city" and scene_group is not None:
+    if group_by == "city":
+        if scene_group is None:
+            raise WeaksegError("split.group_by: 'city' needs the dataset's scene -> city mapping (split.py --dataset)")
         return [scene_group(t.scene) for t in tiles]
     raise WeaksegError(f"split.group_by: {group_by!r} is not one of {', '.join(GROUPINGS)}")
 
