@@ -19,10 +19,9 @@ from weakseg.augmentation import (
 )
 from weakseg.cli import json_arg, run_main
 from weakseg.datasets import get_dataset
-from weakseg.experiment import POOL
 from weakseg.imageio import write_png
 from weakseg.outputs import staged_outputs
-from weakseg.splitting import read_splits
+from weakseg.splitting import pool_rows, read_splits
 from weakseg.tiling import read_tiles, rows_of
 
 
@@ -45,8 +44,8 @@ def main() -> None:
     sets = read_splits(args.splits)
     # Offline copies of every tile of the pool with both pipelines: the strong and weak sets
     # of every strong fraction are drawn from the pool (see weakseg.splitting).
-    pool_rows = sorted(row_of[t] for name in POOL for t in sets[name])
-    rows_by_pipeline = {"strong": pool_rows, "weak": pool_rows}
+    pool = pool_rows(sets, row_of)
+    rows_by_pipeline = {"strong": pool, "weak": pool}
     bands = images.shape[3] // args.frames
     if bands not in COLOUR_BANDS:
         logging.getLogger("augment").info("%d-band frames: saturation and hue (defined for RGB) are not applied", bands)

@@ -10,7 +10,7 @@ import numpy as np
 
 from weakseg.band_statistics import band_statistics, write_statistics
 from weakseg.cli import run_main
-from weakseg.splitting import read_splits
+from weakseg.splitting import pool_rows, read_splits
 from weakseg.tiling import read_tiles, rows_of
 
 
@@ -25,9 +25,8 @@ def main() -> None:
     args = parser.parse_args()
     row_of = rows_of(read_tiles(args.tiles))
     sets = read_splits(args.splits)
-    rows = [row_of[t] for name in ("strong", "weak") for t in sets[name]]
     images = np.load(args.images, mmap_mode="r")
-    write_statistics(args.out, band_statistics(images, rows, args.frames))
+    write_statistics(args.out, band_statistics(images, pool_rows(sets, row_of), args.frames))
 
 
 if __name__ == "__main__":

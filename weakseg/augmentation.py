@@ -24,6 +24,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from weakseg.imageio import display_rgb
 from weakseg.labels import IGNORE_INDEX, colorize
 from weakseg.outputs import staged_outputs
 
@@ -134,9 +135,11 @@ def load_pipeline(path: str | Path) -> A.Compose:
     return A.load(str(path), data_format="yaml")
 
 
-def overlay(image: np.ndarray, mask: np.ndarray, palette: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """Blend the coloured mask over the first three bands of an (H, W, C) uint8 image; ignore left as is."""
-    rgb = image[..., :3].astype(np.float32)
+def overlay(
+    image: np.ndarray, mask: np.ndarray, palette: np.ndarray, alpha: float = 0.45, frames: int = 1
+) -> np.ndarray:
+    """Blend the coloured mask over an (H, W, T * C) uint8 sample as shown (:func:`display_rgb`); ignore left as is."""
+    rgb = display_rgb(image, frames).astype(np.float32)
     colored = colorize(mask, palette).astype(np.float32)
     labeled = (mask != IGNORE_INDEX)[..., None]
     return np.where(labeled, (1 - alpha) * rgb + alpha * colored, rgb).astype(np.uint8)
@@ -155,13 +158,13 @@ def preview(
     """
     strong.set_random_seed(seed)
     weak.set_random_seed(seed)
-    bands = images.shape[3] // pipeline_frames(strong)
+    frames = pipeline_frames(strong)
     rows = []
     for image, mask in zip(images, masks, strict=False):
-        panels = [image[..., -bands:][..., :3], overlay(image[..., -bands:], mask, palette)]
+        panels = [display_rgb(image, frames), overlay(image, mask, palette, frames=frames)]
         for pipeline in (strong, weak):
             out = augment(pipeline, image, mask)
-            panels.append(overlay(out["image"][..., -bands:], out["mask"], palette))
+            panels.append(overlay(out["image"], out["mask"], palette, frames=frames))
         rows.append(np.concatenate([np.pad(p, ((2, 2), (2, 2), (0, 0)), constant_values=255) for p in panels], axis=1))
     return np.concatenate(rows, axis=0)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from weakseg.errors import WeaksegError
-from weakseg.experiment import HELD_OUT, check_fractions, check_grouping
+from weakseg.experiment import HELD_OUT, POOL, check_fractions, check_grouping
 from weakseg.tiling import Tile
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,11 @@ def read_splits(path: str | Path) -> dict[str, list[str]]:
         sets = json.load(handle)["sets"]
     sets.setdefault("test", [])
     return sets
+
+
+def pool_rows(sets: dict[str, list[str]], row_of: dict[str, int]) -> list[int]:
+    """Sorted array rows of the pool's tiles (strong and weak sets): the tiles a run may train on."""
+    return sorted(row_of[t] for name in POOL for t in sets[name])
 
 
 def sets_at_fraction(splits: dict, fraction: float | str | None) -> dict[str, list[str]]:
