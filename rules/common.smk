@@ -11,6 +11,8 @@ sys.path.insert(0, workflow.basedir)
 from weakseg.config import check_config
 from weakseg.errors import WeaksegError
 from weakseg.experiment import VARIANTS, Run, init_run, planned_runs, run_settings, split_seed
+from weakseg.names import SAFE_NAME_PATTERN
+from weakseg.experiment import local_encoder_weights
 
 try:
     check_config(config, os.path.join(workflow.basedir, "schemas/config.schema.yaml"))
@@ -55,6 +57,7 @@ wildcard_constraints:
     seed=r"\d+",
     split_seed=r"\d+",
     point=r"[^/]+",
+    scene=SAFE_NAME_PATTERN,
 
 
 def as_json(value):
@@ -75,12 +78,13 @@ def download_settings():
 def resize_option():
     """``--resize H W`` when scenes are resized as they are prepared (``dataset.resize``), else nothing."""
     size = config["dataset"]["resize"]
-    return f"--resize {size[0]} {size[1]}" if size else ""
+    return shlex.join(["--resize", str(size[0]), str(size[1])]) if size else ""
 
 
 def snap_option():
+    """``--snap-max-distance D`` when off-palette label colours are snapped (``dataset.snap_to_palette``)."""
     dataset = config["dataset"]
-    return f"--snap-max-distance {dataset['snap_max_distance']}" if dataset["snap_to_palette"] else ""
+    return shlex.join(["--snap-max-distance", str(dataset["snap_max_distance"])]) if dataset["snap_to_palette"] else ""
 
 
 def scenes(dataset):
@@ -138,8 +142,11 @@ def tile_files():
 
 
 def train_inputs(wildcards):
-    """Inputs of a train job: tiles, its split's files, and the model it starts from (if any)."""
+    """Inputs of a train job: tiles, its split's files, local encoder weights and the model it starts from (if any)."""
     files = {**tile_files(), **split_files(int(wildcards.seed))}
+    weights = local_encoder_weights(run_settings(config, run_of(wildcards))["model"])
+    if weights is not None:
+        files["encoder_weights"] = weights
     parent = init_run(run_of(wildcards))
     if parent is not None:
         files["init"] = f"results/models/{parent.path}/model.pt"
@@ -180,19 +187,19 @@ def scene_options(input):
     if not SCORES_SCENES:
         return ""
     evaluation = config["evaluation"]
-    window = f"--window {evaluation['window']} --overlap {evaluation['overlap']}"
+    window = shlex.join(["--window", str(evaluation["window"]), "--overlap", str(evaluation["overlap"])])
     return f"{scene_arguments(input)} {window} {shorter_side_option()}"
 
 
 def shorter_side_option():
     """``--shorter-side N`` when scenes are brought to a model scale (``tiling.shorter_side``), else nothing."""
     shorter_side = config["tiling"]["shorter_side"]
-    return f"--shorter-side {shorter_side}" if shorter_side else ""
+    return shlex.join(["--shorter-side", str(shorter_side)]) if shorter_side else ""
 
 
 def scene_arguments(input):
-    """``--scene-images ... --scene-labels ...`` of a job's prepared scene arrays."""
-    return f"--scene-images {' '.join(input.scene_images)} --scene-labels {' '.join(input.scene_labels)}"
+    """``--scene-images ... --scene-labels ...`` of a job's prepared scene arrays, each path shell-quoted."""
+    return shlex.join(["--scene-images", *input.scene_images, "--scene-labels", *input.scene_labels])
 
 
 def predict_inputs(wildcards):
@@ -207,8 +214,8 @@ def predict_source(wildcards, input):
     """The predict options naming what to predict: ``--folder`` or the set's scenes with their arrays."""
     source = config["predict"]["input"]
     if not PREDICTS_SCENES:
-        return f"--folder {shlex.quote(source)}"
-    return f"--set {source} --splits {input.splits} --tiles {input.tiles} {scene_arguments(input)}"
+        return shlex.join(["--folder", source])
+    return f"{shlex.join(['--set', source, '--splits', input.splits, '--tiles', input.tiles])} {scene_arguments(input)}"
 
 
 def run_identity(wildcards):

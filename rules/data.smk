@@ -10,7 +10,7 @@ checkpoint download:
     params:
         settings=download_settings(),
     shell:
-        "python scripts/download.py --settings {params.settings:q} --out {output} 2> {log}"
+        "python scripts/download.py --settings {params.settings:q} --out {output:q} 2> {log:q}"
 
 
 rule prepare:
@@ -29,8 +29,8 @@ rule prepare:
         snap=snap_option(),
         resize=resize_option(),
     shell:
-        "python scripts/prepare.py --raw {input} --scene {wildcards.scene} --dataset {wildcards.dataset}"
-        " {params.snap} {params.resize} --image-out {output.image} --label-out {output.label} 2> {log}"
+        "python scripts/prepare.py --raw {input:q} --scene {wildcards.scene:q} --dataset {wildcards.dataset:q}"
+        " {params.snap} {params.resize} --image-out {output.image:q} --label-out {output.label:q} 2> {log:q}"
 
 
 rule tile:
@@ -54,9 +54,9 @@ rule tile:
         shorter_side=shorter_side_option(),
         out_dir=lambda wildcards, output: os.path.dirname(output.tiles),
     shell:
-        "python scripts/tile.py --images {input.images} --labels {input.labels} --tile-size {params.tile_size}"
-        " --stride {params.stride} --min-labeled-fraction {params.min_labeled_fraction}"
-        " {params.shorter_side} --out-dir {params.out_dir} 2> {log}"
+        "python scripts/tile.py --images {input.images:q} --labels {input.labels:q} --tile-size {params.tile_size:q}"
+        " --stride {params.stride:q} --min-labeled-fraction {params.min_labeled_fraction:q}"
+        " {params.shorter_side} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule split:
@@ -78,12 +78,12 @@ rule split:
         block_size=config["split"]["block_size"],
         dataset=DATASET,
         official_test=lambda wildcards: (
-            f"--official-test-of {DATASET}" if config["split"]["use_official_test"] else ""
+            shlex.join(["--official-test-of", DATASET]) if config["split"]["use_official_test"] else ""
         ),
     shell:
-        "python scripts/split.py --tiles {input} --tile-size {params.tile_size} --stride {params.stride}"
-        " --fractions {params.fractions:q} --group-by {params.group_by} --block-size {params.block_size}"
-        " --dataset {params.dataset} --seed {wildcards.split_seed} {params.official_test} --out {output} 2> {log}"
+        "python scripts/split.py --tiles {input:q} --tile-size {params.tile_size:q} --stride {params.stride:q}"
+        " --fractions {params.fractions:q} --group-by {params.group_by:q} --block-size {params.block_size:q}"
+        " --dataset {params.dataset:q} --seed {wildcards.split_seed:q} {params.official_test} --out {output:q} 2> {log:q}"
 
 
 rule weak_labels:
@@ -103,8 +103,8 @@ rule weak_labels:
     params:
         dataset=DATASET,
     shell:
-        "python scripts/weak_labels.py --masks {input.masks} --tiles {input.tiles} --splits {input.splits}"
-        " --dataset {params.dataset} --out {output.labels} --summary {output.summary} 2> {log}"
+        "python scripts/weak_labels.py --masks {input.masks:q} --tiles {input.tiles:q} --splits {input.splits:q}"
+        " --dataset {params.dataset:q} --out {output.labels:q} --summary {output.summary:q} 2> {log:q}"
 
 
 rule augment:
@@ -134,9 +134,9 @@ rule augment:
         frames=config["sequence"]["length"],
         out_dir=lambda wildcards, output: os.path.dirname(output.strong),
     shell:
-        "python scripts/augment.py --settings {params.settings:q} --images {input.images} --masks {input.masks}"
-        " --tiles {input.tiles} --splits {input.splits} --dataset {params.dataset} --frames {params.frames}"
-        " --out-dir {params.out_dir} 2> {log}"
+        "python scripts/augment.py --settings {params.settings:q} --images {input.images:q} --masks {input.masks:q}"
+        " --tiles {input.tiles:q} --splits {input.splits:q} --dataset {params.dataset:q} --frames {params.frames:q}"
+        " --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule stats:
@@ -155,5 +155,5 @@ rule stats:
     params:
         frames=config["sequence"]["length"],
     shell:
-        "python scripts/stats.py --images {input.images} --tiles {input.tiles} --splits {input.splits}"
-        " --frames {params.frames} --out {output} 2> {log}"
+        "python scripts/stats.py --images {input.images:q} --tiles {input.tiles:q} --splits {input.splits:q}"
+        " --frames {params.frames:q} --out {output:q} 2> {log:q}"

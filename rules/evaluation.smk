@@ -40,10 +40,10 @@ rule evaluate:
         device=config["training"]["device"],
         scenes=lambda wildcards, input: scene_options(input),
     shell:
-        "python scripts/evaluate.py --run {params.run:q} --model {input.model:q} --tiles-dir {params.tiles_dir}"
-        " --splits {input.splits} --weak-labels {input.weak_labels} --dataset {params.dataset}"
-        " --scored-set {params.scored_set} --batch-size {params.batch_size} --gallery-tiles {params.gallery_tiles}"
-        " --device {params.device} --threads {threads} --out-dir {params.out_dir:q} {params.scenes} {resources.gpu_lease}"
+        "python scripts/evaluate.py --run {params.run:q} --model {input.model:q} --tiles-dir {params.tiles_dir:q}"
+        " --splits {input.splits:q} --weak-labels {input.weak_labels:q} --dataset {params.dataset:q}"
+        " --scored-set {params.scored_set:q} --batch-size {params.batch_size:q} --gallery-tiles {params.gallery_tiles:q}"
+        " --device {params.device:q} --threads {threads:q} --out-dir {params.out_dir:q} {params.scenes} {resources.gpu_lease}"
         " 2> {log:q}"
 
 
@@ -62,4 +62,4 @@ rule summary:
         "../envs/report.yaml"
     shell:
         "python scripts/summarize.py --metrics {input.metrics:q} --train-benchmarks {input.train_benchmarks:q}"
-        " --eval-benchmarks {input.eval_benchmarks:q} --out {output} 2> {log}"
+        " --eval-benchmarks {input.eval_benchmarks:q} --out {output:q} 2> {log:q}"

@@ -24,6 +24,6 @@ rule predict:
         shorter_side=shorter_side_option(),
         device=config["training"]["device"],
     shell:
-        "python scripts/predict.py --model {input.model:q} --dataset {params.dataset} {params.source}"
-        " --window {params.window} --overlap {params.overlap} --batch-size {params.batch_size}"
-        " {params.shorter_side} --device {params.device} --out-dir {output:q} {resources.gpu_lease} 2> {log:q}"
+        "python scripts/predict.py --model {input.model:q} --dataset {params.dataset:q} {params.source}"
+        " --window {params.window:q} --overlap {params.overlap:q} --batch-size {params.batch_size:q}"
+        " {params.shorter_side} --device {params.device:q} --out-dir {output:q} {resources.gpu_lease} 2> {log:q}"

@@ -14,9 +14,9 @@ rule report:
         dataset=DATASET,
         main_runs=[run.path for run in MAIN_RUNS],
     shell:
-        "python scripts/report.py --config-json {params.config:q} --dataset {params.dataset} --summary {input.summary}"
-        " --tiles {input.tiles} --images {input.images} --masks {input.masks} --splits {input.splits}"
-        " --weak-labels {input.weak_labels} --stats {input.stats} --weak-summary {input.weak_summary} --preview {input.preview}"
-        " --template {input.template} --css {input.css} --main-runs {params.main_runs:q}"
+        "python scripts/report.py --config-json {params.config:q} --dataset {params.dataset:q} --summary {input.summary:q}"
+        " --tiles {input.tiles:q} --images {input.images:q} --masks {input.masks:q} --splits {input.splits:q}"
+        " --weak-labels {input.weak_labels:q} --stats {input.stats:q} --weak-summary {input.weak_summary:q} --preview {input.preview:q}"
+        " --template {input.template:q} --css {input.css:q} --main-runs {params.main_runs:q}"
         " --histories {input.histories:q} --confusions {input.confusions:q} --predictions {input.predictions:q}"
-        " --benchmarks {input.benchmarks:q} --out {output} 2> {log}"
+        " --benchmarks {input.benchmarks:q} --out {output:q} 2> {log:q}"

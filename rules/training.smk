@@ -26,9 +26,9 @@ rule train:
         tiles_dir=lambda wildcards, input: os.path.dirname(input.tiles),
         pipelines_dir=lambda wildcards, input: os.path.dirname(input.strong_pipeline),
         offline_dir=lambda wildcards, input: os.path.dirname(input.offline),
-        init=lambda wildcards, input: f"--init-from {input.init}" if "init" in input.keys() else "",
+        init=lambda wildcards, input: shlex.join(["--init-from", input.init]) if "init" in input.keys() else "",
         out_dir=lambda wildcards, output: os.path.dirname(output.model),
     shell:
-        "python scripts/train.py --run {params.run:q} --tiles-dir {params.tiles_dir} --splits {input.splits}"
-        " --weak-labels {input.weak_labels} --pipelines-dir {params.pipelines_dir} --offline-dir {params.offline_dir}"
-        " --stats {input.stats} {params.init} --threads {threads} --out-dir {params.out_dir:q} {resources.gpu_lease} 2> {log:q}"
+        "python scripts/train.py --run {params.run:q} --tiles-dir {params.tiles_dir:q} --splits {input.splits:q}"
+        " --weak-labels {input.weak_labels:q} --pipelines-dir {params.pipelines_dir:q} --offline-dir {params.offline_dir:q}"
+        " --stats {input.stats:q} {params.init} --threads {threads:q} --out-dir {params.out_dir:q} {resources.gpu_lease} 2> {log:q}"

@@ -12,7 +12,15 @@ import urllib.parse
 from pathlib import Path
 
 from weakseg.errors import WeaksegError
-from weakseg.experiment import check_experiment, check_fractions, check_grouping, check_tile_grid, grid_points
+from weakseg.experiment import (
+    check_experiment,
+    check_fractions,
+    check_grouping,
+    check_tile_grid,
+    grid_points,
+    local_encoder_weights,
+)
+from weakseg.names import check_name
 from weakseg.task import check_loss, resolve_task
 
 #: Environment variables holding download credentials (never the config: it reaches command lines).
@@ -118,6 +126,33 @@ def check_sequences(config: dict) -> None:
             _fail("split.group_by", f"'city' is for Cityscapes only (dataset.name is {dataset})")
 
 
+def check_encoder_weights(config: dict) -> None:
+    """A local ``model.encoder_weights`` (or grid value of it) names an existing file.
+
+    It is an input of every train job using it; checked here so that a typo is named before
+    any job instead of surfacing as Snakemake's missing-input error.
+    """
+    values = [config["model"]["encoder_weights"], *config["experiment"]["grid"].get("model.encoder_weights", [])]
+    for value in values:
+        path = local_encoder_weights({"encoder_weights": value})
+        if path is not None and not Path(path).is_file():
+            _fail(
+                "model.encoder_weights",
+                f"{path!r} is neither null, 'imagenet' nor an existing file (relative paths start at the "
+                "project folder); give the path of a local encoder state_dict (.pth)",
+            )
+
+
+def check_names(config: dict) -> None:
+    """``dataset.cities`` and ``dataset.scenes`` hold path-safe names (:func:`weakseg.names.check_name`)."""
+    for key in ("cities", "scenes"):
+        for name in config["dataset"].get(key) or []:
+            try:
+                check_name(name, f"an entry of dataset.{key},", "no scene or city of the pipeline can carry it")
+            except WeaksegError as error:
+                _fail(f"dataset.{key}", str(error))
+
+
 def check_ranges(config: dict) -> None:
     """``[low, high]`` ranges of the ``augment`` section must not decrease."""
     for key in ("scale", "gamma", "saturation"):
@@ -163,6 +198,8 @@ def check_config(config: dict, schema_path: str | Path | None = None) -> None:
         check_grouping(config["split"]["group_by"], config["tiling"]["stride"], config["tiling"]["tile_size"])
     except WeaksegError as error:
         raise WeaksegError(f"config {error}") from None
+    check_names(config)
+    check_encoder_weights(config)
     check_ranges(config)
     check_task(config)
     check_whole_scenes(config)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from weakseg.datasets import SceneFiles, get_dataset
 from weakseg.errors import WeaksegError
+from weakseg.names import check_name
 from weakseg.outputs import staged_outputs
 
 log = logging.getLogger(__name__)
@@ -26,13 +27,20 @@ def download(raw_dir: str | Path, settings: dict) -> list[SceneFiles]:
     appears only when everything succeeded.
 
     Raises:
-        WeaksegError: unknown dataset, missing/corrupt/unsafe archive, or a listed scene id
-            that is not in the data.
+        WeaksegError: unknown dataset, missing/corrupt/unsafe archive, a listed scene id
+            that is not in the data, or a scene id that is not a safe file name (see
+            :func:`weakseg.names.check_name`; it would become a folder and a command-line word).
     """
     adapter = get_dataset(settings["name"])
     with staged_outputs(raw_dir) as (staged,):
         staged.mkdir()
         scenes = adapter.fetch_scenes(staged, settings)
+        for scene in scenes:
+            check_name(
+                scene.scene,
+                f"{adapter.name}: scene id",
+                f"it comes from the file {Path(scene.image).name!r}: rename that file (or its folder) and rerun",
+            )
         wanted = settings.get("scenes")
         if wanted:
             missing = sorted(set(wanted) - {s.scene for s in scenes})

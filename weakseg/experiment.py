@@ -9,11 +9,11 @@ torch nor numpy, so the workflow can plan without them.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from dataclasses import dataclass
 
 from weakseg.errors import WeaksegError
+from weakseg.names import label_value
 
 #: Sets of a split: pixel-labelled ``strong``, weakly labelled ``weak``, ``val`` (selection:
 #: epochs, grid points) and the optional ``test`` (scoring, when ``split.fractions.test`` > 0).
@@ -147,7 +147,8 @@ def grid_points(grid: dict) -> list[tuple[str, dict]]:
     """Every point of ``experiment.grid`` as ``(label, {dotted key: value})``, in a fixed order.
 
     The label is the point's wildcard, e.g. ``training.lr~0.001,training.batch_size~8`` (keys
-    in the order given, values as JSON, strings bare). An empty grid has no points.
+    in the order given, values as :func:`weakseg.names.label_value`: JSON, strings bare, any
+    character unsafe in a path segment percent-encoded). An empty grid has no points.
     """
     if not grid:
         return []
@@ -155,7 +156,7 @@ def grid_points(grid: dict) -> list[tuple[str, dict]]:
     points = []
     for values in itertools.product(*(grid[k] for k in keys)):
         pairs = zip(keys, values, strict=False)
-        label = ",".join(f"{k}~{v if isinstance(v, str) else json.dumps(v)}" for k, v in pairs)
+        label = ",".join(f"{k}~{label_value(v)}" for k, v in pairs)
         points.append((label, dict(zip(keys, values, strict=False))))
     return points
 
@@ -237,6 +238,20 @@ def run_settings(config: dict, run: Run) -> dict:
         "model": {**sections["model"], "frames": config["sequence"]["length"]},
         "training": training,
     }
+
+
+#: ``model.encoder_weights`` values that name no file: random init, or smp's ImageNet download.
+NAMED_WEIGHTS = (None, "imagenet")
+
+
+def local_encoder_weights(model: dict) -> str | None:
+    """The local encoder state_dict (a path) a run's ``model`` settings start from, or None.
+
+    It is an input of the train job and part of its resume fingerprint, so replacing the file
+    reruns the run instead of resuming it.
+    """
+    weights = model.get("encoder_weights")
+    return None if weights in NAMED_WEIGHTS else str(weights)
 
 
 def check_fractions(fractions: dict) -> None:

@@ -37,6 +37,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from weakseg.errors import WeaksegError
+from weakseg.experiment import local_encoder_weights
 from weakseg.inference import (
     autocast_dtype,
     make_loader,
@@ -281,8 +282,9 @@ def train(
             annealing of the learning rate over the epochs.
         threads: CPU threads; DataLoader workers = threads - 1.
         inputs: role -> path of every file the run's data came from (tiles, split, weak
-            labels, pipelines, offline copies); fingerprinted with ``init_from`` so that a
-            resume is refused when any of them changed (see :mod:`weakseg.resume`).
+            labels, pipelines, offline copies); fingerprinted with ``init_from`` and local
+            encoder weights so that a resume is refused when any of them changed (see
+            :mod:`weakseg.resume`).
 
     Returns:
         The history: one dict per epoch (see :func:`write_history`).
@@ -302,6 +304,9 @@ def train(
     run = _build(data, settings, device)
     loaders, val_loader = _loaders(run, data, cfg, max(threads - 1, 0), device)
     inputs = {**(inputs or {}), **({"init": settings["init_from"]} if settings.get("init_from") else {})}
+    weights = local_encoder_weights(settings["model"])
+    if weights is not None:
+        inputs["encoder_weights"] = weights
     _resume(run, settings, inputs, resume_path)
     resume_dir.mkdir(parents=True, exist_ok=True)
     binary = resolve_task(settings["model"].get("task", "auto"), len(data.class_names)) == "binary"
