@@ -114,9 +114,9 @@ def test_missing_archive_message_says_where_to_put_it(tmp_path):
 def test_locate_prefers_folder_then_cache(tmp_path):
     (tmp_path / "folder").mkdir()
     (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / "X.zip").write_bytes(b"cached")
+    make_zip(tmp_path / "cache" / "X.zip", {"cached.txt": b"cached"})
     assert locate_archive("X.zip", str(tmp_path / "folder"), None, tmp_path / "cache") == tmp_path / "cache" / "X.zip"
-    (tmp_path / "folder" / "X.zip").write_bytes(b"local")
+    make_zip(tmp_path / "folder" / "X.zip", {"local.txt": b"local"})
     assert locate_archive("X.zip", str(tmp_path / "folder"), None, tmp_path / "cache") == tmp_path / "folder" / "X.zip"
 
 
@@ -129,10 +129,10 @@ def test_credentials_in_url_are_refused(tmp_path):
 def test_file_url_download_into_cache(tmp_path):
     served = tmp_path / "served"
     served.mkdir()
-    (served / "X Y.zip").write_bytes(b"payload")
+    make_zip(served / "X Y.zip", {"payload.txt": b"payload"})
     cache = tmp_path / "cache"
     path = locate_archive("X Y.zip", None, served.as_uri(), cache)
-    assert path == cache / "X Y.zip" and path.read_bytes() == b"payload"
+    assert path == cache / "X Y.zip" and path.read_bytes() == (served / "X Y.zip").read_bytes()
     assert not list(cache.glob(".*.partial"))
 
 

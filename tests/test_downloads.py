@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import http.server
+import io
 import re
 import threading
 import zipfile
@@ -13,7 +14,16 @@ from weakseg.archives import PASSWORD_VARIABLE, USER_VARIABLE, extract_matching,
 from weakseg.download import download
 from weakseg.errors import WeaksegError
 
-PAYLOAD = bytes(range(256)) * 64
+def zip_bytes(members: dict) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as handle:  # stored: the body is as long as the data
+        for name, data in members.items():
+            handle.writestr(name, data)
+    return buffer.getvalue()
+
+
+#: A real (stored) zip archive: downloads are checked to be readable archives.
+PAYLOAD = zip_bytes({"data.bin": bytes(range(256)) * 64})
 PAYLOAD_MD5 = hashlib.md5(PAYLOAD).hexdigest()
 
 
@@ -240,3 +250,54 @@ def test_download_over_the_extraction_limit_leaves_nothing(tmp_path):
         download(raw, settings)
     leftovers = [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
     assert leftovers == []
+
+
+LOGIN_PAGE = b"<!DOCTYPE html><html><body><form>Please log in</form></body></html>"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(send(LOGIN_PAGE), id="html-login-page-with-200"),
+        pytest.param(send(PAYLOAD, length=len(PAYLOAD) - 700), id="content-length-lying-low"),
+        pytest.param(send_without_length(PAYLOAD[: len(PAYLOAD) // 2]), id="dropped-without-content-length"),
+    ],
+)
+def test_a_bad_download_without_md5_is_never_cached_and_a_fixed_server_is_fetched_again(tmp_path, servers, bad):
+    origin, cache = servers[0], tmp_path / "cache"
+    origin.routes["/X.zip"] = bad
+    with pytest.raises(WeaksegError, match="download of .*X.zip is not a readable zip archive.*nothing was kept"):
+        locate_archive("X.zip", None, origin.url, cache, None)
+    assert list(cache.iterdir()) == []
+    origin.routes["/X.zip"] = send(PAYLOAD)
+    assert locate_archive("X.zip", None, origin.url, cache, None).read_bytes() == PAYLOAD
+    assert [p.name for p in cache.iterdir()] == ["X.zip"]
+
+
+def test_the_login_page_is_named_as_such(tmp_path, servers):
+    servers[0].routes["/X.zip"] = send(LOGIN_PAGE)
+    with pytest.raises(WeaksegError, match="HTML/XML page"):
+        locate_archive("X.zip", None, servers[0].url, tmp_path / "cache", None)
+
+
+def test_a_poisoned_cache_is_downloaded_again_or_named_with_its_path(tmp_path, servers):
+    origin, cache = servers[0], tmp_path / "cache"
+    cache.mkdir()
+    (cache / "X.zip").write_bytes(LOGIN_PAGE)  # left by an older version that cached anything
+    origin.routes["/X.zip"] = send(PAYLOAD)
+    assert locate_archive("X.zip", None, origin.url, cache, None).read_bytes() == PAYLOAD
+    (cache / "X.zip").write_bytes(LOGIN_PAGE)
+    with pytest.raises(WeaksegError) as error:
+        locate_archive("X.zip", None, None, cache, None)
+    message = str(error.value)
+    assert str(cache / "X.zip") in message and "not a readable zip archive" in message
+    assert "dataset.source.url" in message and not (cache / "X.zip").exists()
+
+
+def test_a_local_copy_that_is_not_a_zip_is_named_and_kept(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "X.zip").write_bytes(b"not an archive")
+    with pytest.raises(WeaksegError, match=r"mine/X.zip is not a readable zip archive.*replace it"):
+        locate_archive("X.zip", str(folder), None, tmp_path / "cache", None)
+    assert (folder / "X.zip").exists()  # the user's file is never deleted

@@ -80,6 +80,31 @@ def verify_md5(path: Path, expected: str | None, name: str | None = None, comple
     raise WeaksegError(f"{path}: MD5 mismatch (expected {expected}, got {actual}). {advice}")
 
 
+def check_readable_zip(path: Path, what: str, advice: str) -> None:
+    """Refuse a file that is not a readable zip archive (its central directory cannot be read).
+
+    An archive with no published MD5 is verified this way before it enters the download cache:
+    an HTML error or login page served with status 200, a body cut short by a lying
+    Content-Length or a dropped connection all fail here (the central directory is at the end).
+
+    Args:
+        what: the file, as the message names it.
+        advice: what to do about it.
+
+    Raises:
+        WeaksegError: ``<what> is not a readable zip archive (<reason>); <advice>``.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512).lstrip().lower()
+        with zipfile.ZipFile(path):
+            return
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        looks_html = head.startswith((b"<!doctype html", b"<html", b"<?xml"))
+        reason = "it is an HTML/XML page, e.g. an error or login page" if looks_html else str(error)
+        raise WeaksegError(f"{what} is not a readable zip archive ({reason}); {advice}") from None
+
+
 def _opener(url: str) -> urllib.request.OpenerDirector:
     """Urllib opener sending the environment's credentials to ``url``'s origin only.
 
@@ -99,12 +124,13 @@ def _opener(url: str) -> urllib.request.OpenerDirector:
 def _download(url: str, destination: Path, expected_md5: str | None) -> None:
     """Fetch ``url`` to a hidden temporary file; move it to ``destination`` only once verified.
 
-    Verified: as long as the server's Content-Length (when sent), and the MD5 ``expected_md5``
-    (see :func:`verify_md5`). On any failure the temporary file is deleted.
+    Verified: as long as the server's Content-Length (when sent), the MD5 ``expected_md5``
+    (see :func:`verify_md5`), and a readable zip archive (:func:`check_readable_zip`, which
+    catches what no MD5 can when none is known). On any failure the temporary file is deleted.
 
     Raises:
-        WeaksegError: credentials in the URL, an HTTP or network error, a short download, or
-            an MD5 mismatch.
+        WeaksegError: credentials in the URL, an HTTP or network error, a short download, an
+            MD5 mismatch, or a body that is not a zip archive.
     """
     check_source_url(url)
     log.info("downloading %s", url)
@@ -120,6 +146,11 @@ def _download(url: str, destination: Path, expected_md5: str | None) -> None:
                     "nothing was kept, try again"
                 )
             verify_md5(staged, expected_md5, destination.name, complete=declared is not None)
+            check_readable_zip(
+                staged,
+                f"the download of {url}",
+                "nothing was kept: check the URL and credentials, or try again if the transfer was cut",
+            )
     except urllib.error.HTTPError as error:
         hint = f" (set {USER_VARIABLE} and {PASSWORD_VARIABLE})" if error.code in (401, 403) else ""
         raise WeaksegError(f"download of {url} failed: HTTP {error.code} {error.reason}{hint}") from error
@@ -136,8 +167,8 @@ def locate_archive(
     ``url``/``name`` into ``cache``.
 
     Only verified downloads enter the cache (kept, so a rerun does not fetch again). A cached
-    file that fails verification (e.g. from an older version) is deleted and, with a URL,
-    downloaded again.
+    file that fails verification (MD5, or not a readable zip: e.g. cached by an older version)
+    is deleted and, with a URL, downloaded again.
 
     Raises:
         WeaksegError: the archive is in neither place (the message says where to put it and
@@ -147,17 +178,22 @@ def locate_archive(
         candidate = Path(folder).expanduser() / name
         if candidate.is_file():
             verify_md5(candidate, expected_md5)
+            check_readable_zip(candidate, str(candidate), "replace it with the official archive")
             return candidate
     cached = cache / name
     if cached.is_file():
         try:
             verify_md5(cached, expected_md5)
+            check_readable_zip(cached, f"the cached download {cached}", "it is deleted")
             return cached
-        except WeaksegError:
+        except WeaksegError as error:
             cached.unlink()
             if not url:
-                raise
-            log.warning("%s: the cached download fails its MD5 check; deleted, downloading again", cached)
+                raise WeaksegError(
+                    f"{error}; put the archive in dataset.source.folder, or set dataset.source.url to download it "
+                    f"again (the cached copy {cached} was deleted)"
+                ) from None
+            log.warning("%s: the cached download fails verification (%s); deleted, downloading again", cached, error)
     if url:
         _download(url.rstrip("/") + "/" + urllib.parse.quote(name), cached, expected_md5)
         return cached
@@ -263,7 +299,10 @@ def extract_matching(
     try:
         handle = zipfile.ZipFile(archive)
     except zipfile.BadZipFile as error:
-        raise WeaksegError(f"{archive}: not a valid zip archive ({error})") from error
+        raise WeaksegError(
+            f"{archive}: not a valid zip archive ({error}); replace it with the official archive (a download "
+            "cache copy: delete it to download it again)"
+        ) from error
     found: dict[str, Path] = {}
     try:
         with handle:
