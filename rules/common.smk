@@ -69,7 +69,7 @@ def download_settings():
     """The dataset keys the download uses (name, generator or source, label set, bands, cities, scenes) and T."""
     keys = {
         "synthetic": ["synthetic"],
-        "cityscapes": ["source", "cities", "synthetic_cities", "synthetic"],
+        "cityscapes": ["source", "cities", "synthetic_cities", "mix_synthetic", "synthetic"],
     }.get(DATASET, ["source", "labels", "bands"])
     settings = {k: config["dataset"][k] for k in ["name", "scenes", *keys]}
     return as_json({**settings, "sequence_length": config["sequence"]["length"]})

@@ -118,8 +118,15 @@ def check_sequences(config: dict) -> None:
             )
         if config["predict"]["input"] not in ("val", "test"):
             _fail("predict.input", "a folder of single images cannot feed a sequence model (sequence.length > 1)")
-    if dataset != "cityscapes":
-        for key in ("cities", "synthetic_cities"):
+    if dataset == "cityscapes":
+        from weakseg.datasets.cityscapes import check_synthetic_mix
+
+        try:
+            check_synthetic_mix(config["dataset"])
+        except WeaksegError as error:
+            raise WeaksegError(f"config {error}") from None
+    else:
+        for key in ("cities", "synthetic_cities", "mix_synthetic"):
             if config["dataset"][key]:
                 _fail(f"dataset.{key}", f"is for Cityscapes only (dataset.name is {dataset})")
         if config["split"]["group_by"] == "city":

@@ -289,12 +289,16 @@ def _dataset_context(inputs: ReportInputs, adapter) -> dict:
         counts = _pixel_counts(masks, sorted(row_of[t] for t in sets[name]), adapter.n_classes)
         shares[name] = counts / counts.sum() if counts.sum() else np.full(adapter.n_classes, np.nan)
     splits = json.loads(Path(inputs.splits).read_text())
+    scenes = {t.scene for t in tiles}
+    synthetic = sum(adapter.is_synthetic_scene(scene) for scene in scenes)
     facts = [
         ("dataset", inputs.dataset),
-        ("scenes", len({t.scene for t in tiles})),
+        ("scenes", len(scenes)),
         ("tiles", len(tiles)),
         ("tile size", f"{images.shape[1]} x {images.shape[2]} px, {images.shape[3]} bands"),
     ]
+    if synthetic:
+        facts.append(("synthetic demo scenes mixed in (dataset.mix_synthetic)", f"{synthetic} of {len(scenes)}"))
     frames = inputs.config.get("sequence", {}).get("length", 1)
     if frames > 1:
         facts.append(("frames per sample (sequence.length)", frames))

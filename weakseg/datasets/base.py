@@ -67,6 +67,10 @@ class DatasetAdapter:
         """The group a scene belongs to for ``split.group_by: city`` (default: the scene itself)."""
         return scene
 
+    def is_synthetic_scene(self, scene: str) -> bool:
+        """Whether scene ``scene`` is a synthetic demo scene mixed into real data (default: never)."""
+        return False
+
     def read_label(self, path: str | Path) -> np.ndarray:
         """Read a raw label file as (H, W, C) uint8 (see :func:`weakseg.imageio.read_image`)."""
         return read_image(path)

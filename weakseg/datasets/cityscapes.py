@@ -43,6 +43,8 @@ LABELLED_SPLITS = ("train", "val")
 #: Class index of the synthetic demo (ISPRS-like classes) -> Cityscapes label id: road,
 #: building, terrain, vegetation, car, static (not evaluated).
 SYNTHETIC_LABEL_IDS = np.array([7, 11, 22, 21, 26, 4], dtype=np.uint8)
+#: The city names of the synthetic demo cities start with this (``synthtrain0``, ``synthval0``).
+SYNTHETIC_CITY_PREFIX = "synth"
 
 
 def label_id_to_train_id() -> np.ndarray:
@@ -86,6 +88,10 @@ class CityscapesDataset(DatasetAdapter):
         """The city of scene ``<split>_<city>_<seq>_<frame>``."""
         return scene.split("_")[1]
 
+    def is_synthetic_scene(self, scene: str) -> bool:
+        """Whether the scene's city is a demo city of ``synthetic_cities`` (``synthtrain<i>``, ``synthval<i>``)."""
+        return self.scene_group(scene).startswith(SYNTHETIC_CITY_PREFIX)
+
     def read_label(self, path: str | Path) -> np.ndarray:
         """(H, W, 1) uint8 label ids from a ``*_gtFine_labelIds.png``.
 
@@ -117,23 +123,40 @@ class CityscapesDataset(DatasetAdapter):
 
         Raises:
             WeaksegError: an archive or folder is missing or invalid, an annotated frame has no
-                image, or a frame of a sequence is missing (the message names it).
+                image, a train/val image has no label, a city of ``cities`` has no frame, a
+                frame of a sequence is missing (the message names it), or synthetic cities
+                would mix with real data without ``mix_synthetic`` (see :func:`check_synthetic_mix`).
         """
-        roots = [raw_dir / "synthetic"] if _write_synthetic_cities(raw_dir / "synthetic", settings) else []
         source = settings.get("source", {})
+        check_synthetic_mix(settings)
+        roots = [raw_dir / "synthetic"] if _write_synthetic_cities(raw_dir / "synthetic", settings) else []
         cities = settings.get("cities")
         wanted_city = lambda key: cities is None or key.split("/")[1] in cities  # noqa: E731
         labels = self._gather("gtFine", "gtFine_labelIds", raw_dir, roots, source, wanted_city)
+        absent_cities = sorted(set(cities or ()) - {k.split("/")[1] for k in labels})
+        if absent_cities:
+            raise WeaksegError(
+                f"dataset.cities: no labelled frame of {', '.join(absent_cities)} in {_where(source)}; check the "
+                "spelling against the city folders (e.g. aachen) or remove the entry"
+            )
         test = [k for k in labels if k.split("/")[0] not in LABELLED_SPLITS]
         if test:
             log.info("%d frames of the test split skipped: its labels are not public", len(test))
         keys = sorted(k for k in labels if k.split("/")[0] in LABELLED_SPLITS)
         if not keys:
             raise WeaksegError(f"cityscapes: no labelled frame found (dataset.cities: {cities}, {_where(source)})")
-        images = self._gather("leftImg8bit", "leftImg8bit", raw_dir, roots, source, set(keys))
+        labelled_image = lambda key: key.split("/")[0] in LABELLED_SPLITS and wanted_city(key)  # noqa: E731
+        images = self._gather("leftImg8bit", "leftImg8bit", raw_dir, roots, source, labelled_image)
         missing = [k for k in keys if k not in images]
         if missing:
             raise WeaksegError(f"cityscapes: no image leftImg8bit/{missing[0]}_leftImg8bit.png for its label")
+        unlabelled = sorted(set(images) - set(keys))
+        if unlabelled:
+            raise WeaksegError(
+                f"cityscapes: {len(unlabelled)} image(s) of the train/val splits have no gtFine label, e.g. "
+                f"leftImg8bit/{unlabelled[0]}_leftImg8bit.png (expected gtFine/{unlabelled[0]}_gtFine_labelIds.png); "
+                f"add the labels or remove those images ({_where(source)})"
+            )
         length = int(settings.get("sequence_length", 1))
         earlier = {key: _earlier_frames(key, length) for key in keys}
         needed = {f for frames in earlier.values() for f in frames}
@@ -227,6 +250,26 @@ def _where(source: dict) -> str:
     return f"dataset.source.folder: {folder}, dataset.source.url: {url}"
 
 
+def check_synthetic_mix(settings: dict) -> None:
+    """Refuse synthetic demo cities beside real data unless ``mix_synthetic`` asks for them.
+
+    Layered configs merge mappings key by key, so ``synthetic_cities: {}`` on top of a demo
+    config clears nothing; without this check a real study would silently train and score on
+    demo frames.
+
+    Raises:
+        WeaksegError: naming ``dataset.synthetic_cities``, ``dataset.mix_synthetic`` and the fix.
+    """
+    counts = {k: n for k, n in (settings.get("synthetic_cities") or {}).items() if n}
+    source = settings.get("source") or {}
+    if counts and (source.get("folder") or source.get("url")) and not settings.get("mix_synthetic"):
+        raise WeaksegError(
+            f"dataset.synthetic_cities: {counts} would add synthetic demo frames to the real data of "
+            f"{_where(source)}; leave out the demo overlay (configs/cityscapes-demo.yaml) or set the counts to 0 "
+            "to use the real data only, or set dataset.mix_synthetic: true to mix them deliberately"
+        )
+
+
 def _write_synthetic_cities(root: Path, settings: dict) -> bool:
     """Render ``settings['synthetic_cities']`` demo cities under ``root`` in the official naming.
 
@@ -241,7 +284,7 @@ def _write_synthetic_cities(root: Path, settings: dict) -> bool:
     written = False
     for split, n_cities in sorted(counts.items()):
         for c in range(n_cities):
-            city = f"synth{split}{c}"
+            city = f"{SYNTHETIC_CITY_PREFIX}{split}{c}"
             for s in range(options["n_scenes"]):
                 seed = options["seed"] + 1000 * c + s + (500 if split == "val" else 0)
                 frames, label = render_sequence(
