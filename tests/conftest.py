@@ -243,7 +243,12 @@ def cityscapes_run(tmp_path_factory, cityscapes_dir) -> Path:
         "tiling": {"tile_size": 64, "stride": 64},
     }
     (workdir / "short.yaml").write_text(yaml.safe_dump(short))
-    configs = ("configs/cityscapes.yaml", "configs/cityscapes-demo.yaml", "configs/cityscapes-sequences.yaml", "short.yaml")
+    configs = (
+        "configs/cityscapes.yaml",
+        "configs/cityscapes-demo.yaml",
+        "configs/cityscapes-sequences.yaml",
+        "short.yaml",
+    )
     result = run_snakemake(workdir, "--cores", "2", "--configfile", *configs, timeout=900)
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir

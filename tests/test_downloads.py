@@ -14,6 +14,7 @@ from weakseg.archives import PASSWORD_VARIABLE, USER_VARIABLE, extract_matching,
 from weakseg.download import download
 from weakseg.errors import WeaksegError
 
+
 def zip_bytes(members: dict) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as handle:  # stored: the body is as long as the data

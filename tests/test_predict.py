@@ -89,3 +89,63 @@ def test_an_empty_or_missing_folder_is_refused(tmp_path):
         folder_images(tmp_path)
     with pytest.raises(WeaksegError, match="is not a folder"):
         folder_images(tmp_path / "missing")
+
+
+def test_two_images_of_one_name_are_refused_not_overwritten(tmp_path):
+    rng = np.random.default_rng(2)
+    for suffix in (".png", ".jpg"):
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(tmp_path / f"scene{suffix}")
+    with pytest.raises(WeaksegError, match=r"scene.jpg and scene.png, whose outputs would both be named scene.png"):
+        folder_images(tmp_path)
+
+
+@pytest.mark.parametrize(("mode", "bands", "kind"), [("RGBA", 4, "RGBA"), ("L", 1, "grayscale")])
+def test_an_image_of_another_band_count_is_named_with_the_fix(tmp_path, mode, bands, kind):
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.new(mode, (64, 64)).save(images / "odd.png")
+    model = _saved_model(tmp_path / "model.pt")
+    palette = get_dataset("figaro1k").palette_array
+    with pytest.raises(WeaksegError, match=rf"odd.png: {bands} band\(s\) \({kind}.*model reads 3; convert"):
+        predict_images(model, folder_images(images), tmp_path / "out", Windows(64, 0.25, 4), palette, "cpu")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_image_over_pillows_bomb_limit_is_predicted(tmp_path, monkeypatch):
+    """Pillow refuses images over 2 x MAX_IMAGE_PIXELS (178 Mpx); predict lifts the limit for its own input."""
+    import weakseg.imageio as imageio
+
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(np.zeros((96, 96, 3), dtype=np.uint8)).save(images / "large.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 96 x 96 = 9216 px > 2 x 1000: a "bomb"
+    monkeypatch.setattr(imageio, "PILLOW_MAX_PIXELS", 1000)
+    with pytest.raises(WeaksegError, match=r"large.png: .*decompression bomb.*the predict rule reads them"):
+        imageio.read_image(images / "large.png", max_pixels=1000)
+    model = _saved_model(tmp_path / "model.pt")
+    palette = get_dataset("figaro1k").palette_array
+    predict_images(model, folder_images(images), tmp_path / "out", Windows(64, 0.25, 4), palette, "cpu")
+    assert Image.MAX_IMAGE_PIXELS == 1000  # the global limit is restored
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    assert np.asarray(Image.open(tmp_path / "out/large.png")).shape == (96, 96)
+
+
+def test_a_model_of_another_class_count_is_named(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(images / "a.png")
+    model = _saved_model(tmp_path / "model.pt")  # 2 classes (Figaro1k)
+    palette = get_dataset("vaihingen").palette_array
+    with pytest.raises(WeaksegError, match=r"model.pt: the model predicts 2 classes .* this dataset has 6"):
+        predict_images(model, folder_images(images), tmp_path / "out", Windows(64, 0.25, 4), palette, "cpu")
+
+
+def test_weights_of_another_architecture_are_named(tmp_path):
+    from weakseg.inference import load_model
+
+    path = _saved_model(tmp_path / "model.pt")
+    record = torch.load(path, weights_only=False)
+    record["model"]["arch"] = "Unet"  # a record whose weights are an FPN's
+    torch.save(record, path)
+    with pytest.raises(WeaksegError, match=r"model.pt: its weights do not fit .* Unet/resnet18 with 3 input bands"):
+        load_model(path, torch.device("cpu"))

@@ -19,7 +19,7 @@ from weakseg.cli import write_json
 from weakseg.errors import WeaksegError
 from weakseg.experiment import HELD_OUT
 from weakseg.imageio import display_rgb, write_png
-from weakseg.inference import forward, load_model, make_loader, resolve_device, validate
+from weakseg.inference import check_model_fits, forward, load_model, make_loader, resolve_device, validate
 from weakseg.labels import IGNORE_INDEX, colorize
 from weakseg.metrics import confusion_matrix, segmentation_metrics
 from weakseg.outputs import staged_outputs
@@ -56,11 +56,17 @@ class SceneScoring:
     shorter_side: int | None = None
 
 
-def whole_scenes(tiles: list[Tile], sets: dict[str, list[str]], scored_set: str) -> list[str]:
+def whole_scenes(
+    tiles: list[Tile], sets: dict[str, list[str]], scored_set: str, needed_by: str = "evaluation.mode: scenes"
+) -> list[str]:
     """The scenes of ``scored_set``, each of whose tiles must all be in that set.
 
+    Args:
+        needed_by: the config setting that asks for whole scenes, for the message.
+
     Raises:
-        WeaksegError: a scene with tiles in the scored set and in another set (naming both).
+        WeaksegError: a scene with tiles in the scored set and in another set (naming both
+            and ``needed_by``).
     """
     set_of = {t: name for name, ids in sets.items() for t in ids}
     scored = sorted({t.scene for t in tiles if set_of.get(t.tile_id) == scored_set})
@@ -68,7 +74,7 @@ def whole_scenes(tiles: list[Tile], sets: dict[str, list[str]], scored_set: str)
         other = set_of.get(tile.tile_id, scored_set)
         if tile.scene in scored and other != scored_set:
             raise WeaksegError(
-                f"evaluation.mode: scenes needs whole scenes in the {scored_set} set, but scene {tile.scene} also "
+                f"{needed_by} needs whole scenes in the {scored_set} set, but scene {tile.scene} also "
                 f"has tiles in {other}; use split.group_by: scene (or split.use_official_test)"
             )
     return scored
@@ -133,7 +139,8 @@ def evaluate(
         and ``val_miou`` (the scored epoch's validation mIoU, used to rank grid points).
 
     Raises:
-        WeaksegError: an unknown or empty scored set, or an unreadable model.
+        WeaksegError: an unknown or empty scored set, an unreadable model, or one trained for
+            another class or band count (:func:`weakseg.inference.check_model_fits`).
     """
     if scored_set not in SCORED_SETS:
         raise WeaksegError(f"scored set {scored_set!r} is not one of {', '.join(SCORED_SETS)}")
@@ -143,6 +150,8 @@ def evaluate(
     model, record = load_model(model_path, device)
     class_names = list(record["class_names"])
     tiles = SplitTiles.load(tiles_dir, splits_path, weak_labels_path)
+    bands = np.load(Path(tiles_dir) / "images.npy", mmap_mode="r").shape[-1]
+    check_model_fits(record, model_path, len(tiles.class_names), bands)
     val_ids = tiles.sets[scored_set]
     if not val_ids:
         raise WeaksegError(f"{splits_path}: the {scored_set} set is empty; nothing to score")

@@ -11,21 +11,33 @@ from PIL import Image
 from weakseg.errors import WeaksegError
 
 
-def read_image(path: str | Path) -> np.ndarray:
+#: Pillow's own decompression-bomb limit (pixels), the default of :func:`read_image`.
+PILLOW_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
+
+
+def read_image(path: str | Path, max_pixels: int | None = PILLOW_MAX_PIXELS) -> np.ndarray:
     """Read an image as (H, W, C) uint8, bands in file order.
 
     Band-first TIFFs (C, H, W with C <= 4) are transposed; a single-band image gets C = 1.
 
+    Args:
+        max_pixels: the largest PNG/JPEG (pixels) Pillow may decode; it refuses twice this as a
+            decompression bomb. None lifts the limit, for trusted input of any size (predict).
+
     Raises:
-        WeaksegError: the file is missing, unreadable, or not 8-bit.
+        WeaksegError: the file is missing, unreadable, too large for ``max_pixels``, or not 8-bit.
     """
     path = Path(path)
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
             array = tifffile.imread(path)
         else:
-            with Image.open(path) as image:
-                array = np.asarray(image)
+            array = _read_pillow(path, max_pixels)
+    except Image.DecompressionBombError as error:
+        raise WeaksegError(
+            f"{path}: {error}. Pillow refuses images this large unless asked; the predict rule reads them "
+            "(trusted input of any size): use it, or cut the image into smaller files"
+        ) from None
     except (OSError, ValueError, tifffile.TiffFileError) as error:
         raise WeaksegError(f"{path}: cannot read image ({error})") from error
     if array.dtype == bool:
@@ -39,6 +51,17 @@ def read_image(path: str | Path) -> np.ndarray:
     if array.ndim != 3:
         raise WeaksegError(f"{path}: expected a 2-D image, got shape {array.shape}")
     return np.ascontiguousarray(array)
+
+
+def _read_pillow(path: Path, max_pixels: int | None) -> np.ndarray:
+    """Decode a PNG/JPEG with Pillow under the decompression-bomb limit ``max_pixels`` (pixels, None: none)."""
+    # Pillow reads the limit from a module global; the scripts are single-threaded.
+    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image)
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
 
 
 #: GeoTIFF tags (OGC GeoTIFF 1.1, OGC 19-008r4): ModelPixelScale, ModelTiepoint,
@@ -58,10 +81,11 @@ def read_geotags(path: str | Path) -> list[tuple]:
         ]
 
 
-def open_image(path: str | Path) -> np.ndarray:
+def open_image(path: str | Path, max_pixels: int | None = PILLOW_MAX_PIXELS) -> np.ndarray:
     """(H, W, C) uint8 image, as a memory map where the file allows (``.npy``, uncompressed TIFF).
 
-    Large scenes are then read window by window; other files are read whole (:func:`read_image`).
+    Large scenes are then read window by window; other files are read whole (:func:`read_image`,
+    with ``max_pixels``).
     """
     path = Path(path)
     if path.suffix == ".npy":
@@ -70,10 +94,10 @@ def open_image(path: str | Path) -> np.ndarray:
         try:
             array = tifffile.memmap(path, mode="r")
         except (ValueError, OSError, tifffile.TiffFileError):
-            return read_image(path)
+            return read_image(path, max_pixels)
         if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] <= 4:
             return array
-    return read_image(path)
+    return read_image(path, max_pixels)
 
 
 def write_tiff(path: str | Path, array: np.ndarray, extratags: list[tuple] = ()) -> None:

@@ -144,8 +144,61 @@ def read_checkpoint(path: str | Path, remedy: str = "delete it and rerun the ste
         raise WeaksegError(f"{path}: cannot read the checkpoint ({str(error)[:200]}); {remedy}") from error
 
 
+def describe_model(record: dict) -> str:
+    """One line naming what a ``model.pt`` record holds: architecture, encoder, bands, classes."""
+    cfg = record.get("model", {})
+    return (
+        f"{cfg.get('arch')}/{cfg.get('encoder')} with {record.get('in_channels')} input bands and "
+        f"{len(record.get('class_names', []))} classes"
+    )
+
+
+def check_model_fits(record: dict, path: str | Path, n_classes: int | None = None, in_channels: int | None = None):
+    """Refuse a ``model.pt`` trained for another class count or band count than the data it is given.
+
+    Args:
+        n_classes: the dataset's class count (K), or None to skip.
+        in_channels: the bands of the data (C, frames x bands for sequences), or None to skip.
+
+    Raises:
+        WeaksegError: naming the file, what it holds and what the data needs.
+    """
+    theirs = len(record.get("class_names", []))
+    if n_classes is not None and theirs != n_classes:
+        raise WeaksegError(
+            f"{path}: the model predicts {theirs} classes ({', '.join(record['class_names'])}) but this dataset has "
+            f"{n_classes}; use a model.pt trained on this dataset ({describe_model(record)})"
+        )
+    if in_channels is not None and record.get("in_channels") != in_channels:
+        raise WeaksegError(
+            f"{path}: the model reads {record.get('in_channels')} input bands but the data has {in_channels}; "
+            f"use a model.pt trained on data of the same bands ({describe_model(record)})"
+        )
+
+
+def load_weights(model: torch.nn.Module, record: dict, path: str | Path) -> None:
+    """``model.load_state_dict(record["state_dict"])``, refusing weights of another architecture by name.
+
+    Raises:
+        WeaksegError: the state_dict does not fit ``model`` (another architecture, encoder,
+            band or class count), naming the file and what it holds.
+    """
+    try:
+        model.load_state_dict(record["state_dict"])
+    except (RuntimeError, KeyError) as error:
+        first = str(error).strip().splitlines()[0][:200]
+        raise WeaksegError(
+            f"{path}: its weights do not fit the model being built (it holds {describe_model(record)}): {first}; "
+            "give a model.pt of the same model.arch, model.encoder, bands and classes"
+        ) from None
+
+
 def load_model(path: str | Path, device: torch.device):
-    """Rebuild a model saved as ``model.pt``; returns ``(model in eval mode on device, record)``."""
+    """Rebuild a model saved as ``model.pt``; returns ``(model in eval mode on device, record)``.
+
+    Raises:
+        WeaksegError: the file is unreadable, or its weights do not fit its own model record.
+    """
     record = read_checkpoint(path)
     cfg = record["model"]
     # The weights come from the record, so no encoder weights are downloaded or read again.
@@ -162,5 +215,5 @@ def load_model(path: str | Path, device: torch.device):
         std,
         cfg.get("frames", 1),
     )
-    model.load_state_dict(record["state_dict"])
+    load_weights(model, record, path)
     return place_model(model, device).eval(), record

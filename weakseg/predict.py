@@ -19,7 +19,7 @@ from weakseg.cli import write_json
 from weakseg.errors import WeaksegError
 from weakseg.evaluation import whole_scenes
 from weakseg.imageio import display_rgb, open_image, read_geotags, write_png, write_tiff
-from weakseg.inference import load_model, resolve_device
+from weakseg.inference import check_model_fits, load_model, resolve_device
 from weakseg.labels import colorize
 from weakseg.metrics import confusion_matrix, segmentation_metrics
 from weakseg.outputs import staged_outputs
@@ -53,7 +53,8 @@ def folder_images(folder: str | Path) -> list[PredictImage]:
     """The TIFF/PNG/JPEG images of ``folder`` (not recursive), by name.
 
     Raises:
-        WeaksegError: the folder is missing or holds no such image (naming it).
+        WeaksegError: the folder is missing or holds no such image (naming it), or two images
+            share a name (``scene.png`` and ``scene.jpg``: their outputs would overwrite each other).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -61,6 +62,16 @@ def folder_images(folder: str | Path) -> list[PredictImage]:
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise WeaksegError(f"predict.input: {folder} holds no image ({', '.join(IMAGE_SUFFIXES)})")
+    by_name: dict[str, list[str]] = {}
+    for path in files:
+        by_name.setdefault(path.stem, []).append(path.name)
+    clashes = {name: found for name, found in by_name.items() if len(found) > 1}
+    if clashes:
+        name, found = next(iter(clashes.items()))
+        raise WeaksegError(
+            f"predict.input: {folder} holds {' and '.join(found)}, whose outputs would both be named {name}.png "
+            f"({len(clashes)} such name(s)); rename or move one of each"
+        )
     return [PredictImage(p.stem, str(p)) for p in files]
 
 
@@ -79,10 +90,13 @@ def predict_images(
         ``n_images`` and ``images``), or None when no image has a label.
 
     Raises:
-        WeaksegError: an unreadable model or image, or a label whose size differs from its image.
+        WeaksegError: an unreadable model or image, a model of another class count than
+            ``palette``, an image whose band count differs from the model's, or a label whose
+            size differs from its image.
     """
     device = resolve_device(device_name)
     model, record = load_model(model_path, device)
+    check_model_fits(record, model_path, n_classes=len(palette))
     class_names = list(record["class_names"])
     predict_batch = model_batches(model, device)
     confusion, labelled = np.zeros((len(class_names), len(class_names)), dtype=np.int64), []
@@ -90,7 +104,9 @@ def predict_images(
         staged.mkdir()
         for item in images:
             frames = record["model"].get("frames", 1)
-            predicted = _predict_one(predict_batch, item, windows, palette, staged, model.mean_pixel, frames)
+            predicted = _predict_one(
+                predict_batch, item, windows, palette, staged, model.mean_pixel, frames, record["in_channels"]
+            )
             if item.label is not None:
                 truth = np.load(item.label, mmap_mode="r")
                 if truth.shape != predicted.shape:
@@ -112,10 +128,23 @@ def _predict_one(
     palette: np.ndarray,
     out: Path,
     fill: np.ndarray,
-    frames: int = 1,
+    frames: int,
+    bands: int,
 ) -> np.ndarray:
-    """Predict one image and write its mask, colours and overlay; returns the (H, W) uint8 class map."""
-    image = open_image(item.image)
+    """Predict one image and write its mask, colours and overlay; returns the (H, W) uint8 class map.
+
+    Raises:
+        WeaksegError: the image's band count differs from the model's (naming both and the fix).
+    """
+    # The user's own images: Pillow's decompression-bomb limit (89 Mpx) would refuse the large
+    # scenes this stage exists for, and memory stays bounded by the sliding window.
+    image = open_image(item.image, max_pixels=None)
+    if image.shape[2] != bands:
+        kind = {1: "grayscale", 2: "grayscale with alpha", 4: "RGBA or 4-band"}.get(image.shape[2], "")
+        raise WeaksegError(
+            f"{item.image}: {image.shape[2]} band(s) ({kind or 'as stored'}), but the model reads {bands}; "
+            f"convert the image to {bands} bands (e.g. RGB without alpha) in the band order it was trained on"
+        )
     predicted = predict_classes(
         predict_batch, image, windows.window, windows.overlap, windows.batch_size, windows.shorter_side, fill=fill
     )
@@ -143,7 +172,9 @@ def scenes_of_set(tiles, sets: dict[str, list[str]], set_name: str, files: dict[
     Raises:
         WeaksegError: see :func:`weakseg.evaluation.whole_scenes`, or a scene without prepared files.
     """
-    names = whole_scenes(tiles, sets, set_name)
+    names = whole_scenes(
+        tiles, sets, set_name, f"predict.input: {set_name} (whole scenes; or give predict.input a folder of images)"
+    )
     missing = [s for s in names if s not in files]
     if missing:
         raise WeaksegError(f"scene {missing[0]}: no prepared image and label were given")

@@ -40,6 +40,8 @@ from weakseg.errors import WeaksegError
 from weakseg.experiment import local_encoder_weights
 from weakseg.inference import (
     autocast_dtype,
+    check_model_fits,
+    load_weights,
     make_loader,
     place_model,
     read_checkpoint,
@@ -113,7 +115,9 @@ def _build(data: TrainingData, settings: dict, device: torch.device) -> _Run:
         model_cfg.get("frames", 1),
     )
     if settings.get("init_from"):
-        model.load_state_dict(read_checkpoint(settings["init_from"])["state_dict"])
+        parent = read_checkpoint(settings["init_from"])
+        check_model_fits(parent, settings["init_from"], len(data.class_names), data.in_channels)
+        load_weights(model, parent, settings["init_from"])
         log.info("initialised from %s", settings["init_from"])
     place_model(model, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
