@@ -359,3 +359,37 @@ def test_the_model_normalises_uint8_pixels_as_numpy_does_value_for_value():
     np.testing.assert_array_equal(model.normalize(torch.from_numpy(pixels)).numpy(), expected)
     np.testing.assert_array_equal(model.normalize(torch.from_numpy(pixels).float()).numpy(), expected)
     assert "normalize.mean" not in model.state_dict()
+
+
+def test_a_batch_that_cannot_fit_is_refused_naming_its_key_before_anything_runs(tiny_tiles):
+    from weakseg.training import available_memory
+
+    data = _data(tiny_tiles)
+    settings = _settings(1, "last")
+    tile = np.load(tiny_tiles / "images.npy", mmap_mode="r").shape[1:]
+    too_many = available_memory(torch.device("cpu")) // (int(np.prod(tile)) * 4) + 1
+    settings["training"]["batch_size"] = int(too_many)
+    with pytest.raises(WeaksegError, match=rf"training.batch_size: a batch of {too_many} tiles .* GiB for its float32"):
+        train(data, settings, tiny_tiles / "run")
+    assert not (tiny_tiles / "run").exists()
+    settings.update(variant="weak_only", mode="weak")
+    with pytest.raises(WeaksegError, match="pretraining.batch_size"):
+        train(data, settings, tiny_tiles / "run")
+
+
+def test_finetuning_from_a_model_of_another_class_count_is_named(tiny_tiles):
+    parent = build_model("FPN", "resnet18", None, 3, 2)
+    record = {
+        "state_dict": parent.state_dict(),
+        "model": {"arch": "FPN", "encoder": "resnet18"},
+        "in_channels": 3,
+        "class_names": ["background", "hair"],
+    }
+    torch.save(record, tiny_tiles / "parent.pt")
+    settings = {**_settings(1, "last"), "init_from": str(tiny_tiles / "parent.pt")}
+    with pytest.raises(WeaksegError, match=r"parent.pt: the model predicts 2 classes .* this dataset has 3"):
+        train(_data(tiny_tiles), settings, tiny_tiles / "run")
+    record["class_names"] = ["a", "b", "c"]  # right count, wrong weights (a 2-class head)
+    torch.save(record, tiny_tiles / "parent.pt")
+    with pytest.raises(WeaksegError, match=r"parent.pt: its weights do not fit the model being built"):
+        train(_data(tiny_tiles), settings, tiny_tiles / "run")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import os
 import shutil
 import sys
 import time
@@ -37,7 +38,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from weakseg.errors import WeaksegError
-from weakseg.experiment import local_encoder_weights
+from weakseg.experiment import VARIANTS, local_encoder_weights
 from weakseg.inference import (
     autocast_dtype,
     check_model_fits,
@@ -303,6 +304,8 @@ def train(
     resume_dir = out_dir / "resume"
     resume_path = resume_dir / "checkpoint.pt"
     device = resolve_device(cfg["device"])
+    tile_shape = np.load(data.val.images_path, mmap_mode="r").shape[1:]  # every set shares the tile arrays
+    check_batch_fits(cfg["batch_size"], tile_shape, f"{_section(settings)}.batch_size", device)
     torch.set_num_threads(max(threads, 1))
     seed_everything(cfg["seed"])
     run = _build(data, settings, device)
@@ -355,6 +358,41 @@ def _loaders(run: _Run, data: TrainingData, cfg: dict, workers: int, device: tor
     return loaders, val_loader
 
 
+#: Bytes per input value on the device (float32 after normalisation).
+_FLOAT_BYTES = 4
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes of memory of ``device``: the GPU's total memory on CUDA, the host's physical RAM on the CPU."""
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_batch_fits(batch_size: int, tile_shape: tuple[int, ...], key: str, device: torch.device) -> None:
+    """Refuse a batch whose float32 input tensor alone exceeds the memory of the job's device.
+
+    A lower bound (activations take many times more), checked on the job's own host before
+    the model is built, so a typo such as ``batch_size: 1000000`` fails in a second with its
+    key named instead of a memory error minutes later.
+
+    Args:
+        tile_shape: (H, W, C) of one tile, pixels and bands (C = frames x bands).
+        key: the config key of the batch size, e.g. ``training.batch_size``.
+
+    Raises:
+        WeaksegError: naming ``key``, the bytes needed and the bytes the device has.
+    """
+    needed = batch_size * math.prod(tile_shape) * _FLOAT_BYTES
+    have = available_memory(device)
+    if needed > have:
+        raise WeaksegError(
+            f"{key}: a batch of {batch_size} tiles of {' x '.join(map(str, tile_shape))} needs "
+            f"{needed / 2**30:.3g} GiB for its float32 inputs alone, more than the {have / 2**30:.3g} GiB of "
+            f"{device.type}; use a batch size of tens to hundreds of tiles"
+        )
+
+
 def _checked_settings(data: TrainingData, settings: dict) -> tuple[str, dict]:
     """``(mode, training settings)``, after checking them against each other and ``data``."""
     mode, cfg = settings["mode"], settings["training"]
@@ -370,6 +408,11 @@ def _checked_settings(data: TrainingData, settings: dict) -> tuple[str, dict]:
                 f"the {name} set of this run has no tiles; use more scenes, smaller tiles or other fractions"
             )
     return mode, cfg
+
+
+def _section(settings: dict) -> str:
+    """The config section of the run's schedule (``training`` or ``pretraining``), for messages."""
+    return VARIANTS[settings["variant"]].section if settings.get("variant") in VARIANTS else "training"
 
 
 def _last_good(resume_path: Path) -> str:
