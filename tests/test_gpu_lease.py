@@ -156,3 +156,18 @@ def test_slurm_allocation_is_used_as_is(tmp_path):
 def test_devices_default_to_cuda_visible_devices():
     assert detect_devices({"CUDA_VISIBLE_DEVICES": "2, 5"}) == ["2", "5"]
     assert detect_devices({"CUDA_VISIBLE_DEVICES": ""}) == []
+
+
+def test_a_lease_dir_that_takes_no_file_is_named_with_the_fix(tmp_path):
+    import pytest
+
+    from weakseg.errors import WeaksegError
+
+    # procfs: the folder exists, but no file can be created in it (open fails with ENOENT).
+    with pytest.raises(WeaksegError, match=r"resources.lease_dir: cannot create the lease file /proc/self/.*writable"):
+        with leased_gpu(GpuPool(("0",), 1, "/proc/self"), {}):
+            pass
+    (tmp_path / "file").write_text("")
+    with pytest.raises(WeaksegError, match=r"resources.lease_dir: cannot create .*file/leases"):
+        with leased_gpu(GpuPool(("0",), 1, str(tmp_path / "file/leases")), {}):
+            pass

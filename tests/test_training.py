@@ -393,3 +393,29 @@ def test_finetuning_from_a_model_of_another_class_count_is_named(tiny_tiles):
     torch.save(record, tiny_tiles / "parent.pt")
     with pytest.raises(WeaksegError, match=r"parent.pt: its weights do not fit the model being built"):
         train(_data(tiny_tiles), settings, tiny_tiles / "run")
+
+
+def test_a_full_disk_during_training_is_named_and_the_rerun_resumes_identically(tiny_tiles, monkeypatch):
+    """The second epoch's checkpoint goes to /dev/full (ENOSPC, as on a full disk): torch's own error is named."""
+    import weakseg.training as training
+
+    whole = train(_data(tiny_tiles), _settings(2, "last"), tiny_tiles / "whole")
+    real_save, saves = torch.save, []
+    from pathlib import Path
+
+    def save_onto_a_full_disk(obj, path):
+        if Path(path).name == ".checkpoint.pt.partial":
+            saves.append(path)
+        real_save(obj, "/dev/full" if len(saves) == 2 and Path(path) == saves[-1] else path)
+
+    monkeypatch.setattr(training.torch, "save", save_onto_a_full_disk)
+    out = tiny_tiles / "run"
+    with pytest.raises(
+        WeaksegError, match=r"checkpoint.pt: cannot write the checkpoint .* is the disk full\?.*resumes"
+    ):
+        train(_data(tiny_tiles), _settings(2, "last"), out)
+    assert torch.load(out / "resume/checkpoint.pt", weights_only=False)["epoch"] == 1
+    assert not list((out / "resume").glob(".*.partial")) and not (out / "model.pt").exists()
+    monkeypatch.setattr(training.torch, "save", real_save)
+    resumed = train(_data(tiny_tiles), _settings(2, "last"), out)
+    assert [r["train_loss"] for r in resumed] == [r["train_loss"] for r in whole]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
@@ -15,13 +16,23 @@ from weakseg.gpu_lease import DEFAULT_LEASE_DIR, GpuPool, leased_gpu
 def run_main(main: Callable[[], None]) -> None:
     """Run ``main`` with logging to stderr; a :class:`WeaksegError` exits 1 with its message.
 
-    Other exceptions keep their traceback (they are bugs, not bad input).
+    A full disk (``OSError`` ENOSPC) is bad circumstance, not a bug, and gets a message too;
+    other exceptions keep their traceback (they are bugs, not bad input).
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         main()
     except WeaksegError as error:
         print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        print(
+            f"error: no space left on the device writing {error.filename or 'an output'}; free space and rerun "
+            "(outputs are written all or nothing, so nothing partial was kept)",
+            file=sys.stderr,
+        )
         sys.exit(1)
 
 

@@ -310,7 +310,7 @@ def check_experiment(config: dict) -> None:
 
     Raises:
         WeaksegError: naming the key: an unknown variant or grid variant, a strong fraction
-            not below the share of strong + weak tiles, a grid key outside
+            not below the share of strong + weak tiles (at that share the weak set is empty), a grid key outside
             :data:`GRID_SECTIONS` or not in its section, or a non-finite number.
     """
     experiment = config["experiment"]
@@ -320,10 +320,10 @@ def check_experiment(config: dict) -> None:
             raise WeaksegError(f"config experiment.{key}: {unknown} not in the variants {', '.join(VARIANTS)}")
     pool = sum(config["split"]["fractions"].get(name, 0) for name in POOL)
     for fraction in strong_fractions(config):
-        if not (0 < fraction < pool + 1e-9) or not math.isfinite(fraction):
+        if not (0 < fraction < pool - 1e-9) or not math.isfinite(fraction):
             raise WeaksegError(
-                f"config experiment.strong_fractions: {fraction} must be > 0 and at most the share of strong + weak "
-                f"tiles ({pool:g} = split.fractions.strong + split.fractions.weak)"
+                f"config experiment.strong_fractions: {fraction} must be > 0 and below the share of strong + weak "
+                f"tiles ({pool:g} = split.fractions.strong + split.fractions.weak), so that weak tiles remain"
             )
     for key, values in experiment["grid"].items():
         section, _, name = key.partition(".")

@@ -76,13 +76,29 @@ def detect_devices(environ: MutableMapping[str, str] = os.environ) -> list[str]:
 
 
 def _try_lock(path: Path):
-    """The open file of ``path`` locked exclusively, or None when another process holds it."""
-    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the job's lifetime
+    """The open file of ``path`` locked exclusively, or None when another process holds it.
+
+    Raises:
+        WeaksegError: the lease file cannot be created or locked (naming ``resources.lease_dir``).
+    """
+    try:
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the job's lifetime
+    except OSError as error:
+        raise WeaksegError(
+            f"resources.lease_dir: cannot create the lease file {path} ({error}); set resources.lease_dir to a "
+            "writable folder on a local file system"
+        ) from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
         return None
+    except OSError as error:
+        handle.close()
+        raise WeaksegError(
+            f"resources.lease_dir: cannot lock {path} ({error}); flock needs a local file system, so set "
+            "resources.lease_dir to a local folder"
+        ) from None
     handle.truncate(0)
     handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     handle.flush()
@@ -95,7 +111,9 @@ def _take(devices: list[str], pool: GpuPool, poll_seconds: float):
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise WeaksegError(f"resources.lease_dir: cannot create {folder} ({error})") from error
+        raise WeaksegError(
+            f"resources.lease_dir: cannot create {folder} ({error}); set resources.lease_dir to a writable local folder"
+        ) from error
     waited = False
     while True:
         for slot in range(pool.jobs_per_gpu):

@@ -10,7 +10,6 @@ from PIL import Image
 
 from weakseg.errors import WeaksegError
 
-
 #: Pillow's own decompression-bomb limit (pixels), the default of :func:`read_image`.
 PILLOW_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 

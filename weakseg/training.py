@@ -80,8 +80,21 @@ def write_history(path: Path, history: list[dict], class_names: list[str]) -> No
 
 
 def _save(path: Path, obj) -> None:
-    with staged_outputs(path) as (staged,):
-        torch.save(obj, staged)
+    """``torch.save`` to ``path`` all or nothing.
+
+    Raises:
+        WeaksegError: the write failed (a full disk makes torch raise ``RuntimeError:
+            basic_ios::clear: iostream error``), naming the file, the free space and the fix.
+    """
+    try:
+        with staged_outputs(path) as (staged,):
+            torch.save(obj, staged)
+    except (RuntimeError, OSError) as error:
+        free = shutil.disk_usage(path.parent).free if path.parent.exists() else 0
+        raise WeaksegError(
+            f"{path}: cannot write the checkpoint ({str(error)[:120]}); is the disk full? {free / 2**30:.3g} GiB "
+            f"free on its file system. Free space and rerun: the run resumes from its last good checkpoint"
+        ) from None
 
 
 @dataclass
