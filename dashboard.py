@@ -17,6 +17,7 @@ import streamlit as st
 
 from weakseg.dashboard import (
     MAKE_A_RUN,
+    DamagedRun,
     finished_runs,
     gallery,
     interval_caption,
@@ -35,7 +36,10 @@ def score(value) -> str:
 
 st.set_page_config(page_title="weakseg results", layout="wide")
 st.title("weakseg results")
-runs = finished_runs(RESULTS)
+skipped = []
+runs = finished_runs(RESULTS, skipped)
+if skipped:
+    st.warning(f"{len(skipped)} run(s) skipped, their files are damaged or odd:\n\n" + "\n\n".join(skipped))
 if not runs:
     st.info(f"No finished run in {RESULTS}/ yet. Make one with: `{MAKE_A_RUN}` (from the project root).")
     st.stop()
@@ -57,7 +61,7 @@ score_name = "Dice" if binary else "IoU"
 st.subheader(f"Run {run.label}")
 columns = st.columns(3)
 columns[0].metric(f"mIoU on {metrics.get('set', '?')}", score(metrics["miou"]))
-columns[1].metric("Dice" if binary else "mean F1", score(metrics["dice"] if binary else metrics["mean_f1"]))
+columns[1].metric("Dice" if binary else "mean F1", score(metrics.get("dice") if binary else metrics.get("mean_f1")))
 columns[2].metric("OA", score(metrics["oa"]))
 
 st.subheader("Image")
@@ -96,9 +100,13 @@ if curves:
     miou.line_chart(pd.DataFrame({label: frame["val_miou"] for label, frame in curves.items()}))
 
 st.subheader("Summary")
-table = summary_rows(RESULTS)
+try:
+    table = summary_rows(RESULTS)
+except DamagedRun as damage:
+    table = []
+    st.warning(str(damage))
 if table:
     st.dataframe(pd.DataFrame(table), hide_index=True)
     st.caption(interval_caption())
-else:
+elif not (RESULTS / "summary.csv").is_file():
     st.info(f"{RESULTS}/summary.csv does not exist yet: `snakemake --cores 2 results/summary.csv` makes it.")

@@ -109,3 +109,36 @@ def test_a_headless_chromium_loads_it_without_errors(cityscapes_run, tmp_path):
         server.terminate()
         output = server.communicate(timeout=30)[0]
     assert "Traceback" not in output, output[-3000:]
+
+
+def test_damaged_or_odd_runs_are_named_and_skipped_the_rest_shown(cityscapes_run, tmp_path, monkeypatch):
+    """The red team's cases: truncated metrics.json, a garbage or empty history, no miou, a stray seed-old."""
+    results = tmp_path / "results"
+    shutil.copytree(cityscapes_run / "results", results)
+    good = finished_runs(results)
+    source = good[0]
+    damage = {
+        "seed-1": ("metrics.json", lambda p: p.write_text(p.read_text()[:25])),
+        "seed-2": ("history.csv", lambda p: p.write_text(p.read_text() + "3,garbage,x,y\n")),
+        "seed-3": ("history.csv", lambda p: p.write_text("")),
+        "seed-4": ("metrics.json", lambda p: p.write_text('{"oa": 0.5}')),
+        "seed-old": (None, None),
+    }
+    for seed, (name, spoil) in damage.items():
+        model_dir = results / "models" / source.variant / f"strong-{source.fraction}" / seed / source.point
+        eval_dir = results / "eval" / source.variant / f"strong-{source.fraction}" / seed / source.point
+        shutil.copytree(source.model_dir, model_dir)
+        shutil.copytree(source.eval_dir, eval_dir)
+        if name:
+            spoil((model_dir if name == "history.csv" else eval_dir) / name)
+    skipped = []
+    assert finished_runs(results, skipped) == good
+    assert len(skipped) == 5
+    for seed in damage:
+        assert any(f"/{seed}/" in line for line in skipped), (seed, skipped)
+    assert any("line" in line and "'garbage'" in line for line in skipped)
+    assert any("no miou" in line for line in skipped)
+    app = _app(results, monkeypatch)
+    assert not app.exception
+    assert "5 run(s) skipped" in app.warning[0].value and "seed-old" in app.warning[0].value
+    assert len(app.dataframe) == 1

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from weakseg.errors import WeaksegError
 from weakseg.results import score_table
 from weakseg.statistics import CONFIDENCE
 from weakseg.summary import read_summary
@@ -43,41 +44,105 @@ class FinishedRun:
         return f"{self.variant} / strong-{self.fraction} / seed-{self.seed} / {self.point}"
 
 
-def finished_runs(results: str | Path) -> list[FinishedRun]:
-    """The finished runs under ``results``, sorted by variant, fraction, seed and point."""
+#: Scores the page shows from every run's ``metrics.json``.
+REQUIRED_METRICS = ("miou", "oa")
+#: Columns the page draws from every run's ``history.csv``.
+HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_miou")
+
+
+class DamagedRun(ValueError):
+    """A run folder whose files cannot be shown; the message names the file and what is wrong."""
+
+
+def finished_runs(results: str | Path, skipped: list[str] | None = None) -> list[FinishedRun]:
+    """The finished runs under ``results`` that can be shown, sorted by variant, fraction, seed and point.
+
+    A folder that is not a run (``seed-old``), or a run whose ``history.csv`` or ``metrics.json``
+    is damaged (truncated, a garbage row, empty, a required score missing), is left out so the
+    other runs still show; one line naming it and the reason is appended to ``skipped``.
+    """
     results = Path(results)
     runs = []
     for history in sorted(results.glob("models/*/strong-*/seed-*/*/history.csv")):
         relative = history.parent.relative_to(results / "models")
         variant, fraction, seed, point = relative.parts
         eval_dir = results / "eval" / relative
-        if (eval_dir / "metrics.json").is_file():
-            runs.append(
-                FinishedRun(
-                    variant,
-                    fraction.removeprefix("strong-"),
-                    int(seed.removeprefix("seed-")),
-                    point,
-                    history.parent,
-                    eval_dir,
-                )
+        if not (eval_dir / "metrics.json").is_file():
+            continue  # not evaluated yet: not a finished run
+        try:
+            if not seed.removeprefix("seed-").isdigit():
+                raise DamagedRun(f"{history.parent}: not a run folder (expected seed-<integer>, got {seed!r})")
+            run = FinishedRun(
+                variant,
+                fraction.removeprefix("strong-"),
+                int(seed.removeprefix("seed-")),
+                point,
+                history.parent,
+                eval_dir,
             )
+            read_history(run)
+            read_metrics(run)
+        except DamagedRun as damage:
+            if skipped is not None:
+                skipped.append(str(damage))
+            continue
+        runs.append(run)
     return runs
 
 
+def _number(text: str | None, path: Path, line: int) -> float | None:
+    if text in ("", None):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise DamagedRun(f"{path}: line {line} holds {text!r} where a number belongs") from None
+
+
 def read_history(run: FinishedRun) -> list[dict]:
-    """The run's ``history.csv`` rows: epoch (int), train_loss, val_loss, val_miou (float, None if empty)."""
-    with open(run.model_dir / "history.csv", newline="") as handle:
-        return [
-            {k: (int(v) if k == "epoch" else float(v) if v not in ("", None) else None) for k, v in row.items()}
-            for row in csv.DictReader(handle)
-            if row.get("epoch")
-        ]
+    """The run's ``history.csv`` rows: epoch (int), train_loss, val_loss, val_miou (float, None if empty).
+
+    Raises:
+        DamagedRun: the file is unreadable, has none of the columns or no epoch, or a value is
+            not a number (naming the file and the line).
+    """
+    path = run.model_dir / "history.csv"
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in HISTORY_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DamagedRun(f"{path}: no column {', '.join(missing)} (empty or not a history)")
+            rows = []
+            for line, row in enumerate(reader, start=2):
+                epoch = _number(row.get("epoch"), path, line)
+                if epoch is None:
+                    continue
+                rows.append({"epoch": int(epoch), **{k: _number(row.get(k), path, line) for k in HISTORY_COLUMNS[1:]}})
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DamagedRun(f"{path}: cannot be read ({error})") from None
+    if not rows:
+        raise DamagedRun(f"{path}: no epoch recorded")
+    return rows
 
 
 def read_metrics(run: FinishedRun) -> dict:
-    """The run's ``metrics.json`` (scores on the scored set)."""
-    return json.loads((run.eval_dir / "metrics.json").read_text())
+    """The run's ``metrics.json`` (scores on the scored set).
+
+    Raises:
+        DamagedRun: not readable JSON, not an object, or a score of :data:`REQUIRED_METRICS` missing.
+    """
+    path = run.eval_dir / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise DamagedRun(f"{path}: not readable JSON ({error})") from None
+    if not isinstance(metrics, dict):
+        raise DamagedRun(f"{path}: not a JSON object")
+    missing = [key for key in REQUIRED_METRICS if key not in metrics]
+    if missing:
+        raise DamagedRun(f"{path}: no {', '.join(missing)} (damaged, or written by something else)")
+    return metrics
 
 
 @dataclass(frozen=True)
@@ -132,12 +197,19 @@ def summary_rows(results: str | Path) -> list[dict]:
     Each row: ``variant``, ``strong fraction``, ``seeds``, ``mIoU``, ``mIoU CI low/high``,
     ``Dice``, ``Dice CI low/high`` (the report's :data:`~weakseg.statistics.CONFIDENCE` t-interval).
     Empty when ``results/summary.csv`` does not exist yet.
+
+    Raises:
+        DamagedRun: the summary is damaged (naming it and the command that rebuilds it).
     """
     path = Path(results) / "summary.csv"
     if not path.is_file():
         return []
+    try:
+        table = score_table(read_summary(path), ["miou", "dice"])
+    except (WeaksegError, OSError, ValueError, KeyError) as error:
+        raise DamagedRun(f"{path}: cannot be read ({error}); rerun: snakemake --cores 2 results/summary.csv") from None
     rows = []
-    for entry in score_table(read_summary(path), ["miou", "dice"]):
+    for entry in table:
         row = {"variant": entry["variant"], "strong fraction": entry["fraction"], "seeds": entry["n"]}
         for column, name in (("miou", "mIoU"), ("dice", "Dice")):
             interval = entry[column]
