@@ -4,6 +4,7 @@ The real command-line scripts are run as the workflow's rules run them.
 """
 
 import json
+import re
 import shutil
 import zipfile
 
@@ -421,3 +422,31 @@ def test_whole_scene_scoring_with_a_split_by_tiles_is_refused_before_any_job():
     config["training"]["loss"] = "bce"
     with pytest.raises(WeaksegError, match="config training.loss: 'bce' is for binary tasks"):
         check_config(config)
+
+
+def test_a_grid_over_local_weights_files_plans_and_makes_each_file_a_train_input(workflow):
+    """A grid value with '/' and a space (a weights path) is percent-encoded into one path segment."""
+    import torch
+
+    from weakseg.models import build_model
+
+    (workflow / "my weights").mkdir(exist_ok=True)
+    encoder = build_model("FPN", "resnet18", None, 3, 6).net.encoder.state_dict()
+    for name in ("enc a.pth", "enc b.pth"):
+        torch.save(encoder, workflow / "my weights" / name)
+    files = ["my weights/enc a.pth", "my weights/enc b.pth"]
+    config = {"experiment": {"variants": ["strong_only"], "seeds": [0], "grid": {"model.encoder_weights": files}}}
+    (workflow / "weights-grid.yaml").write_text(yaml.safe_dump(config))
+    result = run_snakemake(workflow, "-n", "--cores", "1", "--configfile", "weights-grid.yaml")
+    assert result.returncode == 0, result.stderr
+    for name in ("enc a.pth", "enc b.pth"):
+        encoded = name.replace(" ", "%20")
+        assert f"seed-0/model.encoder_weights~my%20weights%2F{encoded}/model.pt" in result.stdout
+        assert re.search(rf"input: .*, my weights/{name}\n", result.stdout)
+    config["experiment"]["grid"]["model.encoder_weights"] = ["my weights/typo.pth"]
+    (workflow / "weights-grid.yaml").write_text(yaml.safe_dump(config))
+    result = run_snakemake(workflow, "-n", "--cores", "1", "--configfile", "weights-grid.yaml")
+    assert (
+        result.returncode != 0
+        and "config model.encoder_weights: 'my weights/typo.pth'" in result.stdout + result.stderr
+    )

@@ -419,3 +419,18 @@ def test_a_full_disk_during_training_is_named_and_the_rerun_resumes_identically(
     monkeypatch.setattr(training.torch, "save", real_save)
     resumed = train(_data(tiny_tiles), _settings(2, "last"), out)
     assert [r["train_loss"] for r in resumed] == [r["train_loss"] for r in whole]
+
+
+def test_replacing_local_encoder_weights_refuses_the_resume(tiny_tiles):
+    """The weights file is part of the run's fingerprint: a resume after replacing it would mix two runs."""
+    weights = tiny_tiles / "enc w.pth"
+    torch.save(build_model("FPN", "resnet18", None, 3, 3).net.encoder.state_dict(), weights)
+    settings = _settings(3)
+    settings["model"]["encoder_weights"] = str(weights)
+    out = tiny_tiles / "run"
+    with pytest.raises(WeaksegError, match="loss became nan at epoch 2"):  # interrupted after epoch 1
+        train(_data(tiny_tiles, PoisonedTiles), settings, out)
+    torch.manual_seed(1)
+    torch.save(build_model("FPN", "resnet18", None, 3, 3).net.encoder.state_dict(), weights)
+    with pytest.raises(WeaksegError, match=r"input encoder_weights \(.*enc w.pth\): content changed"):
+        train(_data(tiny_tiles), settings, out)
