@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import os
 import re
 import shutil
 import signal
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO, copy_workflow, run_snakemake
+from conftest import REPO, copy_workflow, partial_leftovers, run_snakemake, snakemake_env
 
 from weakseg.metrics import confusion_matrix, segmentation_metrics
 
@@ -332,3 +333,56 @@ def test_a_corrupt_resume_checkpoint_names_the_file_and_how_to_start_over(demo_r
     result = subprocess.run(command, cwd=demo_run, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (out_dir / "model.pt").is_file()
+
+
+def _without_seconds(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if not k.endswith("_seconds")} for row in rows]
+
+
+def _kill_snakemake_when(workdir: Path, started: Path, *args) -> None:
+    """Start Snakemake, SIGKILL it (only it) once ``started`` exists, and wait for its orphaned jobs to end."""
+    snakemake = Path(sys.executable).parent / "snakemake"
+    process = subprocess.Popen(
+        [str(snakemake), "--cores", "2", *args],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=snakemake_env(),
+        start_new_session=True,  # its jobs share its process group, so their end can be awaited
+    )
+    deadline = time.monotonic() + 300
+    while not started.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert started.exists() and process.poll() is None, "the job never started"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)  # the orphaned job still runs
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("stage", ["evaluate", "summary"])
+def test_a_killed_snakemake_recovers_with_unlock_to_the_same_summary(demo_run, tmp_path, stage):
+    """kill -9 of Snakemake itself, then the README's recovery: --unlock, rerun; the summary is the same."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(demo_run, workdir, symlinks=True)
+    before = read_summary_csv(workdir)
+    run = run_dir("strong_only", 0)
+    for path in (workdir / "results/summary.csv", workdir / "results/logs/summary.log"):
+        path.unlink()
+    if stage == "evaluate":
+        shutil.rmtree(workdir / f"results/eval/{run}")
+    log = workdir / ("results/logs/summary.log" if stage == "summary" else f"results/logs/evaluate/{run}.log")
+    log.unlink(missing_ok=True)
+    _kill_snakemake_when(workdir, log, "results/summary.csv", "--configfile", "short.yaml")
+    plain = run_snakemake(workdir, "results/summary.csv", "--cores", "2", "--configfile", "short.yaml")
+    assert plain.returncode != 0 and "--unlock" in plain.stdout + plain.stderr  # Snakemake's LockException
+    unlock = run_snakemake(workdir, "results/summary.csv", "--unlock", "--configfile", "short.yaml")
+    assert unlock.returncode == 0, unlock.stderr[-3000:]
+    rerun = run_snakemake(workdir, "results/summary.csv", "--cores", "2", "--configfile", "short.yaml")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert _without_seconds(read_summary_csv(workdir)) == _without_seconds(before)
+    assert not partial_leftovers(workdir / "results")

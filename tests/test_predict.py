@@ -149,3 +149,15 @@ def test_weights_of_another_architecture_are_named(tmp_path):
     torch.save(record, path)
     with pytest.raises(WeaksegError, match=r"model.pt: its weights do not fit .* Unet/resnet18 with 3 input bands"):
         load_model(path, torch.device("cpu"))
+
+
+def test_predicting_the_scenes_of_a_tile_split_names_predict_input(tmp_path):
+    from weakseg.predict import scenes_of_set
+    from weakseg.tiling import Tile
+
+    tiles = [Tile("a_0_0", "a", 0, 0, 1.0), Tile("a_0_64", "a", 0, 64, 1.0)]
+    sets = {"strong": ["a_0_0"], "weak": [], "val": ["a_0_64"]}
+    with pytest.raises(WeaksegError) as error:
+        scenes_of_set(tiles, sets, "val", {})
+    assert str(error.value).startswith("predict.input: val (whole scenes; or give predict.input a folder of images)")
+    assert "evaluation.mode" not in str(error.value) and "split.group_by: scene" in str(error.value)
