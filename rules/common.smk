@@ -10,9 +10,8 @@ sys.path.insert(0, workflow.basedir)
 
 from weakseg.config import check_config
 from weakseg.errors import WeaksegError
-from weakseg.experiment import VARIANTS, Run, init_run, planned_runs, run_settings, split_seed
+from weakseg.experiment import VARIANTS, Run, init_run, local_encoder_weights, planned_runs, run_settings, split_seed
 from weakseg.names import SAFE_NAME_PATTERN
-from weakseg.experiment import local_encoder_weights
 
 try:
     check_config(config, os.path.join(workflow.basedir, "schemas/config.schema.yaml"))

@@ -364,25 +364,26 @@ def _kill_snakemake_when(workdir: Path, started: Path, *args) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("stage", ["evaluate", "summary"])
-def test_a_killed_snakemake_recovers_with_unlock_to_the_same_summary(demo_run, tmp_path, stage):
-    """kill -9 of Snakemake itself, then the README's recovery: --unlock, rerun; the summary is the same."""
+def test_a_killed_snakemake_recovers_with_unlock_to_the_same_summary(demo_run, tmp_path):
+    """kill -9 of Snakemake itself during evaluate, then during summary; each time the README's recovery
+    (--unlock, rerun) gives the uninterrupted run's summary."""
     workdir = tmp_path / "copy"
     shutil.copytree(demo_run, workdir, symlinks=True)
     before = read_summary_csv(workdir)
     run = run_dir("strong_only", 0)
-    for path in (workdir / "results/summary.csv", workdir / "results/logs/summary.log"):
-        path.unlink()
-    if stage == "evaluate":
-        shutil.rmtree(workdir / f"results/eval/{run}")
-    log = workdir / ("results/logs/summary.log" if stage == "summary" else f"results/logs/evaluate/{run}.log")
-    log.unlink(missing_ok=True)
-    _kill_snakemake_when(workdir, log, "results/summary.csv", "--configfile", "short.yaml")
-    plain = run_snakemake(workdir, "results/summary.csv", "--cores", "2", "--configfile", "short.yaml")
-    assert plain.returncode != 0 and "--unlock" in plain.stdout + plain.stderr  # Snakemake's LockException
-    unlock = run_snakemake(workdir, "results/summary.csv", "--unlock", "--configfile", "short.yaml")
-    assert unlock.returncode == 0, unlock.stderr[-3000:]
-    rerun = run_snakemake(workdir, "results/summary.csv", "--cores", "2", "--configfile", "short.yaml")
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert _without_seconds(read_summary_csv(workdir)) == _without_seconds(before)
-    assert not partial_leftovers(workdir / "results")
+    for stage in ("evaluate", "summary"):
+        for path in (workdir / "results/summary.csv", workdir / "results/logs/summary.log"):
+            path.unlink()
+        if stage == "evaluate":
+            shutil.rmtree(workdir / f"results/eval/{run}")
+        log = workdir / ("results/logs/summary.log" if stage == "summary" else f"results/logs/evaluate/{run}.log")
+        log.unlink(missing_ok=True)
+        _kill_snakemake_when(workdir, log, "results/summary.csv", "--configfile", "short.yaml")
+        plain = run_snakemake(workdir, "results/summary.csv", "--cores", "2", "--configfile", "short.yaml")
+        assert plain.returncode != 0 and "--unlock" in plain.stdout + plain.stderr, stage  # Snakemake's LockException
+        unlock = run_snakemake(workdir, "results/summary.csv", "--unlock", "--configfile", "short.yaml")
+        assert unlock.returncode == 0, unlock.stderr[-3000:]
+        rerun = run_snakemake(workdir, "results/summary.csv", "--cores", "2", "--configfile", "short.yaml")
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+        assert _without_seconds(read_summary_csv(workdir)) == _without_seconds(before), stage
+        assert not partial_leftovers(workdir / "results")

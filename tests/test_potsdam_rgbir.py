@@ -62,7 +62,7 @@ def test_potsdam_rgbir_runs_the_whole_experiment(tmp_path):
         "split": {"group_by": "tile"},
         "training": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 4},
         "pretraining": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 4},
-        "experiment": {"seeds": [0]},
+        "experiment": {"seeds": [0], "variants": ["strong_only", "weak_finetuned", "joint"]},
         "evaluation": {"gallery_tiles": 2},
     }
     (workdir / "fixture.yaml").write_text(yaml.safe_dump(short))

@@ -94,6 +94,7 @@ def check_readable_zip(path: Path, what: str, advice: str) -> None:
     Raises:
         WeaksegError: ``<what> is not a readable zip archive (<reason>); <advice>``.
     """
+    head = b""
     try:
         with open(path, "rb") as handle:
             head = handle.read(512).lstrip().lower()

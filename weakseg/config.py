@@ -127,7 +127,7 @@ def check_sequences(config: dict) -> None:
             raise WeaksegError(f"config {error}") from None
     else:
         for key in ("cities", "synthetic_cities", "mix_synthetic"):
-            if config["dataset"][key]:
+            if config["dataset"].get(key):
                 _fail(f"dataset.{key}", f"is for Cityscapes only (dataset.name is {dataset})")
         if config["split"]["group_by"] == "city":
             _fail("split.group_by", f"'city' is for Cityscapes only (dataset.name is {dataset})")
