@@ -19,6 +19,14 @@ include: "rules/predict.smk"
 include: "rules/report.smk"
 
 
+# Run where Snakemake runs, never as cluster jobs: the download needs the internet (compute
+# nodes often have none), and summary and report take seconds.
+localrules:
+    download,
+    summary,
+    report,
+
+
 rule all:
     default_target: True
     input:

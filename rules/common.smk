@@ -49,6 +49,16 @@ def gpu_lease_options():
 GPU_LEASE = gpu_lease_options()
 
 
+def job_resources(rule):
+    """The resources of ``rule``'s jobs: ``resources.job_defaults`` overlaid with ``resources.rules.<rule>``.
+
+    In the config, not a profile's ``set-resources``: a layered ``--configfile`` merges key by key,
+    where a second ``set-resources`` would replace the whole map. Resources never rerun a job.
+    """
+    resources = config["resources"]
+    return {**resources["job_defaults"], **resources["rules"].get(rule, {})}
+
+
 wildcard_constraints:
     dataset=DATASET,
     variant="|".join(VARIANTS),

@@ -7,6 +7,8 @@ checkpoint download:
         "results/benchmarks/download/{dataset}.tsv"
     conda:
         "../envs/data.yaml"
+    resources:
+        **job_resources("download"),
     params:
         settings=download_settings(),
     shell:
@@ -25,6 +27,8 @@ rule prepare:
         "results/benchmarks/prepare/{dataset}/{scene}.tsv"
     conda:
         "../envs/data.yaml"
+    resources:
+        **job_resources("prepare"),
     params:
         snap=snap_option(),
         resize=resize_option(),
@@ -47,6 +51,8 @@ rule tile:
         "results/benchmarks/tile/{dataset}.tsv"
     conda:
         "../envs/data.yaml"
+    resources:
+        **job_resources("tile"),
     params:
         tile_size=config["tiling"]["tile_size"],
         stride=config["tiling"]["stride"],
@@ -70,6 +76,8 @@ rule split:
         "results/benchmarks/split/seed-{split_seed}.tsv"
     conda:
         "../envs/data.yaml"
+    resources:
+        **job_resources("split"),
     params:
         tile_size=config["tiling"]["tile_size"],
         stride=config["tiling"]["stride"],
@@ -100,6 +108,8 @@ rule weak_labels:
         "results/benchmarks/weak_labels/seed-{split_seed}.tsv"
     conda:
         "../envs/data.yaml"
+    resources:
+        **job_resources("weak_labels"),
     params:
         dataset=DATASET,
     shell:
@@ -128,6 +138,8 @@ rule augment:
         "results/benchmarks/augment/seed-{split_seed}.tsv"
     conda:
         "../envs/data.yaml"
+    resources:
+        **job_resources("augment"),
     params:
         settings=as_json(config["augment"]),
         dataset=DATASET,
@@ -152,6 +164,8 @@ rule stats:
         "results/benchmarks/stats/seed-{split_seed}.tsv"
     conda:
         "../envs/data.yaml"
+    resources:
+        **job_resources("stats"),
     params:
         frames=config["sequence"]["length"],
     shell:

@@ -27,7 +27,7 @@ rule evaluate:
         "../envs/torch.yaml"
     threads: 2
     resources:
-        gpu=1,
+        **job_resources("evaluate"),
         gpu_lease=GPU_LEASE,
     params:
         run=run_identity,
@@ -60,6 +60,8 @@ rule summary:
         "results/benchmarks/summary.tsv"
     conda:
         "../envs/report.yaml"
+    resources:
+        **job_resources("summary"),
     shell:
         "python scripts/summarize.py --metrics {input.metrics:q} --train-benchmarks {input.train_benchmarks:q}"
         " --eval-benchmarks {input.eval_benchmarks:q} --out {output:q} 2> {log:q}"

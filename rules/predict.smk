@@ -13,7 +13,7 @@ rule predict:
         "../envs/torch.yaml"
     threads: 2
     resources:
-        gpu=1,
+        **job_resources("predict"),
         gpu_lease=GPU_LEASE,
     params:
         source=predict_source,

@@ -9,6 +9,8 @@ rule report:
         "results/benchmarks/report.tsv"
     conda:
         "../envs/report.yaml"
+    resources:
+        **job_resources("report"),
     params:
         config=as_json(config),
         dataset=DATASET,

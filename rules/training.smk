@@ -19,7 +19,7 @@ rule train:
         "../envs/torch.yaml"
     threads: 2
     resources:
-        gpu=1,
+        **job_resources("train"),
         gpu_lease=GPU_LEASE,
     params:
         run=lambda wildcards: as_json(run_settings(config, run_of(wildcards))),

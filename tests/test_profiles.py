@@ -6,18 +6,23 @@ import re
 import shutil
 
 import pytest
-from conftest import copy_workflow, run_snakemake
+from conftest import REPO, copy_workflow, run_snakemake
 
 pytest.importorskip("snakemake_executor_plugin_slurm", reason="the cluster extra is not installed")
 
 
 def _job_blocks(stdout: str) -> dict[str, list[str]]:
+    """Rule -> the dry run's job blocks (``rule X:`` up to the next job), grouped jobs included."""
     blocks: dict[str, list[str]] = {}
-    for block in re.split(r"\n(?=\[.*\]\n(?:local)?(?:rule|checkpoint) )", stdout):
-        match = re.search(r"^(?:local)?(?:rule|checkpoint) (\w+):", block, re.MULTILINE)
+    for block in re.split(r"\n(?=\s*(?:local)?(?:rule|checkpoint) \w+:)", stdout):
+        match = re.match(r"\s*(?:local)?(?:rule|checkpoint) (\w+):", block)
         if match:
             blocks.setdefault(match.group(1), []).append(block)
     return blocks
+
+
+def _resources(block: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in re.search(r"resources: (.*)", block).group(1).split(", "))
 
 
 def test_slurm_profile_plans_the_default_experiment(tmp_path):
@@ -27,12 +32,37 @@ def test_slurm_profile_plans_the_default_experiment(tmp_path):
     result = run_snakemake(workdir, "--profile", "profiles/slurm", "-n", *deployment)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Using profiles profiles/slurm" in result.stderr
-    blocks = _job_blocks(result.stdout + result.stderr)
+    output = result.stdout + result.stderr
+    blocks = _job_blocks(output)
     assert len(blocks["train"]) == 15 and len(blocks["evaluate"]) == 15
     for block in blocks["train"]:
-        resources = re.search(r"resources: (.*)", block).group(1)
-        assert "gpu=1" in resources and "cpus_per_gpu=8" in resources and "mem_mb=32000" in resources
-        assert "runtime=480" in resources
+        resources = _resources(block)
+        assert resources["gpu"] == "1" and resources["cpus_per_gpu"] == "8" and resources["mem_mb"] == "32000"
+        assert resources["runtime"] == "480"
+        # The plugin prefers cpus_per_task to cpus_per_gpu: a default of it starved training of CPUs.
+        assert "cpus_per_task" not in resources
     for rule in ("download", "tile", "split", "weak_labels", "augment", "summary", "report"):
         for block in blocks[rule]:
-            assert "gpu=" not in re.search(r"resources: (.*)", block).group(1), rule
+            assert "gpu" not in _resources(block) and "cpus_per_task" not in _resources(block), rule
+    # (the prepare jobs, group scenes, appear after the download checkpoint: see tests/test_slurm.py)
+    assert set(re.findall(r"Group job \w+", output)) == {"Group job split", "Group job run"}
+
+
+def test_a_layered_config_adapts_one_rule_and_keeps_the_others(tmp_path):
+    """configs/slurm-cpu.yaml (a CPU-only partition) over the defaults: gpu 0 for the GPU rules, rest kept."""
+    workdir = copy_workflow(tmp_path / "workflow")
+    (workdir / "configs").mkdir()
+    shutil.copy(REPO / "configs/slurm-cpu.yaml", workdir / "configs")
+    deployment = [] if shutil.which("conda") else ["--sdm", "env-modules"]
+    result = run_snakemake(
+        workdir, "--profile", "profiles/slurm", "-n", *deployment, "--configfile", "configs/slurm-cpu.yaml"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    blocks = _job_blocks(result.stdout + result.stderr)
+    for rule, memory, runtime in (("train", "32000", "480"), ("evaluate", "16000", "60")):
+        for block in blocks[rule]:
+            resources = _resources(block)
+            assert resources["gpu"] == "0" and resources["slurm_partition"] == "cpu", rule
+            assert resources["mem_mb"] == memory and resources["runtime"] == runtime, rule
+    for block in blocks["download"]:  # a local rule: its resources are kept, unused
+        assert _resources(block)["mem_mb"] == "2000" and _resources(block)["slurm_partition"] == "cpu"
