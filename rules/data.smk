@@ -29,6 +29,9 @@ rule prepare:
         "../envs/data.yaml"
     resources:
         **job_resources("prepare"),
+        # One slot per scene: a profile's --resources scene_slots=N bounds how many run side by
+        # side in a group job (profiles/slurm), and so the memory it asks for.
+        scene_slots=1,
     params:
         snap=snap_option(),
         resize=resize_option(),

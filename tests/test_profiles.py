@@ -44,8 +44,7 @@ def test_slurm_profile_plans_the_default_experiment(tmp_path):
     for rule in ("download", "tile", "split", "weak_labels", "augment", "summary", "report"):
         for block in blocks[rule]:
             assert "gpu" not in _resources(block) and "cpus_per_task" not in _resources(block), rule
-    # (the prepare jobs, group scenes, appear after the download checkpoint: see tests/test_slurm.py)
-    assert set(re.findall(r"Group job \w+", output)) == {"Group job split", "Group job run"}
+    assert set(re.findall(r"Group job \w+", output)) == {"Group job data", "Group job run"}
 
 
 def test_a_layered_config_adapts_one_rule_and_keeps_the_others(tmp_path):

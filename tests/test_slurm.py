@@ -80,12 +80,11 @@ def test_a_tiny_study_runs_through_the_slurm_profile_with_what_each_job_asks(tmp
     for job in jobs:
         # The plugin's comment: rule_<rule>_wildcards_<...> for a job, rule_<group>_<its rules> for a group.
         by_group.setdefault(re.match(r"rule_[a-z]+", job.get("Comment", "")).group(0), []).append(job)
-    # The prepare batch, tile with the split group, one run group per run (download, summary and
-    # report are local rules: they ran where Snakemake ran).
-    assert sorted(by_group) == ["rule_run", "rule_scenes", "rule_split"]
-    assert len(by_group["rule_run"]) == 2 and len(jobs) == 4
-    assert by_group["rule_scenes"][0]["Comment"] == "rule_scenes_prepare"
-    assert by_group["rule_split"][0]["Comment"] == "rule_split_augment_split_stats_tile_weak_labels"
+    # The data group, one run group per run (download, summary and report are local rules: they
+    # ran where Snakemake ran).
+    assert sorted(by_group) == ["rule_data", "rule_run"]
+    assert len(by_group["rule_run"]) == 2 and len(jobs) == 3
+    assert by_group["rule_data"][0]["Comment"].startswith("rule_data_augment_prepare_split_stats_tile")
     for job in by_group["rule_run"]:  # train and evaluate: the train rule's asks are the largest
         assert job["JobState"] == "COMPLETED"
         assert job.get("TresPerJob") == f"gres:gpu:{TRAIN['gpus']}"  # --gpus=1 reached sbatch
@@ -93,13 +92,12 @@ def test_a_tiny_study_runs_through_the_slurm_profile_with_what_each_job_asks(tmp
         assert f"mem={TRAIN['mem_mb']}M" in job["TRES"]
         assert job.get("CpusPerTres") == f"gres:gpu:{TRAIN['cpus_per_gpu']}"  # --cpus-per-gpu reached sbatch
         assert _minutes(job["TimeLimit"]) >= TRAIN["runtime_min"]
-    for name in ("rule_scenes", "rule_split"):
-        for job in by_group[name]:
-            assert job["JobState"] == "COMPLETED" and "gpu" not in job.get("TresPerJob", ""), name
-    assert by_group["rule_scenes"][0]["NumCPUs"] == "3"  # three 1-thread prepare jobs side by side
-    assert "mem=7500M" in by_group["rule_scenes"][0]["TRES"]  # 3 x resources.rules.prepare
-    # tile (8000 MB) first, then weak_labels, augment and stats side by side (4000 + 8000 + 4000 MB)
-    assert "mem=16000M" in by_group["rule_split"][0]["TRES"]
+    data = by_group["rule_data"][0]
+    assert data["JobState"] == "COMPLETED" and "gpu" not in data.get("TresPerJob", "")
+    # The widest of its steps: 3 prepare jobs side by side (3 CPUs, 3 x 2500 MB), then tile
+    # (8000 MB), split, then weak_labels, augment and stats side by side (4000 + 8000 + 4000 MB).
+    assert data["NumCPUs"] == "3" and "mem=16000M" in data["TRES"]
+    assert _minutes(data["TimeLimit"]) == 15 + 30 + 30 + 30  # the steps' runtimes add up
     # The two training jobs ran at once, each on the GPU SLURM gave it (the lease defers to SLURM).
     starts = sorted((datetime.fromisoformat(j["StartTime"]), datetime.fromisoformat(j["EndTime"])) for j in jobs)
     run_spans = sorted(
