@@ -95,9 +95,16 @@ EOF
 }
 
 stop() {
+  # Each daemon gets SIGTERM, then up to 10 s to exit (slurmctld saves its state), then SIGKILL.
   for name in slurmd.daemon slurmctld.daemon munged; do
     if [ -f "$DIR/$name.pid" ]; then
-      kill "$(cat "$DIR/$name.pid")" 2>/dev/null || true
+      pid=$(cat "$DIR/$name.pid")
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      kill -9 "$pid" 2>/dev/null || true
       rm -f "$DIR/$name.pid"
     fi
   done
