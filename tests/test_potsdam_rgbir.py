@@ -62,7 +62,7 @@ def test_potsdam_rgbir_runs_the_whole_experiment(tmp_path):
         "split": {"group_by": "tile"},
         "training": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 4},
         "pretraining": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 4},
-        "experiment": {"seeds": [0], "variants": ["weak_finetuned", "joint"]},
+        "experiment": {"seeds": [0], "variants": ["strong_only", "weak_finetuned", "joint"]},
         "evaluation": {"gallery_tiles": 2},
     }
     (workdir / "fixture.yaml").write_text(yaml.safe_dump(short))
@@ -72,7 +72,7 @@ def test_potsdam_rgbir_runs_the_whole_experiment(tmp_path):
     assert images.shape[1:] == (64, 64, 4)
     first = workdir / "data/potsdam/raw/images/top_potsdam_2_10_RGBIR.tif"
     assert tifffile.imread(first).shape == (192, 192, 4)
-    for variant in ("weak_only", "weak_finetuned", "joint"):  # weak_only: weak_finetuned's start
+    for variant in ("strong_only", "weak_only", "weak_finetuned", "joint"):
         record = torch.load(
             workdir / f"results/models/{variant}/strong-0.1/seed-0/default/model.pt", weights_only=False
         )

@@ -70,6 +70,8 @@ def test_a_tiny_study_runs_through_the_slurm_profile_with_what_each_job_asks(tmp
         workdir,
         *("--profile", "profiles/slurm", "--sdm", "env-modules"),  # env-modules: no conda here, no directive
         *("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2"),
+        # 2 cores here: no DataLoader workers (the jobs still ask SLURM for resources.rules' CPUs).
+        *("--set-threads", "train=1", "evaluate=1"),
         *("--configfile", "tiny.yaml"),
         timeout=900,
     )
