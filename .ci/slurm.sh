@@ -2,6 +2,7 @@
 # A single-node SLURM on 127.0.0.1 from Debian's packages, for the SLURM test (tests/test_slurm.py).
 #   bash .ci/slurm.sh start     # install if needed (root), start munged, slurmctld, slurmd
 #   bash .ci/slurm.sh stop      # stop them by the PIDs recorded at start
+#   bash .ci/slurm.sh packages  # the Debian packages it needs (.ci/run installs them with others)
 # No systemd: the daemons run in the background, their PIDs in $WEAKSEG_SLURM_DIR/*.pid.
 # The node advertises 16 CPUs, 64 GB and two fake GPUs (device files linked to /dev/null)
 # whatever the machine has (SlurmdParameters=config_overrides), so the profile's own requests
@@ -15,6 +16,11 @@ set -euo pipefail
 DIR="${WEAKSEG_SLURM_DIR:-/tmp/weakseg-slurm}"
 CONF_DIR=/etc/slurm
 MARK="# written by weakseg .ci/slurm.sh"
+PACKAGES=(slurmctld slurmd slurm-client munge)
+
+packages() {
+  echo "${PACKAGES[@]}"
+}
 
 start() {
   if ! command -v slurmctld >/dev/null 2>&1; then
@@ -23,7 +29,7 @@ start() {
       return 0
     fi
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurmctld slurmd slurm-client munge >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
   fi
   if [ -f "$CONF_DIR/slurm.conf" ] && ! grep -qx "$MARK" "$CONF_DIR/slurm.conf"; then
     echo "slurm.sh: $CONF_DIR/slurm.conf exists and is not ours: a real cluster? not started" >&2
@@ -110,4 +116,4 @@ stop() {
   done
 }
 
-"${1:?usage: slurm.sh start|stop}"
+"${1:?usage: slurm.sh start|stop|packages}"
