@@ -10,7 +10,9 @@
 # No job accounting (no slurmdbd): jobs are followed with squeue, kept MinJobAge=300 s.
 # The configuration goes to /etc/slurm/slurm.conf, where every SLURM client finds it (the
 # jobstep plugin drops SLURM_CONF from the srun inside a job); a slurm.conf that this script
-# did not write is never touched: then nothing starts.
+# did not write is never touched: then nothing starts. stop removes the configuration it wrote:
+# left behind, it would point every SLURM client at a dead controller, and the SLURM executor
+# plugin asks scontrol for its defaults on every Snakemake start (9 s each until it gives up).
 set -euo pipefail
 
 DIR="${WEAKSEG_SLURM_DIR:-/tmp/weakseg-slurm}"
@@ -112,6 +114,11 @@ stop() {
       done
       kill -9 "$pid" 2>/dev/null || true
       rm -f "$DIR/$name.pid"
+    fi
+  done
+  for conf in "$CONF_DIR/slurm.conf" "$CONF_DIR/gres.conf"; do
+    if [ -f "$conf" ] && grep -qx "$MARK" "$conf"; then
+      rm -f "$conf"
     fi
   done
 }
