@@ -65,3 +65,17 @@ def test_a_layered_config_adapts_one_rule_and_keeps_the_others(tmp_path):
             assert resources["mem_mb"] == memory and resources["runtime"] == runtime, rule
     for block in blocks["download"]:  # a local rule: its resources are kept, unused
         assert _resources(block)["mem_mb"] == "2000" and _resources(block)["slurm_partition"] == "cpu"
+
+
+def test_the_schemas_rule_names_are_the_workflows_rules(tmp_path):
+    """resources.rules may name exactly the rules of the workflow (not `all`): one list, checked against the other."""
+    import yaml
+
+    workdir = copy_workflow(tmp_path / "workflow")
+    result = run_snakemake(workdir, "--list-rules")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rules = set(result.stdout.split()) - {"all"}
+    schema = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
+    rules_schema = schema["properties"]["resources"]["properties"]["rules"]
+    assert set(rules_schema["propertyNames"]["enum"]) == rules
+    assert set(rules_schema["default"]) <= rules
