@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pandas as pd
 import streamlit as st
 
-from weakseg.dashboard import (
+from weakseg.report.dashboard import (
     MAKE_A_RUN,
     DamagedRun,
     finished_runs,

@@ -34,9 +34,9 @@ def measure(size: int, window: int, overlap: float, batch_size: int, device_name
     import numpy as np
     import torch
 
-    from weakseg.inference import resolve_device
-    from weakseg.models import build_model
-    from weakseg.sliding_window import model_batches, predict_classes
+    from weakseg.learn.inference import resolve_device
+    from weakseg.learn.models import build_model
+    from weakseg.learn.sliding_window import model_batches, predict_classes
 
     torch.set_num_threads(threads)
     device = resolve_device(device_name)

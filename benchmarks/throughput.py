@@ -1,6 +1,6 @@
 """Benchmark: the trainer's img/s next to the compute ceiling, and their ratio (prints figures).
 
-The trainer is :func:`weakseg.training._train_epoch` over a full epoch: the real DataLoader
+The trainer is :func:`weakseg.learn.training._train_epoch` over a full epoch: the real DataLoader
 (workers = threads - 1, pinned memory on CUDA), augmentation, uint8 copies to the device and
 normalisation there, on random tiles written as ``.npy`` arrays. The ceiling is the same
 model, batch size, precision (bf16 autocast on CUDA) and memory format stepping on one batch
@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import torch
 
-from weakseg.augmentation import strong_pipeline
-from weakseg.inference import autocast_dtype, to_device
-from weakseg.losses import SegmentationLoss
-from weakseg.tile_data import TileDataset, TrainingData
-from weakseg.training import _build, _loaders, _loss_functions, _train_epoch
+from weakseg.data.augmentation import strong_pipeline
+from weakseg.learn.inference import autocast_dtype, to_device
+from weakseg.learn.losses import SegmentationLoss
+from weakseg.learn.tile_data import TileDataset, TrainingData
+from weakseg.learn.training import _build, _loaders, _loss_functions, _train_epoch
 
 #: arch:encoder:tile px:batch of the issue's three settings; batch per device.
 STANDARD = {

@@ -1,5 +1,4 @@
 import csv
-import json
 import os
 import shlex
 import sys
@@ -8,10 +7,22 @@ from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, workflow.basedir)
 
-from weakseg.config import check_config
-from weakseg.errors import WeaksegError
-from weakseg.experiment import VARIANTS, Run, init_run, local_encoder_weights, planned_runs, run_settings, split_seed
-from weakseg.names import SAFE_NAME_PATTERN
+from weakseg.ops.config import check_config
+from weakseg.io.errors import WeaksegError
+from weakseg.design.experiment import (
+    VARIANTS,
+    Run,
+    init_run,
+    local_encoder_weights,
+    main_runs,
+    planned_runs,
+    run_settings,
+    scored_set,
+    split_seed,
+)
+from weakseg.io.names import SAFE_NAME_PATTERN
+from weakseg.ops.stage import files_json
+from weakseg.ops.stages import get_stage
 
 try:
     check_config(config, os.path.join(workflow.basedir, "schemas/config.schema.yaml"))
@@ -23,16 +34,14 @@ DATA = f"data/{DATASET}"
 #: Every run the report scores (variant x strong fraction x seed, and the grid).
 RUNS = planned_runs(config)
 #: The runs at the configured hyperparameters (the grid's points are shown in their own table).
-MAIN_RUNS = [run for run in RUNS if run.point == "default"]
+MAIN_RUNS = main_runs(config)
 #: The split of the data-stage sections of the report.
 REFERENCE_SPLIT = config["split"]["seed"]
-SCORED_SET = (
-    "test" if config["split"]["fractions"].get("test", 0) > 0 or config["split"]["use_official_test"] else "val"
-)
+SCORED_SET = scored_set(config)
 
 
 def gpu_lease_options():
-    """The GPU lease arguments of the train, evaluate and predict jobs (weakseg.gpu_lease).
+    """The GPU lease arguments of the train, evaluate and predict jobs (weakseg.ops.gpu_lease).
 
     A string resource, deliberately not params: which device a job runs on never changes its
     result, so editing the resources section reruns nothing.
@@ -69,33 +78,6 @@ wildcard_constraints:
     scene=SAFE_NAME_PATTERN,
 
 
-def as_json(value):
-    """A config value as one shell-quotable params string (its change reruns the rule)."""
-    return json.dumps(value, sort_keys=True)
-
-
-def download_settings():
-    """The dataset keys the download uses (name, generator or source, label set, bands, cities, scenes) and T."""
-    keys = {
-        "synthetic": ["synthetic"],
-        "cityscapes": ["source", "cities", "synthetic_cities", "mix_synthetic", "synthetic"],
-    }.get(DATASET, ["source", "labels", "bands"])
-    settings = {k: config["dataset"][k] for k in ["name", "scenes", *keys]}
-    return as_json({**settings, "sequence_length": config["sequence"]["length"]})
-
-
-def resize_option():
-    """``--resize H W`` when scenes are resized as they are prepared (``dataset.resize``), else nothing."""
-    size = config["dataset"]["resize"]
-    return shlex.join(["--resize", str(size[0]), str(size[1])]) if size else ""
-
-
-def snap_option():
-    """``--snap-max-distance D`` when off-palette label colours are snapped (``dataset.snap_to_palette``)."""
-    dataset = config["dataset"]
-    return shlex.join(["--snap-max-distance", str(dataset["snap_max_distance"])]) if dataset["snap_to_palette"] else ""
-
-
 def scenes(dataset):
     """The scene ids the download listed (after the download checkpoint ran)."""
     raw = checkpoints.download.get(dataset=dataset).output[0]
@@ -124,41 +106,87 @@ def prepared(kind):
 
 
 def run_of(wildcards):
-    return Run(wildcards.variant, wildcards.fraction, int(wildcards.seed), wildcards.point)
+    return Run.from_wildcards(wildcards)
+
+
+def stage_call(name):
+    """A rule's ``params.call``: the config values its stage reads, as JSON (a change reruns it).
+
+    The stage module (``weakseg/ops/stages/<name>.py``) defines which values it reads;
+    :func:`stage_shell` hands them to ``scripts/<name>.py`` with ``params.files``.
+    """
+    stage = get_stage(name)
+
+    def call(wildcards):
+        try:
+            return stage.call_json(config, wildcards)
+        except WeaksegError as error:
+            raise WorkflowError(str(error)) from None
+
+    return call
+
+
+def stage_shell(name):
+    """A rule's shell line: ``scripts/<name>.py`` on its ``params.call`` and ``params.files`` (weakseg.ops.stage.SHELL)."""
+    return get_stage(name).shell
+
+
+def stage_files(wildcards, input, output):
+    """A rule's ``params.files``: its named inputs and outputs as JSON (derived from them, so no rerun trigger)."""
+    try:
+        return files_json(input, output)
+    except WeaksegError as error:
+        raise WorkflowError(str(error)) from None
+
+
+def output_of(rule, key, **wildcards):
+    """The path of ``rules.<rule>.output.<key>`` with ``wildcards`` filled in (one path per fact)."""
+    return expand(getattr(rules, rule).output[key], **wildcards)[0]
+
+
+def run_output(rule, key, run):
+    """``rules.<rule>.output.<key>`` of ``run`` (a :class:`Run`); ``key`` ``benchmark``: the rule's benchmark file."""
+    wildcards = {"variant": run.variant, "fraction": run.fraction, "seed": run.seed, "point": run.point}
+    path = getattr(rules, rule).benchmark if key == "benchmark" else getattr(rules, rule).output[key]
+    return expand(path, **wildcards)[0]
 
 
 def split_files(seed):
     """The split-dependent inputs of a run of ``seed``: splits, weak labels, pipelines, offline copies, band statistics."""
     s = split_seed(config, seed)
     return {
-        "splits": f"results/split/seed-{s}/splits.json",
-        "weak_labels": f"results/weak_labels/seed-{s}/weak_labels.csv",
-        "strong_pipeline": f"results/augment/seed-{s}/strong.yaml",
-        "weak_pipeline": f"results/augment/seed-{s}/weak.yaml",
-        "offline": f"results/augment/seed-{s}/offline/copies.csv",
-        "offline_images": f"results/augment/seed-{s}/offline/images.npy",
-        "offline_masks": f"results/augment/seed-{s}/offline/masks.npy",
-        "stats": f"results/stats/seed-{s}/stats.json",
+        "splits": output_of("split", "splits", split_seed=s),
+        "weak_labels": output_of("weak_labels", "labels", split_seed=s),
+        **{
+            key: output_of("augment", key, split_seed=s)
+            for key in ("offline_copies", "offline_images", "offline_masks")
+        },
+        "strong_pipeline": output_of("augment", "strong", split_seed=s),
+        "weak_pipeline": output_of("augment", "weak", split_seed=s),
+        "stats": output_of("stats", "stats", split_seed=s),
     }
 
 
 def tile_files():
-    return {
-        "tiles": f"{DATA}/tiles/tiles.csv",
-        "images": f"{DATA}/tiles/images.npy",
-        "masks": f"{DATA}/tiles/masks.npy",
-    }
+    """The ``tile`` rule's outputs for the configured dataset: ``images``, ``masks``, ``tiles`` (rules.tile.output)."""
+    return {key: expand(path, dataset=DATASET)[0] for key, path in rules.tile.output.items()}
 
 
 def train_inputs(wildcards):
-    """Inputs of a train job: tiles, its split's files, local encoder weights and the model it starts from (if any)."""
+    """Inputs of a train job: tiles, its split's files, local encoder weights and the model it starts from (if any).
+
+    The weak-label table only for variants that train on weak labels: the others never read it,
+    so a change of the weak-label kind leaves them be.
+    """
     files = {**tile_files(), **split_files(int(wildcards.seed))}
+    if not VARIANTS[wildcards.variant].weak_sets:
+        del files["weak_labels"]
     weights = local_encoder_weights(run_settings(config, run_of(wildcards))["model"])
     if weights is not None:
         files["encoder_weights"] = weights
     parent = init_run(run_of(wildcards))
     if parent is not None:
-        files["init"] = f"results/models/{parent.path}/model.pt"
+        files["init"] = run_output("train", "model", parent)
     return files
 
 
@@ -181,55 +209,20 @@ PREDICTS_SCENES = config["predict"]["input"] in ("val", "test")
 
 
 def evaluate_inputs(wildcards):
-    """Inputs of an evaluate job: the run's model, tiles, split and weak labels (scenes: see :func:`scene_inputs`)."""
-    split = split_files(int(wildcards.seed))
+    """Inputs of an evaluate job: the run's model, tiles and split (scenes: see :func:`scene_inputs`)."""
     return {
-        "model": f"results/models/{run_of(wildcards).path}/model.pt",
+        "model": run_output("train", "model", run_of(wildcards)),
         **tile_files(),
-        "splits": split["splits"],
-        "weak_labels": split["weak_labels"],
+        "splits": split_files(int(wildcards.seed))["splits"],
     }
-
-
-def scene_options(input):
-    """The evaluate options of scenes mode: the prepared arrays, window, overlap and model scale."""
-    if not SCORES_SCENES:
-        return ""
-    evaluation = config["evaluation"]
-    window = shlex.join(["--window", str(evaluation["window"]), "--overlap", str(evaluation["overlap"])])
-    return f"{scene_arguments(input)} {window} {shorter_side_option()}"
-
-
-def shorter_side_option():
-    """``--shorter-side N`` when scenes are brought to a model scale (``tiling.shorter_side``), else nothing."""
-    shorter_side = config["tiling"]["shorter_side"]
-    return shlex.join(["--shorter-side", str(shorter_side)]) if shorter_side else ""
-
-
-def scene_arguments(input):
-    """``--scene-images ... --scene-labels ...`` of a job's prepared scene arrays, each path shell-quoted."""
-    return shlex.join(["--scene-images", *input.scene_images, "--scene-labels", *input.scene_labels])
 
 
 def predict_inputs(wildcards):
     """Inputs of a predict job: the run's model, and the image folder or the split (scenes: see :func:`scene_inputs`)."""
-    files = {"model": f"results/models/{run_of(wildcards).path}/model.pt"}
+    files = {"model": run_output("train", "model", run_of(wildcards))}
     if not PREDICTS_SCENES:
         return {**files, "folder": config["predict"]["input"]}
     return {**files, "tiles": tile_files()["tiles"], "splits": split_files(int(wildcards.seed))["splits"]}
-
-
-def predict_source(wildcards, input):
-    """The predict options naming what to predict: ``--folder`` or the set's scenes with their arrays."""
-    source = config["predict"]["input"]
-    if not PREDICTS_SCENES:
-        return shlex.join(["--folder", source])
-    return f"{shlex.join(['--set', source, '--splits', input.splits, '--tiles', input.tiles])} {scene_arguments(input)}"
-
-
-def run_identity(wildcards):
-    run = run_of(wildcards)
-    return as_json({"variant": run.variant, "strong_fraction": run.fraction, "seed": run.seed, "point": run.point})
 
 
 def data_benchmarks():
@@ -240,11 +233,13 @@ def data_benchmarks():
     """
     splits = sorted({split_seed(config, run.seed) for run in RUNS})
     return [
-        f"results/benchmarks/download/{DATASET}.tsv",
-        f"results/benchmarks/tile/{DATASET}.tsv",
-        *expand(
-            "results/benchmarks/{stage}/seed-{s}.tsv", stage=["split", "weak_labels", "augment", "stats"], s=splits
-        ),
+        *expand(rules.download.benchmark, dataset=DATASET),
+        *expand(rules.tile.benchmark, dataset=DATASET),
+        *[
+            path
+            for stage in ("split", "weak_labels", "augment", "stats")
+            for path in expand(getattr(rules, stage).benchmark, split_seed=splits)
+        ],
     ]
 
 
@@ -255,18 +250,18 @@ def report_inputs(wildcards):
         **tile_files(),
         "splits": split["splits"],
         "weak_labels": split["weak_labels"],
-        "weak_summary": f"results/weak_labels/seed-{REFERENCE_SPLIT}/summary.csv",
+        "weak_summary": output_of("weak_labels", "summary", split_seed=REFERENCE_SPLIT),
         "stats": split["stats"],
-        "preview": f"results/augment/seed-{REFERENCE_SPLIT}/preview.png",
-        "summary": "results/summary.csv",
-        "histories": [f"results/models/{run.path}/history.csv" for run in MAIN_RUNS],
-        "confusions": [f"results/eval/{run.path}/confusion.csv" for run in MAIN_RUNS],
-        "predictions": [f"results/eval/{run.path}/predictions" for run in MAIN_RUNS],
+        "preview": output_of("augment", "preview", split_seed=REFERENCE_SPLIT),
+        "summary": rules.summary.output.summary,
+        "histories": [run_output("train", "history", run) for run in MAIN_RUNS],
+        "confusions": [run_output("evaluate", "confusion", run) for run in MAIN_RUNS],
+        "predictions": [run_output("evaluate", "predictions", run) for run in MAIN_RUNS],
         "benchmarks": [
             *data_benchmarks(),
-            *[f"results/benchmarks/train/{run.path}.tsv" for run in RUNS],
-            *[f"results/benchmarks/evaluate/{run.path}.tsv" for run in RUNS],
-            "results/benchmarks/summary.tsv",
+            *rules.summary.input.train_benchmarks,
+            *rules.summary.input.eval_benchmarks,
+            rules.summary.benchmark,
         ],
         "template": "report/templates/report.html.j2",
         "css": "report/templates/report.css",

@@ -1,6 +1,6 @@
 checkpoint download:
     output:
-        directory("data/{dataset}/raw"),
+        raw=directory("data/{dataset}/raw"),
     log:
         "results/logs/download/{dataset}.log",
     benchmark:
@@ -10,14 +10,15 @@ checkpoint download:
     resources:
         **job_resources("download"),
     params:
-        settings=download_settings(),
+        call=stage_call("download"),
+        files=stage_files,
     shell:
-        "python scripts/download.py --settings {params.settings:q} --out {output:q} 2> {log:q}"
+        stage_shell("download")
 
 
 rule prepare:
     input:
-        "data/{dataset}/raw",
+        raw="data/{dataset}/raw",
     output:
         image="data/{dataset}/prepared/{scene}/image.npy",
         label="data/{dataset}/prepared/{scene}/label.npy",
@@ -33,11 +34,10 @@ rule prepare:
         # side in a group job (profiles/slurm), and so the memory it asks for.
         scene_slots=1,
     params:
-        snap=snap_option(),
-        resize=resize_option(),
+        call=stage_call("prepare"),
+        files=stage_files,
     shell:
-        "python scripts/prepare.py --raw {input:q} --scene {wildcards.scene:q} --dataset {wildcards.dataset:q}"
-        " {params.snap} {params.resize} --image-out {output.image:q} --label-out {output.label:q} 2> {log:q}"
+        stage_shell("prepare")
 
 
 rule tile:
@@ -57,22 +57,17 @@ rule tile:
     resources:
         **job_resources("tile"),
     params:
-        tile_size=config["tiling"]["tile_size"],
-        stride=config["tiling"]["stride"],
-        min_labeled_fraction=config["tiling"]["min_labeled_fraction"],
-        shorter_side=shorter_side_option(),
-        out_dir=lambda wildcards, output: os.path.dirname(output.tiles),
+        call=stage_call("tile"),
+        files=stage_files,
     shell:
-        "python scripts/tile.py --images {input.images:q} --labels {input.labels:q} --tile-size {params.tile_size:q}"
-        " --stride {params.stride:q} --min-labeled-fraction {params.min_labeled_fraction:q}"
-        " {params.shorter_side} --out-dir {params.out_dir:q} 2> {log:q}"
+        stage_shell("tile")
 
 
 rule split:
     input:
-        f"{DATA}/tiles/tiles.csv",
+        tiles=tile_files()["tiles"],
     output:
-        "results/split/seed-{split_seed}/splits.json",
+        splits="results/split/seed-{split_seed}/splits.json",
     log:
         "results/logs/split/seed-{split_seed}.log",
     benchmark:
@@ -82,26 +77,17 @@ rule split:
     resources:
         **job_resources("split"),
     params:
-        tile_size=config["tiling"]["tile_size"],
-        stride=config["tiling"]["stride"],
-        fractions=as_json(config["split"]["fractions"]),
-        group_by=config["split"]["group_by"],
-        block_size=config["split"]["block_size"],
-        dataset=DATASET,
-        official_test=lambda wildcards: (
-            shlex.join(["--official-test-of", DATASET]) if config["split"]["use_official_test"] else ""
-        ),
+        call=stage_call("split"),
+        files=stage_files,
     shell:
-        "python scripts/split.py --tiles {input:q} --tile-size {params.tile_size:q} --stride {params.stride:q}"
-        " --fractions {params.fractions:q} --group-by {params.group_by:q} --block-size {params.block_size:q}"
-        " --dataset {params.dataset:q} --seed {wildcards.split_seed:q} {params.official_test} --out {output:q} 2> {log:q}"
+        stage_shell("split")
 
 
 rule weak_labels:
     input:
-        masks=f"{DATA}/tiles/masks.npy",
-        tiles=f"{DATA}/tiles/tiles.csv",
-        splits="results/split/seed-{split_seed}/splits.json",
+        masks=tile_files()["masks"],
+        tiles=tile_files()["tiles"],
+        splits=rules.split.output.splits,
     output:
         labels="results/weak_labels/seed-{split_seed}/weak_labels.csv",
         summary="results/weak_labels/seed-{split_seed}/summary.csv",
@@ -114,18 +100,18 @@ rule weak_labels:
     resources:
         **job_resources("weak_labels"),
     params:
-        dataset=DATASET,
+        call=stage_call("weak_labels"),
+        files=stage_files,
     shell:
-        "python scripts/weak_labels.py --masks {input.masks:q} --tiles {input.tiles:q} --splits {input.splits:q}"
-        " --dataset {params.dataset:q} --out {output.labels:q} --summary {output.summary:q} 2> {log:q}"
+        stage_shell("weak_labels")
 
 
 rule augment:
     input:
-        images=f"{DATA}/tiles/images.npy",
-        masks=f"{DATA}/tiles/masks.npy",
-        tiles=f"{DATA}/tiles/tiles.csv",
-        splits="results/split/seed-{split_seed}/splits.json",
+        images=tile_files()["images"],
+        masks=tile_files()["masks"],
+        tiles=tile_files()["tiles"],
+        splits=rules.split.output.splits,
     output:
         strong="results/augment/seed-{split_seed}/strong.yaml",
         weak="results/augment/seed-{split_seed}/weak.yaml",
@@ -144,23 +130,19 @@ rule augment:
     resources:
         **job_resources("augment"),
     params:
-        settings=as_json(config["augment"]),
-        dataset=DATASET,
-        frames=config["sequence"]["length"],
-        out_dir=lambda wildcards, output: os.path.dirname(output.strong),
+        call=stage_call("augment"),
+        files=stage_files,
     shell:
-        "python scripts/augment.py --settings {params.settings:q} --images {input.images:q} --masks {input.masks:q}"
-        " --tiles {input.tiles:q} --splits {input.splits:q} --dataset {params.dataset:q} --frames {params.frames:q}"
-        " --out-dir {params.out_dir:q} 2> {log:q}"
+        stage_shell("augment")
 
 
 rule stats:
     input:
-        images=f"{DATA}/tiles/images.npy",
-        tiles=f"{DATA}/tiles/tiles.csv",
-        splits="results/split/seed-{split_seed}/splits.json",
+        images=tile_files()["images"],
+        tiles=tile_files()["tiles"],
+        splits=rules.split.output.splits,
     output:
-        "results/stats/seed-{split_seed}/stats.json",
+        stats="results/stats/seed-{split_seed}/stats.json",
     log:
         "results/logs/stats/seed-{split_seed}.log",
     benchmark:
@@ -170,7 +152,7 @@ rule stats:
     resources:
         **job_resources("stats"),
     params:
-        frames=config["sequence"]["length"],
+        call=stage_call("stats"),
+        files=stage_files,
     shell:
-        "python scripts/stats.py --images {input.images:q} --tiles {input.tiles:q} --splits {input.splits:q}"
-        " --frames {params.frames:q} --out {output:q} 2> {log:q}"
+        stage_shell("stats")

@@ -30,30 +30,19 @@ rule evaluate:
         **job_resources("evaluate"),
         gpu_lease=GPU_LEASE,
     params:
-        run=run_identity,
-        tiles_dir=f"{DATA}/tiles",
-        out_dir=lambda wildcards, output: os.path.dirname(output.metrics),
-        dataset=DATASET,
-        scored_set=SCORED_SET,
-        batch_size=config["evaluation"]["batch_size"],
-        gallery_tiles=config["evaluation"]["gallery_tiles"],
-        device=config["training"]["device"],
-        scenes=lambda wildcards, input: scene_options(input),
+        call=stage_call("evaluate"),
+        files=stage_files,
     shell:
-        "python scripts/evaluate.py --run {params.run:q} --model {input.model:q} --tiles-dir {params.tiles_dir:q}"
-        " --splits {input.splits:q} --weak-labels {input.weak_labels:q} --dataset {params.dataset:q}"
-        " --scored-set {params.scored_set:q} --batch-size {params.batch_size:q} --gallery-tiles {params.gallery_tiles:q}"
-        " --device {params.device:q} --threads {threads:q} --out-dir {params.out_dir:q} {params.scenes} {resources.gpu_lease}"
-        " 2> {log:q}"
+        stage_shell("evaluate")
 
 
 rule summary:
     input:
-        metrics=[f"results/eval/{run.path}/metrics.json" for run in RUNS],
-        train_benchmarks=[f"results/benchmarks/train/{run.path}.tsv" for run in RUNS],
-        eval_benchmarks=[f"results/benchmarks/evaluate/{run.path}.tsv" for run in RUNS],
+        metrics=[run_output("evaluate", "metrics", run) for run in RUNS],
+        train_benchmarks=[run_output("train", "benchmark", run) for run in RUNS],
+        eval_benchmarks=[run_output("evaluate", "benchmark", run) for run in RUNS],
     output:
-        report("results/summary.csv", caption="../report/summary.rst", category="Report"),
+        summary=report("results/summary.csv", caption="../report/summary.rst", category="Report"),
     log:
         "results/logs/summary.log",
     benchmark:
@@ -62,6 +51,8 @@ rule summary:
         "../envs/report.yaml"
     resources:
         **job_resources("summary"),
+    params:
+        call=stage_call("summary"),
+        files=stage_files,
     shell:
-        "python scripts/summarize.py --metrics {input.metrics:q} --train-benchmarks {input.train_benchmarks:q}"
-        " --eval-benchmarks {input.eval_benchmarks:q} --out {output:q} 2> {log:q}"
+        stage_shell("summary")

@@ -1,4 +1,4 @@
-# One rule for every run: the wildcards pick a variant from weakseg.experiment.VARIANTS, a
+# One rule for every run: the wildcards pick a variant from weakseg.design.experiment.VARIANTS, a
 # strong fraction ("all" for full), a seed and a grid point ("default" or e.g.
 # "training.lr~0.001,training.batch_size~8").
 
@@ -22,13 +22,7 @@ rule train:
         **job_resources("train"),
         gpu_lease=GPU_LEASE,
     params:
-        run=lambda wildcards: as_json(run_settings(config, run_of(wildcards))),
-        tiles_dir=lambda wildcards, input: os.path.dirname(input.tiles),
-        pipelines_dir=lambda wildcards, input: os.path.dirname(input.strong_pipeline),
-        offline_dir=lambda wildcards, input: os.path.dirname(input.offline),
-        init=lambda wildcards, input: shlex.join(["--init-from", input.init]) if "init" in input.keys() else "",
-        out_dir=lambda wildcards, output: os.path.dirname(output.model),
+        call=stage_call("train"),
+        files=stage_files,
     shell:
-        "python scripts/train.py --run {params.run:q} --tiles-dir {params.tiles_dir:q} --splits {input.splits:q}"
-        " --weak-labels {input.weak_labels:q} --pipelines-dir {params.pipelines_dir:q} --offline-dir {params.offline_dir:q}"
-        " --stats {input.stats:q} {params.init} --threads {threads:q} --out-dir {params.out_dir:q} {resources.gpu_lease} 2> {log:q}"
+        stage_shell("train")

@@ -1,23 +1,15 @@
-"""Download (or generate) a dataset's raw scenes: rule ``download``."""
+"""Rule ``download``: fetch (or generate) a dataset's raw scenes (:func:`weakseg.data.download.download`).
 
-import argparse
+A thin entry point: the stage (parameters, named files, what it does) is
+:mod:`weakseg.ops.stages.download`; its rule passes one JSON argument, the rule's ``params.call``.
+"""
+
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the weakseg package, also in a conda env
 
-from weakseg.cli import json_arg, run_main
-from weakseg.download import download
-
-
-def main() -> None:
-    """Parse the command line and run the stage."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--settings", type=json_arg, required=True, help="the dataset config section, as JSON")
-    parser.add_argument("--out", required=True, help="raw data folder to create")
-    args = parser.parse_args()
-    download(args.out, args.settings)
-
+from weakseg.ops.stages.download import STAGE
 
 if __name__ == "__main__":
-    run_main(main)
+    STAGE.main()

@@ -8,6 +8,7 @@ copy it only into ``tmp_path``, never into the repository.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -87,8 +88,18 @@ def read_tiff_bytes(data: bytes) -> np.ndarray:
 # --------------------------------------------------------------------------- running scripts
 
 
+def stage_call(params: dict, input: dict, output: dict) -> list[str]:
+    """The two JSON arguments a rule hands its script, ``params.call`` and ``params.files`` (weakseg.ops.stage)."""
+
+    def plain(value):
+        return [str(v) for v in value] if isinstance(value, list | tuple) else str(value)
+
+    files = {"input": {k: plain(v) for k, v in input.items()}, "output": {k: plain(v) for k, v in output.items()}}
+    return [json.dumps(params), json.dumps(files)]
+
+
 def run_script(name: str, *args, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run ``scripts/<name>.py`` with the test interpreter, as the workflow's rules do."""
+    """Run ``scripts/<name>.py`` with the test interpreter and raw arguments."""
     return subprocess.run(
         [sys.executable, f"scripts/{name}.py", *map(str, args)],
         cwd=cwd,
@@ -97,6 +108,13 @@ def run_script(name: str, *args, cwd: Path = REPO, env: dict | None = None) -> s
         env=env,
         timeout=120,
     )
+
+
+def run_stage(
+    name: str, params: dict, input: dict, output: dict, cwd: Path = REPO, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``scripts/<name>.py`` on one call, as the workflow's rules do."""
+    return run_script(name, *stage_call(params, input, output), cwd=cwd, env=env)
 
 
 def partial_leftovers(*folders: Path) -> list[Path]:
@@ -131,7 +149,7 @@ def assert_failed_cleanly(result: subprocess.CompletedProcess, outputs: list[Pat
 
 def write_raw_scene(raw_dir: Path, scene: str, image: np.ndarray, label_rgb: np.ndarray) -> tuple[Path, Path]:
     """Write one scene as the download stage does: images/<scene>.tif, labels/<scene>.tif, scenes.csv."""
-    from weakseg.imageio import write_tiff
+    from weakseg.io.imageio import write_tiff
 
     (raw_dir / "images").mkdir(parents=True, exist_ok=True)
     (raw_dir / "labels").mkdir(parents=True, exist_ok=True)
@@ -152,7 +170,7 @@ def write_raw_scene(raw_dir: Path, scene: str, image: np.ndarray, label_rgb: np.
 
 
 def write_tiles_csv(path: Path, tiles) -> None:
-    """A ``tiles.csv`` as the tile stage writes it, from :class:`weakseg.tiling.Tile` objects."""
+    """A ``tiles.csv`` as the tile stage writes it, from :class:`weakseg.data.tiling.Tile` objects."""
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["tile_id", "scene", "y", "x", "labeled_fraction"])
@@ -161,7 +179,7 @@ def write_tiles_csv(path: Path, tiles) -> None:
 
 def grid_tiles(scene: str, height: int, width: int, tile_size: int, stride: int):
     """Tiles at every stride position of a ``height`` x ``width`` scene, border-aligned at the end."""
-    from weakseg.tiling import Tile, tile_id, tile_offsets
+    from weakseg.data.tiling import Tile, tile_id, tile_offsets
 
     return [
         Tile(tile_id(scene, y, x), scene, y, x, 1.0)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from conftest import VAIHINGEN_IMAGES, VAIHINGEN_LABELS, VAIHINGEN_SAMPLE_MD5
 
-from weakseg.archives import (
+from weakseg.data.download import download, read_scenes
+from weakseg.datasets.archives import (
     PASSWORD_VARIABLE,
     USER_VARIABLE,
     check_members,
@@ -19,8 +20,7 @@ from weakseg.archives import (
     md5sum,
     verify_md5,
 )
-from weakseg.download import download, read_scenes
-from weakseg.errors import WeaksegError
+from weakseg.io.errors import WeaksegError
 
 
 def test_md5sum_matches_hashlib_across_chunk_boundaries(tmp_path):

@@ -5,9 +5,9 @@ import pytest
 import yaml
 from conftest import REPO
 
-from weakseg.augmentation import load_pipeline, overlay, preview, save_pipeline, strong_pipeline, weak_pipeline
-from weakseg.labels import IGNORE_INDEX
-from weakseg.weak_labels import class_fractions
+from weakseg.data.augmentation import load_pipeline, overlay, preview, save_pipeline, strong_pipeline, weak_pipeline
+from weakseg.io.labels import IGNORE_INDEX
+from weakseg.weak.proportions import label_proportions as class_fractions
 
 DRAWS = 200
 N_CLASSES = 6
@@ -196,7 +196,7 @@ def test_preview_grid_and_overlay(settings):
 def test_offline_copies_keep_weak_fractions_and_are_reproducible(settings, tmp_path):
     import csv
 
-    from weakseg.augmentation import write_offline_copies
+    from weakseg.data.augmentation import write_offline_copies
 
     rng = np.random.default_rng(4)
     masks = np.stack([blocky_mask(), np.roll(blocky_mask(), 5, axis=0), blocky_mask()[::-1]])

@@ -22,6 +22,8 @@ from conftest import (
     grid_tiles,
     run_script,
     run_snakemake,
+    run_stage,
+    stage_call,
     write_raw_scene,
     write_tiles_csv,
 )
@@ -42,23 +44,19 @@ def vaihingen_settings(folder, md5=None) -> str:
 
 
 def run_download(settings: str, out):
-    return run_script("download", "--settings", settings, "--out", out)
+    try:
+        call = stage_call({"settings": json.loads(settings)}, {}, {"raw": out})
+    except json.JSONDecodeError:
+        call = [settings, json.dumps({"input": {}, "output": {"raw": str(out)}})]  # the script's own check
+    return run_script("download", *call)
 
 
-def run_prepare(raw, scene, out_dir, *extra, dataset="vaihingen"):
-    return run_script(
+def run_prepare(raw, scene, out_dir, snap_max_distance=None, dataset="vaihingen"):
+    return run_stage(
         "prepare",
-        "--raw",
-        raw,
-        "--scene",
-        scene,
-        "--dataset",
-        dataset,
-        *extra,
-        "--image-out",
-        out_dir / scene / "image.npy",
-        "--label-out",
-        out_dir / scene / "label.npy",
+        {"dataset": dataset, "scene": scene, "snap_max_distance": snap_max_distance, "resize": None},
+        {"raw": raw},
+        {"image": out_dir / scene / "image.npy", "label": out_dir / scene / "label.npy"},
     )
 
 
@@ -138,7 +136,7 @@ def test_unsafe_archive_member_is_refused(tmp_path, kind):
 
 def test_invalid_settings_json_is_refused(tmp_path):
     out = tmp_path / "raw"
-    assert_failed_cleanly(run_download("{not json", out), [out], "not valid JSON")
+    assert_failed_cleanly(run_download("{not json", out), [out], "not a download call")
 
 
 # --------------------------------------------------------------------------- prepare
@@ -168,11 +166,11 @@ def test_dirty_real_label_needs_snapping(tmp_path, vaihingen_dir, vaihingen_dirt
     result = run_prepare(raw, "area4", out)
     assert_failed_cleanly(result, prepared_outputs(out, "area4"), str(label_file), "snap_to_palette")
     # the border blends lie far from every class colour: a small distance is not enough ...
-    result = run_prepare(raw, "area4", out, "--snap-max-distance", "20")
+    result = run_prepare(raw, "area4", out, 20.0)
     assert_failed_cleanly(result, prepared_outputs(out, "area4"), str(label_file), "snap_max_distance=20")
 
     # ... but a blend of two class colours is at most half their distance (<= 441.7 / 2) from one of them
-    result = run_prepare(raw, "area4", out, "--snap-max-distance", "221")
+    result = run_prepare(raw, "area4", out, 221.0)
     assert result.returncode == 0, result.stderr
     assert "snapped" in result.stderr
     image, label = np.load(out / "area4" / "image.npy"), np.load(out / "area4" / "label.npy")
@@ -207,20 +205,14 @@ def run_tile(folder, labels: dict, tile_size: int):
         np.save(folder / "prepared" / scene / "image.npy", np.zeros((*label.shape, 3), np.uint8))
         np.save(folder / "prepared" / scene / "label.npy", label)
     out = folder / "tiles"
-    result = run_script(
+    result = run_stage(
         "tile",
-        "--images",
-        *(folder / "prepared" / s / "image.npy" for s in labels),
-        "--labels",
-        *(folder / "prepared" / s / "label.npy" for s in labels),
-        "--tile-size",
-        tile_size,
-        "--stride",
-        tile_size,
-        "--min-labeled-fraction",
-        0.5,
-        "--out-dir",
-        out,
+        {"tile_size": tile_size, "stride": tile_size, "min_labeled_fraction": 0.5, "shorter_side": None},
+        {
+            "images": [folder / "prepared" / s / "image.npy" for s in labels],
+            "labels": [folder / "prepared" / s / "label.npy" for s in labels],
+        },
+        {"images": out / "images.npy", "masks": out / "masks.npy", "tiles": out / "tiles.csv"},
     )
     return result, [out / "images.npy", out / "masks.npy", out / "tiles.csv"]
 
@@ -249,25 +241,17 @@ def test_a_missing_scenes_index_names_the_file_and_the_fix(tmp_path):
 
 
 def run_split(tiles_csv, out, fractions, group_by="tile", tile_size=32, stride=32, seed=0):
-    return run_script(
-        "split",
-        "--tiles",
-        tiles_csv,
-        "--tile-size",
-        tile_size,
-        "--stride",
-        stride,
-        "--fractions",
-        json.dumps(fractions),
-        "--group-by",
-        group_by,
-        "--block-size",
-        2,
-        "--seed",
-        seed,
-        "--out",
-        out,
-    )
+    params = {
+        "dataset": "synthetic",
+        "tile_size": tile_size,
+        "stride": stride,
+        "fractions": fractions,
+        "group_by": group_by,
+        "block_size": 2,
+        "seed": seed,
+        "use_official_test": False,
+    }
+    return run_stage("split", params, {"tiles": tiles_csv}, {"splits": out})
 
 
 @pytest.fixture
@@ -407,8 +391,8 @@ def test_url_with_credentials_is_refused_before_any_job_and_never_stored(workflo
 
 
 def test_whole_scene_scoring_with_a_split_by_tiles_is_refused_before_any_job():
-    from weakseg.config import check_config
-    from weakseg.errors import WeaksegError
+    from weakseg.io.errors import WeaksegError
+    from weakseg.ops.config import check_config
 
     config = yaml.safe_load((REPO / "workflow_config.yaml").read_text())
     config["evaluation"]["mode"] = "scenes"
@@ -428,7 +412,7 @@ def test_a_grid_over_local_weights_files_plans_and_makes_each_file_a_train_input
     """A grid value with '/' and a space (a weights path) is percent-encoded into one path segment."""
     import torch
 
-    from weakseg.models import build_model
+    from weakseg.learn.models import build_model
 
     (workflow / "my weights").mkdir(exist_ok=True)
     encoder = build_model("FPN", "resnet18", None, 3, 6).net.encoder.state_dict()

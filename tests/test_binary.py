@@ -5,11 +5,11 @@ import pytest
 import torch
 from torch import nn
 
-from weakseg.errors import WeaksegError
-from weakseg.losses import SegmentationLoss
-from weakseg.metrics import confusion_matrix, segmentation_metrics
-from weakseg.models import build_model
-from weakseg.task import resolve_task
+from weakseg.design.task import resolve_task
+from weakseg.io.errors import WeaksegError
+from weakseg.learn.losses import SegmentationLoss
+from weakseg.learn.metrics import confusion_matrix, segmentation_metrics
+from weakseg.learn.models import build_model
 
 
 def test_two_class_datasets_are_binary_unless_overridden():

@@ -12,13 +12,13 @@ import pytest
 from conftest import CITYSCAPES_FRAME
 from PIL import Image
 
+from weakseg.data.download import download
+from weakseg.data.prepare import prepare_scene
+from weakseg.data.splitting import split_tiles
+from weakseg.data.tiling import Tile
 from weakseg.datasets import get_dataset
 from weakseg.datasets.cityscapes import _write_synthetic_cities
-from weakseg.download import download
-from weakseg.errors import WeaksegError
-from weakseg.prepare import prepare_scene
-from weakseg.splitting import split_tiles
-from weakseg.tiling import Tile
+from weakseg.io.errors import WeaksegError
 
 CITYSCAPES = get_dataset("cityscapes")
 SYNTHETIC = {"n_scenes": 2, "height": 64, "width": 128, "seed": 0, "pan": 2, "frame_noise": 5.0}

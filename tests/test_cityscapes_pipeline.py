@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from weakseg.splitting import read_splits
-from weakseg.tiling import read_tiles, rows_of
+from weakseg.data.splitting import read_splits
+from weakseg.data.tiling import read_tiles, rows_of
 
 pytestmark = pytest.mark.pipeline
 

@@ -7,7 +7,8 @@ import pytest
 import yaml
 from conftest import REPO
 
-from weakseg.config import reference_markdown, schema_defaults
+from tools.config_reference import reference_markdown
+from weakseg.ops.config import schema_defaults
 
 SCHEMA = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
 
@@ -29,7 +30,7 @@ def test_every_key_has_a_description(key, node):
 
 def test_readme_configuration_reference_is_current():
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts/config_reference.py"), "--check"], capture_output=True, text=True
+        [sys.executable, str(REPO / "tools/config_reference.py"), "--check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
     readme = (REPO / "README.md").read_text()
@@ -41,7 +42,7 @@ def test_a_stale_reference_is_detected(tmp_path):
     stale = tmp_path / "README.md"
     stale.write_text((REPO / "README.md").read_text().replace("AdamW learning rate", "Learning rate", 1))
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts/config_reference.py"), "--check", "--readme", str(stale)],
+        [sys.executable, str(REPO / "tools/config_reference.py"), "--check", "--readme", str(stale)],
         capture_output=True,
         text=True,
     )

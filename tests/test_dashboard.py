@@ -17,7 +17,7 @@ from conftest import REPO
 pytest.importorskip("streamlit", reason="the dashboard extra (streamlit) is not installed")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from weakseg.dashboard import MAKE_A_RUN, finished_runs, gallery, summary_rows  # noqa: E402
+from weakseg.report.dashboard import MAKE_A_RUN, finished_runs, gallery, summary_rows  # noqa: E402
 
 DASHBOARD = str(REPO / "dashboard.py")
 

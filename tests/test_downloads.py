@@ -10,9 +10,9 @@ import zipfile
 
 import pytest
 
-from weakseg.archives import PASSWORD_VARIABLE, USER_VARIABLE, extract_matching, locate_archive
-from weakseg.download import download
-from weakseg.errors import WeaksegError
+from weakseg.data.download import download
+from weakseg.datasets.archives import PASSWORD_VARIABLE, USER_VARIABLE, extract_matching, locate_archive
+from weakseg.io.errors import WeaksegError
 
 
 def zip_bytes(members: dict) -> bytes:

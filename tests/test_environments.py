@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from weakseg.environments import RuleEnvironment, import_closure, missing_packages, rule_environments
+from tools.environments import RuleEnvironment, import_closure, missing_packages, rule_environments
 
 STAGES = {"download", "prepare", "tile", "split", "weak_labels", "augment", "train", "evaluate", "summary"}
 
@@ -27,8 +27,8 @@ def test_the_environments_provide_every_import():
 
 def test_the_closure_follows_weakseg_imports():
     closure = import_closure(REPO / "scripts" / "train.py", REPO)
-    assert "torch" in closure["weakseg/training.py"]
-    assert "segmentation_models_pytorch" in closure["weakseg/models.py"]
+    assert "torch" in closure["weakseg/learn/training.py"]
+    assert "segmentation_models_pytorch" in closure["weakseg/learn/models.py"]
     assert all("weakseg" not in names and "os" not in names for names in closure.values())
 
 
@@ -43,7 +43,7 @@ def test_an_environment_missing_a_package_is_named(tmp_path):
     assert {p.imported for p in problems} == {"segmentation_models_pytorch"}
     messages = [str(problem) for problem in problems]
     assert all("rule train" in m and "lacks segmentation-models-pytorch" in m for m in messages)
-    assert any("weakseg/models.py imports 'segmentation_models_pytorch'" in m for m in messages)
+    assert any("weakseg/learn/models.py imports 'segmentation_models_pytorch'" in m for m in messages)
 
 
 def test_a_rule_without_an_environment_is_refused(tmp_path):

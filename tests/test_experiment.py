@@ -7,9 +7,9 @@ import pytest
 import yaml
 from conftest import grid_tiles
 
-from weakseg.errors import WeaksegError
-from weakseg.experiment import VARIANTS, Run, check_experiment, init_run, planned_runs, run_settings
-from weakseg.splitting import sets_at_fraction, split_tiles
+from weakseg.data.splitting import sets_at_fraction, split_tiles
+from weakseg.design.experiment import VARIANTS, Run, check_experiment, init_run, planned_runs, run_settings
+from weakseg.io.errors import WeaksegError
 
 CONFIG = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow_config.yaml").read_text())
 
@@ -55,7 +55,9 @@ def test_each_run_depends_on_its_own_config_section_only():
     changed = {r.variant for r in planned_runs(config) if run_settings(config, r) != run_settings(edited, r)}
     assert changed == {"weak_only"}  # weak_finetuned reruns through its input, weak_only's model.pt
     joint = run_settings(config, Run("joint", "0.1", 0))["training"]
-    assert joint["joint_weight"] == config["experiment"]["joint_weight"] and joint["proportion_loss"] == "cross_entropy"
+    assert joint["joint_weight"] == config["experiment"]["joint_weight"] and joint["weak_loss"] == "cross_entropy"
+    assert joint["weak_kind"] == "proportions"
+    assert "weak_kind" not in run_settings(config, Run("strong_only", "0.1", 0))["training"]
     assert run_settings(config, Run("strong_only", "0.1", 2))["training"]["seed"] == 2
 
 

@@ -8,11 +8,11 @@ import pytest
 from conftest import SHARED_DATA, _require
 from PIL import Image
 
+from weakseg.data.prepare import prepare_scene
+from weakseg.data.splitting import split_tiles
+from weakseg.data.tiling import Tile, write_tiles
 from weakseg.datasets import get_dataset
-from weakseg.errors import WeaksegError
-from weakseg.prepare import prepare_scene
-from weakseg.splitting import split_tiles
-from weakseg.tiling import Tile, write_tiles
+from weakseg.io.errors import WeaksegError
 
 FIGARO_ZIP = SHARED_DATA / "figaro1k" / "Figaro1k.zip"
 

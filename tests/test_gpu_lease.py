@@ -15,7 +15,7 @@ from pathlib import Path
 
 from conftest import REPO, run_snakemake
 
-from weakseg.gpu_lease import GpuPool, detect_devices, leased_gpu
+from weakseg.ops.gpu_lease import GpuPool, detect_devices, leased_gpu
 
 #: A job of the test workflows: holds a lease through the scripts' own entry helper
 #: (run_on_leased_gpu), records what it saw and when, and sleeps while holding it.
@@ -23,7 +23,7 @@ JOB = textwrap.dedent(
     """
     import argparse, json, os, sys, time
     sys.path.insert(0, {repo!r})
-    from weakseg.cli import run_on_leased_gpu
+    from weakseg.ops.cli import run_on_leased_gpu
 
     def stage(args):
         start = time.monotonic()
@@ -112,7 +112,7 @@ def test_a_killed_job_leaves_no_lease_behind(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from weakseg.gpu_lease import GpuPool, leased_gpu\n"
+            "import sys, time; from weakseg.ops.gpu_lease import GpuPool, leased_gpu\n"
             "with leased_gpu(GpuPool(('0',), 1, 'leases')):\n"
             "    print('held', flush=True); time.sleep(600)",
         ],
@@ -161,7 +161,7 @@ def test_devices_default_to_cuda_visible_devices():
 def test_a_lease_dir_that_takes_no_file_is_named_with_the_fix(tmp_path):
     import pytest
 
-    from weakseg.errors import WeaksegError
+    from weakseg.io.errors import WeaksegError
 
     # procfs: the folder exists, but no file can be created in it (open fails with ENOENT).
     with pytest.raises(WeaksegError, match=r"resources.lease_dir: cannot create the lease file /proc/self/.*writable"):

@@ -5,8 +5,8 @@ import pytest
 from conftest import ISPRS_COLORS, VAIHINGEN_LABELS, read_tiff_bytes, read_zip_member
 
 from weakseg.datasets import get_dataset
-from weakseg.errors import WeaksegError
-from weakseg.labels import IGNORE_INDEX, colorize, colors_to_index
+from weakseg.io.errors import WeaksegError
+from weakseg.io.labels import IGNORE_INDEX, colorize, colors_to_index
 
 PALETTE = np.array(ISPRS_COLORS, dtype=np.uint8)
 BLACK = np.zeros((1, 3), dtype=np.uint8)

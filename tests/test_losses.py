@@ -3,8 +3,10 @@ import math
 import pytest
 import torch
 
-from weakseg.errors import WeaksegError
-from weakseg.losses import SegmentationLoss, predicted_fractions, proportion_loss
+from weakseg.io.errors import WeaksegError
+from weakseg.learn.losses import SegmentationLoss
+from weakseg.weak.proportions import PROPORTIONS, proportion_loss
+from weakseg.weak.proportions import predicted_proportions as predicted_fractions
 
 
 def _logits():
@@ -82,7 +84,10 @@ def test_segmentation_loss_ignores_unlabelled_pixels():
 
 
 def test_joint_loss_is_pixel_loss_plus_weight_times_proportion_loss():
-    from weakseg.losses import SegmentationLoss, joint_loss, predicted_fractions, proportion_loss
+    from weakseg.learn.losses import joint_loss
+
+    def kind_loss(logits, labels):
+        return PROPORTIONS.loss(PROPORTIONS.pool(logits), labels, "cross_entropy")
 
     generator = torch.Generator().manual_seed(0)
     strong_logits = torch.randn(2, 3, 4, 4, generator=generator)
@@ -97,5 +102,5 @@ def test_joint_loss_is_pixel_loss_plus_weight_times_proportion_loss():
     assert torch.allclose(predicted_fractions(weak_logits), probabilities)
     assert torch.allclose(proportion_loss(probabilities, fractions), expected_weak)
     for weight in (0.0, 0.5, 2.0):
-        total = joint_loss(strong_logits, masks, weak_logits, fractions, pixel, "cross_entropy", weight)
+        total = joint_loss(strong_logits, masks, weak_logits, fractions, pixel, kind_loss, weight)
         assert torch.allclose(total, expected_pixel + weight * expected_weak), weight

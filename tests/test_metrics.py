@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from weakseg.metrics import confusion_matrix, segmentation_metrics
+from weakseg.learn.metrics import confusion_matrix, segmentation_metrics
 
 NAMES = ["a", "b", "c"]
 

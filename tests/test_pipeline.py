@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO, copy_workflow, partial_leftovers, run_snakemake, snakemake_env
+from conftest import REPO, copy_workflow, partial_leftovers, run_snakemake, snakemake_env, stage_call
 
-from weakseg.metrics import confusion_matrix, segmentation_metrics
+from weakseg.learn.metrics import confusion_matrix, segmentation_metrics
 
 pytestmark = pytest.mark.pipeline
 
@@ -121,7 +121,7 @@ def test_report_numbers_equal_summary_csv(demo_run):
     for variant in VARIANT_NAMES:
         fraction = "all" if variant == "full" else "0.1"
         mine = [r for r in rows if r["variant"] == variant]
-        for key in ("miou", "mean_f1", "oa", "fraction_mae"):
+        for key in ("miou", "mean_f1", "oa", "proportion_mae"):
             assert cells[(variant, fraction, key, "mean")] == pytest.approx(
                 np.mean([float(r[key]) for r in mine]), abs=5e-4
             )
@@ -193,29 +193,23 @@ def _train_command(
         "model": model,
         "training": training,
     }
-    return [
-        sys.executable,
-        str(REPO / "scripts/train.py"),
-        "--run",
-        json.dumps(run),
-        "--tiles-dir",
-        "data/synthetic/tiles",
-        "--splits",
-        splits,
-        "--weak-labels",
-        "results/weak_labels/seed-0/weak_labels.csv",
-        "--pipelines-dir",
-        "results/augment/seed-0",
-        "--offline-dir",
-        "results/augment/seed-0/offline",
-        "--stats",
-        "results/stats/seed-0/stats.json",
-        "--threads",
-        str(threads),
-        "--out-dir",
-        str(out_dir),
-        *(["--init-from", str(init_from)] if init_from else []),
-    ]
+    inputs = {
+        "tiles": "data/synthetic/tiles/tiles.csv",
+        "images": "data/synthetic/tiles/images.npy",
+        "masks": "data/synthetic/tiles/masks.npy",
+        "splits": splits,
+        "strong_pipeline": "results/augment/seed-0/strong.yaml",
+        "weak_pipeline": "results/augment/seed-0/weak.yaml",
+        "offline_copies": "results/augment/seed-0/offline/copies.csv",
+        "offline_images": "results/augment/seed-0/offline/images.npy",
+        "offline_masks": "results/augment/seed-0/offline/masks.npy",
+        "stats": "results/stats/seed-0/stats.json",
+        **({"init": str(init_from)} if init_from else {}),
+    }
+    outputs = {name: str(out_dir / name) for name in ("model.pt", "last.pt", "history.csv", "tensorboard")}
+    outputs = dict(zip(("model", "last", "history", "tensorboard"), outputs.values(), strict=True))
+    call = stage_call({"settings": run, "dataset": "synthetic"}, inputs, outputs)
+    return [sys.executable, str(REPO / "scripts/train.py"), *call, "--threads", str(threads)]
 
 
 def _kill_after_first_checkpoint(command: list[str], workdir: Path, checkpoint: Path) -> None:

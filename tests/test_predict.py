@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 
 from weakseg.datasets import get_dataset
-from weakseg.errors import WeaksegError
-from weakseg.imageio import read_geotags
-from weakseg.models import IMAGENET_MEAN, IMAGENET_STD, build_model
-from weakseg.predict import PredictImage, Windows, folder_images, predict_images
+from weakseg.io.errors import WeaksegError
+from weakseg.io.imageio import read_geotags
+from weakseg.learn.models import IMAGENET_MEAN, IMAGENET_STD, build_model
+from weakseg.learn.predict import PredictImage, Windows, folder_images, predict_images
 
 GEO_TAGS = [
     (33550, "d", 3, (0.5, 0.5, 0.0), True),
@@ -113,7 +113,7 @@ def test_an_image_of_another_band_count_is_named_with_the_fix(tmp_path, mode, ba
 
 def test_an_image_over_pillows_bomb_limit_is_predicted(tmp_path, monkeypatch):
     """Pillow refuses images over 2 x MAX_IMAGE_PIXELS (178 Mpx); predict lifts the limit for its own input."""
-    import weakseg.imageio as imageio
+    import weakseg.io.imageio as imageio
 
     images = tmp_path / "images"
     images.mkdir()
@@ -141,7 +141,7 @@ def test_a_model_of_another_class_count_is_named(tmp_path):
 
 
 def test_weights_of_another_architecture_are_named(tmp_path):
-    from weakseg.inference import load_model
+    from weakseg.learn.inference import load_model
 
     path = _saved_model(tmp_path / "model.pt")
     record = torch.load(path, weights_only=False)
@@ -152,8 +152,8 @@ def test_weights_of_another_architecture_are_named(tmp_path):
 
 
 def test_predicting_the_scenes_of_a_tile_split_names_predict_input(tmp_path):
-    from weakseg.predict import scenes_of_set
-    from weakseg.tiling import Tile
+    from weakseg.data.tiling import Tile
+    from weakseg.learn.predict import scenes_of_set
 
     tiles = [Tile("a_0_0", "a", 0, 0, 1.0), Tile("a_0_64", "a", 0, 64, 1.0)]
     sets = {"strong": ["a_0_0"], "weak": [], "val": ["a_0_64"]}

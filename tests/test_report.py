@@ -11,14 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import stage_call
 from PIL import Image
 from scipy import stats
 
 from weakseg.datasets import get_dataset
-from weakseg.errors import WeaksegError
-from weakseg.experiment import VARIANTS
-from weakseg.report import ReportInputs, build_report
-from weakseg.summary import IOU_PREFIX, write_summary
+from weakseg.design.experiment import VARIANTS
+from weakseg.io.errors import WeaksegError
+from weakseg.report.html import ReportInputs, build_report
+from weakseg.report.summary import IOU_PREFIX, write_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = get_dataset("synthetic").class_names
@@ -72,7 +73,7 @@ def summary_rows(scored_set="val", selected="last", grid=()) -> list[dict]:
             "mean_f1": miou + 0.1,
             "oa": miou + 0.3,
             "dice": miou + 0.2,
-            "fraction_mae": 0.1 - miou / 10,
+            "proportion_mae": 0.1 - miou / 10,
             "epoch": 3,
             "selected": selected,
             "best_epoch": 2,
@@ -223,7 +224,7 @@ def test_results_table_equals_summary_means_and_intervals(built):
     checked = 0
     for variant in MIOU:
         fraction = "all" if variant == "full" else "0.1"
-        for metric in ("miou", "mean_f1", "oa", "dice", "fraction_mae"):
+        for metric in ("miou", "mean_f1", "oa", "dice", "proportion_mae"):
             values = [r[metric] for r in rows if r["variant"] == variant and r["point"] == "default"]
             low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
             assert float(cells.values[variant, fraction, metric, "mean"]) == pytest.approx(np.mean(values), abs=5e-4)
@@ -302,46 +303,11 @@ def test_missing_input_names_the_file(tmp_path, field, index):
 def test_command_line(tmp_path):
     inputs = _fake_results(tmp_path)
     out = tmp_path / "results/report.html"
-    args = [
-        sys.executable,
-        str(ROOT / "scripts/report.py"),
-        "--config-json",
-        json.dumps(CONFIG),
-        "--dataset",
-        "synthetic",
-        "--summary",
-        inputs.summary,
-        "--tiles",
-        inputs.tiles,
-        "--images",
-        inputs.images,
-        "--masks",
-        inputs.masks,
-        "--splits",
-        inputs.splits,
-        "--weak-labels",
-        inputs.weak_labels,
-        "--weak-summary",
-        inputs.weak_summary,
-        "--preview",
-        inputs.preview,
-        "--template",
-        inputs.template,
-        "--css",
-        inputs.css,
-        "--main-runs",
-        *inputs.main_runs,
-        "--histories",
-        *inputs.histories,
-        "--confusions",
-        *inputs.confusions,
-        "--predictions",
-        *inputs.predictions,
-        "--benchmarks",
-        *inputs.benchmarks,
-        "--out",
-        out,
-    ]
+    names = ("summary", "tiles", "images", "masks", "splits", "weak_labels", "weak_summary", "preview")
+    files = {name: getattr(inputs, name) for name in (*names, "template", "css")}
+    files |= {name: list(getattr(inputs, name)) for name in ("histories", "confusions", "predictions", "benchmarks")}
+    params = {"config": CONFIG, "dataset": "synthetic", "main_runs": list(inputs.main_runs)}
+    args = [sys.executable, str(ROOT / "scripts/report.py"), *stage_call(params, files, {"report": out})]
     result = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "git commit</td><td>unknown</td>" in out.read_text(encoding="utf-8")  # tmp_path is no git repo

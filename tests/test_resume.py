@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from weakseg.errors import WeaksegError
-from weakseg.resume import changes, check_same_run, fingerprint, settings_hash
+from weakseg.io.errors import WeaksegError
+from weakseg.learn.resume import changes, check_same_run, fingerprint, settings_hash
 
 
 def test_fingerprint_hashes_content_and_reuses_a_recorded_digest_only_for_the_same_file(tmp_path):

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from weakseg.augmentation import strong_pipeline, weak_pipeline
-from weakseg.band_statistics import band_statistics
-from weakseg.config import check_sequences
+from weakseg.data.augmentation import strong_pipeline, weak_pipeline
+from weakseg.data.band_statistics import band_statistics
 from weakseg.datasets.synthetic_scene import generate_scene
 from weakseg.datasets.synthetic_sequence import render_sequence
-from weakseg.errors import WeaksegError
-from weakseg.models import build_model
-from weakseg.tile_data import TileDataset
+from weakseg.io.errors import WeaksegError
+from weakseg.learn.models import build_model
+from weakseg.learn.tile_data import TileDataset
+from weakseg.ops.config import check_sequences
 
 AUGMENT = {
     "p_spatial": 0.0,

@@ -5,11 +5,11 @@ import pytest
 import torch
 from torch import nn
 
-from weakseg.errors import WeaksegError
-from weakseg.evaluation import SceneScoring, score_scenes, whole_scenes
-from weakseg.models import build_model
-from weakseg.sliding_window import blended_blocks, model_batches, predict_classes, predict_logits
-from weakseg.tiling import Tile
+from weakseg.data.tiling import Tile
+from weakseg.io.errors import WeaksegError
+from weakseg.learn.evaluation import SceneScoring, score_scenes, whole_scenes
+from weakseg.learn.models import build_model
+from weakseg.learn.sliding_window import blended_blocks, model_batches, predict_classes, predict_logits
 
 
 def _model(classes=3):

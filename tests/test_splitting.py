@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from conftest import grid_tiles
 
-from weakseg.errors import WeaksegError
-from weakseg.splitting import split_tiles
+from weakseg.data.splitting import split_tiles
+from weakseg.io.errors import WeaksegError
 
 FRACTIONS = {"strong": 0.1, "weak": 0.7, "val": 0.2}
 
@@ -162,8 +162,8 @@ def brute_force_pairs(tiles, tile_size):
 
 
 def test_overlapping_pairs_match_brute_force_on_irregular_positions():
-    from weakseg.splitting import overlapping_pairs
-    from weakseg.tiling import Tile
+    from weakseg.data.splitting import overlapping_pairs
+    from weakseg.data.tiling import Tile
 
     rng = np.random.default_rng(0)
     tiles = [
@@ -182,7 +182,7 @@ def test_overlapping_pairs_memory_stays_linear_in_the_tile_count():
     """A 3000 px scene in 32 px tiles (8836 tiles): an all-pairs matrix would need ~0.6 GB per array."""
     import tracemalloc
 
-    from weakseg.splitting import overlapping_pairs
+    from weakseg.data.splitting import overlapping_pairs
 
     tiles = grid_tiles("big", 3000, 3000, 32, 32)
     assert len(tiles) == 94 * 94

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from weakseg.statistics import answer_sentence, gap_closed, mean_interval, paired_difference, verdict
+from weakseg.report.statistics import answer_sentence, gap_closed, mean_interval, paired_difference, verdict
 
 
 def test_mean_interval_equals_scipys_student_t_interval():

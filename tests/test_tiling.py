@@ -5,9 +5,9 @@ import csv
 import numpy as np
 import pytest
 
-from weakseg.errors import WeaksegError
-from weakseg.labels import IGNORE_INDEX
-from weakseg.tiling import plan_tiles, read_tiles, tile_offsets, write_tiles
+from weakseg.data.tiling import plan_tiles, read_tiles, tile_offsets, write_tiles
+from weakseg.io.errors import WeaksegError
+from weakseg.io.labels import IGNORE_INDEX
 
 SIZES = [(100, 77, 32, 24), (100, 77, 32, 32), (64, 64, 32, 32), (33, 95, 32, 7), (50, 50, 50, 10)]
 

@@ -11,12 +11,12 @@ import pytest
 import torch
 from conftest import REPO
 
-from weakseg.errors import WeaksegError
-from weakseg.experiment import VARIANTS
-from weakseg.inference import resolve_device
-from weakseg.models import build_model
-from weakseg.tile_data import TileDataset, TrainingData
-from weakseg.training import train
+from weakseg.design.experiment import VARIANTS
+from weakseg.io.errors import WeaksegError
+from weakseg.learn.inference import resolve_device
+from weakseg.learn.models import build_model
+from weakseg.learn.tile_data import TileDataset, TrainingData
+from weakseg.learn.training import train
 
 CLASSES = ["a", "b", "c"]
 
@@ -58,7 +58,8 @@ def _settings(epochs: int, checkpoint: str = "best", mode: str = "strong") -> di
             "lr": 0.01,
             "weight_decay": 0.0,
             "loss": "cross_entropy",
-            "proportion_loss": "cross_entropy",
+            "weak_kind": "proportions",
+            "weak_loss": "cross_entropy",
             "joint_weight": 0.5,
             "seed": 0,
             "device": "cpu",
@@ -72,7 +73,7 @@ def _settings(epochs: int, checkpoint: str = "best", mode: str = "strong") -> di
 def _data(folder, dataset_type=TileDataset) -> TrainingData:
     fractions = np.tile([0.3, 0.35, 0.35], (4, 1))
     train_set = dataset_type(folder / "images.npy", folder / "masks.npy", [0, 1, 2, 3])
-    val_set = TileDataset(folder / "images.npy", folder / "masks.npy", [4, 5, 6, 7], fractions=fractions)
+    val_set = TileDataset(folder / "images.npy", folder / "masks.npy", [4, 5, 6, 7], weak_labels=fractions)
     return TrainingData(train_set, val_set, 3, CLASSES)
 
 
@@ -109,10 +110,10 @@ def test_cuda_asked_for_without_a_gpu_is_an_error():
 
 
 def test_imagenet_weights_offline_give_a_clear_error():
-    code = "from weakseg.models import build_model; build_model('FPN', 'resnet18', 'imagenet', 3, 6)"
+    code = "from weakseg.learn.models import build_model; build_model('FPN', 'resnet18', 'imagenet', 3, 6)"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(
-        [sys.executable, "-c", f"from weakseg.cli import run_main; run_main(lambda: exec({code!r}))"],
+        [sys.executable, "-c", f"from weakseg.ops.cli import run_main; run_main(lambda: exec({code!r}))"],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -141,10 +142,12 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
 
     import yaml
 
-    from weakseg.augmentation import save_pipeline, weak_pipeline, write_offline_copies
-    from weakseg.inference import make_loader
-    from weakseg.tile_data import load_training_data
-    from weakseg.weak_labels import class_fractions, write_weak_labels
+    from weakseg.data.augmentation import save_pipeline, weak_pipeline, write_offline_copies
+    from weakseg.learn.inference import make_loader
+    from weakseg.learn.tile_data import load_training_data
+    from weakseg.weak.proportions import PROPORTIONS
+    from weakseg.weak.proportions import label_proportions as class_fractions
+    from weakseg.weak.table import write_weak_labels
 
     tile_ids = [f"t{i}" for i in range(8)]
     (tiny_tiles / "tiles.csv").write_text(
@@ -161,6 +164,7 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
     write_weak_labels(
         tiny_tiles / "weak.csv",
         tiny_tiles / "summary.csv",
+        PROPORTIONS,
         tile_ids,
         fractions,
         [set_of.get(t) for t in tile_ids],
@@ -179,23 +183,24 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
     data = load_training_data(
         VARIANTS["weak_only"],
         "0.125",
-        tiny_tiles,
-        tiny_tiles / "splits.json",
-        tiny_tiles / "weak.csv",
-        tiny_tiles,
-        tiny_tiles / "offline",
-        0,
+        tiles_dir=tiny_tiles,
+        splits_path=tiny_tiles / "splits.json",
+        class_names=CLASSES,
+        weak_labels_path=tiny_tiles / "weak.csv",
+        pipelines_dir=tiny_tiles,
+        offline_dir=tiny_tiles / "offline",
+        seed=0,
     )
     assert len(data.train) == 3 + 6 and len(data.val) == 2
     copies = (tiny_tiles / "offline/copies.csv").read_text().splitlines()[1:]
     for position, line in enumerate(copies):
         source = tile_ids.index(line.split(",")[1])
         item = data.train[(1, 3 + position)]
-        np.testing.assert_allclose(item["fractions"].numpy(), fractions[source], atol=1e-6)
+        np.testing.assert_allclose(item["weak_label"].numpy(), fractions[source], atol=1e-6)
     loader = make_loader(data.train, 4, True, 0, torch.device("cpu"), 0)
     batches = list(loader)
     assert sum(len(b["image"]) for b in batches) == 9
-    assert batches[0]["image"].shape[1:] == (3, 32, 32) and batches[0]["fractions"].shape[1:] == (3,)
+    assert batches[0]["image"].shape[1:] == (3, 32, 32) and batches[0]["weak_label"].shape[1:] == (3,)
     assert "mask" not in batches[0]  # weak tiles come without their pixel labels
 
 
@@ -220,8 +225,10 @@ def _split_folder(folder, weak_masks_ignored: bool):
 
     import yaml
 
-    from weakseg.augmentation import save_pipeline, strong_pipeline, weak_pipeline, write_offline_copies
-    from weakseg.weak_labels import class_fractions, write_weak_labels
+    from weakseg.data.augmentation import save_pipeline, strong_pipeline, weak_pipeline, write_offline_copies
+    from weakseg.weak.proportions import PROPORTIONS
+    from weakseg.weak.proportions import label_proportions as class_fractions
+    from weakseg.weak.table import write_weak_labels
 
     tile_ids = [f"t{i}" for i in range(8)]
     (folder / "tiles.csv").write_text(
@@ -238,7 +245,13 @@ def _split_folder(folder, weak_masks_ignored: bool):
     (folder / "splits.json").write_text(json.dumps({"sets": sets, "pool": pool, "n_tiles": 8, "n_groups": 8}))
     set_of = {t: name for name, ids in sets.items() for t in ids}
     write_weak_labels(
-        folder / "weak.csv", folder / "summary.csv", tile_ids, fractions, [set_of[t] for t in tile_ids], tuple(CLASSES)
+        folder / "weak.csv",
+        folder / "summary.csv",
+        PROPORTIONS,
+        tile_ids,
+        fractions,
+        [set_of[t] for t in tile_ids],
+        tuple(CLASSES),
     )
     settings = yaml.safe_load((REPO / "workflow_config.yaml").read_text())["augment"]
     save_pipeline(strong_pipeline(settings), folder / "strong.yaml")
@@ -247,17 +260,18 @@ def _split_folder(folder, weak_masks_ignored: bool):
 
 
 def _train_variant(folder, variant: str, fraction: str = "0.25"):
-    from weakseg.tile_data import load_training_data
+    from weakseg.learn.tile_data import load_training_data
 
     data = load_training_data(
         VARIANTS[variant],
         fraction,
-        folder,
-        folder / "splits.json",
-        folder / "weak.csv",
-        folder,
-        folder / "offline",
-        0,
+        tiles_dir=folder,
+        splits_path=folder / "splits.json",
+        class_names=CLASSES,
+        weak_labels_path=folder / "weak.csv" if VARIANTS[variant].weak_sets else None,
+        pipelines_dir=folder,
+        offline_dir=folder / "offline",
+        seed=0,
     )
     history = train(data, _settings(2, "last", VARIANTS[variant].mode), folder / variant)
     return history, torch.load(folder / variant / "model.pt", weights_only=False)["state_dict"]
@@ -322,7 +336,7 @@ def test_sets_that_would_leave_a_batch_of_one_train(tmp_path, n_tiles, batch_siz
         tmp_path / "images.npy",
         tmp_path / "masks.npy",
         [n_tiles, n_tiles + 1],
-        fractions=np.full((2, 3), 1 / 3),
+        weak_labels=np.full((2, 3), 1 / 3),
     )
     settings = _settings(1, "last")
     settings["training"].update(batch_size=batch_size, steps_per_epoch=2)
@@ -362,7 +376,7 @@ def test_the_model_normalises_uint8_pixels_as_numpy_does_value_for_value():
 
 
 def test_a_batch_that_cannot_fit_is_refused_naming_its_key_before_anything_runs(tiny_tiles):
-    from weakseg.training import available_memory
+    from weakseg.learn.training import available_memory
 
     data = _data(tiny_tiles)
     settings = _settings(1, "last")
@@ -397,7 +411,7 @@ def test_finetuning_from_a_model_of_another_class_count_is_named(tiny_tiles):
 
 def test_a_full_disk_during_training_is_named_and_the_rerun_resumes_identically(tiny_tiles, monkeypatch):
     """The second epoch's checkpoint goes to /dev/full (ENOSPC, as on a full disk): torch's own error is named."""
-    import weakseg.training as training
+    import weakseg.learn.training as training
 
     whole = train(_data(tiny_tiles), _settings(2, "last"), tiny_tiles / "whole")
     real_save, saves = torch.save, []

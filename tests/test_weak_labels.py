@@ -4,11 +4,13 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_script, write_tiles_csv
+from conftest import run_stage, write_tiles_csv
 
-from weakseg.labels import IGNORE_INDEX
-from weakseg.tiling import Tile
-from weakseg.weak_labels import class_fractions, read_weak_labels, write_weak_labels
+from weakseg.data.tiling import Tile
+from weakseg.io.labels import IGNORE_INDEX
+from weakseg.weak.proportions import PROPORTIONS
+from weakseg.weak.proportions import label_proportions as class_fractions
+from weakseg.weak.table import read_weak_labels, write_weak_labels
 
 CLASSES = ("c0", "c1", "c2", "c3", "c4", "c5")
 
@@ -72,7 +74,7 @@ def test_written_csv_reads_back_with_rows_summing_to_one(tmp_path):
     ids = ["t0", "t1", "t2", "t3"]
     sets = ["strong", "weak", None, "val"]
     csv_path, summary_path = tmp_path / "out" / "weak_labels.csv", tmp_path / "out" / "summary.csv"
-    write_weak_labels(csv_path, summary_path, ids, fractions, sets, CLASSES)
+    write_weak_labels(csv_path, summary_path, PROPORTIONS, ids, fractions, sets, CLASSES)
 
     read_ids, read_sets, read_fractions, read_classes = read_weak_labels(csv_path)
     assert read_ids == ids
@@ -89,7 +91,13 @@ def test_summary_statistics_per_set(tmp_path):
     masks, expected = constructed_masks()
     fractions = class_fractions(masks, 6)
     write_weak_labels(
-        tmp_path / "w.csv", tmp_path / "s.csv", ["a", "b", "c"], fractions, ["weak", "weak", "val"], CLASSES
+        tmp_path / "w.csv",
+        tmp_path / "s.csv",
+        PROPORTIONS,
+        ["a", "b", "c"],
+        fractions,
+        ["weak", "weak", "val"],
+        CLASSES,
     )
     import csv
 
@@ -113,20 +121,11 @@ def test_weak_labels_script_end_to_end(tmp_path):
     sets = {"strong": [tiles[2].tile_id], "weak": [tiles[0].tile_id], "val": []}
     (tmp_path / "splits.json").write_text(json.dumps({"sets": sets}))
     out = tmp_path / "results" / "weak_labels.csv"
-    result = run_script(
+    result = run_stage(
         "weak_labels",
-        "--masks",
-        tmp_path / "masks.npy",
-        "--tiles",
-        tmp_path / "tiles.csv",
-        "--splits",
-        tmp_path / "splits.json",
-        "--dataset",
-        "vaihingen",
-        "--out",
-        out,
-        "--summary",
-        tmp_path / "results" / "summary.csv",
+        {"dataset": "vaihingen", "kind": "proportions"},
+        {"masks": tmp_path / "masks.npy", "tiles": tmp_path / "tiles.csv", "splits": tmp_path / "splits.json"},
+        {"labels": out, "summary": tmp_path / "results" / "summary.csv"},
     )
     assert result.returncode == 0, result.stderr
     ids, read_sets, fractions, classes = read_weak_labels(out)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from weakseg.imageio import read_image
-from weakseg.labels import colors_to_index
+from weakseg.io.imageio import read_image
+from weakseg.io.labels import colors_to_index
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,10 @@ class DatasetAdapter:
         palette: (K, 3) RGB colour per class, as nested tuples.
         ignore_colors: label colours meaning "no label", mapped to the ignore index 255.
         band_order: names of the image bands, e.g. ``"IRRG"`` (near-infrared, red, green).
+        download_keys: the keys of the config's ``dataset`` section (besides ``name`` and
+            ``scenes``) that :meth:`fetch_scenes` reads: the download's parameters.
+        has_sequences: whether scenes can be frame sequences (``sequence.length`` > 1).
+        has_cities: whether scenes belong to cities (``dataset.cities``, ``split.group_by: city``).
     """
 
     name: str
@@ -47,6 +51,9 @@ class DatasetAdapter:
     palette: tuple[tuple[int, int, int], ...]
     ignore_colors: tuple[tuple[int, int, int], ...] = ()
     band_order: str = "RGB"
+    download_keys: tuple[str, ...] = ("source", "labels", "bands")
+    has_sequences: bool = False
+    has_cities: bool = False
 
     @property
     def n_classes(self) -> int:
@@ -63,6 +70,13 @@ class DatasetAdapter:
         """Scene ids starting with this belong to the dataset's official test set (None: it has none)."""
         return None
 
+    def check_settings(self, settings: dict) -> None:
+        """Refuse ``dataset`` settings this dataset cannot honour (default: accept all).
+
+        Raises:
+            WeaksegError: naming the ``dataset.<key>`` at fault (without the ``config`` prefix).
+        """
+
     def scene_group(self, scene: str) -> str:
         """The group a scene belongs to for ``split.group_by: city`` (default: the scene itself)."""
         return scene
@@ -72,7 +86,7 @@ class DatasetAdapter:
         return False
 
     def read_label(self, path: str | Path) -> np.ndarray:
-        """Read a raw label file as (H, W, C) uint8 (see :func:`weakseg.imageio.read_image`)."""
+        """Read a raw label file as (H, W, C) uint8 (see :func:`weakseg.io.imageio.read_image`)."""
         return read_image(path)
 
     def label_to_index(
@@ -80,7 +94,7 @@ class DatasetAdapter:
     ) -> tuple[np.ndarray, int]:
         """Decode a raw label image to (H, W) uint8 class indices (255 = ignore).
 
-        Returns ``(index, n_snapped)``; see :func:`weakseg.labels.colors_to_index` for the
+        Returns ``(index, n_snapped)``; see :func:`weakseg.io.labels.colors_to_index` for the
         arguments and the errors raised.
         """
         return colors_to_index(

@@ -26,11 +26,11 @@ import numpy as np
 from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 from PIL import Image
 
-from weakseg.archives import DEFAULT_MAX_EXTRACTED_BYTES, extract_matching, locate_archive
+from weakseg.datasets.archives import DEFAULT_MAX_EXTRACTED_BYTES, extract_matching, locate_archive
 from weakseg.datasets.base import DatasetAdapter, SceneFiles
 from weakseg.datasets.synthetic_sequence import render_sequence
-from weakseg.errors import WeaksegError
-from weakseg.labels import IGNORE_INDEX
+from weakseg.io.errors import WeaksegError
+from weakseg.io.labels import IGNORE_INDEX
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,10 @@ class CityscapesDataset(DatasetAdapter):
     def official_test_prefix(self) -> str:
         """The official ``val`` frames: ``val_`` (the official test labels are not public)."""
         return "val_"
+
+    def check_settings(self, settings: dict) -> None:
+        """See :func:`check_synthetic_mix`."""
+        check_synthetic_mix(settings)
 
     def scene_group(self, scene: str) -> str:
         """The city of scene ``<split>_<city>_<seq>_<frame>``."""
@@ -316,4 +320,7 @@ CITYSCAPES = CityscapesDataset(
     class_names=tuple(label.name.replace(" ", "_") for label in TRAIN_LABELS),
     palette=tuple(tuple(label.color) for label in TRAIN_LABELS),
     band_order="RGB",
+    download_keys=("source", "cities", "synthetic_cities", "mix_synthetic", "synthetic"),
+    has_sequences=True,
+    has_cities=True,
 )

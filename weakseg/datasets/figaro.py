@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from weakseg.archives import DEFAULT_MAX_EXTRACTED_BYTES, extract_matching, locate_archive
+from weakseg.datasets.archives import DEFAULT_MAX_EXTRACTED_BYTES, extract_matching, locate_archive
 from weakseg.datasets.base import DatasetAdapter, SceneFiles
-from weakseg.errors import WeaksegError
+from weakseg.io.errors import WeaksegError
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from weakseg.archives import DEFAULT_MAX_EXTRACTED_BYTES, extract_matching, locate_archive
+from weakseg.datasets.archives import DEFAULT_MAX_EXTRACTED_BYTES, extract_matching, locate_archive
 from weakseg.datasets.base import DatasetAdapter, SceneFiles
-from weakseg.errors import WeaksegError
+from weakseg.io.errors import WeaksegError
 
 log = logging.getLogger(__name__)
 

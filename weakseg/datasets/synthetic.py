@@ -12,8 +12,8 @@ from pathlib import Path
 from weakseg.datasets.base import DatasetAdapter, SceneFiles
 from weakseg.datasets.isprs import ISPRS_CLASSES, ISPRS_IGNORE_COLORS, ISPRS_PALETTE
 from weakseg.datasets.synthetic_sequence import render_sequence
-from weakseg.imageio import write_tiff
-from weakseg.labels import colorize
+from weakseg.io.imageio import write_tiff
+from weakseg.io.labels import colorize
 
 
 @dataclass(frozen=True)
@@ -53,4 +53,6 @@ SYNTHETIC = SyntheticDataset(
     palette=ISPRS_PALETTE,
     ignore_colors=ISPRS_IGNORE_COLORS,
     band_order="IRRG",
+    download_keys=("synthetic",),
+    has_sequences=True,
 )

@@ -1,0 +1,84 @@
+"""The prepare stage: one scene's image and class-index label as NumPy arrays."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from weakseg.datasets import DatasetAdapter
+from weakseg.io.errors import WeaksegError
+from weakseg.io.imageio import read_image
+from weakseg.io.outputs import staged_outputs
+from weakseg.io.scaling import resize_image, resize_label
+
+log = logging.getLogger(__name__)
+
+
+def prepare_scene(
+    image_path: str | Path,
+    label_path: str | Path,
+    adapter: DatasetAdapter,
+    snap_max_distance: float | None = None,
+    frames: tuple[str | Path, ...] = (),
+    size: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read a scene (the frames of a sequence sample, stacked) and decode its label.
+
+    Args:
+        frames: the frames before ``image`` of a sequence sample, oldest first.
+        size: (height, width) in pixels to resize to (``dataset.resize``; images bilinear,
+            labels nearest neighbour), or None for the files' own size.
+
+    Returns:
+        ``(image, label)``: (H, W, T * C) uint8 image, the T = len(frames) + 1 frames of C bands
+        oldest first along the last axis, and (H, W) uint8 class indices, 255 = ignore.
+
+    Raises:
+        WeaksegError: unreadable file, unknown label colour (see
+            :func:`weakseg.io.labels.colors_to_index`), or image, frame and label of different size
+            (the message names the files and shapes).
+    """
+    image = read_image(image_path)
+    earlier = [read_image(path) for path in frames]
+    for path, frame in zip(frames, earlier, strict=True):
+        if frame.shape != image.shape:
+            raise WeaksegError(
+                f"frame {path} has shape {frame.shape} but the annotated frame {image_path} {image.shape}"
+            )
+    image = np.concatenate([*earlier, image], axis=2) if earlier else image
+    raw_label = adapter.read_label(label_path)
+    if image.shape[:2] != raw_label.shape[:2]:
+        raise WeaksegError(
+            f"image {image_path} is {image.shape[0]}x{image.shape[1]} px but label {label_path} is "
+            f"{raw_label.shape[0]}x{raw_label.shape[1]} px (shapes {image.shape} and {raw_label.shape})"
+        )
+    label, _ = adapter.label_to_index(raw_label, str(label_path), snap_max_distance)
+    if size is not None:
+        image, label = resize_image(image, tuple(size)), resize_label(label, tuple(size))
+    return image, label
+
+
+def scene_files(images: list[str], labels: list[str]) -> dict[str, tuple[str, str]]:
+    """Scene id -> (image, label) of ``prepared/<scene>/{image,label}.npy`` paths given in the same order.
+
+    Raises:
+        WeaksegError: the lists differ in length, or an image and its label are in different scene folders.
+    """
+    if len(images) != len(labels):
+        raise WeaksegError(f"{len(images)} prepared images but {len(labels)} labels; give one label per image")
+    files = {}
+    for image, label in zip(images, labels, strict=True):
+        if Path(image).parent.name != Path(label).parent.name:
+            raise WeaksegError(f"{image} and {label} are not of the same scene")
+        files[Path(image).parent.name] = (image, label)
+    return files
+
+
+def write_prepared(image_out: str | Path, label_out: str | Path, image: np.ndarray, label: np.ndarray) -> None:
+    """Save ``image`` and ``label`` as ``.npy`` files, both or neither."""
+    with staged_outputs(image_out, label_out) as (image_tmp, label_tmp):
+        for path, array in ((image_tmp, image), (label_tmp, label)):
+            with open(path, "wb") as handle:
+                np.save(handle, array)

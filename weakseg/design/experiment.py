@@ -1,0 +1,377 @@
+"""The experiment design: the table of variants, and the runs a configuration asks for.
+
+A *run* is one training job: a variant, a strong fraction (the share of all tiles with pixel
+labels), a seed and a grid point. The Snakemake rules take these as wildcards; this module
+is the one place that says which runs exist and what each one trains on. It imports neither
+torch nor numpy, so the workflow can plan without them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+from weakseg.io.errors import WeaksegError
+from weakseg.io.names import label_value
+
+#: Sets of a split: pixel-labelled ``strong``, weakly labelled ``weak``, ``val`` (selection:
+#: epochs, grid points) and the optional ``test`` (scoring, when ``split.fractions.test`` > 0).
+SET_NAMES = ("strong", "weak", "val", "test")
+#: Sets every split has (``test`` is optional).
+REQUIRED_SETS = ("strong", "weak", "val")
+#: The strong and weak sets together: the tiles a model may learn from.
+POOL = ("strong", "weak")
+#: The held-out sets: tiles no model learns from; one of them is scored (see ``scored_set``).
+HELD_OUT = ("val", "test")
+#: Config sections a grid may vary.
+GRID_SECTIONS = ("training", "pretraining", "model")
+#: Keys of the ``training`` section every run shares, whatever its schedule section.
+SHARED_TRAINING_KEYS = ("device", "log_every_batches", "checkpoint", "compile")
+#: The ``fraction`` wildcard of runs that do not depend on the strong fraction.
+ALL_TILES = "all"
+#: The ``point`` wildcard of runs with the configured hyperparameters.
+DEFAULT_POINT = "default"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of training a model.
+
+    Attributes:
+        name: the ``variant`` wildcard.
+        pixel_sets: sets whose pixel labels give the pixel loss.
+        weak_sets: sets whose label proportions (weak labels) give the proportion loss.
+        section: config section holding the schedule (epochs, steps, batch size, lr, loss).
+        init_from: variant whose ``model.pt`` (same fraction, seed and grid point) it starts from.
+        per_fraction: False if the training set does not depend on the strong fraction.
+        description: one line for the report.
+    """
+
+    name: str
+    pixel_sets: tuple[str, ...]
+    weak_sets: tuple[str, ...]
+    section: str
+    init_from: str | None
+    per_fraction: bool
+    description: str
+
+    @property
+    def mode(self) -> str:
+        """``strong`` (pixel loss only), ``weak`` (proportion loss only) or ``joint`` (both)."""
+        if self.pixel_sets and self.weak_sets:
+            return "joint"
+        return "strong" if self.pixel_sets else "weak"
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("strong_only", ("strong",), (), "training", None, True, "pixel loss on the strong set (the baseline)"),
+        Variant(
+            "weak_only",
+            (),
+            ("weak",),
+            "pretraining",
+            None,
+            True,
+            "proportion loss on the weak set (label proportions only)",
+        ),
+        Variant(
+            "weak_finetuned",
+            ("strong",),
+            (),
+            "training",
+            "weak_only",
+            True,
+            "weak_only's weights, then the strong_only schedule on the strong set",
+        ),
+        Variant(
+            "joint",
+            ("strong",),
+            ("weak",),
+            "training",
+            None,
+            True,
+            "each step: pixel loss on a strong batch + joint_weight x proportion loss on a weak batch",
+        ),
+        Variant(
+            "full",
+            ("strong", "weak"),
+            (),
+            "training",
+            None,
+            False,
+            "upper bound: pixel labels of the strong and weak sets",
+        ),
+    )
+}
+BASELINE = "strong_only"
+UPPER_BOUND = "full"
+#: The variant that answers "does pretraining on weak labels help?".
+PRETRAINED = "weak_finetuned"
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    """One training job; its wildcards are the fields, its folder :attr:`path` (:meth:`parse` reads one back).
+
+    The one place a run folder is written and read: the plan, the rules, the report and the
+    dashboard all go through it.
+    """
+
+    variant: str
+    fraction: str
+    seed: int
+    point: str = DEFAULT_POINT
+
+    @property
+    def path(self) -> str:
+        """``{variant}/strong-{fraction}/seed-{seed}/{point}``, as in the rules' paths."""
+        return f"{self.variant}/strong-{self.fraction}/seed-{self.seed}/{self.point}"
+
+    @classmethod
+    def parse(cls, path: str) -> Run:
+        """The run of a folder :attr:`path` (the last four parts of ``path``, separated by ``/``).
+
+        Raises:
+            WeaksegError: ``path`` does not end in ``variant/strong-F/seed-S/point`` (S an integer).
+        """
+        parts = str(path).replace("\\", "/").rstrip("/").split("/")[-4:]
+        seed = parts[2].removeprefix("seed-") if len(parts) == 4 else ""
+        if not seed.isdigit() or not parts[1].startswith("strong-") or not parts[2].startswith("seed-"):
+            raise WeaksegError(f"{path!r} is not a run folder of the form variant/strong-F/seed-S/point")
+        return cls(parts[0], parts[1].removeprefix("strong-"), int(seed), parts[3])
+
+    @classmethod
+    def from_wildcards(cls, wildcards) -> Run:
+        """The run of a job's ``variant``, ``fraction``, ``seed`` and ``point`` wildcards."""
+        return cls(wildcards.variant, wildcards.fraction, int(wildcards.seed), wildcards.point)
+
+    def as_dict(self) -> dict:
+        """``{"variant", "fraction", "seed", "point"}``: the run's identity in JSON files and tables."""
+        return {"variant": self.variant, "fraction": self.fraction, "seed": self.seed, "point": self.point}
+
+
+def fraction_label(fraction: float) -> str:
+    """A strong fraction as its wildcard: ``0.1`` -> ``"0.1"`` (shortest round-trip form)."""
+    return format(float(fraction), "g")
+
+
+def strong_fractions(config: dict) -> list[float]:
+    """``experiment.strong_fractions``, or ``[split.fractions.strong]`` when it is null."""
+    values = config["experiment"]["strong_fractions"]
+    return list(values) if values else [config["split"]["fractions"]["strong"]]
+
+
+def split_seed(config: dict, seed: int) -> int:
+    """The split a run of ``seed`` uses: its own seed with ``experiment.resample_split``, else ``split.seed``."""
+    return int(seed) if config["experiment"]["resample_split"] else int(config["split"]["seed"])
+
+
+def grid_points(grid: dict) -> list[tuple[str, dict]]:
+    """Every point of ``experiment.grid`` as ``(label, {dotted key: value})``, in a fixed order.
+
+    The label is the point's wildcard, e.g. ``training.lr~0.001,training.batch_size~8`` (keys
+    in the order given, values as :func:`weakseg.io.names.label_value`: JSON, strings bare, any
+    character unsafe in a path segment percent-encoded). An empty grid has no points.
+    """
+    if not grid:
+        return []
+    keys = list(grid)
+    points = []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        pairs = zip(keys, values, strict=False)
+        label = ",".join(f"{k}~{label_value(v)}" for k, v in pairs)
+        points.append((label, dict(zip(keys, values, strict=False))))
+    return points
+
+
+def point_overrides(config: dict, point: str) -> dict:
+    """The ``{dotted key: value}`` of grid point ``point`` (empty for ``default``).
+
+    Raises:
+        WeaksegError: ``point`` is not a point of ``experiment.grid``.
+    """
+    if point == DEFAULT_POINT:
+        return {}
+    for label, overrides in grid_points(config["experiment"]["grid"]):
+        if label == point:
+            return overrides
+    raise WeaksegError(f"grid point {point!r} is not in experiment.grid")
+
+
+def planned_runs(config: dict) -> list[Run]:
+    """The runs the report scores: every selected variant x fraction x seed, plus the grid.
+
+    ``full`` runs once per seed (fraction ``all``). Grid points run for each variant of
+    ``experiment.grid_variants``, at every strong fraction and seed. Runs a variant starts
+    from (``weak_only`` for ``weak_finetuned``) are dependencies, not listed unless selected.
+    """
+    experiment = config["experiment"]
+    fractions = [fraction_label(f) for f in strong_fractions(config)]
+    runs = []
+    for name in experiment["variants"]:
+        for seed in experiment["seeds"]:
+            for fraction in fractions if VARIANTS[name].per_fraction else [ALL_TILES]:
+                runs.append(Run(name, fraction, int(seed)))
+    for name in experiment["grid_variants"]:
+        for label, _ in grid_points(experiment["grid"]):
+            for seed in experiment["seeds"]:
+                for fraction in fractions if VARIANTS[name].per_fraction else [ALL_TILES]:
+                    runs.append(Run(name, fraction, int(seed), label))
+    return list(dict.fromkeys(runs))
+
+
+def main_runs(config: dict) -> list[Run]:
+    """The planned runs at the configured hyperparameters (grid points have a table of their own)."""
+    return [run for run in planned_runs(config) if run.point == DEFAULT_POINT]
+
+
+def scored_set(config: dict) -> str:
+    """The set every reported number comes from: ``test`` when the split has one, else ``val``."""
+    split = config["split"]
+    return "test" if split["fractions"].get("test", 0) > 0 or split["use_official_test"] else "val"
+
+
+def init_run(run: Run) -> Run | None:
+    """The run whose ``model.pt`` ``run`` starts from (same fraction, seed, point), or None."""
+    parent = VARIANTS[run.variant].init_from
+    return None if parent is None else Run(parent, run.fraction, run.seed, run.point)
+
+
+def _with_overrides(config: dict, overrides: dict) -> dict:
+    sections = {name: dict(config[name]) for name in GRID_SECTIONS}
+    for key, value in overrides.items():
+        section, name = key.split(".", 1)
+        sections[section][name] = value
+    return sections
+
+
+def run_settings(config: dict, run: Run) -> dict:
+    """What a run's training depends on from the config (its ``params``, so an edit reruns it).
+
+    Returns:
+        ``{"variant", "mode", "strong_fraction", "seed", "point", "model", "training"}``;
+        ``training`` holds the schedule of the variant's section (grid overrides applied),
+        the keys of :data:`SHARED_TRAINING_KEYS`, ``seed``; for variants that train on weak
+        labels also ``weak_kind`` (``experiment.weak_kind``) and ``weak_loss``
+        (``pretraining.loss``), and for ``joint`` ``joint_weight``. Runs without weak labels
+        carry no weak-label setting, so changing the kind reruns exactly the runs that use it.
+    """
+    variant = VARIANTS[run.variant]
+    sections = _with_overrides(config, point_overrides(config, run.point))
+    schedule = dict(sections[variant.section])
+    training = {**schedule, **{k: sections["training"][k] for k in SHARED_TRAINING_KEYS}, "seed": int(run.seed)}
+    if variant.section == "pretraining":
+        training.pop("loss")
+    if variant.weak_sets:
+        training["weak_kind"] = config["experiment"]["weak_kind"]
+        training["weak_loss"] = sections["pretraining"]["loss"]
+    if variant.mode == "joint":
+        training["joint_weight"] = config["experiment"]["joint_weight"]
+    return {
+        "variant": variant.name,
+        "mode": variant.mode,
+        "strong_fraction": run.fraction,
+        "seed": int(run.seed),
+        "point": run.point,
+        "model": {**sections["model"], "frames": config["sequence"]["length"]},
+        "training": training,
+    }
+
+
+#: ``model.encoder_weights`` values that name no file: random init, or smp's ImageNet download.
+NAMED_WEIGHTS = (None, "imagenet")
+
+
+def local_encoder_weights(model: dict) -> str | None:
+    """The local encoder state_dict (a path) a run's ``model`` settings start from, or None.
+
+    It is an input of the train job and part of its resume fingerprint, so replacing the file
+    reruns the run instead of resuming it.
+    """
+    weights = model.get("encoder_weights")
+    return None if weights in NAMED_WEIGHTS else str(weights)
+
+
+def check_fractions(fractions: dict) -> None:
+    """Require the sets strong, weak, val (and optionally test), each > 0, summing to 1 (within 1e-6).
+
+    Raises:
+        WeaksegError: naming ``split.fractions`` and the values at fault.
+    """
+    keys = set(fractions)
+    if not set(REQUIRED_SETS) <= keys <= set(SET_NAMES):
+        raise WeaksegError(
+            f"split.fractions must have the keys {', '.join(REQUIRED_SETS)} and optionally test; "
+            f"got {sorted(fractions)}"
+        )
+    bad = {k: v for k, v in fractions.items() if not v > 0 and not (k == "test" and v == 0)}
+    if bad:
+        raise WeaksegError(f"split.fractions: every fraction must be > 0 (test may be 0); got {bad}")
+    total = sum(fractions.values())
+    if abs(total - 1) > 1e-6:
+        raise WeaksegError(f"split.fractions must sum to 1; {fractions} sums to {total:.6g}")
+
+
+def check_tile_grid(tile_size: int, stride: int) -> None:
+    """Require 0 < stride <= tile_size (pixels) and a tile size that is a multiple of 32.
+
+    32 is the output stride of the smp encoders; a larger stride would skip pixels.
+
+    Raises:
+        WeaksegError: naming ``tiling.stride`` or ``tiling.tile_size`` and the values.
+    """
+    if stride < 1 or stride > tile_size:
+        raise WeaksegError(
+            f"tiling.stride: {stride} px must be in 1..tile_size ({tile_size} px); more would skip pixels"
+        )
+    if tile_size % 32:
+        raise WeaksegError(f"tiling.tile_size: {tile_size} px must be a multiple of 32 (the encoders' output stride)")
+
+
+def check_grouping(group_by: str, stride: int, tile_size: int) -> None:
+    """Refuse ``group_by: tile`` when tiles overlap (stride < tile_size, both in pixels).
+
+    Overlapping neighbours would land in different sets and share pixels across them.
+
+    Raises:
+        WeaksegError: naming ``split.group_by`` and the stride and tile size.
+    """
+    if group_by == "tile" and stride < tile_size:
+        raise WeaksegError(
+            f"split.group_by: 'tile' with overlapping tiles (stride {stride} < tile_size {tile_size} px) would put "
+            "overlapping tiles in different sets; use 'block' or 'scene'"
+        )
+
+
+def check_experiment(config: dict) -> None:
+    """Checks of the ``experiment`` section that JSON Schema cannot express.
+
+    Raises:
+        WeaksegError: naming the key: an unknown variant or grid variant, a strong fraction
+            not below the share of strong + weak tiles (at that share the weak set is empty), a grid key outside
+            :data:`GRID_SECTIONS` or not in its section, or a non-finite number.
+    """
+    experiment = config["experiment"]
+    for key in ("variants", "grid_variants"):
+        unknown = [v for v in experiment[key] if v not in VARIANTS]
+        if unknown:
+            raise WeaksegError(f"config experiment.{key}: {unknown} not in the variants {', '.join(VARIANTS)}")
+    pool = sum(config["split"]["fractions"].get(name, 0) for name in POOL)
+    for fraction in strong_fractions(config):
+        if not (0 < fraction < pool - 1e-9) or not math.isfinite(fraction):
+            raise WeaksegError(
+                f"config experiment.strong_fractions: {fraction} must be > 0 and below the share of strong + weak "
+                f"tiles ({pool:g} = split.fractions.strong + split.fractions.weak), so that weak tiles remain"
+            )
+    for key, values in experiment["grid"].items():
+        section, _, name = key.partition(".")
+        if section not in GRID_SECTIONS or name not in config.get(section, {}):
+            raise WeaksegError(
+                f"config experiment.grid: {key!r} is not a key of the sections {', '.join(GRID_SECTIONS)} "
+                "(write it as section.key, e.g. training.lr)"
+            )
+        if not values:
+            raise WeaksegError(f"config experiment.grid.{key}: give at least one value")

@@ -1,0 +1,180 @@
+"""The predict stage: a trained model applied to whole images or scenes of any size.
+
+Per image ``<name>`` it writes the class-index mask ``<name>.png`` (``<name>.tif`` with the
+input's georeferencing tags when the input is a GeoTIFF), the colourised mask
+``<name>_color.png`` (dataset palette, unlabelled black) and ``<name>_overlay.png`` (the image
+half-blended with the colours); when ground truth exists (the dataset's own scenes),
+``metrics.json`` holds the task's scores over all predicted images at their original size.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from weakseg.io.errors import WeaksegError
+from weakseg.io.imageio import display_rgb, open_image, read_geotags, write_png, write_tiff
+from weakseg.io.labels import colorize
+from weakseg.io.outputs import staged_outputs, write_json
+from weakseg.learn.evaluation import whole_scenes
+from weakseg.learn.inference import check_model_fits, load_model, resolve_device
+from weakseg.learn.metrics import confusion_matrix, segmentation_metrics
+from weakseg.learn.sliding_window import model_batches, predict_classes
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+
+
+@dataclass(frozen=True)
+class PredictImage:
+    """One image to predict: its output name, file (image file or prepared ``.npy``) and optional label ``.npy``."""
+
+    name: str
+    image: str
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Sliding-window settings: window (px), overlap (fraction), windows per batch, model scale (px or None)."""
+
+    window: int
+    overlap: float
+    batch_size: int
+    shorter_side: int | None = None
+
+
+def folder_images(folder: str | Path) -> list[PredictImage]:
+    """The TIFF/PNG/JPEG images of ``folder`` (not recursive), by name.
+
+    Raises:
+        WeaksegError: the folder is missing or holds no such image (naming it), or two images
+            share a name (``scene.png`` and ``scene.jpg``: their outputs would overwrite each other).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise WeaksegError(f"predict.input: {folder} is not a folder (nor val or test)")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise WeaksegError(f"predict.input: {folder} holds no image ({', '.join(IMAGE_SUFFIXES)})")
+    by_name: dict[str, list[str]] = {}
+    for path in files:
+        by_name.setdefault(path.stem, []).append(path.name)
+    clashes = {name: found for name, found in by_name.items() if len(found) > 1}
+    if clashes:
+        name, found = next(iter(clashes.items()))
+        raise WeaksegError(
+            f"predict.input: {folder} holds {' and '.join(found)}, whose outputs would both be named {name}.png "
+            f"({len(clashes)} such name(s)); rename or move one of each"
+        )
+    return [PredictImage(p.stem, str(p)) for p in files]
+
+
+def predict_images(
+    model_path: str | Path,
+    images: list[PredictImage],
+    out_dir: str | Path,
+    windows: Windows,
+    palette: np.ndarray,
+    device_name: str = "auto",
+) -> dict | None:
+    """Predict every image and write the outputs listed in the module docstring to ``out_dir`` (all or nothing).
+
+    Returns:
+        The content of ``metrics.json`` (:func:`weakseg.learn.metrics.segmentation_metrics` plus
+        ``n_images`` and ``images``), or None when no image has a label.
+
+    Raises:
+        WeaksegError: an unreadable model or image, a model of another class count than
+            ``palette``, an image whose band count differs from the model's, or a label whose
+            size differs from its image.
+    """
+    device = resolve_device(device_name)
+    model, record = load_model(model_path, device)
+    check_model_fits(record, model_path, n_classes=len(palette))
+    class_names = list(record["class_names"])
+    predict_batch = model_batches(model, device)
+    confusion, labelled = np.zeros((len(class_names), len(class_names)), dtype=np.int64), []
+    with staged_outputs(out_dir) as (staged,):
+        staged.mkdir()
+        for item in images:
+            frames = record["model"].get("frames", 1)
+            predicted = _predict_one(
+                predict_batch, item, windows, palette, staged, model.mean_pixel, frames, record["in_channels"]
+            )
+            if item.label is not None:
+                truth = np.load(item.label, mmap_mode="r")
+                if truth.shape != predicted.shape:
+                    raise WeaksegError(f"{item.label}: label {truth.shape} and image {predicted.shape} differ in size")
+                confusion += confusion_matrix(predicted, np.asarray(truth), len(class_names))
+                labelled.append(item.name)
+        metrics = None
+        if labelled:
+            metrics = {**segmentation_metrics(confusion, class_names), "n_images": len(labelled), "images": labelled}
+            metrics.update(class_names=class_names, checkpoint=str(model_path), device=str(device))
+            write_json(staged / "metrics.json", metrics)
+    return metrics
+
+
+def _predict_one(
+    predict_batch,
+    item: PredictImage,
+    windows: Windows,
+    palette: np.ndarray,
+    out: Path,
+    fill: np.ndarray,
+    frames: int,
+    bands: int,
+) -> np.ndarray:
+    """Predict one image and write its mask, colours and overlay; returns the (H, W) uint8 class map.
+
+    Raises:
+        WeaksegError: the image's band count differs from the model's (naming both and the fix).
+    """
+    # The user's own images: Pillow's decompression-bomb limit (89 Mpx) would refuse the large
+    # scenes this stage exists for, and memory stays bounded by the sliding window.
+    image = open_image(item.image, max_pixels=None)
+    if image.shape[2] != bands:
+        kind = {1: "grayscale", 2: "grayscale with alpha", 4: "RGBA or 4-band"}.get(image.shape[2], "")
+        raise WeaksegError(
+            f"{item.image}: {image.shape[2]} band(s) ({kind or 'as stored'}), but the model reads {bands}; "
+            f"convert the image to {bands} bands (e.g. RGB without alpha) in the band order it was trained on"
+        )
+    predicted = predict_classes(
+        predict_batch, image, windows.window, windows.overlap, windows.batch_size, windows.shorter_side, fill=fill
+    )
+    geotags = read_geotags(item.image) if Path(item.image).suffix.lower() in (".tif", ".tiff") else []
+    if geotags:
+        write_tiff(out / f"{item.name}.tif", predicted, geotags)
+    else:
+        write_png(out / f"{item.name}.png", predicted)
+    colours = colorize(predicted, palette)
+    write_png(out / f"{item.name}_color.png", colours)
+    write_png(out / f"{item.name}_overlay.png", overlay(np.asarray(image), colours, frames=frames))
+    log.info("%s: %d x %d px predicted", item.name, *predicted.shape)
+    return predicted
+
+
+def overlay(image: np.ndarray, colours: np.ndarray, alpha: float = 0.5, frames: int = 1) -> np.ndarray:
+    """(H, W, 3) uint8: the image (a sequence's last frame, see :func:`display_rgb`) blended with ``colours``."""
+    rgb = display_rgb(image, frames)
+    return np.round((1 - alpha) * rgb + alpha * colours).astype(np.uint8)
+
+
+def scenes_of_set(tiles, sets: dict[str, list[str]], set_name: str, files: dict[str, tuple[str, str]]) -> list:
+    """The prepared scenes of ``set_name`` as :class:`PredictImage` with their labels.
+
+    Raises:
+        WeaksegError: see :func:`weakseg.learn.evaluation.whole_scenes`, or a scene without prepared files.
+    """
+    names = whole_scenes(
+        tiles, sets, set_name, f"predict.input: {set_name} (whole scenes; or give predict.input a folder of images)"
+    )
+    missing = [s for s in names if s not in files]
+    if missing:
+        raise WeaksegError(f"scene {missing[0]}: no prepared image and label were given")
+    return [PredictImage(s, *files[s]) for s in names]

@@ -1,0 +1,319 @@
+"""PyTorch datasets over the memory-mapped tile arrays written by the tile and augment stages."""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, Dataset, Sampler
+
+from weakseg.data.splitting import sets_at_fraction
+from weakseg.data.tiling import read_tiles, rows_of
+from weakseg.design.experiment import Variant
+from weakseg.io.errors import WeaksegError
+from weakseg.learn.models import IMAGENET_MEAN, IMAGENET_STD
+from weakseg.weak.table import read_weak_labels
+
+
+class TileDataset(Dataset):
+    """Tiles ``rows`` of ``images.npy`` / ``masks.npy``, optionally augmented, as tensors.
+
+    Arrays are opened with ``mmap_mode="r"`` on first access (so each DataLoader worker maps
+    them itself and only the tiles read are paged in).
+
+    Each item is a dict:
+        ``image``: (C, T, T) uint8 pixel values (the model normalises them on its device);
+        ``mask``: (T, T) int64 class indices, 255 = ignore (only when ``masks_path`` is given:
+        a weakly labelled set passes None, and its pixel labels are never opened);
+        ``weak_label``: (D,) float32 weak label, when ``weak_labels`` was given;
+        ``row``: the tile's row in the arrays.
+
+    Items are looked up by ``(epoch, draw, index)`` keys (from :class:`EpochSampler`; ``draw``
+    is the position in the epoch's stream), ``(epoch, index)`` or a plain index (epoch 0).
+    Augmentation draws are seeded by ``(seed, epoch, draw)``, so a run gives the same draws
+    with any number of (persistent) workers and after a resume, and a tile drawn twice in an
+    epoch gets two different augmentations.
+    """
+
+    def __init__(
+        self,
+        images_path: str,
+        masks_path: str | None,
+        rows: list[int],
+        transform=None,
+        weak_labels: np.ndarray | None = None,
+        seed: int = 0,
+    ):
+        self.images_path = str(images_path)
+        self.masks_path = None if masks_path is None else str(masks_path)
+        self.rows = list(rows)
+        self.transform = transform
+        self.weak_labels = None if weak_labels is None else np.asarray(weak_labels, dtype=np.float32)
+        self.seed = seed
+        self._images = self._masks = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, key: int | tuple[int, ...]) -> dict:
+        epoch, draw, index = split_key(key)
+        if self._images is None:
+            self._images = np.load(self.images_path, mmap_mode="r")
+            if self.masks_path is not None:
+                self._masks = np.load(self.masks_path, mmap_mode="r")
+        row = self.rows[index]
+        targets = {"image": np.asarray(self._images[row])}
+        if self._masks is not None:
+            targets["mask"] = np.asarray(self._masks[row])
+        if self.transform is not None:
+            from weakseg.data.augmentation import augment  # albumentations only where a pipeline is used
+
+            self.transform.set_random_seed(((self.seed * 1_000_003 + epoch) * 1_000_003 + draw) % 2**32)
+            targets = augment(self.transform, targets["image"], targets.get("mask"))
+        item = {
+            "image": torch.from_numpy(np.ascontiguousarray(targets["image"].transpose(2, 0, 1))),
+            "row": row,
+        }
+        if "mask" in targets:
+            item["mask"] = torch.from_numpy(targets["mask"].astype(np.int64))
+        if self.weak_labels is not None:
+            item["weak_label"] = torch.from_numpy(self.weak_labels[index])
+        return item
+
+
+def split_key(key: int | tuple[int, ...]) -> tuple[int, int, int]:
+    """``(epoch, draw, index)`` of a dataset key: ``index``, ``(epoch, index)`` or ``(epoch, draw, index)``."""
+    if not isinstance(key, tuple):
+        return 0, int(key), int(key)
+    if len(key) == 2:
+        return int(key[0]), int(key[1]), int(key[1])
+    return int(key[0]), int(key[1]), int(key[2])
+
+
+class EpochConcatDataset(ConcatDataset):
+    """:class:`~torch.utils.data.ConcatDataset` that passes ``(epoch, draw, index)`` keys through."""
+
+    def __getitem__(self, key: int | tuple[int, ...]) -> dict:
+        epoch, draw, index = split_key(key)
+        part = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[part - 1] if part else 0
+        return self.datasets[part][(epoch, draw, index - start)]
+
+
+class EpochSampler(Sampler):
+    """Yields ``(epoch, draw, index)`` keys: ``draws`` indices per epoch, or ``0..size-1`` in order.
+
+    Shuffled: consecutive permutations of the dataset, seeded by ``(seed, epoch, pass)``, cut
+    to ``draws`` indices (default: one pass), so every epoch has the same number of optimiser
+    steps whatever the set's size. Set :attr:`epoch` before each epoch. The epoch travels with
+    each key, so DataLoader workers can stay alive across epochs (``persistent_workers``) and
+    still draw fresh, reproducible augmentations.
+    """
+
+    def __init__(self, size: int, shuffle: bool, seed: int = 0, draws: int | None = None):
+        self.size, self.shuffle, self.seed, self.epoch = size, shuffle, seed, 0
+        self.draws = size if draws is None or not shuffle else draws
+
+    def __len__(self) -> int:
+        return self.draws
+
+    def __iter__(self):
+        if not self.shuffle:
+            order = np.arange(self.size)
+        else:
+            passes = -(-self.draws // max(self.size, 1))
+            order = np.concatenate(
+                [np.random.default_rng([self.seed, self.epoch, k]).permutation(self.size) for k in range(passes)]
+            )[: self.draws]
+        return iter([(self.epoch, draw, int(i)) for draw, i in enumerate(order)])
+
+
+@dataclass
+class TrainingData:
+    """What one run trains and validates on.
+
+    Attributes:
+        train: the tiles of the run's main loss, augmented as configured: pixel-labelled
+            tiles (items with ``mask``) in strong and joint mode, weakly labelled tiles
+            (items with ``weak_label`` and no ``mask``) in weak mode.
+        val: the validation tiles, unaugmented, with masks (and their ``weak_label`` when the
+            run uses weak labels).
+        in_channels: bands per tile.
+        class_names: K names.
+        mean, std: the input normalisation of the run's model, fractions of 255 per band.
+        weak: joint mode only: the weakly labelled tiles of the weak loss (no masks).
+    """
+
+    train: Dataset
+    val: Dataset
+    in_channels: int
+    class_names: list[str]
+    weak: Dataset | None = None
+    mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
+    std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
+
+
+@dataclass
+class SplitTiles:
+    """The tiles of a split: their rows in the tile arrays and, for runs that use them, their weak labels.
+
+    Attributes:
+        tiles_dir: folder with ``images.npy``, ``masks.npy`` and ``tiles.csv``.
+        splits: the content of ``splits.json`` (see :func:`weakseg.data.splitting.split_tiles`).
+        row_of: tile id -> row in the arrays.
+        weak_label_of: tile id -> (D,) float64 weak label (empty without a weak-label table).
+        class_names: K names.
+        splits_path, weak_labels_path: where ``splits`` and ``weak_label_of`` were read, for messages.
+    """
+
+    tiles_dir: Path
+    splits: dict
+    row_of: dict[str, int]
+    weak_label_of: dict[str, np.ndarray]
+    class_names: list[str]
+    splits_path: Path
+    weak_labels_path: Path | None
+
+    @classmethod
+    def load(
+        cls,
+        tiles_dir: str | Path,
+        splits_path: str | Path,
+        class_names: list[str] | tuple[str, ...],
+        weak_labels_path: str | Path | None = None,
+    ) -> SplitTiles:
+        """Read ``tiles.csv``, ``splits.json`` and, when given (runs that use weak labels), ``weak_labels.csv``."""
+        tiles_dir = Path(tiles_dir)
+        row_of = rows_of(read_tiles(tiles_dir / "tiles.csv"))
+        weak_label_of = {}
+        if weak_labels_path is not None:
+            label_ids, _, labels, _ = read_weak_labels(weak_labels_path)
+            weak_label_of = dict(zip(label_ids, labels, strict=False))
+        with open(splits_path) as handle:
+            splits = json.load(handle)
+        return cls(
+            tiles_dir,
+            splits,
+            row_of,
+            weak_label_of,
+            list(class_names),
+            Path(splits_path),
+            None if weak_labels_path is None else Path(weak_labels_path),
+        )
+
+    @property
+    def sets(self) -> dict[str, list[str]]:
+        """The reference sets (strong, weak, val, test) of ``splits.json``."""
+        return {"test": [], **self.splits["sets"]}
+
+    def sets_at(self, fraction: str | float | None) -> dict[str, list[str]]:
+        """The sets at strong fraction ``fraction`` (see :func:`weakseg.data.splitting.sets_at_fraction`)."""
+        try:
+            return sets_at_fraction(self.splits, fraction)
+        except KeyError as error:
+            raise WeaksegError(
+                f"{self.splits_path}: no key {error} (written by an older version); rerun the split"
+            ) from error
+
+    def rows_and_weak_labels(self, ids: list[str]) -> tuple[list[int], np.ndarray | None]:
+        """Array rows and (len(ids), D) weak labels of tiles ``ids`` (None without a weak-label table).
+
+        Raises:
+            WeaksegError: a tile is missing from ``tiles.csv`` or the weak labels (a stale split).
+        """
+        weak = self.weak_labels_path is not None
+        missing = [t for t in ids if t not in self.row_of or (weak and t not in self.weak_label_of)]
+        if missing:
+            raise WeaksegError(
+                f"{self.splits_path}: tiles {missing[:5]} are not in {self.tiles_dir / 'tiles.csv'}"
+                f"{f' or {self.weak_labels_path}' if weak else ''}; rerun the split"
+            )
+        labels = np.array([self.weak_label_of[t] for t in ids]).reshape(len(ids), -1) if weak else None
+        return [self.row_of[t] for t in ids], labels
+
+    def dataset(self, ids: list[str], transform=None, pixel_labels: bool = True, seed: int = 0) -> TileDataset:
+        """A :class:`TileDataset` of tiles ``ids``, their weak labels (if loaded), their masks if ``pixel_labels``."""
+        rows, weak_labels = self.rows_and_weak_labels(ids)
+        masks = self.tiles_dir / "masks.npy" if pixel_labels else None
+        return TileDataset(self.tiles_dir / "images.npy", masks, rows, transform, weak_labels, seed)
+
+
+def _training_set(tiles: SplitTiles, ids: list[str], pixel_labels: bool, pipeline_path, offline_dir: Path, seed: int):
+    """Tiles ``ids`` augmented online with the pipeline, or with their offline copies (unaugmented)."""
+    pipeline = "strong" if pixel_labels else "weak"
+    with open(offline_dir / "copies.csv", newline="") as handle:
+        wanted = set(ids)
+        copies = [row for row in csv.DictReader(handle) if row["pipeline"] == pipeline and row["tile_id"] in wanted]
+    if not copies:
+        from weakseg.data.augmentation import load_pipeline  # albumentations only where a pipeline is loaded
+
+        return tiles.dataset(ids, load_pipeline(pipeline_path), pixel_labels, seed)
+    copy_labels = None
+    if tiles.weak_labels_path is not None:
+        copy_labels = np.array([tiles.weak_label_of[row["tile_id"]] for row in copies])
+    masks = offline_dir / "masks.npy" if pixel_labels else None
+    return EpochConcatDataset(
+        [
+            tiles.dataset(ids, None, pixel_labels, seed),
+            TileDataset(
+                offline_dir / "images.npy", masks, [int(row["row"]) for row in copies], None, copy_labels, seed
+            ),
+        ]
+    )
+
+
+def load_training_data(
+    variant: Variant,
+    fraction: str,
+    *,
+    tiles_dir: str | Path,
+    splits_path: str | Path,
+    class_names: list[str] | tuple[str, ...],
+    weak_labels_path: str | Path | None,
+    pipelines_dir: str | Path,
+    offline_dir: str | Path,
+    seed: int,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+) -> TrainingData:
+    """Datasets for one run of ``variant`` at strong fraction ``fraction`` (``"all"``: the pool).
+
+    Pixel-labelled training tiles are the union of the variant's ``pixel_sets``, augmented with
+    ``pipelines_dir/strong.yaml``; weakly labelled ones the union of its ``weak_sets``,
+    augmented with ``weak.yaml`` and read without their masks (their pixel labels are never
+    opened). Offline copies from the augment stage replace online augmentation when present.
+    Weak labels come from ``weak_labels.csv``, read only by variants with weak sets
+    (``weak_labels_path`` None otherwise). ``mean`` and ``std`` (fractions of 255 per band) are
+    the input normalisation of the run's model.
+
+    Raises:
+        WeaksegError: a tile id of the split missing from ``tiles.csv`` or the weak labels,
+            a variant with weak sets but no ``weak_labels_path``, or an empty set at this fraction.
+    """
+    if variant.weak_sets and weak_labels_path is None:
+        raise WeaksegError(f"variant {variant.name} trains on weak labels: give the weak-label table")
+    tiles, offline_dir, pipelines_dir = (
+        SplitTiles.load(tiles_dir, splits_path, class_names, weak_labels_path),
+        Path(offline_dir),
+        Path(pipelines_dir),
+    )
+    sets = tiles.sets_at(fraction)
+    union = lambda names: [t for name in names for t in sets[name]]  # noqa: E731
+    parts = []
+    if variant.pixel_sets:
+        parts.append(
+            _training_set(tiles, union(variant.pixel_sets), True, pipelines_dir / "strong.yaml", offline_dir, seed)
+        )
+    if variant.weak_sets:
+        parts.append(
+            _training_set(tiles, union(variant.weak_sets), False, pipelines_dir / "weak.yaml", offline_dir, seed)
+        )
+    val = tiles.dataset(sets["val"], seed=seed)
+    in_channels = int(np.load(tiles.tiles_dir / "images.npy", mmap_mode="r").shape[3])
+    weak = parts[1] if len(parts) > 1 else None
+    return TrainingData(parts[0], val, in_channels, tiles.class_names, weak, list(mean), list(std))

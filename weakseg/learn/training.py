@@ -1,0 +1,503 @@
+"""The training loop behind the ``train`` rule: one loop for every variant.
+
+* ``strong`` mode: pixel-wise loss on pixel-labelled tiles (strong_only, weak_finetuned, full).
+* ``weak`` mode: the weak loss of the run's weak-label kind (``weak_kind``, see
+  :mod:`weakseg.weak`) between each tile's pooled prediction and its weak label (weak_only;
+  for label proportions: the softmax averaged over every pixel of the tile). The masks of
+  weak tiles are never opened.
+* ``joint`` mode: each step sums the pixel loss on a strong batch and ``joint_weight`` x
+  the weak loss on a weak batch (one forward pass over both batches).
+
+Training length is counted in optimiser steps, the same for every variant: ``epochs`` x
+``steps_per_epoch`` batches of ``batch_size`` tiles, whatever the size of the training set
+(so ``full``, with eight times the tiles of ``strong_only``, takes the same time, and a
+comparison of variants is one of supervision, not of compute). An epoch is a fixed number of
+steps followed by a validation pass and a resume checkpoint (model, optimizer, scheduler,
+RNG states, history, a fingerprint of the inputs) under ``out_dir/resume/``; a rerun resumes
+from it, and refuses to if the settings or the content of any input changed (see
+:mod:`weakseg.learn.resume`). An epoch that leaves non-finite weights is never checkpointed.
+Declared outputs appear only when the run completes: ``model.pt`` (the final epoch with
+``checkpoint: last``, the best validation epoch with ``best``), ``last.pt`` (the final resume
+checkpoint), ``history.csv`` and ``tensorboard/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from weakseg.design.experiment import VARIANTS, local_encoder_weights
+from weakseg.io.errors import WeaksegError
+from weakseg.io.outputs import staged_outputs
+from weakseg.learn.inference import (
+    autocast_dtype,
+    check_model_fits,
+    load_weights,
+    make_loader,
+    place_model,
+    read_checkpoint,
+    resolve_device,
+    to_device,
+    validate,
+)
+from weakseg.learn.losses import SegmentationLoss, joint_loss
+from weakseg.learn.metrics import segmentation_metrics
+from weakseg.learn.models import build_model, resolve_task
+from weakseg.learn.resume import check_same_run, fingerprint, rng_state, seed_everything, set_rng_state, settings_hash
+from weakseg.learn.tile_data import TrainingData
+from weakseg.weak import get_weak_kind
+
+log = logging.getLogger(__name__)
+
+MODES = ("strong", "weak", "joint")
+CHECKPOINTS = ("last", "best")
+
+
+def _history_fields(class_names: list[str]) -> list[str]:
+    return ["epoch", "train_loss", "val_loss", "val_miou", "val_oa", "lr", "seconds"] + [
+        f"iou_{c}" for c in class_names
+    ]
+
+
+def write_history(path: Path, history: list[dict], class_names: list[str]) -> None:
+    """Per-epoch metrics as CSV (one row per epoch, columns :func:`_history_fields`)."""
+    with staged_outputs(path) as (staged,):
+        with open(staged, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=_history_fields(class_names))
+            writer.writeheader()
+            for row in history:
+                writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+
+
+def _save(path: Path, obj) -> None:
+    """``torch.save`` to ``path`` all or nothing.
+
+    Raises:
+        WeaksegError: the write failed (a full disk makes torch raise ``RuntimeError:
+            basic_ios::clear: iostream error``), naming the file, the free space and the fix.
+    """
+    try:
+        with staged_outputs(path) as (staged,):
+            torch.save(obj, staged)
+    except (RuntimeError, OSError) as error:
+        free = shutil.disk_usage(path.parent).free if path.parent.exists() else 0
+        raise WeaksegError(
+            f"{path}: cannot write the checkpoint ({str(error)[:120]}); is the disk full? {free / 2**30:.3g} GiB "
+            f"free on its file system. Free space and rerun: the run resumes from its last good checkpoint"
+        ) from None
+
+
+@dataclass
+class _Run:
+    """The state of a run in progress."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    device: torch.device
+    step_model: torch.nn.Module  # model, or torch.compile(model): same weights
+    history: list[dict] = field(default_factory=list)
+    best_score: float = -math.inf
+    start_epoch: int = 1
+    generators: list[torch.Generator] = field(default_factory=list)
+    inputs: dict[str, dict] = field(default_factory=dict)
+
+
+def _build(data: TrainingData, settings: dict, device: torch.device) -> _Run:
+    """Model (from ``init_from`` if given), AdamW, cosine annealing over the epochs, grad scaler."""
+    cfg, model_cfg = settings["training"], settings["model"]
+    model = build_model(
+        model_cfg["arch"],
+        model_cfg["encoder"],
+        model_cfg["encoder_weights"],
+        data.in_channels,
+        len(data.class_names),
+        model_cfg.get("task", "auto"),
+        data.mean,
+        data.std,
+        model_cfg.get("frames", 1),
+    )
+    if settings.get("init_from"):
+        parent = read_checkpoint(settings["init_from"])
+        check_model_fits(parent, settings["init_from"], len(data.class_names), data.in_channels)
+        load_weights(model, parent, settings["init_from"])
+        log.info("initialised from %s", settings["init_from"])
+    place_model(model, device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg["epochs"])
+    scaler = torch.amp.GradScaler("cuda", enabled=autocast_dtype(device) == torch.float16)
+    # The compiled module shares the weights; state_dicts are taken from the plain one.
+    step_model = torch.compile(model) if cfg.get("compile") else model
+    return _Run(model, optimizer, scheduler, scaler, device, step_model)
+
+
+def _resume(run: _Run, settings: dict, inputs: dict[str, str], resume_path: Path) -> None:
+    """Fingerprint the run's inputs; load an interrupted run of the same settings and inputs, if any.
+
+    Raises:
+        WeaksegError: the resume checkpoint is unreadable, or its settings or inputs differ
+            (naming what changed).
+    """
+    if not resume_path.exists():
+        run.inputs = fingerprint(inputs)
+        return
+    checkpoint = read_checkpoint(resume_path, f"delete {resume_path.parent} to start this run over")
+    run.inputs = fingerprint(inputs, known=checkpoint.get("inputs"))
+    check_same_run(checkpoint, settings, run.inputs, resume_path)
+    run.model.load_state_dict(checkpoint["model"])
+    run.optimizer.load_state_dict(checkpoint["optimizer"])
+    run.scheduler.load_state_dict(checkpoint["scheduler"])
+    run.scaler.load_state_dict(checkpoint["scaler"])
+    set_rng_state(checkpoint["rng"], run.generators)
+    run.history, run.best_score, run.start_epoch = (
+        checkpoint["history"],
+        checkpoint["best_score"],
+        checkpoint["epoch"] + 1,
+    )
+    log.info("resuming from %s after epoch %d of %d", resume_path, checkpoint["epoch"], settings["training"]["epochs"])
+
+
+def _loss_functions(mode: str, cfg: dict, binary: bool = False):
+    """``(step_loss(logits, batch, weak_batch), val_loss(logits, batch))`` for ``mode`` (and a binary task)."""
+    if mode != "strong":
+        kind = get_weak_kind(cfg["weak_kind"])
+
+        def kind_loss(logits, labels):
+            return kind.loss(kind.pool(logits), labels.to(logits.device, non_blocking=True), cfg["weak_loss"])
+
+    if mode == "weak":
+
+        def weak_loss(logits, batch, _=None):
+            return kind_loss(logits, batch["weak_label"])
+
+        return weak_loss, weak_loss
+    pixel = SegmentationLoss(cfg["loss"], binary)
+
+    def val_loss(logits, batch):
+        return pixel(logits, batch["mask"].to(logits.device, non_blocking=True))
+
+    if mode == "strong":
+        return (lambda logits, batch, _=None: val_loss(logits, batch)), val_loss
+
+    def step_loss(logits, batch, weak_batch):
+        strong, weak = logits[: len(batch["image"])], logits[len(batch["image"]) :]
+        return joint_loss(
+            strong,
+            batch["mask"].to(logits.device, non_blocking=True),
+            weak,
+            weak_batch["weak_label"],
+            pixel,
+            kind_loss,
+            cfg["joint_weight"],
+        )
+
+    return step_loss, val_loss
+
+
+def _train_epoch(run: _Run, loaders: list, step_loss, epoch: int, cfg: dict, resume_path: Path) -> float:
+    """One epoch of optimiser steps; returns the mean training loss per tile.
+
+    Raises:
+        WeaksegError: the loss became NaN or infinite (nothing of this epoch is saved).
+    """
+    run.model.train()
+    for loader in loaders:
+        loader.sampler.epoch = epoch
+    dtype = autocast_dtype(run.device)
+    loss_sum, count = 0.0, 0
+    progress = tqdm(
+        zip(*loaders, strict=False),
+        total=len(loaders[0]),
+        desc=f"epoch {epoch}/{cfg['epochs']}",
+        file=sys.stderr,
+        mininterval=5,
+        ascii=True,
+    )
+    for step, batches in enumerate(progress):
+        images = batches[0]["image"] if len(batches) == 1 else torch.cat([b["image"] for b in batches])
+        images = to_device(images, run.device)
+        with torch.autocast(run.device.type, dtype=dtype, enabled=dtype is not None):
+            logits = run.step_model(images)
+        loss = step_loss(logits.float(), *batches)
+        if not torch.isfinite(loss):
+            raise WeaksegError(
+                f"loss became {loss.item()} at epoch {epoch}, batch {step + 1}; stopped. {_last_good(resume_path)}. "
+                "Try a lower learning rate"
+            )
+        run.optimizer.zero_grad(set_to_none=True)
+        run.scaler.scale(loss).backward()
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        loss_sum += loss.item() * len(batches[0]["image"])
+        count += len(batches[0]["image"])
+        if (step + 1) % cfg["log_every_batches"] == 0:
+            progress.set_postfix(loss=f"{loss_sum / count:.4f}")
+    return loss_sum / max(count, 1)
+
+
+def _epoch_row(epoch: int, train_loss: float, val: dict, lr: float, seconds: float, class_names: list[str]) -> dict:
+    scores = segmentation_metrics(val["confusion"], class_names)
+    return {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "val_loss": val["loss"],
+        "val_miou": scores["miou"],
+        "val_oa": scores["oa"],
+        "lr": lr,
+        "seconds": round(seconds, 3),
+        **{f"iou_{c}": scores["per_class"][c]["iou"] for c in class_names},
+    }
+
+
+def _checkpoint(run: _Run, settings: dict, data: TrainingData, row: dict, resume_dir: Path) -> None:
+    """Write the epoch's history, the best model so far, and the resume checkpoint (last, atomically)."""
+    epoch = row["epoch"]
+    score = -1.0 if row["val_miou"] is None else row["val_miou"]
+    if score > run.best_score:
+        run.best_score = score
+        _save(resume_dir / "best.pt", _model_record(run.model, settings, data, epoch, row["val_miou"]))
+    write_history(resume_dir / "history.csv", run.history, data.class_names)
+    _save(
+        resume_dir / "checkpoint.pt",
+        {
+            "model": run.model.state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "scheduler": run.scheduler.state_dict(),
+            "scaler": run.scaler.state_dict(),
+            "epoch": epoch,
+            "rng": rng_state(run.generators),
+            "history": run.history,
+            "best_score": run.best_score,
+            "settings": settings,
+            "settings_hash": settings_hash(settings),
+            "inputs": run.inputs,
+        },
+    )
+
+
+def train(
+    data: TrainingData, settings: dict, out_dir: str | Path, threads: int = 1, inputs: dict[str, str] | None = None
+) -> list[dict]:
+    """Train a model and write ``model.pt``, ``last.pt``, ``history.csv`` and ``tensorboard/`` in ``out_dir``.
+
+    Args:
+        data: training and validation tiles (and the weak tiles in joint mode).
+        settings: ``mode`` (strong | weak | joint), ``model`` (arch, encoder, encoder_weights),
+            ``training`` (epochs, steps_per_epoch, batch_size, lr, weight_decay, loss or
+            weak_kind and weak_loss in weak and joint mode, joint_weight in joint mode, seed, device, log_every_batches,
+            checkpoint: last | best), and ``init_from`` (a ``model.pt`` to start from, or None);
+            other keys (variant, fraction, ...) only identify the run. AdamW with cosine
+            annealing of the learning rate over the epochs.
+        threads: CPU threads; DataLoader workers = threads - 1.
+        inputs: role -> path of every file the run's data came from (tiles, split, weak
+            labels, pipelines, offline copies); fingerprinted with ``init_from`` and local
+            encoder weights so that a resume is refused when any of them changed (see
+            :mod:`weakseg.learn.resume`).
+
+    Returns:
+        The history: one dict per epoch (see :func:`write_history`).
+
+    Raises:
+        WeaksegError: bad settings, an empty set, an unreadable resume checkpoint, an
+            interrupted run with other settings or inputs, or a loss, weights or validation loss
+            that turned NaN/inf (the last good resume checkpoint is left intact).
+    """
+    mode, cfg = _checked_settings(data, settings)
+    out_dir = Path(out_dir)
+    resume_dir = out_dir / "resume"
+    resume_path = resume_dir / "checkpoint.pt"
+    device = resolve_device(cfg["device"])
+    tile_shape = np.load(data.val.images_path, mmap_mode="r").shape[1:]  # every set shares the tile arrays
+    check_batch_fits(cfg["batch_size"], tile_shape, f"{_section(settings)}.batch_size", device)
+    torch.set_num_threads(max(threads, 1))
+    seed_everything(cfg["seed"])
+    run = _build(data, settings, device)
+    loaders, val_loader = _loaders(run, data, cfg, max(threads - 1, 0), device)
+    inputs = {**(inputs or {}), **({"init": settings["init_from"]} if settings.get("init_from") else {})}
+    weights = local_encoder_weights(settings["model"])
+    if weights is not None:
+        inputs["encoder_weights"] = weights
+    _resume(run, settings, inputs, resume_path)
+    resume_dir.mkdir(parents=True, exist_ok=True)
+    binary = resolve_task(settings["model"].get("task", "auto"), len(data.class_names)) == "binary"
+    step_loss, val_loss = _loss_functions(mode, cfg, binary)
+    writer = SummaryWriter(str(resume_dir / "tensorboard"), purge_step=run.start_epoch)
+    weak = f" + {len(data.weak)} weak tiles" if data.weak is not None else ""
+    log.info(
+        "%s training on %s: %d train tiles%s, %d val tiles, epochs %d-%d of %d steps",
+        *(mode, device, len(data.train), weak, len(data.val), run.start_epoch, cfg["epochs"], cfg["steps_per_epoch"]),
+    )
+    for epoch in range(run.start_epoch, cfg["epochs"] + 1):
+        started = time.perf_counter()
+        train_loss = _train_epoch(run, loaders, step_loss, epoch, cfg, resume_path)
+        lr = run.optimizer.param_groups[0]["lr"]
+        run.scheduler.step()
+        val = validate(run.model, val_loader, device, len(data.class_names), val_loss)
+        row = _epoch_row(epoch, train_loss, val, lr, time.perf_counter() - started, data.class_names)
+        _check_finite(run, row, resume_path)
+        run.history.append(row)
+        _log_epoch(writer, row)
+        _checkpoint(run, settings, data, row, resume_dir)
+    writer.close()
+    final = _model_record(run.model, settings, data, cfg["epochs"], run.history[-1]["val_miou"])
+    _publish(resume_dir, out_dir, final, run.history, cfg.get("checkpoint", "last"))
+    return run.history
+
+
+def _loaders(run: _Run, data: TrainingData, cfg: dict, workers: int, device: torch.device) -> tuple[list, object]:
+    """The training loaders (train, then weak in joint mode) and the validation loader.
+
+    Every loader has its own seeded generator, kept on ``run`` so the resume checkpoint holds
+    their states; each training loader draws ``steps_per_epoch * batch_size`` tiles an epoch.
+    """
+    draws = cfg["steps_per_epoch"] * cfg["batch_size"]
+    loaders = [
+        make_loader(d, cfg["batch_size"], True, workers, device, cfg["seed"], draws)
+        for d in (data.train, data.weak)
+        if d is not None
+    ]
+    val_loader = make_loader(data.val, cfg["batch_size"], False, workers, device, cfg["seed"])
+    run.generators = [loader.generator for loader in (*loaders, val_loader)]
+    return loaders, val_loader
+
+
+#: Bytes per input value on the device (float32 after normalisation).
+_FLOAT_BYTES = 4
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes of memory of ``device``: the GPU's total memory on CUDA, the host's physical RAM on the CPU."""
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_batch_fits(batch_size: int, tile_shape: tuple[int, ...], key: str, device: torch.device) -> None:
+    """Refuse a batch whose float32 input tensor alone exceeds the memory of the job's device.
+
+    A lower bound (activations take many times more), checked on the job's own host before
+    the model is built, so a typo such as ``batch_size: 1000000`` fails in a second with its
+    key named instead of a memory error minutes later.
+
+    Args:
+        tile_shape: (H, W, C) of one tile, pixels and bands (C = frames x bands).
+        key: the config key of the batch size, e.g. ``training.batch_size``.
+
+    Raises:
+        WeaksegError: naming ``key``, the bytes needed and the bytes the device has.
+    """
+    needed = batch_size * math.prod(tile_shape) * _FLOAT_BYTES
+    have = available_memory(device)
+    if needed > have:
+        raise WeaksegError(
+            f"{key}: a batch of {batch_size} tiles of {' x '.join(map(str, tile_shape))} needs "
+            f"{needed / 2**30:.3g} GiB for its float32 inputs alone, more than the {have / 2**30:.3g} GiB of "
+            f"{device.type}; use a batch size of tens to hundreds of tiles"
+        )
+
+
+def _checked_settings(data: TrainingData, settings: dict) -> tuple[str, dict]:
+    """``(mode, training settings)``, after checking them against each other and ``data``."""
+    mode, cfg = settings["mode"], settings["training"]
+    if mode not in MODES:
+        raise WeaksegError(f"mode {mode!r} is not one of {MODES}")
+    if cfg.get("checkpoint", "last") not in CHECKPOINTS:
+        raise WeaksegError(f"training.checkpoint: {cfg['checkpoint']!r} is not one of {', '.join(CHECKPOINTS)}")
+    if (mode == "joint") != (data.weak is not None):
+        raise WeaksegError("joint mode needs both pixel-labelled and weakly labelled training tiles")
+    for name, tiles in (("training", data.train), ("validation", data.val), ("weak", data.weak)):
+        if tiles is not None and len(tiles) == 0:
+            raise WeaksegError(
+                f"the {name} set of this run has no tiles; use more scenes, smaller tiles or other fractions"
+            )
+    return mode, cfg
+
+
+def _section(settings: dict) -> str:
+    """The config section of the run's schedule (``training`` or ``pretraining``), for messages."""
+    return VARIANTS[settings["variant"]].section if settings.get("variant") in VARIANTS else "training"
+
+
+def _last_good(resume_path: Path) -> str:
+    if not resume_path.exists():
+        return "No checkpoint was written yet"
+    return f"The last good checkpoint ({resume_path}) is intact"
+
+
+def _check_finite(run: _Run, row: dict, resume_path: Path) -> None:
+    """Refuse to checkpoint an epoch that left non-finite weights or a non-finite validation loss.
+
+    Raises:
+        WeaksegError: naming the epoch and the first non-finite tensor (or the loss).
+    """
+    state = run.model.state_dict()
+    bad = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is None and (row["val_loss"] is None or math.isfinite(row["val_loss"])):
+        return
+    what = f"the weights {bad} are not finite" if bad else f"the validation loss is {row['val_loss']}"
+    raise WeaksegError(
+        f"training diverged in epoch {row['epoch']}: {what}; nothing of this epoch was saved. "
+        f"{_last_good(resume_path)}. Try a lower learning rate"
+    )
+
+
+def _log_epoch(writer: SummaryWriter, row: dict) -> None:
+    for key in ("train_loss", "val_loss", "val_miou", "val_oa", "lr"):
+        if row[key] is not None:
+            writer.add_scalar(key, row[key], row["epoch"])
+    writer.flush()
+    log.info(
+        "epoch %d: train loss %.4f, val loss %.4f, val mIoU %s, %.1f s",
+        row["epoch"],
+        row["train_loss"],
+        row["val_loss"],
+        row["val_miou"],
+        row["seconds"],
+    )
+
+
+def _model_record(model, settings: dict, data: TrainingData, epoch: int, miou: float | None) -> dict:
+    """What ``model.pt`` holds: weights plus what is needed to rebuild and describe the model."""
+    return {
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "model": settings["model"],
+        "in_channels": data.in_channels,
+        "class_names": data.class_names,
+        "normalization": {"mean": data.mean, "std": data.std},
+        "epoch": epoch,
+        "val_miou": miou,
+        "settings": settings,
+    }
+
+
+def _publish(resume_dir: Path, out_dir: Path, final: dict, history: list[dict], checkpoint: str) -> None:
+    """Move the finished run's files to the declared outputs and drop the resume folder.
+
+    ``model.pt`` is ``final`` (``checkpoint: last``) or the best validation epoch (``best``);
+    either way it records ``selected``, ``best_epoch`` and ``last_epoch``.
+    """
+    record = read_checkpoint(resume_dir / "best.pt") if checkpoint == "best" else final
+    scores = [-1.0 if row["val_miou"] is None else row["val_miou"] for row in history]
+    record.update(
+        selected=checkpoint, best_epoch=history[int(np.argmax(scores))]["epoch"], last_epoch=history[-1]["epoch"]
+    )
+    _save(resume_dir / "model.pt", record)
+    with staged_outputs(
+        out_dir / "model.pt", out_dir / "last.pt", out_dir / "history.csv", out_dir / "tensorboard"
+    ) as staged:
+        for source, target in zip(("model.pt", "checkpoint.pt", "history.csv", "tensorboard"), staged, strict=False):
+            shutil.move(str(resume_dir / source), str(target))
+    shutil.rmtree(resume_dir)

@@ -1,0 +1,229 @@
+"""Checks of the config that its JSON Schema cannot express, run by ``rules/common.smk`` before any job.
+
+Pure Python plus ``jsonschema`` (a Snakemake dependency) and the dataset registry (numpy,
+Pillow), so the Snakefile can plan and check without torch. Every message starts with ``config <key>:``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from weakseg.datasets import DATASETS, get_dataset, official_test_prefix
+from weakseg.datasets.credentials import check_source_url
+from weakseg.design.experiment import (
+    check_experiment,
+    check_fractions,
+    check_grouping,
+    check_tile_grid,
+    grid_points,
+    local_encoder_weights,
+)
+from weakseg.design.task import check_loss, resolve_task
+from weakseg.io.errors import WeaksegError
+from weakseg.io.names import check_name
+from weakseg.weak import get_weak_kind
+
+
+def _fail(key: str, message: str):
+    raise WeaksegError(f"config {key}: {message}")
+
+
+def check_finite(value, key: str = "") -> None:
+    """Refuse NaN and infinities anywhere in a config (YAML ``.nan``, ``.inf``).
+
+    JSON Schema accepts them as numbers, and they would reach PyTorch as a learning rate.
+
+    Raises:
+        WeaksegError: naming the dotted key of the first non-finite number.
+    """
+    if isinstance(value, dict):
+        for name, item in value.items():
+            check_finite(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_finite(item, f"{key}[{index}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        _fail(key, f"{value} is not a finite number")
+
+
+def check_task(config: dict) -> None:
+    """The binary task, BCE losses, the official test set and the model scale fit the dataset and each other."""
+    adapter = get_dataset(config["dataset"]["name"])
+    split = config["split"]
+    try:
+        check_loss(config["training"]["loss"], resolve_task(config["model"]["task"], adapter.n_classes))
+        if split["use_official_test"]:
+            official_test_prefix(adapter.name)
+    except WeaksegError as error:
+        raise WeaksegError(f"config {error}") from None
+    if split["use_official_test"]:
+        if split["fractions"].get("test", 0) > 0:
+            _fail("split.fractions.test", "must be absent or 0 with split.use_official_test (the test set is given)")
+    shorter_side = config["tiling"]["shorter_side"]
+    if shorter_side is not None and shorter_side < config["tiling"]["tile_size"]:
+        _fail(
+            "tiling.shorter_side", f"{shorter_side} px is less than tiling.tile_size {config['tiling']['tile_size']} px"
+        )
+
+
+def check_whole_scenes(config: dict) -> None:
+    """Whole-scene scoring needs whole scenes in the scored set; the window is a multiple of 32 px.
+
+    (``predict`` on a set checks its scenes when it runs: its default, ``val``, must not stop
+    other targets of a split by tiles.)
+    """
+    split, window = config["split"], config["evaluation"]["window"]
+    whole = split["group_by"] in ("scene", "city") or split["use_official_test"]
+    if config["evaluation"]["mode"] == "scenes" and not whole:
+        _fail("evaluation.mode", "'scenes' needs whole scenes in the scored set: set split.group_by: scene")
+    if window % 32:
+        _fail("evaluation.window", f"{window} px must be a multiple of 32 (the encoders' output stride)")
+
+
+def check_sequences(config: dict) -> None:
+    """Frame sequences need the sequence model and a dataset with sequences; cities need Cityscapes."""
+    length, dataset = config["sequence"]["length"], config["dataset"]["name"]
+    if length > 1:
+        if config["model"]["arch"] != "ResNetConvLSTM":
+            _fail("sequence.length", f"{length} frames need model.arch: ResNetConvLSTM (got {config['model']['arch']})")
+        if not get_dataset(dataset).has_sequences:
+            known = _with("has_sequences")
+            _fail("sequence.length", f"{length} frames: dataset {dataset} has no frame sequences ({known})")
+        if config["predict"]["input"] not in ("val", "test"):
+            _fail("predict.input", "a folder of single images cannot feed a sequence model (sequence.length > 1)")
+    adapter = get_dataset(dataset)
+    try:
+        adapter.check_settings(config["dataset"])
+    except WeaksegError as error:
+        raise WeaksegError(f"config {error}") from None
+    if not adapter.has_cities:
+        only = f"datasets of cities only ({_with('has_cities')}; dataset.name is {dataset})"
+        for key in ("cities", "synthetic_cities", "mix_synthetic"):
+            if config["dataset"].get(key):
+                _fail(f"dataset.{key}", f"is for {only}")
+        if config["split"]["group_by"] == "city":
+            _fail("split.group_by", f"'city' is for {only}")
+
+
+def _with(capability: str) -> str:
+    """The registered datasets that have ``capability`` (an adapter attribute), for messages."""
+    return ", ".join(name for name in DATASETS if getattr(get_dataset(name), capability))
+
+
+def check_encoder_weights(config: dict) -> None:
+    """A local ``model.encoder_weights`` (or grid value of it) names an existing file.
+
+    It is an input of every train job using it; checked here so that a typo is named before
+    any job instead of surfacing as Snakemake's missing-input error.
+    """
+    values = [config["model"]["encoder_weights"], *config["experiment"]["grid"].get("model.encoder_weights", [])]
+    for value in values:
+        path = local_encoder_weights({"encoder_weights": value})
+        if path is not None and not Path(path).is_file():
+            _fail(
+                "model.encoder_weights",
+                f"{path!r} is neither null, 'imagenet' nor an existing file (relative paths start at the "
+                "project folder); give the path of a local encoder state_dict (.pth)",
+            )
+
+
+def check_names(config: dict) -> None:
+    """``dataset.cities`` and ``dataset.scenes`` hold path-safe names (:func:`weakseg.io.names.check_name`)."""
+    for key in ("cities", "scenes"):
+        for name in config["dataset"].get(key) or []:
+            try:
+                check_name(name, f"an entry of dataset.{key},", "no scene or city of the pipeline can carry it")
+            except WeaksegError as error:
+                _fail(f"dataset.{key}", str(error))
+
+
+def check_ranges(config: dict) -> None:
+    """``[low, high]`` ranges of the ``augment`` section must not decrease."""
+    for key in ("scale", "gamma", "saturation"):
+        low, high = config["augment"][key]
+        if low > high:
+            _fail(f"augment.{key}", f"[{low}, {high}] is not an increasing range")
+
+
+def check_grid_values(config: dict, schema: dict) -> None:
+    """Each value of ``experiment.grid`` must pass the schema of the key it overrides.
+
+    Raises:
+        WeaksegError: naming the grid key, the value and the schema's complaint.
+    """
+    import jsonschema
+
+    sections = schema["properties"]
+    for _, overrides in grid_points(config["experiment"]["grid"]):
+        for key, value in overrides.items():
+            section, _, name = key.partition(".")
+            key_schema = sections[section]["properties"].get(name)
+            if key_schema is None:
+                continue  # check_experiment names unknown keys
+            error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(key_schema).iter_errors(value))
+            if error is not None:
+                _fail(f"experiment.grid.{key}", f"{value!r}: {error.message}")
+
+
+def check_weak_kind(config: dict) -> None:
+    """``experiment.weak_kind`` is registered and ``pretraining.loss`` (and its grid values) is one of its losses."""
+    try:
+        kind = get_weak_kind(config["experiment"]["weak_kind"])
+    except WeaksegError as error:
+        raise WeaksegError(f"config {error}") from None
+    for loss in [config["pretraining"]["loss"], *config["experiment"]["grid"].get("pretraining.loss", [])]:
+        if loss not in kind.losses:
+            _fail("pretraining.loss", f"{loss!r} is not a loss of weak kind {kind.name} ({', '.join(kind.losses)})")
+
+
+def check_config(config: dict, schema_path: str | Path | None = None) -> None:
+    """Every check of a schema-validated config (defaults filled in) that the schema cannot express.
+
+    Args:
+        schema_path: the config schema (YAML), to check grid values against their keys' schemas.
+
+    Raises:
+        WeaksegError: ``config <key>: <what is wrong>``.
+    """
+    check_finite(config)
+    check_source_url(config["dataset"].get("source", {}).get("url"))
+    try:
+        check_tile_grid(config["tiling"]["tile_size"], config["tiling"]["stride"])
+        check_fractions(config["split"]["fractions"])
+        check_grouping(config["split"]["group_by"], config["tiling"]["stride"], config["tiling"]["tile_size"])
+    except WeaksegError as error:
+        raise WeaksegError(f"config {error}") from None
+    check_names(config)
+    check_encoder_weights(config)
+    check_ranges(config)
+    check_task(config)
+    check_whole_scenes(config)
+    check_sequences(config)
+    check_experiment(config)
+    check_weak_kind(config)
+    if schema_path is not None:
+        import yaml
+
+        with open(schema_path) as handle:
+            check_grid_values(config, yaml.safe_load(handle))
+
+
+def _is_section(node: dict) -> bool:
+    """An object whose keys have defaults of their own (not a value with ``required`` keys, e.g. fractions)."""
+    return node.get("type") == "object" and "properties" in node and "required" not in node
+
+
+def schema_defaults(schema: dict) -> dict:
+    """The config that the schema's defaults alone give: ``{section: {key: default}}``, recursively.
+
+    An object with ``properties`` is built from its keys' defaults; any other key takes its
+    own ``default``; keys without one are left out.
+    """
+    config = {}
+    for key, node in schema.get("properties", {}).items():
+        if _is_section(node):
+            config[key] = schema_defaults(node)
+        elif "default" in node:
+            config[key] = node["default"]
+    return config

@@ -1,0 +1,64 @@
+"""Rule ``predict``: apply a trained run to whole images or scenes of any size (sliding window)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from weakseg.ops.stage import Stage
+
+
+@dataclass(frozen=True)
+class PredictParams:
+    """What to predict (``source``: a folder of images, or ``val``/``test``: the scenes of that set) and how.
+
+    Attributes:
+        window: pixels; overlap: share of the window; batch_size: windows per forward pass;
+        shorter_side: the model scale, pixels (None: the image's own size).
+    """
+
+    dataset: str
+    source: str
+    window: int
+    overlap: float
+    batch_size: int
+    shorter_side: int | None
+    device: str
+
+    @classmethod
+    def from_config(cls, config: dict, wildcards) -> PredictParams:
+        """From ``predict``, ``evaluation.{window, overlap}``, ``tiling.shorter_side`` and ``training.device``."""
+        return cls(
+            dataset=config["dataset"]["name"],
+            source=config["predict"]["input"],
+            window=config["evaluation"]["window"],
+            overlap=config["evaluation"]["overlap"],
+            batch_size=config["predict"]["batch_size"],
+            shorter_side=config["tiling"]["shorter_side"],
+            device=config["training"]["device"],
+        )
+
+    @property
+    def predicts_scenes(self) -> bool:
+        """Whether ``source`` names a set of the split (else it is a folder)."""
+        return self.source in ("val", "test")
+
+
+def run(params: PredictParams, input, output, threads: int) -> None:
+    """Predict with ``input.model`` into the folder ``output.predictions``."""
+    from weakseg.data.prepare import scene_files
+    from weakseg.data.splitting import read_splits
+    from weakseg.data.tiling import read_tiles
+    from weakseg.datasets import get_dataset
+    from weakseg.learn.predict import Windows, folder_images, predict_images, scenes_of_set
+
+    if params.predicts_scenes:
+        files = scene_files(input.scene_images, input.scene_labels)
+        images = scenes_of_set(read_tiles(input.tiles), read_splits(input.splits), params.source, files)
+    else:
+        images = folder_images(input.folder)
+    windows = Windows(params.window, params.overlap, params.batch_size, params.shorter_side)
+    palette = get_dataset(params.dataset).palette_array
+    predict_images(input.model, images, output.predictions, windows, palette, params.device)
+
+
+STAGE = Stage("predict", PredictParams, run, gpu=True)

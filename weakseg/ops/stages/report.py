@@ -1,0 +1,44 @@
+"""Rule ``report``: the self-contained HTML report (:func:`weakseg.report.html.build_report`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from weakseg.design.experiment import main_runs
+from weakseg.ops.stage import Stage
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """The whole config (the report shows it), the dataset, and the main runs' folders, in input order."""
+
+    config: dict
+    dataset: str
+    main_runs: list[str]
+
+    @classmethod
+    def from_config(cls, config: dict, wildcards) -> ReportParams:
+        """The config as Snakemake holds it, and the runs at the configured hyperparameters."""
+        return cls(config, config["dataset"]["name"], [run.path for run in main_runs(config)])
+
+
+def run(params: ReportParams, input, output, threads: int) -> None:
+    """Render the report of the named inputs to ``output.report``."""
+    from pathlib import Path
+
+    from weakseg.report.html import ReportInputs, build_report
+
+    single = ("summary", "tiles", "images", "masks", "splits", "weak_labels", "weak_summary", "preview")
+    inputs = ReportInputs(
+        config=params.config,
+        dataset=params.dataset,
+        **{name: Path(getattr(input, name)) for name in (*single, "template", "css")},
+        main_runs=tuple(params.main_runs),
+        **{name: tuple(map(Path, getattr(input, name))) for name in ("histories", "confusions", "predictions")},
+        benchmarks=tuple(map(Path, input.benchmarks)),
+        stats=Path(input.stats) if hasattr(input, "stats") else None,
+    )
+    build_report(inputs, output.report)
+
+
+STAGE = Stage("report", ReportParams, run)

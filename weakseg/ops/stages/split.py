@@ -1,0 +1,68 @@
+"""Rule ``split``: split tiles into val / test / pool (strong + weak) sets (:mod:`weakseg.data.splitting`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from weakseg.ops.stage import Stage
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    """The split's shares, grouping and seed.
+
+    Attributes:
+        tile_size, stride: of the tiling, pixels (blocks are built on the tile grid).
+        fractions: ``split.fractions``, shares of the tiles (``strong``, ``weak``, ``val``, ``test``).
+        use_official_test: the dataset's official test scenes are the test set.
+    """
+
+    dataset: str
+    tile_size: int
+    stride: int
+    fractions: dict
+    group_by: str
+    block_size: int
+    seed: int
+    use_official_test: bool
+
+    @classmethod
+    def from_config(cls, config: dict, wildcards) -> SplitParams:
+        """From ``split``, ``tiling.{tile_size, stride}`` and the ``split_seed`` wildcard."""
+        split, tiling = config["split"], config["tiling"]
+        return cls(
+            dataset=config["dataset"]["name"],
+            tile_size=tiling["tile_size"],
+            stride=tiling["stride"],
+            fractions=split["fractions"],
+            group_by=split["group_by"],
+            block_size=split["block_size"],
+            seed=int(wildcards.split_seed),
+            use_official_test=split["use_official_test"],
+        )
+
+
+def run(params: SplitParams, input, output, threads: int) -> None:
+    """Split the tiles of ``input.tiles`` into ``output.splits`` (JSON)."""
+    from weakseg.data.splitting import split_tiles
+    from weakseg.data.tiling import read_tiles
+    from weakseg.datasets import get_dataset, official_test_prefix
+    from weakseg.io.outputs import staged_outputs, write_json
+
+    test_prefix = official_test_prefix(params.dataset) if params.use_official_test else None
+    splits = split_tiles(
+        read_tiles(input.tiles),
+        params.tile_size,
+        params.stride,
+        params.fractions,
+        params.group_by,
+        params.block_size,
+        params.seed,
+        test_prefix,
+        get_dataset(params.dataset).scene_group,
+    )
+    with staged_outputs(output.splits) as (staged,):
+        write_json(staged, splits)
+
+
+STAGE = Stage("split", SplitParams, run)

@@ -1,0 +1,43 @@
+"""Rule ``tile``: cut the prepared scenes into tiles (:func:`weakseg.data.tiling.write_tiles`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from weakseg.ops.stage import Stage
+
+
+@dataclass(frozen=True)
+class TileParams:
+    """Tile side and stride (pixels), the share of labelled pixels a tile needs, the model scale (pixels or None)."""
+
+    tile_size: int
+    stride: int
+    min_labeled_fraction: float
+    shorter_side: int | None
+
+    @classmethod
+    def from_config(cls, config: dict, wildcards) -> TileParams:
+        """From the ``tiling`` section."""
+        tiling = config["tiling"]
+        return cls(tiling["tile_size"], tiling["stride"], tiling["min_labeled_fraction"], tiling["shorter_side"])
+
+
+def run(params: TileParams, input, output, threads: int) -> None:
+    """Tile ``input.images``/``input.labels`` into ``output.{images, masks, tiles}`` (one folder)."""
+    from weakseg.data.prepare import scene_files
+    from weakseg.data.tiling import write_tiles
+
+    scenes = [(scene, image, label) for scene, (image, label) in scene_files(input.images, input.labels).items()]
+    write_tiles(
+        scenes,
+        params.tile_size,
+        params.stride,
+        params.min_labeled_fraction,
+        Path(output.tiles).parent,
+        params.shorter_side,
+    )
+
+
+STAGE = Stage("tile", TileParams, run)

@@ -1,0 +1,70 @@
+"""Rule ``train``: train one run (a variant at a strong fraction, seed and grid point)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from weakseg.design.experiment import Run, run_settings
+from weakseg.ops.stage import Stage
+
+#: The named inputs whose content a resume fingerprints (:mod:`weakseg.learn.resume`).
+DATA_INPUTS = (
+    "tiles",
+    "images",
+    "masks",
+    "splits",
+    "weak_labels",
+    "strong_pipeline",
+    "weak_pipeline",
+    "offline_copies",
+    "offline_images",
+    "offline_masks",
+    "stats",
+)
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """What the run's training depends on (:func:`weakseg.design.experiment.run_settings`), and its dataset."""
+
+    settings: dict
+    dataset: str
+
+    @classmethod
+    def from_config(cls, config: dict, wildcards) -> TrainParams:
+        """The run's settings (its variant's section with the grid point's overrides, model, seed) and dataset."""
+        return cls(run_settings(config, Run.from_wildcards(wildcards)), config["dataset"]["name"])
+
+
+def run(params: TrainParams, input, output, threads: int) -> None:
+    """Train on the run's sets; ``output.{model, last, history, tensorboard}`` in one folder."""
+    from weakseg.data.band_statistics import read_statistics, resolve_normalization
+    from weakseg.datasets import get_dataset
+    from weakseg.design.experiment import VARIANTS
+    from weakseg.learn.models import IMAGENET_MEAN, IMAGENET_STD
+    from weakseg.learn.tile_data import load_training_data
+    from weakseg.learn.training import train
+
+    files = vars(input)
+    settings = {**params.settings, "init_from": files.get("init")}
+    normalization = resolve_normalization(settings["model"])
+    mean, std = read_statistics(input.stats) if normalization == "dataset" else (IMAGENET_MEAN, IMAGENET_STD)
+    data = load_training_data(
+        VARIANTS[settings["variant"]],
+        settings["strong_fraction"],
+        tiles_dir=Path(input.tiles).parent,
+        splits_path=input.splits,
+        class_names=get_dataset(params.dataset).class_names,
+        weak_labels_path=files.get("weak_labels"),
+        pipelines_dir=Path(input.strong_pipeline).parent,
+        offline_dir=Path(input.offline_copies).parent,
+        seed=settings["training"]["seed"],
+        mean=mean,
+        std=std,
+    )
+    inputs = {name: files[name] for name in DATA_INPUTS if name in files}
+    train(data, settings, Path(output.model).parent, threads, inputs)
+
+
+STAGE = Stage("train", TrainParams, run, gpu=True)

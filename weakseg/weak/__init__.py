@@ -1,0 +1,33 @@
+"""Layer 6: the kinds of weak label (a registry) and their table, the only code that reads a weak tile's mask.
+
+Adding a kind: one module defining a :class:`weakseg.weak.kind.WeakKind`, one entry in
+:data:`WEAK_KINDS` (the schema's ``experiment.weak_kind`` enum is tested against it) and tests.
+Imports the layers below.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from weakseg.io.errors import WeaksegError
+from weakseg.weak.kind import WeakKind
+
+#: ``experiment.weak_kind`` -> ``module:attribute`` of the kind (imported when first asked for).
+WEAK_KINDS: dict[str, str] = {
+    "proportions": "weakseg.weak.proportions:PROPORTIONS",
+}
+
+
+def get_weak_kind(name: str) -> WeakKind:
+    """The weak-label kind registered as ``name``.
+
+    Raises:
+        WeaksegError: unknown name, naming ``experiment.weak_kind`` and the known kinds.
+    """
+    if name not in WEAK_KINDS:
+        raise WeaksegError(f"experiment.weak_kind: unknown kind {name!r} (known: {', '.join(sorted(WEAK_KINDS))})")
+    module, attribute = WEAK_KINDS[name].split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+__all__ = ["WEAK_KINDS", "WeakKind", "get_weak_kind"]
