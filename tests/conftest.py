@@ -179,7 +179,8 @@ def write_tiles_csv(path: Path, tiles) -> None:
 
 def grid_tiles(scene: str, height: int, width: int, tile_size: int, stride: int):
     """Tiles at every stride position of a ``height`` x ``width`` scene, border-aligned at the end."""
-    from weakseg.data.tiling import Tile, tile_id, tile_offsets
+    from weakseg.data.tiling import tile_offsets
+    from weakseg.formats.tiles import Tile, tile_id
 
     return [
         Tile(tile_id(scene, y, x), scene, y, x, 1.0)
@@ -270,3 +271,11 @@ def cityscapes_run(tmp_path_factory, cityscapes_dir) -> Path:
     result = run_snakemake(workdir, "--cores", "2", "--configfile", *configs, timeout=900)
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir
+
+
+def model_spec(arch, encoder, encoder_weights, in_channels, n_classes, task="auto", mean=None, std=None, frames=1):
+    """A :class:`ModelSpec` of ``n_classes`` classes named c0, c1, ... (the tests' shorthand)."""
+    from weakseg.formats.model_record import ModelSpec
+
+    names = tuple(f"c{k}" for k in range(n_classes))
+    return ModelSpec(arch, encoder, in_channels, names, task, mean, std, frames, encoder_weights)

@@ -20,6 +20,7 @@ from conftest import (
     assert_failed_cleanly,
     copy_workflow,
     grid_tiles,
+    model_spec,
     run_script,
     run_snakemake,
     run_stage,
@@ -415,7 +416,7 @@ def test_a_grid_over_local_weights_files_plans_and_makes_each_file_a_train_input
     from weakseg.learn.models import build_model
 
     (workflow / "my weights").mkdir(exist_ok=True)
-    encoder = build_model("FPN", "resnet18", None, 3, 6).net.encoder.state_dict()
+    encoder = build_model(model_spec("FPN", "resnet18", None, 3, 6)).net.encoder.state_dict()
     for name in ("enc a.pth", "enc b.pth"):
         torch.save(encoder, workflow / "my weights" / name)
     files = ["my weights/enc a.pth", "my weights/enc b.pth"]

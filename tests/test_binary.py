@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import model_spec
 from torch import nn
 
 from weakseg.design.task import resolve_task
@@ -21,7 +22,7 @@ def test_two_class_datasets_are_binary_unless_overridden():
 
 
 def test_a_binary_model_has_one_output_channel_seen_as_logits_0_z():
-    model = build_model("Unet", "resnet18", None, 3, 2).eval()
+    model = build_model(model_spec("Unet", "resnet18", None, 3, 2)).eval()
     assert model.binary
     assert model.net.segmentation_head[0].out_channels == 1
     with torch.no_grad():
@@ -29,7 +30,7 @@ def test_a_binary_model_has_one_output_channel_seen_as_logits_0_z():
         z = model.net(torch.randn(1, 3, 64, 64))
     assert out.shape == (1, 2, 64, 64) and z.shape == (1, 1, 64, 64)
     assert torch.all(out[:, 0] == 0)
-    assert not build_model("Unet", "resnet18", None, 3, 2, "multiclass").binary
+    assert not build_model(model_spec("Unet", "resnet18", None, 3, 2, "multiclass")).binary
 
 
 def test_the_binary_loss_equals_bce_with_logits_over_labelled_pixels():

@@ -15,9 +15,9 @@ from PIL import Image
 from weakseg.data.download import download
 from weakseg.data.prepare import prepare_scene
 from weakseg.data.splitting import split_tiles
-from weakseg.data.tiling import Tile
 from weakseg.datasets import get_dataset
 from weakseg.datasets.cityscapes import _write_synthetic_cities
+from weakseg.formats.tiles import Tile
 from weakseg.io.errors import WeaksegError
 
 CITYSCAPES = get_dataset("cityscapes")

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from weakseg.data.splitting import read_splits
-from weakseg.data.tiling import read_tiles, rows_of
+from weakseg.formats.model_record import ModelSpec
+from weakseg.formats.splits import read_splits
+from weakseg.formats.tiles import read_tiles, rows_of
 
 pytestmark = pytest.mark.pipeline
 
@@ -18,8 +19,9 @@ RUN = "weak_finetuned/strong-0.1/seed-0/default"
 
 def test_the_sequence_study_trains_the_convlstm_on_four_frames(cityscapes_run):
     record = torch.load(cityscapes_run / f"results/models/{RUN}/model.pt", map_location="cpu", weights_only=False)
-    assert record["model"]["arch"] == "ResNetConvLSTM" and record["model"]["frames"] == 4
-    assert record["in_channels"] == 12 and len(record["class_names"]) == 19
+    spec = ModelSpec.from_record(record)
+    assert spec.arch == "ResNetConvLSTM" and spec.frames == 4
+    assert spec.in_channels == 12 and spec.n_classes == 19
     images = np.load(cityscapes_run / "data/cityscapes/tiles/images.npy", mmap_mode="r")
     assert images.shape[1:] == (64, 64, 12)
     metrics = json.loads((cityscapes_run / f"results/eval/{RUN}/metrics.json").read_text())
@@ -39,7 +41,7 @@ def test_the_stats_rule_equals_numpy_over_the_training_tiles(cityscapes_run):
     np.testing.assert_allclose(stats["mean"], pixels.mean(axis=0) / 255, rtol=1e-9)
     np.testing.assert_allclose(stats["std"], pixels.std(axis=0) / 255, rtol=1e-9)
     record = torch.load(cityscapes_run / f"results/models/{RUN}/model.pt", map_location="cpu", weights_only=False)
-    np.testing.assert_allclose(record["normalization"]["mean"], stats["mean"])
+    np.testing.assert_allclose(ModelSpec.from_record(record).mean, stats["mean"])
     page = (cityscapes_run / "results/report.html").read_text()
     assert "band mean of the training tiles (DN)" in page
     assert ", ".join(f"{255 * m:.1f}" for m in stats["mean"]) in page

@@ -7,8 +7,9 @@ import pytest
 import yaml
 from conftest import grid_tiles
 
-from weakseg.data.splitting import sets_at_fraction, split_tiles
+from weakseg.data.splitting import split_tiles
 from weakseg.design.experiment import VARIANTS, Run, check_experiment, init_run, planned_runs, run_settings
+from weakseg.formats.splits import sets_at_fraction
 from weakseg.io.errors import WeaksegError
 
 CONFIG = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow_config.yaml").read_text())

@@ -10,8 +10,9 @@ from PIL import Image
 
 from weakseg.data.prepare import prepare_scene
 from weakseg.data.splitting import split_tiles
-from weakseg.data.tiling import Tile, write_tiles
+from weakseg.data.tiling import write_tiles
 from weakseg.datasets import get_dataset
+from weakseg.formats.tiles import Tile
 from weakseg.io.errors import WeaksegError
 
 FIGARO_ZIP = SHARED_DATA / "figaro1k" / "Figaro1k.zip"

@@ -49,10 +49,13 @@ def test_every_value_on_a_rule_shell_line_is_quoted():
     """A static guard: every rule runs its stage's shell line, and every value on it is quoted."""
     from weakseg.ops.stages import STAGE_MODULES, get_stage
 
+    seen = set()
+    rule_blocks = r"\n(?:rule|checkpoint) (\w+):\n(?:    .*\n|\n)*?    shell:\n((?:        .*\n)+)"
     for path in sorted((REPO / "rules").glob("*.smk")):
-        text = path.read_text()
-        for rule, block in re.findall(r"\n(?:rule|checkpoint) (\w+):\n(?:    .*\n|\n)*?    shell:\n((?:        .*\n)+)", text):
+        for rule, block in re.findall(rule_blocks, "\n" + path.read_text()):
             assert block.strip() == f'stage_shell("{rule}")', f"{path.name}: rule {rule} runs {block.strip()}"
+            seen.add(rule)
+    assert seen == set(STAGE_MODULES)
     unquoted = []
     for name in STAGE_MODULES:
         for field, quoted in re.findall(r"\{([a-z_.]+)(:q)?\}", get_stage(name).shell):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tifffile
 import torch
+from conftest import model_spec
 from PIL import Image
 
 from weakseg.datasets import get_dataset
@@ -24,7 +25,7 @@ GEO_TAGS = [
 
 def _saved_model(path, classes=("background", "hair")):
     torch.manual_seed(0)
-    model = build_model("FPN", "resnet18", None, 3, len(classes))
+    model = build_model(model_spec("FPN", "resnet18", None, 3, len(classes)))
     record = {
         "state_dict": model.state_dict(),
         "model": {"arch": "FPN", "encoder": "resnet18", "encoder_weights": None, "task": "auto"},
@@ -152,7 +153,7 @@ def test_weights_of_another_architecture_are_named(tmp_path):
 
 
 def test_predicting_the_scenes_of_a_tile_split_names_predict_input(tmp_path):
-    from weakseg.data.tiling import Tile
+    from weakseg.formats.tiles import Tile
     from weakseg.learn.predict import scenes_of_set
 
     tiles = [Tile("a_0_0", "a", 0, 0, 1.0), Tile("a_0_64", "a", 0, 64, 1.0)]

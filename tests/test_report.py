@@ -17,9 +17,9 @@ from scipy import stats
 
 from weakseg.datasets import get_dataset
 from weakseg.design.experiment import VARIANTS
+from weakseg.formats.summary import IOU_PREFIX, write_summary
 from weakseg.io.errors import WeaksegError
 from weakseg.report.html import ReportInputs, build_report
-from weakseg.report.summary import IOU_PREFIX, write_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = get_dataset("synthetic").class_names

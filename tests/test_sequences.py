@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import model_spec
 
 from weakseg.data.augmentation import strong_pipeline, weak_pipeline
 from weakseg.data.band_statistics import band_statistics
@@ -79,7 +80,7 @@ def test_the_loader_returns_the_frames_in_order_with_one_shared_flip(tmp_path, b
 
 def test_changing_only_the_first_frame_changes_the_convlstm_output():
     torch.manual_seed(0)
-    model = build_model("ResNetConvLSTM", "resnet18", None, 12, 5, frames=4).eval()
+    model = build_model(model_spec("ResNetConvLSTM", "resnet18", None, 12, 5, frames=4)).eval()
     frames = torch.randint(0, 256, (2, 12, 64, 64), dtype=torch.uint8)
     edited = frames.clone()
     edited[:, :3] = 255 - edited[:, :3]
@@ -92,7 +93,7 @@ def test_changing_only_the_first_frame_changes_the_convlstm_output():
 
 def test_with_one_frame_it_is_the_plain_encoder_decoder():
     torch.manual_seed(0)
-    model = build_model("ResNetConvLSTM", "resnet18", None, 3, 5, frames=1).eval()
+    model = build_model(model_spec("ResNetConvLSTM", "resnet18", None, 3, 5, frames=1)).eval()
     images = torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)
     with torch.no_grad():
         torch.testing.assert_close(model(images), model.net.fpn(model.normalize(images)), rtol=0, atol=0)
@@ -109,7 +110,7 @@ def test_sequences_need_the_sequence_model():
     with pytest.raises(WeaksegError, match="sequence.length: 4 frames need model.arch: ResNetConvLSTM"):
         check_sequences(config)
     with pytest.raises(WeaksegError, match="ResNetConvLSTM"):
-        build_model("FPN", "resnet18", None, 12, 5, frames=4)
+        build_model(model_spec("FPN", "resnet18", None, 12, 5, frames=4))
     config["model"]["arch"] = "ResNetConvLSTM"
     check_sequences(config)
 

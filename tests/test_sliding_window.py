@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from conftest import model_spec
 from torch import nn
 
-from weakseg.data.tiling import Tile
+from weakseg.formats.tiles import Tile
 from weakseg.io.errors import WeaksegError
 from weakseg.learn.evaluation import SceneScoring, score_scenes, whole_scenes
 from weakseg.learn.models import build_model
@@ -14,7 +15,7 @@ from weakseg.learn.sliding_window import blended_blocks, model_batches, predict_
 
 def _model(classes=3):
     torch.manual_seed(0)
-    return build_model("FPN", "resnet18", None, 3, classes).eval()
+    return build_model(model_spec("FPN", "resnet18", None, 3, classes)).eval()
 
 
 def _image(h, w, seed=0):

@@ -163,7 +163,7 @@ def brute_force_pairs(tiles, tile_size):
 
 def test_overlapping_pairs_match_brute_force_on_irregular_positions():
     from weakseg.data.splitting import overlapping_pairs
-    from weakseg.data.tiling import Tile
+    from weakseg.formats.tiles import Tile
 
     rng = np.random.default_rng(0)
     tiles = [

@@ -5,7 +5,8 @@ import csv
 import numpy as np
 import pytest
 
-from weakseg.data.tiling import plan_tiles, read_tiles, tile_offsets, write_tiles
+from weakseg.data.tiling import plan_tiles, tile_offsets, write_tiles
+from weakseg.formats.tiles import read_tiles
 from weakseg.io.errors import WeaksegError
 from weakseg.io.labels import IGNORE_INDEX
 

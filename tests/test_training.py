@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, model_spec
 
 from weakseg.design.experiment import VARIANTS
 from weakseg.io.errors import WeaksegError
@@ -110,7 +110,10 @@ def test_cuda_asked_for_without_a_gpu_is_an_error():
 
 
 def test_imagenet_weights_offline_give_a_clear_error():
-    code = "from weakseg.learn.models import build_model; build_model('FPN', 'resnet18', 'imagenet', 3, 6)"
+    code = (
+        "from weakseg.formats.model_record import ModelSpec; from weakseg.learn.models import build_model; "
+        "build_model(ModelSpec('FPN', 'resnet18', 3, tuple('abcdef'), encoder_weights='imagenet'))"
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(
         [sys.executable, "-c", f"from weakseg.ops.cli import run_main; run_main(lambda: exec({code!r}))"],
@@ -126,15 +129,15 @@ def test_imagenet_weights_offline_give_a_clear_error():
 
 
 def test_local_encoder_weights_are_loaded(tmp_path):
-    source = build_model("FPN", "resnet18", None, 3, 6)
+    source = build_model(model_spec("FPN", "resnet18", None, 3, 6))
     torch.save(source.net.encoder.state_dict(), tmp_path / "encoder.pth")
-    loaded = build_model("FPN", "resnet18", str(tmp_path / "encoder.pth"), 3, 6)
+    loaded = build_model(model_spec("FPN", "resnet18", str(tmp_path / "encoder.pth"), 3, 6))
     for name, value in source.net.encoder.state_dict().items():
         assert torch.equal(value, loaded.net.encoder.state_dict()[name])
     with pytest.raises(WeaksegError, match="neither null, 'imagenet' nor an existing file"):
-        build_model("FPN", "resnet18", str(tmp_path / "missing.pth"), 3, 6)
+        build_model(model_spec("FPN", "resnet18", str(tmp_path / "missing.pth"), 3, 6))
     with pytest.raises(WeaksegError, match="does not fit encoder 'resnet34'"):
-        build_model("FPN", "resnet34", str(tmp_path / "encoder.pth"), 3, 6)
+        build_model(model_spec("FPN", "resnet34", str(tmp_path / "encoder.pth"), 3, 6))
 
 
 def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_labels(tiny_tiles):
@@ -143,11 +146,10 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
     import yaml
 
     from weakseg.data.augmentation import save_pipeline, weak_pipeline, write_offline_copies
+    from weakseg.formats.weak_labels import write_weak_labels
     from weakseg.learn.inference import make_loader
     from weakseg.learn.tile_data import load_training_data
-    from weakseg.weak.proportions import PROPORTIONS
     from weakseg.weak.proportions import label_proportions as class_fractions
-    from weakseg.weak.table import write_weak_labels
 
     tile_ids = [f"t{i}" for i in range(8)]
     (tiny_tiles / "tiles.csv").write_text(
@@ -164,11 +166,10 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
     write_weak_labels(
         tiny_tiles / "weak.csv",
         tiny_tiles / "summary.csv",
-        PROPORTIONS,
+        CLASSES,
         tile_ids,
         fractions,
         [set_of.get(t) for t in tile_ids],
-        tuple(CLASSES),
     )
     settings = yaml.safe_load((REPO / "workflow_config.yaml").read_text())["augment"]
     pipeline = weak_pipeline(settings)
@@ -226,9 +227,8 @@ def _split_folder(folder, weak_masks_ignored: bool):
     import yaml
 
     from weakseg.data.augmentation import save_pipeline, strong_pipeline, weak_pipeline, write_offline_copies
-    from weakseg.weak.proportions import PROPORTIONS
+    from weakseg.formats.weak_labels import write_weak_labels
     from weakseg.weak.proportions import label_proportions as class_fractions
-    from weakseg.weak.table import write_weak_labels
 
     tile_ids = [f"t{i}" for i in range(8)]
     (folder / "tiles.csv").write_text(
@@ -247,11 +247,10 @@ def _split_folder(folder, weak_masks_ignored: bool):
     write_weak_labels(
         folder / "weak.csv",
         folder / "summary.csv",
-        PROPORTIONS,
+        CLASSES,
         tile_ids,
         fractions,
         [set_of[t] for t in tile_ids],
-        tuple(CLASSES),
     )
     settings = yaml.safe_load((REPO / "workflow_config.yaml").read_text())["augment"]
     save_pipeline(strong_pipeline(settings), folder / "strong.yaml")
@@ -345,9 +344,9 @@ def test_sets_that_would_leave_a_batch_of_one_train(tmp_path, n_tiles, batch_siz
 
 
 def test_three_band_encoder_weights_are_adapted_to_four_bands_as_smp_does(tmp_path):
-    source = build_model("FPN", "resnet18", None, 3, 6)
+    source = build_model(model_spec("FPN", "resnet18", None, 3, 6))
     torch.save(source.net.encoder.state_dict(), tmp_path / "encoder.pth")
-    four = build_model("FPN", "resnet18", str(tmp_path / "encoder.pth"), 4, 6)
+    four = build_model(model_spec("FPN", "resnet18", str(tmp_path / "encoder.pth"), 4, 6))
     weight, original = four.net.encoder.conv1.weight, source.net.encoder.conv1.weight
     assert weight.shape == (64, 4, 7, 7)
     # smp's patch_first_conv: band i takes the weights of band i mod 3, all scaled by 3 / 4
@@ -356,7 +355,7 @@ def test_three_band_encoder_weights_are_adapted_to_four_bands_as_smp_does(tmp_pa
     assert torch.equal(four.net.encoder.layer1[0].conv1.weight, source.net.encoder.layer1[0].conv1.weight)
     assert four(torch.zeros(2, 4, 64, 64)).shape == (2, 6, 64, 64)
     torch.save(four.net.encoder.state_dict(), tmp_path / "four.pth")  # 4-band weights load as they are
-    again = build_model("FPN", "resnet18", str(tmp_path / "four.pth"), 4, 6)
+    again = build_model(model_spec("FPN", "resnet18", str(tmp_path / "four.pth"), 4, 6))
     assert torch.equal(again.net.encoder.conv1.weight, weight)
 
 
@@ -369,7 +368,7 @@ def test_the_model_normalises_uint8_pixels_as_numpy_does_value_for_value():
     expected = (pixels.astype(np.float32) - np.resize(np.float32(mean) * 255, bands)[:, None, None]) / np.resize(
         np.float32(std) * 255, bands
     )[:, None, None]
-    model = build_model("FPN", "resnet18", None, bands, 3, "auto", mean, std)
+    model = build_model(model_spec("FPN", "resnet18", None, bands, 3, "auto", mean, std))
     np.testing.assert_array_equal(model.normalize(torch.from_numpy(pixels)).numpy(), expected)
     np.testing.assert_array_equal(model.normalize(torch.from_numpy(pixels).float()).numpy(), expected)
     assert "normalize.mean" not in model.state_dict()
@@ -392,7 +391,7 @@ def test_a_batch_that_cannot_fit_is_refused_naming_its_key_before_anything_runs(
 
 
 def test_finetuning_from_a_model_of_another_class_count_is_named(tiny_tiles):
-    parent = build_model("FPN", "resnet18", None, 3, 2)
+    parent = build_model(model_spec("FPN", "resnet18", None, 3, 2))
     record = {
         "state_dict": parent.state_dict(),
         "model": {"arch": "FPN", "encoder": "resnet18"},
@@ -438,13 +437,13 @@ def test_a_full_disk_during_training_is_named_and_the_rerun_resumes_identically(
 def test_replacing_local_encoder_weights_refuses_the_resume(tiny_tiles):
     """The weights file is part of the run's fingerprint: a resume after replacing it would mix two runs."""
     weights = tiny_tiles / "enc w.pth"
-    torch.save(build_model("FPN", "resnet18", None, 3, 3).net.encoder.state_dict(), weights)
+    torch.save(build_model(model_spec("FPN", "resnet18", None, 3, 3)).net.encoder.state_dict(), weights)
     settings = _settings(3)
     settings["model"]["encoder_weights"] = str(weights)
     out = tiny_tiles / "run"
     with pytest.raises(WeaksegError, match="loss became nan at epoch 2"):  # interrupted after epoch 1
         train(_data(tiny_tiles, PoisonedTiles), settings, out)
     torch.manual_seed(1)
-    torch.save(build_model("FPN", "resnet18", None, 3, 3).net.encoder.state_dict(), weights)
+    torch.save(build_model(model_spec("FPN", "resnet18", None, 3, 3)).net.encoder.state_dict(), weights)
     with pytest.raises(WeaksegError, match=r"input encoder_weights \(.*enc w.pth\): content changed"):
         train(_data(tiny_tiles), settings, out)

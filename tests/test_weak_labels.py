@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from conftest import run_stage, write_tiles_csv
 
-from weakseg.data.tiling import Tile
+from weakseg.formats.tiles import Tile
+from weakseg.formats.weak_labels import read_weak_labels, write_weak_labels
 from weakseg.io.labels import IGNORE_INDEX
-from weakseg.weak.proportions import PROPORTIONS
 from weakseg.weak.proportions import label_proportions as class_fractions
-from weakseg.weak.table import read_weak_labels, write_weak_labels
 
 CLASSES = ("c0", "c1", "c2", "c3", "c4", "c5")
 
@@ -74,7 +73,7 @@ def test_written_csv_reads_back_with_rows_summing_to_one(tmp_path):
     ids = ["t0", "t1", "t2", "t3"]
     sets = ["strong", "weak", None, "val"]
     csv_path, summary_path = tmp_path / "out" / "weak_labels.csv", tmp_path / "out" / "summary.csv"
-    write_weak_labels(csv_path, summary_path, PROPORTIONS, ids, fractions, sets, CLASSES)
+    write_weak_labels(csv_path, summary_path, list(CLASSES), ids, fractions, sets)
 
     read_ids, read_sets, read_fractions, read_classes = read_weak_labels(csv_path)
     assert read_ids == ids
@@ -93,11 +92,10 @@ def test_summary_statistics_per_set(tmp_path):
     write_weak_labels(
         tmp_path / "w.csv",
         tmp_path / "s.csv",
-        PROPORTIONS,
+        list(CLASSES),
         ["a", "b", "c"],
         fractions,
         ["weak", "weak", "val"],
-        CLASSES,
     )
     import csv
 

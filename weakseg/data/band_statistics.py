@@ -8,13 +8,9 @@ float64 precision.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from weakseg.io.errors import WeaksegError
-from weakseg.io.outputs import staged_outputs
 
 #: Tiles read per chunk: 256 tiles of 256 x 256 x 3 bytes are 50 MB.
 CHUNK_TILES = 256
@@ -57,25 +53,6 @@ def band_statistics(images: np.ndarray, rows: list[int], frames: int = 1, chunk:
         "n_pixels": int(count),
         "n_tiles": len(rows),
     }
-
-
-def write_statistics(path: str | Path, statistics: dict) -> None:
-    """Write ``statistics`` as JSON, whole or not at all."""
-    with staged_outputs(path) as (staged,):
-        Path(staged).write_text(json.dumps(statistics, indent=2) + "\n")
-
-
-def read_statistics(path: str | Path) -> tuple[list[float], list[float]]:
-    """``(mean, std)`` fractions of 255 per band from a file of :func:`write_statistics`.
-
-    Raises:
-        WeaksegError: unreadable or without ``mean`` / ``std``, naming the file.
-    """
-    try:
-        data = json.loads(Path(path).read_text())
-        return [float(m) for m in data["mean"]], [float(s) for s in data["std"]]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise WeaksegError(f"{path}: not a band statistics file ({error}); rerun the stats rule") from error
 
 
 def resolve_normalization(model: dict) -> str:

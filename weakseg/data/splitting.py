@@ -12,16 +12,15 @@ rank of every pool tile, counts, and the settings used.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
-from weakseg.data.tiling import Tile
-from weakseg.design.experiment import HELD_OUT, POOL, check_fractions, check_grouping
+from weakseg.design.experiment import HELD_OUT, check_fractions, check_grouping
+from weakseg.formats.splits import sets_at_fraction
+from weakseg.formats.tiles import Tile
 from weakseg.io.errors import WeaksegError
 
 log = logging.getLogger(__name__)
@@ -30,48 +29,6 @@ log = logging.getLogger(__name__)
 #: val and test must never be seen in training.
 _LAYOUT = (*HELD_OUT, "pool")
 GROUPINGS = ("tile", "scene", "block", "city")
-
-
-def read_splits(path: str | Path) -> dict[str, list[str]]:
-    """The tile ids of each set (strong, weak, val, test) of the reference split in a ``splits.json``."""
-    with open(path) as handle:
-        sets = json.load(handle)["sets"]
-    sets.setdefault("test", [])
-    return sets
-
-
-def pool_rows(sets: dict[str, list[str]], row_of: dict[str, int]) -> list[int]:
-    """Sorted array rows of the pool's tiles (strong and weak sets): the tiles a run may train on."""
-    return sorted(row_of[t] for name in POOL for t in sets[name])
-
-
-def sets_at_fraction(splits: dict, fraction: float | str | None) -> dict[str, list[str]]:
-    """The sets of ``splits.json`` with strong fraction ``fraction`` (a share of all tiles).
-
-    ``strong``: pool tiles of rank below ``fraction * n_tiles``; ``weak``: the other pool
-    tiles, less those that overlap a strong tile (so no pixel is in two sets);
-    ``val`` and ``test`` as split. ``fraction`` None or ``"all"`` gives the whole pool as
-    ``strong`` and an empty ``weak`` set (the upper bound). Ids in ``tiles.csv`` order.
-
-    Raises:
-        WeaksegError: the strong or weak set at that fraction would be empty.
-    """
-    pool = splits["pool"]
-    base = {name: list(splits["sets"].get(name, [])) for name in HELD_OUT}
-    if fraction in (None, "all"):
-        return {"strong": list(pool), "weak": [], **base}
-    bound = float(fraction) * splits["n_tiles"]
-    strong = [t for t, rank in pool.items() if rank["rank"] < bound]
-    touches = lambda rank: rank["neighbour_rank"] is not None and rank["neighbour_rank"] < bound  # noqa: E731
-    weak = [t for t, rank in pool.items() if rank["rank"] >= bound and not touches(rank)]
-    for name, ids in (("strong", strong), ("weak", weak)):
-        if not ids:
-            raise WeaksegError(
-                f"split: at strong fraction {fraction} the {name} set is empty ({splits['n_tiles']} tiles in "
-                f"{splits['n_groups']} groups); use a fraction nearer the middle of the strong + weak share, "
-                "or more tiles"
-            )
-    return {"strong": strong, "weak": weak, **base}
 
 
 def group_keys(

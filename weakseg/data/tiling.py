@@ -11,29 +11,18 @@ from __future__ import annotations
 
 import csv
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from weakseg.design.experiment import check_tile_grid
+from weakseg.formats.tiles import Tile, tile_id
 from weakseg.io.errors import WeaksegError
 from weakseg.io.labels import IGNORE_INDEX
 from weakseg.io.outputs import staged_outputs
 from weakseg.io.scaling import scene_at_model_scale
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Tile:
-    """A tile's identity and position: top-left corner ``(y, x)`` in scene pixels."""
-
-    tile_id: str
-    scene: str
-    y: int
-    x: int
-    labeled_fraction: float
 
 
 def tile_offsets(length: int, tile_size: int, stride: int) -> list[int]:
@@ -54,11 +43,6 @@ def tile_offsets(length: int, tile_size: int, stride: int) -> list[int]:
     if offsets[-1] + tile_size < length:
         offsets.append(length - tile_size)
     return offsets
-
-
-def tile_id(scene: str, y: int, x: int) -> str:
-    """The id of the tile at ``(y, x)`` of ``scene``, e.g. ``area4_y00128_x00064``."""
-    return f"{scene}_y{y:05d}_x{x:05d}"
 
 
 def plan_tiles(scene: str, label: np.ndarray, tile_size: int, stride: int, min_labeled_fraction: float) -> list[Tile]:
@@ -156,17 +140,3 @@ def write_tiles(
             writer.writerows([t.tile_id, t.scene, t.y, t.x, f"{t.labeled_fraction:.6f}"] for t in tiles)
     log.info("%d tiles of %d px, stride %d px, from %d scenes", len(tiles), tile_size, stride, len(scenes))
     return tiles
-
-
-def read_tiles(csv_path: str | Path) -> list[Tile]:
-    """The rows of a ``tiles.csv``, in array order."""
-    with open(csv_path, newline="") as handle:
-        return [
-            Tile(r["tile_id"], r["scene"], int(r["y"]), int(r["x"]), float(r["labeled_fraction"]))
-            for r in csv.DictReader(handle)
-        ]
-
-
-def rows_of(tiles: list[Tile]) -> dict[str, int]:
-    """Tile id -> row of the tile in ``images.npy`` / ``masks.npy`` (the order of ``tiles.csv``)."""
-    return {tile.tile_id: row for row, tile in enumerate(tiles)}

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from weakseg.data.tiling import Tile, read_tiles
 from weakseg.design.experiment import HELD_OUT
+from weakseg.formats.model_record import ModelSpec
+from weakseg.formats.tiles import Tile, read_tiles
 from weakseg.io.errors import WeaksegError
 from weakseg.io.imageio import display_rgb, write_png
 from weakseg.io.labels import IGNORE_INDEX, colorize
@@ -153,7 +154,7 @@ def evaluate(
     tiles = SplitTiles.load(tiles_dir, splits_path, class_names)
     bands = np.load(Path(tiles_dir) / "images.npy", mmap_mode="r").shape[-1]
     check_model_fits(record, model_path, len(tiles.class_names), bands)
-    class_names = list(record["class_names"])
+    class_names = list(ModelSpec.from_record(record).class_names)
     val_ids = tiles.sets[scored_set]
     if not val_ids:
         raise WeaksegError(f"{splits_path}: the {scored_set} set is empty; nothing to score")
@@ -185,7 +186,7 @@ def evaluate(
 
 def _scored_checkpoint(result: dict, record: dict, model_path, device) -> dict:
     """What was scored and with which checkpoint: counts, the proportion MAE, epochs and device."""
-    n_classes = len(record["class_names"])
+    n_classes = ModelSpec.from_record(record).n_classes
     return {
         "proportion_mae": float(result["proportion_abs_error"].sum() / (result["n_tiles"] * n_classes)),
         "n_tiles": result["n_tiles"],
@@ -245,7 +246,7 @@ def _write_gallery(
     and ``scores.csv`` (tile_id, miou, dice of each tile).
     """
     position = {tile: i for i, tile in enumerate(val_ids)}
-    frames = record["model"].get("frames", 1)
+    frames = ModelSpec.from_record(record).frames
     (out_dir / "truth").mkdir()
     (out_dir / "frames").mkdir()
     scores = []

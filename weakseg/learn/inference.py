@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from weakseg.formats.model_record import ModelSpec
 from weakseg.io.errors import WeaksegError
 from weakseg.learn.metrics import confusion_matrix
 from weakseg.learn.models import build_model
@@ -148,11 +149,10 @@ def read_checkpoint(path: str | Path, remedy: str = "delete it and rerun the ste
 
 def describe_model(record: dict) -> str:
     """One line naming what a ``model.pt`` record holds: architecture, encoder, bands, classes."""
-    cfg = record.get("model", {})
-    return (
-        f"{cfg.get('arch')}/{cfg.get('encoder')} with {record.get('in_channels')} input bands and "
-        f"{len(record.get('class_names', []))} classes"
-    )
+    try:
+        return ModelSpec.from_record(record).describe()
+    except (KeyError, TypeError):
+        return "no model this pipeline wrote"
 
 
 def check_model_fits(record: dict, path: str | Path, n_classes: int | None = None, in_channels: int | None = None):
@@ -165,17 +165,31 @@ def check_model_fits(record: dict, path: str | Path, n_classes: int | None = Non
     Raises:
         WeaksegError: naming the file, what it holds and what the data needs.
     """
-    theirs = len(record.get("class_names", []))
-    if n_classes is not None and theirs != n_classes:
+    spec = record_spec(record, path)
+    if n_classes is not None and spec.n_classes != n_classes:
         raise WeaksegError(
-            f"{path}: the model predicts {theirs} classes ({', '.join(record['class_names'])}) but this dataset has "
-            f"{n_classes}; use a model.pt trained on this dataset ({describe_model(record)})"
+            f"{path}: the model predicts {spec.n_classes} classes ({', '.join(spec.class_names)}) but this dataset "
+            f"has {n_classes}; use a model.pt trained on this dataset ({spec.describe()})"
         )
-    if in_channels is not None and record.get("in_channels") != in_channels:
+    if in_channels is not None and spec.in_channels != in_channels:
         raise WeaksegError(
-            f"{path}: the model reads {record.get('in_channels')} input bands but the data has {in_channels}; "
-            f"use a model.pt trained on data of the same bands ({describe_model(record)})"
+            f"{path}: the model reads {spec.in_channels} input bands but the data has {in_channels}; "
+            f"use a model.pt trained on data of the same bands ({spec.describe()})"
         )
+
+
+def record_spec(record: dict, path: str | Path) -> ModelSpec:
+    """The :class:`ModelSpec` of a ``model.pt`` record.
+
+    Raises:
+        WeaksegError: the file holds no model record of this pipeline, naming it.
+    """
+    try:
+        return ModelSpec.from_record(record)
+    except (KeyError, TypeError) as error:
+        raise WeaksegError(
+            f"{path}: not a model.pt of this pipeline (no model spec: {error}); give the model.pt of a train job"
+        ) from None
 
 
 def load_weights(model: torch.nn.Module, record: dict, path: str | Path) -> None:
@@ -202,20 +216,7 @@ def load_model(path: str | Path, device: torch.device):
         WeaksegError: the file is unreadable, or its weights do not fit its own model record.
     """
     record = read_checkpoint(path)
-    cfg = record["model"]
     # The weights come from the record, so no encoder weights are downloaded or read again.
-    n_classes = len(record["class_names"])
-    mean, std = record["normalization"]["mean"], record["normalization"]["std"]
-    model = build_model(
-        cfg["arch"],
-        cfg["encoder"],
-        None,
-        record["in_channels"],
-        n_classes,
-        cfg.get("task", "auto"),
-        mean,
-        std,
-        cfg.get("frames", 1),
-    )
+    model = build_model(record_spec(record, path))
     load_weights(model, record, path)
     return place_model(model, device).eval(), record

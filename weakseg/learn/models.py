@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from weakseg.design.task import resolve_task
+from weakseg.formats.model_record import ModelSpec
 from weakseg.io.errors import WeaksegError
 
 ARCHITECTURES = ("FPN", "Unet", "DeepLabV3Plus", "PSPNet", "ResNetConvLSTM")
@@ -81,35 +82,27 @@ class Segmenter(nn.Module):
         return torch.cat([torch.zeros_like(z), z], dim=1) if self.binary else z
 
 
-def build_model(
-    arch: str,
-    encoder: str,
-    encoder_weights: str | None,
-    in_channels: int,
-    n_classes: int,
-    task: str = "auto",
-    mean=IMAGENET_MEAN,
-    std=IMAGENET_STD,
-    frames: int = 1,
-) -> Segmenter:
+def build_model(spec: ModelSpec) -> Segmenter:
     """A :class:`Segmenter`: (B, in_channels, H, W) pixel values to (B, n_classes, H, W) logits.
 
     Args:
-        arch: one of :data:`ARCHITECTURES`.
-        encoder: an smp encoder name, e.g. ``resnet34``.
-        encoder_weights: ``None`` (random init), ``"imagenet"`` (downloaded by smp), or the
+        spec: architecture (one of :data:`ARCHITECTURES`), smp encoder name, bands and classes,
+            task (a binary network has one output channel, see :func:`resolve_task`), input
+            normalisation (fractions of 255 per band; None: ImageNet's, see
+            :class:`Normalization`), T frames per sample (``in_channels`` is T x the bands per
+            frame; T > 1 needs an architecture of :data:`SEQUENCE_ARCHITECTURES`) and
+            ``encoder_weights``: None (random init), ``"imagenet"`` (downloaded by smp), or the
             path of a local encoder ``state_dict`` saved with ``torch.save``.
-        in_channels, n_classes: bands of the input and classes of the output.
-        task: see :func:`resolve_task`; a binary network has one output channel.
-        mean, std: input normalisation, fractions of 255 per band (see :class:`Normalization`).
-        frames: T, frames per sample; ``in_channels`` is T x the bands per frame. T > 1 needs
-            an architecture of :data:`SEQUENCE_ARCHITECTURES`.
 
     Raises:
         WeaksegError: unknown architecture or encoder; frames that a model cannot read; ImageNet weights that cannot be
             downloaded (the message suggests ``null`` or a local weights path); a local weights
             file that is missing or does not fit the encoder.
     """
+    arch, encoder, encoder_weights, frames = spec.arch, spec.encoder, spec.encoder_weights, spec.frames
+    in_channels, n_classes = spec.in_channels, spec.n_classes
+    mean = IMAGENET_MEAN if spec.mean is None else spec.mean
+    std = IMAGENET_STD if spec.std is None else spec.std
     if arch not in ARCHITECTURES:
         raise WeaksegError(f"model.arch: {arch!r} is not one of {', '.join(ARCHITECTURES)}")
     local = encoder_weights not in (None, "imagenet")
@@ -122,7 +115,7 @@ def build_model(
             f"sequence.length: {frames} frames of {in_channels} channels cannot feed model.arch {arch} "
             f"(T > 1 needs one of {', '.join(SEQUENCE_ARCHITECTURES)}, and channels a multiple of T)"
         )
-    binary = resolve_task(task, n_classes) == "binary"
+    binary = resolve_task(spec.task, n_classes) == "binary"
     outputs = 1 if binary else n_classes
     bands = in_channels // frames
     model = _create(arch, encoder, "imagenet" if encoder_weights == "imagenet" else None, bands, outputs, frames)

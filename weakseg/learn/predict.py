@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from weakseg.formats.model_record import ModelSpec
 from weakseg.io.errors import WeaksegError
 from weakseg.io.imageio import display_rgb, open_image, read_geotags, write_png, write_tiff
 from weakseg.io.labels import colorize
@@ -96,15 +97,15 @@ def predict_images(
     device = resolve_device(device_name)
     model, record = load_model(model_path, device)
     check_model_fits(record, model_path, n_classes=len(palette))
-    class_names = list(record["class_names"])
+    spec = ModelSpec.from_record(record)
+    class_names = list(spec.class_names)
     predict_batch = model_batches(model, device)
     confusion, labelled = np.zeros((len(class_names), len(class_names)), dtype=np.int64), []
     with staged_outputs(out_dir) as (staged,):
         staged.mkdir()
         for item in images:
-            frames = record["model"].get("frames", 1)
             predicted = _predict_one(
-                predict_batch, item, windows, palette, staged, model.mean_pixel, frames, record["in_channels"]
+                predict_batch, item, windows, palette, staged, model.mean_pixel, spec.frames, spec.in_channels
             )
             if item.label is not None:
                 truth = np.load(item.label, mmap_mode="r")

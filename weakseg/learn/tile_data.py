@@ -12,12 +12,12 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Dataset, Sampler
 
-from weakseg.data.splitting import sets_at_fraction
-from weakseg.data.tiling import read_tiles, rows_of
 from weakseg.design.experiment import Variant
+from weakseg.formats.splits import sets_at_fraction
+from weakseg.formats.tiles import read_tiles, rows_of
+from weakseg.formats.weak_labels import read_weak_labels
 from weakseg.io.errors import WeaksegError
 from weakseg.learn.models import IMAGENET_MEAN, IMAGENET_STD
-from weakseg.weak.table import read_weak_labels
 
 
 class TileDataset(Dataset):

@@ -39,6 +39,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from weakseg.design.experiment import VARIANTS, local_encoder_weights
+from weakseg.formats.model_record import ModelSpec
 from weakseg.io.errors import WeaksegError
 from weakseg.io.outputs import staged_outputs
 from weakseg.learn.inference import (
@@ -118,18 +119,8 @@ class _Run:
 
 def _build(data: TrainingData, settings: dict, device: torch.device) -> _Run:
     """Model (from ``init_from`` if given), AdamW, cosine annealing over the epochs, grad scaler."""
-    cfg, model_cfg = settings["training"], settings["model"]
-    model = build_model(
-        model_cfg["arch"],
-        model_cfg["encoder"],
-        model_cfg["encoder_weights"],
-        data.in_channels,
-        len(data.class_names),
-        model_cfg.get("task", "auto"),
-        data.mean,
-        data.std,
-        model_cfg.get("frames", 1),
-    )
+    cfg = settings["training"]
+    model = build_model(model_spec(settings, data))
     if settings.get("init_from"):
         parent = read_checkpoint(settings["init_from"])
         check_model_fits(parent, settings["init_from"], len(data.class_names), data.in_channels)
@@ -469,14 +460,27 @@ def _log_epoch(writer: SummaryWriter, row: dict) -> None:
     )
 
 
+def model_spec(settings: dict, data: TrainingData) -> ModelSpec:
+    """The run's model: its ``model`` settings, with the data's bands, classes and normalisation."""
+    model = settings["model"]
+    return ModelSpec(
+        arch=model["arch"],
+        encoder=model["encoder"],
+        in_channels=data.in_channels,
+        class_names=tuple(data.class_names),
+        task=model.get("task", "auto"),
+        mean=tuple(data.mean),
+        std=tuple(data.std),
+        frames=model.get("frames", 1),
+        encoder_weights=model["encoder_weights"],
+    )
+
+
 def _model_record(model, settings: dict, data: TrainingData, epoch: int, miou: float | None) -> dict:
-    """What ``model.pt`` holds: weights plus what is needed to rebuild and describe the model."""
+    """What ``model.pt`` holds (:mod:`weakseg.formats.model_record`): weights, the spec that rebuilds them."""
     return {
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "model": settings["model"],
-        "in_channels": data.in_channels,
-        "class_names": data.class_names,
-        "normalization": {"mean": data.mean, "std": data.std},
+        "spec": model_spec(settings, data).as_record(),
         "epoch": epoch,
         "val_miou": miou,
         "settings": settings,

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from weakseg.design.experiment import Run
+from weakseg.formats.summary import read_summary
 from weakseg.io.errors import WeaksegError
 from weakseg.report.results import score_table
 from weakseg.report.statistics import CONFIDENCE
-from weakseg.report.summary import read_summary
 
 #: The command that makes a finished run, shown when there is none.
 MAKE_A_RUN = "snakemake --cores 2"

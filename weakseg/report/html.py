@@ -18,19 +18,20 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from weakseg.data.band_statistics import read_statistics, resolve_normalization
-from weakseg.data.splitting import read_splits
-from weakseg.data.tiling import read_tiles, rows_of
+from weakseg.data.band_statistics import resolve_normalization
 from weakseg.datasets import get_dataset
 from weakseg.design.experiment import ALL_TILES, BASELINE, SET_NAMES, UPPER_BOUND, VARIANTS, Run
+from weakseg.formats.splits import read_splits
+from weakseg.formats.stats import read_statistics
+from weakseg.formats.summary import read_summary
+from weakseg.formats.tiles import read_tiles, rows_of
+from weakseg.formats.weak_labels import read_weak_labels
 from weakseg.io.errors import WeaksegError
 from weakseg.io.imageio import display_rgb
 from weakseg.io.labels import colorize
 from weakseg.io.outputs import staged_outputs
 from weakseg.report import figures, results
 from weakseg.report.provenance import provenance
-from weakseg.report.summary import read_summary
-from weakseg.weak.table import read_weak_labels
 
 QUESTION = (
     "Does pretraining on weak labels (class fractions per tile) help when only a small share "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from weakseg.report.summary import read_benchmark_seconds
+from weakseg.formats.summary import read_benchmark_seconds
 
 PACKAGES = (
     "numpy",

@@ -12,8 +12,8 @@ from collections import defaultdict
 import numpy as np
 
 from weakseg.design.experiment import ALL_TILES, BASELINE, DEFAULT_POINT, PRETRAINED, UPPER_BOUND, VARIANTS
+from weakseg.formats.summary import IOU_PREFIX, SCORE_COLUMNS
 from weakseg.report.statistics import Interval, answer_sentence, gap_closed, mean_interval, paired_difference, verdict
-from weakseg.report.summary import IOU_PREFIX, SCORE_COLUMNS
 
 #: (summary column, label) of the metrics table; ``proportion_mae``: lower is better.
 METRICS = (

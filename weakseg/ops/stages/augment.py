@@ -35,9 +35,9 @@ def run(params: AugmentParams, input, output, threads: int) -> None:
         weak_pipeline,
         write_offline_copies,
     )
-    from weakseg.data.splitting import pool_rows, read_splits
-    from weakseg.data.tiling import read_tiles, rows_of
     from weakseg.datasets import get_dataset
+    from weakseg.formats.splits import pool_rows, read_splits
+    from weakseg.formats.tiles import read_tiles, rows_of
     from weakseg.io.imageio import write_png
     from weakseg.io.outputs import staged_outputs
 

@@ -46,9 +46,9 @@ class PredictParams:
 def run(params: PredictParams, input, output, threads: int) -> None:
     """Predict with ``input.model`` into the folder ``output.predictions``."""
     from weakseg.data.prepare import scene_files
-    from weakseg.data.splitting import read_splits
-    from weakseg.data.tiling import read_tiles
     from weakseg.datasets import get_dataset
+    from weakseg.formats.splits import read_splits
+    from weakseg.formats.tiles import read_tiles
     from weakseg.learn.predict import Windows, folder_images, predict_images, scenes_of_set
 
     if params.predicts_scenes:

@@ -45,8 +45,8 @@ class SplitParams:
 def run(params: SplitParams, input, output, threads: int) -> None:
     """Split the tiles of ``input.tiles`` into ``output.splits`` (JSON)."""
     from weakseg.data.splitting import split_tiles
-    from weakseg.data.tiling import read_tiles
     from weakseg.datasets import get_dataset, official_test_prefix
+    from weakseg.formats.tiles import read_tiles
     from weakseg.io.outputs import staged_outputs, write_json
 
     test_prefix = official_test_prefix(params.dataset) if params.use_official_test else None

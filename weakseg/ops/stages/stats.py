@@ -23,9 +23,10 @@ def run(params: StatsParams, input, output, threads: int) -> None:
     """Band statistics of the pool (strong + weak sets) of ``input.splits`` into ``output.stats``."""
     import numpy as np
 
-    from weakseg.data.band_statistics import band_statistics, write_statistics
-    from weakseg.data.splitting import pool_rows, read_splits
-    from weakseg.data.tiling import read_tiles, rows_of
+    from weakseg.data.band_statistics import band_statistics
+    from weakseg.formats.splits import pool_rows, read_splits
+    from weakseg.formats.stats import write_statistics
+    from weakseg.formats.tiles import read_tiles, rows_of
 
     row_of = rows_of(read_tiles(input.tiles))
     images = np.load(input.images, mmap_mode="r")

@@ -7,8 +7,9 @@ from weakseg.ops.stage import NoParams, Stage
 
 def run(params: NoParams, input, output, threads: int) -> None:
     """One row per run from ``input.metrics``, ``input.train_benchmarks``, ``input.eval_benchmarks`` (same order)."""
+    from weakseg.formats.summary import write_summary
     from weakseg.io.errors import WeaksegError
-    from weakseg.report.summary import summary_row, write_summary
+    from weakseg.report.summary import summary_row
 
     if not len(input.metrics) == len(input.train_benchmarks) == len(input.eval_benchmarks):
         raise WeaksegError("summary: give one metrics file and two benchmark files per run, in the same order")

@@ -39,9 +39,10 @@ class TrainParams:
 
 def run(params: TrainParams, input, output, threads: int) -> None:
     """Train on the run's sets; ``output.{model, last, history, tensorboard}`` in one folder."""
-    from weakseg.data.band_statistics import read_statistics, resolve_normalization
+    from weakseg.data.band_statistics import resolve_normalization
     from weakseg.datasets import get_dataset
     from weakseg.design.experiment import VARIANTS
+    from weakseg.formats.stats import read_statistics
     from weakseg.learn.models import IMAGENET_MEAN, IMAGENET_STD
     from weakseg.learn.tile_data import load_training_data
     from weakseg.learn.training import train

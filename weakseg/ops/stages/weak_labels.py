@@ -24,11 +24,11 @@ def run(params: WeakLabelsParams, input, output, threads: int) -> None:
     """Weak labels of every tile of ``input.masks`` into ``output.labels``, with ``output.summary`` per set."""
     import numpy as np
 
-    from weakseg.data.splitting import read_splits
-    from weakseg.data.tiling import read_tiles
     from weakseg.datasets import get_dataset
+    from weakseg.formats.splits import read_splits
+    from weakseg.formats.tiles import read_tiles
+    from weakseg.formats.weak_labels import write_weak_labels
     from weakseg.weak import get_weak_kind
-    from weakseg.weak.table import write_weak_labels
 
     adapter, kind = get_dataset(params.dataset), get_weak_kind(params.kind)
     tile_ids = [t.tile_id for t in read_tiles(input.tiles)]
@@ -37,11 +37,10 @@ def run(params: WeakLabelsParams, input, output, threads: int) -> None:
     write_weak_labels(
         output.labels,
         output.summary,
-        kind,
+        kind.columns(adapter.class_names),
         tile_ids,
         labels,
         [set_of.get(t) for t in tile_ids],
-        adapter.class_names,
     )
 
 

@@ -1,7 +1,7 @@
-"""The weak-label table ``weak_labels.csv``: one row per tile (tile_id, set, the D columns of its kind).
+"""``weak_labels.csv``: one row per tile (tile_id, set, the D columns of its weak-label kind).
 
-Written by the ``weak_labels`` stage with a summary per split set; read by training (weak and
-joint runs) and the report.
+Written by the ``weak_labels`` stage with a summary per split set; read by training (the runs
+that use weak labels) and the report.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import numpy as np
 
 from weakseg.design.experiment import SET_NAMES
 from weakseg.io.outputs import staged_outputs
-from weakseg.weak.kind import WeakKind
 
 
 def summarize(labels: np.ndarray, set_of_tile: list[str | None], columns: list[str]) -> list[dict]:
@@ -49,21 +48,20 @@ def summarize(labels: np.ndarray, set_of_tile: list[str | None], columns: list[s
 def write_weak_labels(
     csv_path: str | Path,
     summary_path: str | Path,
-    kind: WeakKind,
+    columns: list[str],
     tile_ids: list[str],
     labels: np.ndarray,
     set_of_tile: list[str | None],
-    class_names: tuple[str, ...],
 ) -> None:
-    """Write ``weak_labels.csv`` (tile_id, set, the kind's columns) and the summary CSV, both or neither.
+    """Write ``weak_labels.csv`` (tile_id, set, one column per label value) and the summary CSV, both or neither.
 
     Args:
-        labels: (N, D) float64, from ``kind.label``; set_of_tile: empty for tiles the split dropped.
+        columns: the D column names (the kind's :meth:`~weakseg.weak.kind.WeakKind.columns`).
+        labels: (N, D) float64, from the kind's ``label``; set_of_tile: empty for tiles the split dropped.
 
     Values are written with 10 decimals, so a row of label proportions read back still sums to
     1 within 1e-6.
     """
-    columns = kind.columns(class_names)
     with staged_outputs(csv_path, summary_path) as (labels_tmp, summary_tmp):
         with open(labels_tmp, "w", newline="") as handle:
             writer = csv.writer(handle)
