@@ -1,0 +1,80 @@
+"""The schema's choices are the code's registries: one source per fact, checked both ways.
+
+A new dataset, architecture, loss, weak-label kind, variant, grouping or rule that is not in the
+schema (or a schema choice the code does not know) fails here, naming both lists.
+"""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from weakseg.data.splitting import GROUPINGS
+from weakseg.datasets import DATASETS, get_dataset
+from weakseg.design.experiment import VARIANTS
+from weakseg.design.task import TASKS
+from weakseg.learn.losses import SEGMENTATION_LOSSES
+from weakseg.learn.models import ARCHITECTURES
+from weakseg.learn.training import CHECKPOINTS
+from weakseg.ops.stages import STAGE_MODULES, get_stage
+from weakseg.weak import WEAK_KINDS, get_weak_kind
+
+SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[1] / "schemas/config.schema.yaml").read_text())
+
+
+def node(path: str) -> dict:
+    current = SCHEMA
+    for key in path.split("."):
+        current = current["properties"][key]
+    return current
+
+
+def enum(path: str) -> list:
+    found = node(path)
+    return found["items"]["enum"] if "items" in found else found["enum"]
+
+
+@pytest.mark.parametrize(
+    "path, registry",
+    [
+        ("dataset.name", DATASETS),
+        ("model.arch", ARCHITECTURES),
+        ("model.task", TASKS),
+        ("training.loss", SEGMENTATION_LOSSES),
+        ("training.checkpoint", CHECKPOINTS),
+        ("split.group_by", GROUPINGS),
+        ("experiment.variants", VARIANTS),
+        ("experiment.grid_variants", VARIANTS),
+        ("experiment.weak_kind", WEAK_KINDS),
+    ],
+)
+def test_a_schema_enum_equals_its_registry(path, registry):
+    assert sorted(enum(path)) == sorted(registry), f"schema {path} vs the code's registry"
+
+
+def test_the_weak_losses_are_those_of_the_registered_kinds():
+    kinds = [get_weak_kind(name) for name in WEAK_KINDS]
+    assert sorted(enum("pretraining.loss")) == sorted({loss for kind in kinds for loss in kind.losses})
+    assert node("pretraining.loss")["default"] in get_weak_kind(node("experiment.weak_kind")["default"]).losses
+
+
+def test_the_rules_of_the_resources_section_are_the_stages():
+    assert sorted(node("resources.rules")["propertyNames"]["enum"]) == sorted(STAGE_MODULES)
+    assert all(get_stage(name).name == name for name in STAGE_MODULES)
+
+
+def test_the_label_sets_and_bands_are_those_of_the_isprs_adapters():
+    adapters = [get_dataset(name) for name in ("vaihingen", "potsdam")]
+    assert sorted(enum("dataset.labels")) == sorted({k for a in adapters for k in a.label_archives})
+    bands = {k for a in adapters for k in a.image_archives}
+    assert {b for b in enum("dataset.bands") if b is not None} == bands
+
+
+def test_dataset_capabilities_come_from_the_adapters():
+    """What a dataset can do is data on its adapter, and the config check asks the adapter."""
+    assert get_dataset("cityscapes").has_cities and get_dataset("cityscapes").has_sequences
+    assert get_dataset("synthetic").has_sequences and not get_dataset("synthetic").has_cities
+    assert not get_dataset("vaihingen").has_sequences
+    for name in DATASETS:
+        keys = set(get_dataset(name).download_keys)
+        assert keys <= set(node("dataset")["properties"]), f"{name} downloads with keys the schema lacks"

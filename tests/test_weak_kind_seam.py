@@ -1,0 +1,158 @@
+"""Adding a kind of weak label takes one module and one registry entry: shown with a test-only kind.
+
+``ImageTags`` below is that module (image-level tags: a class is present when it covers at least
+10% of the tile's labelled pixels, trained with a multi-label loss on log-sum-exp pooled logits).
+It is registered by one entry in ``WEAK_KINDS`` (here monkeypatched; in the package, a line of
+``weakseg/weak/__init__.py``) and, for configs, one value of the schema's ``experiment.weak_kind``
+enum. Nothing else changes: the weak_labels stage computes its labels, training pools and trains
+with it, and changing the kind changes only the settings of the runs that use weak labels.
+"""
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import REPO
+
+from weakseg.data.augmentation import save_pipeline, weak_pipeline
+from weakseg.design.experiment import VARIANTS, Run, run_settings
+from weakseg.formats.weak_labels import read_weak_labels
+from weakseg.io.errors import WeaksegError
+from weakseg.learn.tile_data import load_training_data
+from weakseg.learn.training import train
+from weakseg.ops.config import check_weak_kind
+from weakseg.ops.stages import get_stage
+from weakseg.weak import WEAK_KINDS, get_weak_kind
+from weakseg.weak.kind import WeakKind
+
+CLASSES = ["a", "b", "c"]
+
+
+class ImageTags(WeakKind):
+    """Test-only kind: per class, 1.0 if it covers at least 10% of the labelled pixels, else 0.0."""
+
+    name = "test_tags"
+    title = "image-level tags"
+    losses = ("bce",)
+    error_name = "tag error"
+
+    def label(self, masks, n_classes):
+        from weakseg.weak.proportions import label_proportions
+
+        return (label_proportions(masks, n_classes) >= 0.1).astype(np.float64)
+
+    def pool(self, logits):
+        return torch.logsumexp(logits.float(), dim=(2, 3)) - float(np.log(logits.shape[2] * logits.shape[3]))
+
+    def loss(self, pooled, target, loss_name):
+        if loss_name not in self.losses:
+            raise WeaksegError(f"pretraining.loss: {loss_name!r} is not one of {self.losses}")
+        return torch.nn.functional.binary_cross_entropy_with_logits(pooled, target.float())
+
+    def error(self, pooled, target):
+        return ((pooled > 0).float() - target).abs()
+
+
+TAGS = ImageTags()
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    monkeypatch.setitem(WEAK_KINDS, "test_tags", "test_weak_kind_seam:TAGS")
+    return get_weak_kind("test_tags")
+
+
+@pytest.fixture
+def tiles(tmp_path):
+    """8 tiles of 32x32 px: tiles t0-t3 hold classes a and b, t4-t7 a and c; t0, t1 strong, t2-t5 weak."""
+    masks = np.zeros((8, 32, 32), dtype=np.uint8)
+    masks[:4, :, 16:] = 1
+    masks[4:, :, 16:] = 2
+    masks[:, :2] = 255
+    rng = np.random.default_rng(0)
+    images = (masks[..., None] % 255 * 80 + rng.integers(0, 20, (8, 32, 32, 3))).astype(np.uint8)
+    np.save(tmp_path / "images.npy", images)
+    np.save(tmp_path / "masks.npy", masks)
+    ids = [f"t{i}" for i in range(8)]
+    (tmp_path / "tiles.csv").write_text(
+        "tile_id,scene,y,x,labeled_fraction\n" + "".join(f"{t},s,0,{32 * i},0.9\n" for i, t in enumerate(ids))
+    )
+    sets = {"strong": ids[:2], "weak": ids[2:6], "val": ids[6:]}
+    pool = {t: {"rank": 0.5 + i, "neighbour_rank": None} for i, t in enumerate(ids[:6])}
+    (tmp_path / "splits.json").write_text(json.dumps({"sets": sets, "pool": pool, "n_tiles": 8, "n_groups": 8}))
+    (tmp_path / "offline").mkdir()
+    (tmp_path / "offline/copies.csv").write_text("row,tile_id,pipeline,copy\n")
+    settings = yaml.safe_load((REPO / "workflow_config.yaml").read_text())["augment"]
+    save_pipeline(weak_pipeline(settings), tmp_path / "weak.yaml")
+    return tmp_path
+
+
+def test_the_kind_is_found_by_name_and_an_unknown_one_is_named(registered):
+    assert registered is TAGS
+    with pytest.raises(WeaksegError, match="experiment.weak_kind.*'tags'.*known: proportions, test_tags"):
+        get_weak_kind("tags")
+
+
+def test_the_weak_labels_stage_computes_the_new_kind(registered, tiles):
+    stage = get_stage("weak_labels")
+    params = stage.params(dataset="synthetic", kind="test_tags")
+    files = {"masks": tiles / "masks.npy", "tiles": tiles / "tiles.csv", "splits": tiles / "splits.json"}
+    output = SimpleNamespace(labels=str(tiles / "weak.csv"), summary=str(tiles / "summary.csv"))
+    synthetic = ["impervious_surfaces", "building", "low_vegetation", "tree", "car", "clutter"]
+    stage.run(params, SimpleNamespace(**{k: str(v) for k, v in files.items()}), output, 1)
+    ids, sets, labels, columns = read_weak_labels(tiles / "weak.csv")
+    assert columns == synthetic and sets[:6] == ["strong", "strong", "weak", "weak", "weak", "weak"]
+    np.testing.assert_array_equal(labels[0], [1, 1, 0, 0, 0, 0])  # classes 0 and 1 present
+    np.testing.assert_array_equal(labels[7], [1, 0, 1, 0, 0, 0])
+
+
+def test_the_config_takes_the_kind_and_only_weak_runs_carry_it(registered):
+    import yaml
+
+    from weakseg.ops.config import schema_defaults
+
+    config = schema_defaults(yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text()))
+    config["experiment"]["weak_kind"], config["pretraining"]["loss"] = "test_tags", "bce"
+    check_weak_kind(config)
+    assert run_settings(config, Run("weak_only", "0.1", 0))["training"]["weak_kind"] == "test_tags"
+    assert "weak_kind" not in run_settings(config, Run("strong_only", "0.1", 0))["training"]
+    config["pretraining"]["loss"] = "kl"
+    with pytest.raises(WeaksegError, match="pretraining.loss.*'kl'.*test_tags.*bce"):
+        check_weak_kind(config)
+
+
+def test_training_pools_and_learns_with_the_new_kind(registered, tiles):
+    labels = TAGS.label(np.load(tiles / "masks.npy"), 3)
+    rows = "".join(f"t{i},{s},{','.join(str(v) for v in labels[i])}\n" for i, s in enumerate("sswwwwvv"))
+    (tiles / "weak.csv").write_text("tile_id,set,a,b,c\n" + rows)
+    data = load_training_data(
+        VARIANTS["weak_only"],
+        "0.25",
+        tiles_dir=tiles,
+        splits_path=tiles / "splits.json",
+        class_names=CLASSES,
+        weak_labels_path=tiles / "weak.csv",
+        pipelines_dir=tiles,
+        offline_dir=tiles / "offline",
+        seed=0,
+    )
+    training = {
+        "epochs": 3,
+        "steps_per_epoch": 4,
+        "batch_size": 4,
+        "lr": 0.01,
+        "weight_decay": 0.0,
+        "weak_kind": "test_tags",
+        "weak_loss": "bce",
+        "seed": 0,
+        "device": "cpu",
+        "log_every_batches": 1,
+        "checkpoint": "last",
+    }
+    settings = {"mode": "weak", "model": {"arch": "FPN", "encoder": "resnet18", "encoder_weights": None}}
+    history = train(data, {**settings, "training": training, "init_from": None}, tiles / "run")
+    losses = [row["train_loss"] for row in history]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
