@@ -1,4 +1,4 @@
-# weakseg: does pretraining on weak labels (class fractions per tile) help when only 10% of
+# weakseg: does pretraining on weak labels (label proportions per tile) help when only 10% of
 # tiles have pixel labels? Run: snakemake --cores 2 (add --resources gpu=1 on a GPU machine).
 from snakemake.utils import min_version, validate
 

@@ -1,4 +1,4 @@
-"""Augmentation: the weak pipeline keeps class fractions exactly; the strong one keeps image and mask aligned."""
+"""Augmentation: the weak pipeline keeps label proportions exactly; the strong one keeps image and mask aligned."""
 
 import numpy as np
 import pytest

@@ -3,8 +3,8 @@
 * strong: spatial transforms on image and mask together (dihedral flips/rotations, then an
   affine shift/scale/rotate with nearest-neighbour masks), colour transforms on the image only
   (brightness, contrast, gamma on every band; saturation and hue on RGB tiles only).
-* weak: only transforms that keep every class fraction exactly (the 8 dihedral symmetries
-  of a square tile, and colour), because a weak tile's label *is* its class fractions.
+* weak: only transforms that keep every label proportion exactly (the 8 dihedral symmetries
+  of a square tile, and colour), because a weak tile's label *is* its label proportions.
 * sequences (T frames stacked along the bands, oldest first): the frames before the last are
   albumentations ``additional_targets`` of type image, so one draw (the same flip, affine and
   colour change) applies to every frame and the mask (:func:`augment`).
@@ -115,7 +115,7 @@ def strong_pipeline(settings: dict, bands: int = 3, frames: int = 1) -> A.Compos
 
 
 def weak_pipeline(settings: dict, bands: int = 3, frames: int = 1) -> A.Compose:
-    """Augmentation for weakly labelled tiles of ``frames`` frames of ``bands`` bands: class fractions are unchanged.
+    """Augmentation for weakly labelled tiles of ``frames`` frames of ``bands`` bands: label proportions are unchanged.
 
     Settings: ``p_color``, ``brightness`` and ``contrast`` (limits, fractions of the range),
     ``gamma`` ([min, max], 1 = identity), ``saturation`` ([min, max] factors), ``hue``

@@ -9,7 +9,7 @@ The colours are deliberately ambiguous (trees and lawns share hue, some roofs
 have the tone of asphalt, clutter borrows roof/road colours, shadows darken
 everything) so that a per-pixel colour lookup cannot segment the scene; shape
 and context (straight roof edges, round textured crowns, cars on roads) are
-needed. Urban density varies over the scene, so class fractions of small
+needed. Urban density varies over the scene, so label proportions of small
 tiles differ widely.
 
 Only numpy is used; shapes are drawn with coordinate grids inside small

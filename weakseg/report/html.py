@@ -27,6 +27,7 @@ from weakseg.formats.summary import read_summary
 from weakseg.formats.tiles import read_tiles, rows_of
 from weakseg.formats.weak_labels import read_weak_labels
 from weakseg.io.errors import WeaksegError
+from weakseg.weak import get_weak_kind
 from weakseg.io.imageio import display_rgb
 from weakseg.io.labels import colorize
 from weakseg.io.outputs import staged_outputs
@@ -34,7 +35,7 @@ from weakseg.report import figures, results
 from weakseg.report.provenance import provenance
 
 QUESTION = (
-    "Does pretraining on weak labels (class fractions per tile) help when only a small share "
+    "Does pretraining on weak labels (label proportions per tile) help when only a small share "
     "of tiles have pixel labels?"
 )
 HISTORY_PANELS = (("train_loss", "train loss"), ("val_loss", "val loss"), ("val_miou", "val mIoU"))
@@ -333,22 +334,24 @@ def _pixel_counts(masks: np.ndarray, rows: list[int], n_classes: int, chunk: int
 
 
 def _weak_label_context(inputs: ReportInputs) -> dict:
-    _, sets, fractions, class_names = read_weak_labels(inputs.weak_labels)
-    weak = fractions[np.array(sets, dtype=str) == "weak"]
+    """The weak labels of the reference split as the kind names them (``experiment.weak_kind``)."""
+    kind = get_weak_kind(inputs.config["experiment"]["weak_kind"])
+    _, sets, labels, columns = read_weak_labels(inputs.weak_labels)
+    weak = labels[np.array(sets, dtype=str) == "weak"]
     chart = None
     if len(weak):
         chart = figures.box_plot(
-            [weak[:, k] for k in range(len(class_names))],
-            class_names,
-            "fraction of labelled pixels",
-            f"Class fractions of the {len(weak)} weak-set tiles",
+            [weak[:, k] for k in range(len(columns))],
+            columns,
+            f"{kind.title} (per tile)",
+            f"{kind.title.capitalize()} of the {len(weak)} weak-set tiles",
         )
     summary = _read_csv(inputs.weak_summary, ("set", "class", "n_tiles", "mean", "std", "min", "max", "present"))
     set_names = list(dict.fromkeys(r["set"] for r in summary))
     by_key = {(r["set"], r["class"]): {k: results._num(v) for k, v in r.items()} for r in summary}
     table = [(c, [by_key.get((s, c), {}) for s in set_names]) for c in dict.fromkeys(r["class"] for r in summary)]
     n_tiles = {r["set"]: r["n_tiles"] for r in summary}
-    return {"chart": chart, "sets": set_names, "n_tiles": n_tiles, "table": table}
+    return {"chart": chart, "sets": set_names, "n_tiles": n_tiles, "table": table, "title": kind.title}
 
 
 # ---------------------------------------------------------------- per-run files
