@@ -27,12 +27,12 @@ from weakseg.formats.summary import read_summary
 from weakseg.formats.tiles import read_tiles, rows_of
 from weakseg.formats.weak_labels import read_weak_labels
 from weakseg.io.errors import WeaksegError
-from weakseg.weak import get_weak_kind
 from weakseg.io.imageio import display_rgb
 from weakseg.io.labels import colorize
 from weakseg.io.outputs import staged_outputs
 from weakseg.report import figures, results
 from weakseg.report.provenance import provenance
+from weakseg.weak import get_weak_kind
 
 QUESTION = (
     "Does pretraining on weak labels (label proportions per tile) help when only a small share "
