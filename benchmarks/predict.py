@@ -34,13 +34,14 @@ def measure(size: int, window: int, overlap: float, batch_size: int, device_name
     import numpy as np
     import torch
 
+    from weakseg.formats.model_record import ModelSpec
     from weakseg.learn.inference import resolve_device
     from weakseg.learn.models import build_model
     from weakseg.learn.sliding_window import model_batches, predict_classes
 
     torch.set_num_threads(threads)
     device = resolve_device(device_name)
-    model = build_model("FPN", "resnet18", None, 3, 6).to(device)
+    model = build_model(ModelSpec("FPN", "resnet18", 3, tuple(f"class{k}" for k in range(6)))).to(device)
     peak = {"anon": 0}
     done = threading.Event()
 

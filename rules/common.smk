@@ -93,7 +93,7 @@ def scenes(dataset):
 
 def prepared_paths(dataset, kind):
     """The prepared ``image`` or ``label`` array of every scene the download listed."""
-    return expand("data/{dataset}/prepared/{scene}/{kind}.npy", dataset=dataset, scene=scenes(dataset), kind=kind)
+    return expand(rules.prepare.output[kind], dataset=dataset, scene=scenes(dataset))
 
 
 def prepared(kind):

@@ -18,7 +18,7 @@ checkpoint download:
 
 rule prepare:
     input:
-        raw="data/{dataset}/raw",
+        raw=rules.download.output.raw,
     output:
         image="data/{dataset}/prepared/{scene}/image.npy",
         label="data/{dataset}/prepared/{scene}/label.npy",

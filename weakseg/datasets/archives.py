@@ -18,6 +18,7 @@ import urllib.request
 import zipfile
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from weakseg.datasets.credentials import PASSWORD_VARIABLE, USER_VARIABLE, check_source_url
@@ -269,6 +270,38 @@ def _copy_bounded(source, target: Path, limit: int, archive: Path, name: str) ->
                 raise WeaksegError(f"{archive}: member {name!r} holds more bytes than allowed ({limit}); refusing it")
             out.write(chunk)
     return written
+
+
+@dataclass(frozen=True)
+class ArchiveSource:
+    """Where a dataset's official archives come from: the ``dataset.source`` section of the config.
+
+    Attributes:
+        folder: a folder holding the archives (or, for Cityscapes, their extracted folders), or None.
+        url: a base URL serving them (credentials from the environment, never the URL), or None.
+        md5: archive name -> expected MD5 (``skip``: no check), overriding the adapter's official ones.
+        max_extracted_bytes: the most bytes the matching members of one archive may extract to.
+    """
+
+    folder: str | None
+    url: str | None
+    md5: dict
+    max_extracted_bytes: int
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> ArchiveSource:
+        """From the ``dataset`` section (``source.{folder, url, md5, max_extracted_gib}``, all optional)."""
+        source = settings.get("source") or {}
+        gib = source.get("max_extracted_gib", DEFAULT_MAX_EXTRACTED_BYTES / 2**30)
+        return cls(source.get("folder"), source.get("url"), dict(source.get("md5") or {}), int(gib * 2**30))
+
+    def fetch(self, name: str, cache: Path, official_md5: dict | None = None) -> Path:
+        """Archive ``name``, verified (see :func:`locate_archive`); ``official_md5`` are the adapter's MD5s.
+
+        Raises:
+            WeaksegError: see :func:`locate_archive`.
+        """
+        return locate_archive(name, self.folder, self.url, cache, self.md5.get(name, (official_md5 or {}).get(name)))
 
 
 def extract_matching(

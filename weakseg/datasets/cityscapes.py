@@ -26,7 +26,7 @@ import numpy as np
 from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 from PIL import Image
 
-from weakseg.datasets.archives import DEFAULT_MAX_EXTRACTED_BYTES, extract_matching, locate_archive
+from weakseg.datasets.archives import ArchiveSource, extract_matching
 from weakseg.datasets.base import DatasetAdapter, SceneFiles
 from weakseg.datasets.synthetic_sequence import render_sequence
 from weakseg.io.errors import WeaksegError
@@ -206,19 +206,17 @@ class CityscapesDataset(DatasetAdapter):
         if isinstance(wanted, set) and wanted <= set(found):
             return found
         keep = lambda key: _accepts(wanted)(key) and key not in found  # noqa: E731
-        base, url = source.get("folder"), source.get("url")
+        archives = ArchiveSource.from_settings({"source": source})
+        base, url = archives.folder, archives.url
         if base and (Path(base).expanduser() / folder).is_dir():
             for key, path in _walk(Path(base).expanduser(), folder, pattern, keep).items():
                 found[key] = raw_dir / folder / path.relative_to(Path(base).expanduser() / folder)
                 found[key].parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, found[key])
         elif base or url:
-            name = self.archives[folder]
-            md5 = (source.get("md5") or {}).get(name, self.official_md5.get(name))
-            archive = locate_archive(name, base, url, raw_dir.parent / "archives", md5)
-            max_bytes = int(source.get("max_extracted_gib", DEFAULT_MAX_EXTRACTED_BYTES / 2**30) * 2**30)
+            archive = archives.fetch(self.archives[folder], raw_dir.parent / "archives", self.official_md5)
             (raw_dir / folder).mkdir(exist_ok=True)
-            found.update(extract_matching(archive, pattern, raw_dir / folder, max_bytes, keep))
+            found.update(extract_matching(archive, pattern, raw_dir / folder, archives.max_extracted_bytes, keep))
         return found
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from weakseg.datasets.archives import DEFAULT_MAX_EXTRACTED_BYTES, extract_matching, locate_archive
+from weakseg.datasets.archives import ArchiveSource, extract_matching
 from weakseg.datasets.base import DatasetAdapter, SceneFiles
 from weakseg.io.errors import WeaksegError
 
@@ -50,12 +50,9 @@ class FigaroDataset(DatasetAdapter):
             WeaksegError: the archive cannot be found or verified, or an image has no mask
                 (or a mask no image); the message names the file.
         """
-        source = settings.get("source", {})
-        max_bytes = int(source.get("max_extracted_gib", DEFAULT_MAX_EXTRACTED_BYTES / 2**30) * 2**30)
-        md5 = (source.get("md5") or {}).get(self.archive, (self.official_md5 or {}).get(self.archive))
-        archive = locate_archive(
-            self.archive, source.get("folder"), source.get("url"), raw_dir.parent / "archives", md5
-        )
+        source = ArchiveSource.from_settings(settings)
+        archive = source.fetch(self.archive, raw_dir.parent / "archives", self.official_md5)
+        max_bytes = source.max_extracted_bytes
         scenes = []
         for part in self.parts:
             images = self._extract(

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from weakseg.datasets.archives import DEFAULT_MAX_EXTRACTED_BYTES, extract_matching, locate_archive
+from weakseg.datasets.archives import ArchiveSource, extract_matching
 from weakseg.datasets.base import DatasetAdapter, SceneFiles
 from weakseg.io.errors import WeaksegError
 
@@ -52,22 +52,17 @@ class IsprsDataset(DatasetAdapter):
         ``labels`` (complete | eroded), ``bands``. Scenes with an image but no label (the
         benchmark's withheld test areas) are skipped.
         """
-        source = settings.get("source", {})
-        max_bytes = int(source.get("max_extracted_gib", DEFAULT_MAX_EXTRACTED_BYTES / 2**30) * 2**30)
-        overrides = source.get("md5") or {}
+        source = ArchiveSource.from_settings(settings)
         found = {}
         choices = {
             "images": self._choose(self.image_archives, settings.get("bands"), "dataset.bands"),
             "labels": self._choose(self.label_archives, settings.get("labels"), "dataset.labels"),
         }
         for role, (archive_name, pattern) in choices.items():
-            md5 = overrides.get(archive_name, self.official_md5.get(archive_name))
-            archive = locate_archive(
-                archive_name, source.get("folder"), source.get("url"), raw_dir.parent / "archives", md5
-            )
+            archive = source.fetch(archive_name, raw_dir.parent / "archives", self.official_md5)
             destination = raw_dir / role
             destination.mkdir()
-            found[role] = extract_matching(archive, re.compile(pattern), destination, max_bytes)
+            found[role] = extract_matching(archive, re.compile(pattern), destination, source.max_extracted_bytes)
             if not found[role]:
                 raise WeaksegError(f"{archive}: no member matches the {self.name} {role} pattern {pattern}")
         unlabeled = sorted(set(found["images"]) - set(found["labels"]))
