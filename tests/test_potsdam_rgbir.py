@@ -14,6 +14,7 @@ import yaml
 from conftest import ISPRS_COLORS, REPO, copy_workflow, run_snakemake
 
 from weakseg.datasets.synthetic_scene import generate_scene
+from weakseg.formats.model_record import ModelSpec
 
 pytestmark = pytest.mark.pipeline
 
@@ -76,7 +77,7 @@ def test_potsdam_rgbir_runs_the_whole_experiment(tmp_path):
         record = torch.load(
             workdir / f"results/models/{variant}/strong-0.1/seed-0/default/model.pt", weights_only=False
         )
-        assert record["in_channels"] == 4
+        assert ModelSpec.from_record(record).in_channels == 4
         first_conv = next(v for k, v in record["state_dict"].items() if k.endswith("conv1.weight"))
         assert first_conv.shape[1] == 4
     log = (workdir / "results/logs/augment/seed-0.log").read_text()

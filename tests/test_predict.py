@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tifffile
 import torch
-from conftest import model_spec
 from PIL import Image
 
 from weakseg.datasets import get_dataset
+from weakseg.formats.model_record import ModelSpec
 from weakseg.io.errors import WeaksegError
 from weakseg.io.imageio import read_geotags
 from weakseg.learn.models import IMAGENET_MEAN, IMAGENET_STD, build_model
@@ -25,16 +25,9 @@ GEO_TAGS = [
 
 def _saved_model(path, classes=("background", "hair")):
     torch.manual_seed(0)
-    model = build_model(model_spec("FPN", "resnet18", None, 3, len(classes)))
-    record = {
-        "state_dict": model.state_dict(),
-        "model": {"arch": "FPN", "encoder": "resnet18", "encoder_weights": None, "task": "auto"},
-        "in_channels": 3,
-        "class_names": list(classes),
-        "normalization": {"mean": IMAGENET_MEAN, "std": IMAGENET_STD},
-        "epoch": 1,
-        "val_miou": None,
-    }
+    spec = ModelSpec("FPN", "resnet18", 3, tuple(classes), mean=tuple(IMAGENET_MEAN), std=tuple(IMAGENET_STD))
+    model = build_model(spec)
+    record = {"state_dict": model.state_dict(), "spec": spec.as_record(), "epoch": 1, "val_miou": None}
     torch.save(record, path)
     return path
 
@@ -146,7 +139,7 @@ def test_weights_of_another_architecture_are_named(tmp_path):
 
     path = _saved_model(tmp_path / "model.pt")
     record = torch.load(path, weights_only=False)
-    record["model"]["arch"] = "Unet"  # a record whose weights are an FPN's
+    record["spec"]["arch"] = "Unet"  # a record whose weights are an FPN's
     torch.save(record, path)
     with pytest.raises(WeaksegError, match=r"model.pt: its weights do not fit .* Unet/resnet18 with 3 input bands"):
         load_model(path, torch.device("cpu"))

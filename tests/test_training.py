@@ -392,7 +392,7 @@ def test_a_batch_that_cannot_fit_is_refused_naming_its_key_before_anything_runs(
 
 def test_finetuning_from_a_model_of_another_class_count_is_named(tiny_tiles):
     parent = build_model(model_spec("FPN", "resnet18", None, 3, 2))
-    record = {
+    record = {  # the layout of model.pt before ModelSpec: still read
         "state_dict": parent.state_dict(),
         "model": {"arch": "FPN", "encoder": "resnet18"},
         "in_channels": 3,

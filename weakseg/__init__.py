@@ -1,7 +1,8 @@
-"""weakseg: semantic segmentation that learns from weak labels (class proportions per tile).
+"""weakseg: semantic segmentation that learns from weak labels (label proportions, and other kinds).
 
-The package holds all logic of the pipeline; the Snakemake rules call thin command-line
-entry points in ``scripts/`` that import from here.
+The package holds all logic of the pipeline, in layers whose imports only go downwards (the
+README's Layout section): io, design, formats, datasets, data, weak, learn, report, ops. The
+Snakemake rules call thin entry points in ``scripts/``, one per stage of ``weakseg.ops.stages``.
 """
 
 __version__ = "0.1.0"
