@@ -250,10 +250,30 @@ def cityscapes_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def cityscapes_run(tmp_path_factory, cityscapes_dir) -> Path:
-    """A finished Cityscapes study: ``configs/cityscapes.yaml`` + the demo and sequence overlays."""
+    """A finished Cityscapes study: ``configs/cityscapes.yaml`` + the demo and sequence overlays.
+
+    Built once per test session: under pytest-xdist the workers share it (the first builds it
+    under a lock, the others wait and reuse it).
+    """
+    import fcntl
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above each worker's own
+    with open(root / "cityscapes-study.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        workdir = root / "cityscapes-study"
+        if not (workdir / "results" / "report.html").is_file():
+            shutil.rmtree(workdir, ignore_errors=True)
+            _run_cityscapes_study(workdir, cityscapes_dir)
+    return workdir
+
+
+def _run_cityscapes_study(folder: Path, cityscapes_dir: Path) -> None:
     import yaml
 
-    workdir = copy_workflow(tmp_path_factory.mktemp("cityscapes"))
+    folder.mkdir()
+    workdir = copy_workflow(folder)
     shutil.copytree(REPO / "configs", workdir / "configs")
     # 64 x 128 px frames (two 64 px tiles each) instead of 224 x 448: the same study, 12x fewer pixels
     short = {
@@ -270,7 +290,6 @@ def cityscapes_run(tmp_path_factory, cityscapes_dir) -> Path:
     )
     result = run_snakemake(workdir, "--cores", "2", "--configfile", *configs, timeout=900)
     assert result.returncode == 0, result.stderr[-5000:]
-    return workdir
 
 
 def model_spec(arch, encoder, encoder_weights, in_channels, n_classes, task="auto", mean=None, std=None, frames=1):
@@ -279,3 +298,22 @@ def model_spec(arch, encoder, encoder_weights, in_channels, n_classes, task="aut
 
     names = tuple(f"c{k}" for k in range(n_classes))
     return ModelSpec(arch, encoder, in_channels, names, task, mean, std, frames, encoder_weights)
+
+
+#: Test files that run whole studies, longest first.
+LONG_FILES = (
+    "test_pipeline.py",
+    "test_resume_runs.py",
+    "test_cityscapes_pipeline.py",
+    "test_dashboard.py",
+    "test_slurm.py",
+    "test_potsdam_rgbir.py",
+    "test_figaro_pipeline.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long files first: under pytest-xdist (``./run test``: ``-n auto --dist loadfile``, a file per
+    worker) they start at once, and the short files fill the other workers meanwhile."""
+    rank = {name: position for position, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))
