@@ -5,7 +5,7 @@ import zipfile
 
 import numpy as np
 import yaml
-from conftest import REPO, _require, copy_workflow, run_snakemake
+from conftest import ONE_THREAD_JOBS, REPO, _require, copy_workflow, run_snakemake
 from PIL import Image
 from test_figaro import FIGARO_ZIP
 
@@ -37,7 +37,16 @@ def test_figaro1k_runs_the_binary_experiment_and_predicts_whole_test_images(tmp_
     (workdir / "fixture.yaml").write_text(yaml.safe_dump(short))
     predict = "results/predict/weak_finetuned/strong-0.2/seed-0/default"
     result = run_snakemake(
-        workdir, "all", predict, "--cores", "2", "--configfile", "configs/figaro1k.yaml", "fixture.yaml", timeout=900
+        workdir,
+        "all",
+        predict,
+        "--cores",
+        "2",
+        *ONE_THREAD_JOBS,
+        "--configfile",
+        "configs/figaro1k.yaml",
+        "fixture.yaml",
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-5000:]
     splits = json.loads((workdir / "results/split/seed-0/splits.json").read_text())

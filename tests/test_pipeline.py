@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import copy_workflow, partial_leftovers, run_snakemake, snakemake_env
+from conftest import ONE_THREAD_JOBS, copy_workflow, partial_leftovers, run_snakemake, snakemake_env
 
 from weakseg.learn.metrics import confusion_matrix, segmentation_metrics
 
@@ -54,7 +54,7 @@ def planned_jobs(workdir: Path, *args) -> dict[str, int]:
 def demo_run(tmp_path_factory) -> Path:
     workdir = copy_workflow(tmp_path_factory.mktemp("demo"))
     (workdir / "short.yaml").write_text(yaml.safe_dump(SHORT_DEMO))
-    result = run_snakemake(workdir, "--cores", "2", "--configfile", "short.yaml", timeout=900)
+    result = run_snakemake(workdir, "--cores", "2", *ONE_THREAD_JOBS, "--configfile", "short.yaml", timeout=900)
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir
 
@@ -168,7 +168,7 @@ def _kill_snakemake_when(workdir: Path, started: Path, *args) -> None:
     """Start Snakemake, SIGKILL it (only it) once ``started`` exists, and wait for its orphaned jobs to end."""
     snakemake = Path(sys.executable).parent / "snakemake"
     process = subprocess.Popen(
-        [str(snakemake), "--cores", "2", *args],
+        [str(snakemake), "--cores", "2", *ONE_THREAD_JOBS, *args],
         cwd=workdir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -204,11 +204,15 @@ def test_a_killed_snakemake_recovers_with_unlock_to_the_same_summary(demo_run, t
         log = workdir / ("results/logs/summary.log" if stage == "summary" else f"results/logs/evaluate/{run}.log")
         log.unlink(missing_ok=True)
         _kill_snakemake_when(workdir, log, "results/summary.csv", "--configfile", "short.yaml")
-        plain = run_snakemake(workdir, "results/summary.csv", "--cores", "2", "--configfile", "short.yaml")
+        plain = run_snakemake(
+            workdir, "results/summary.csv", "--cores", "2", *ONE_THREAD_JOBS, "--configfile", "short.yaml"
+        )
         assert plain.returncode != 0 and "--unlock" in plain.stdout + plain.stderr, stage  # Snakemake's LockException
         unlock = run_snakemake(workdir, "results/summary.csv", "--unlock", "--configfile", "short.yaml")
         assert unlock.returncode == 0, unlock.stderr[-3000:]
-        rerun = run_snakemake(workdir, "results/summary.csv", "--cores", "2", "--configfile", "short.yaml")
+        rerun = run_snakemake(
+            workdir, "results/summary.csv", "--cores", "2", *ONE_THREAD_JOBS, "--configfile", "short.yaml"
+        )
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         assert _without_seconds(read_summary_csv(workdir)) == _without_seconds(before), stage
         assert not partial_leftovers(workdir / "results")

@@ -11,7 +11,7 @@ import pytest
 import tifffile
 import torch
 import yaml
-from conftest import ISPRS_COLORS, REPO, copy_workflow, run_snakemake
+from conftest import ISPRS_COLORS, ONE_THREAD_JOBS, REPO, copy_workflow, run_snakemake
 
 from weakseg.datasets.synthetic_scene import generate_scene
 from weakseg.formats.model_record import ModelSpec
@@ -67,7 +67,9 @@ def test_potsdam_rgbir_runs_the_whole_experiment(tmp_path):
         "evaluation": {"gallery_tiles": 2},
     }
     (workdir / "fixture.yaml").write_text(yaml.safe_dump(short))
-    result = run_snakemake(workdir, "--cores", "2", "--configfile", "configs/potsdam.yaml", "fixture.yaml", timeout=900)
+    result = run_snakemake(
+        workdir, "--cores", "2", *ONE_THREAD_JOBS, "--configfile", "configs/potsdam.yaml", "fixture.yaml", timeout=900
+    )
     assert result.returncode == 0, result.stderr[-5000:]
     images = np.load(workdir / "data/potsdam/tiles/images.npy", mmap_mode="r")
     assert images.shape[1:] == (64, 64, 4)
