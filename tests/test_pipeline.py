@@ -168,7 +168,7 @@ def _kill_snakemake_when(workdir: Path, started: Path, *args) -> None:
     """Start Snakemake, SIGKILL it (only it) once ``started`` exists, and wait for its orphaned jobs to end."""
     snakemake = Path(sys.executable).parent / "snakemake"
     process = subprocess.Popen(
-        [str(snakemake), "--cores", "2", *ONE_THREAD_JOBS, *args],
+        [str(snakemake), "--cores", "2", *args, *ONE_THREAD_JOBS],  # targets before the multi-value options
         cwd=workdir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
