@@ -60,7 +60,7 @@ def test_the_nineteen_classes_and_palette_are_the_official_ones():
 def test_the_real_frame_is_read_from_the_extracted_folders_and_resized(tmp_path, cityscapes_dir):
     scenes = download(tmp_path / "raw", {"name": "cityscapes", "source": {"folder": str(cityscapes_dir)}})
     assert [s.scene for s in scenes] == [f"val_{CITYSCAPES_FRAME}"]
-    assert scenes[0].scene.startswith(CITYSCAPES.official_test_prefix)
+    assert CITYSCAPES.is_official_test(scenes[0].scene)
     assert CITYSCAPES.scene_group(scenes[0].scene) == "frankfurt"
     image, label = prepare_scene(
         tmp_path / "raw" / scenes[0].image, tmp_path / "raw" / scenes[0].label, CITYSCAPES, size=(224, 448)

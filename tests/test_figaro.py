@@ -112,10 +112,13 @@ def test_varying_sizes_are_tiled_at_the_shorter_side_without_stretching(tmp_path
 def test_the_official_test_scenes_are_the_test_set_and_fractions_split_the_rest():
     tiles = [Tile(f"Training_{i}_t", f"Training_{i}", 0, 0, 1.0) for i in range(50)]
     tiles += [Tile(f"Testing_{i}_t", f"Testing_{i}", 0, 0, 1.0) for i in range(30)]
-    splits = split_tiles(tiles, 64, 64, {"strong": 0.1, "weak": 0.7, "val": 0.2}, "scene", 4, 0, "Testing_")
+    figaro = get_dataset("figaro1k")
+    splits = split_tiles(
+        tiles, 64, 64, {"strong": 0.1, "weak": 0.7, "val": 0.2}, "scene", 4, 0, figaro.is_official_test
+    )
     sets = splits["sets"]
     assert sorted(sets["test"]) == sorted(t.tile_id for t in tiles if t.scene.startswith("Testing_"))
     assert not any(t.startswith("Testing_") for name in ("strong", "weak", "val") for t in sets[name])
     assert (len(sets["strong"]), len(sets["weak"]), len(sets["val"])) == (5, 35, 10)
-    with pytest.raises(WeaksegError, match="no scene id starts with 'Other_'"):
-        split_tiles(tiles, 64, 64, {"strong": 0.1, "weak": 0.7, "val": 0.2}, "scene", 4, 0, "Other_")
+    with pytest.raises(WeaksegError, match="split.use_official_test: no scene is in the official test set"):
+        split_tiles(tiles, 64, 64, {"strong": 0.1, "weak": 0.7, "val": 0.2}, "scene", 4, 0, lambda scene: False)

@@ -81,8 +81,9 @@ def split_tiles(
     group_by: str = "tile",
     block_size: int = 4,
     seed: int = 0,
-    test_prefix: str | None = None,
+    official_test: Callable[[str], bool] | None = None,
     scene_group: Callable[[str], str] | None = None,
+    official_test_name: str | None = None,
 ) -> dict:
     """Assign tiles to val, test and the pool, rank the pool, and give the reference sets.
 
@@ -92,10 +93,11 @@ def split_tiles(
     dropped (val kept first, then test), so no pixel of val or test is in another set.
 
     Args:
-        test_prefix: with ``split.use_official_test``, the tiles of scenes whose id starts with
-            it (the dataset's official test set) are the test set, and ``fractions`` (without
-            ``test``) split the other tiles.
+        official_test: with ``split.use_official_test``, scene id -> whether the scene is in the
+            dataset's official test set (the adapter's ``is_official_test``): their tiles are the
+            test set, and ``fractions`` (without ``test``) split the tiles of the other scenes.
         scene_group: scene id -> city, for ``group_by: city``.
+        official_test_name: the official test set in words, for messages and ``settings``.
 
     Returns:
         The content of ``splits.json``: ``sets`` (strong, weak, val, test -> tile ids in input
@@ -114,10 +116,11 @@ def split_tiles(
     check_fractions(fractions)
     check_grouping(group_by, stride, tile_size)
     keys = group_keys(tiles, group_by, block_size * stride, scene_group)
-    official = np.array([test_prefix is not None and t.scene.startswith(test_prefix) for t in tiles], dtype=bool)
-    if test_prefix is not None and not official.any():
+    official = np.array([official_test is not None and official_test(t.scene) for t in tiles], dtype=bool)
+    if official_test is not None and not official.any():
         raise WeaksegError(
-            f"split.use_official_test: no scene id starts with {test_prefix!r}, so the test set is empty"
+            f"split.use_official_test: no scene is in {official_test_name or 'the official test set'}, so the "
+            "test set is empty; add the official test scenes (dataset.scenes) or set split.use_official_test: false"
         )
     free = np.flatnonzero(~official)
     groups = sorted({keys[i] for i in free})
@@ -131,7 +134,7 @@ def split_tiles(
     }
     # Fractions are shares of the tiles being split (with an official test set: the others).
     splits = {"pool": pool, "n_tiles": len(free), "n_groups": len(groups), "dropped_overlap": dropped}
-    if test_prefix is not None:
+    if official_test is not None:
         splits["n_official_test"] = int(official.sum())
     held_out = {name: [t.tile_id for t, r in zip(tiles, region, strict=True) if r == name] for name in HELD_OUT}
     sets = _nonempty_sets(splits, held_out, tiles, groups, group_by, fractions)
@@ -141,8 +144,8 @@ def split_tiles(
     dropped = splits["dropped_overlap"]
     log.info("split %d tiles in %d groups: %s (%d dropped for overlap)", len(tiles), len(groups), counts, dropped)
     settings = {"fractions": fractions, "group_by": group_by, "block_size": block_size, "seed": seed}
-    if test_prefix is not None:
-        settings["official_test"] = test_prefix
+    if official_test is not None:
+        settings["official_test"] = official_test_name or True
     return {"sets": sets, "counts": counts, **splits, "settings": settings}
 
 

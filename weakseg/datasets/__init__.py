@@ -34,16 +34,16 @@ def get_dataset(name: str) -> DatasetAdapter:
     return getattr(importlib.import_module(module), attribute)
 
 
-def official_test_prefix(name: str) -> str:
-    """The scene-id prefix of dataset ``name``'s official test set (``split.use_official_test``).
+def official_test_adapter(name: str) -> DatasetAdapter:
+    """The adapter of dataset ``name``, which must have an official test set (``split.use_official_test``).
 
     Raises:
         WeaksegError: an unknown dataset, or one without an official test set.
     """
-    prefix = get_dataset(name).official_test_prefix
-    if prefix is None:
+    adapter = get_dataset(name)
+    if adapter.official_test is None:
         raise WeaksegError(f"split.use_official_test: dataset {name} has no official test set")
-    return prefix
+    return adapter
 
 
-__all__ = ["DATASETS", "DatasetAdapter", "SceneFiles", "get_dataset", "official_test_prefix"]
+__all__ = ["DATASETS", "DatasetAdapter", "SceneFiles", "get_dataset", "official_test_adapter"]

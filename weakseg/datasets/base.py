@@ -66,9 +66,13 @@ class DatasetAdapter:
         return np.array(self.palette, dtype=np.uint8).reshape(-1, 3)
 
     @property
-    def official_test_prefix(self) -> str | None:
-        """Scene ids starting with this belong to the dataset's official test set (None: it has none)."""
+    def official_test(self) -> str | None:
+        """The dataset's official test set in words (for messages and ``splits.json``), or None: it has none."""
         return None
+
+    def is_official_test(self, scene: str) -> bool:
+        """Whether scene ``scene`` belongs to the official test set (``split.use_official_test``)."""
+        return False
 
     def check_settings(self, settings: dict) -> None:
         """Refuse ``dataset`` settings this dataset cannot honour (default: accept all).

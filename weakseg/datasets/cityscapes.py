@@ -80,9 +80,13 @@ class CityscapesDataset(DatasetAdapter):
     official_md5: dict = field(default_factory=dict)
 
     @property
-    def official_test_prefix(self) -> str:
-        """The official ``val`` frames: ``val_`` (the official test labels are not public)."""
-        return "val_"
+    def official_test(self) -> str:
+        """The official ``val`` frames (the official test labels are not public)."""
+        return "the official val frames (scene ids val_*)"
+
+    def is_official_test(self, scene: str) -> bool:
+        """Scenes of the official ``val`` split: ids ``val_<city>_...``."""
+        return scene.startswith("val_")
 
     def check_settings(self, settings: dict) -> None:
         """See :func:`check_synthetic_mix`."""

@@ -37,9 +37,13 @@ class FigaroDataset(DatasetAdapter):
     official_md5: dict | None = None
 
     @property
-    def official_test_prefix(self) -> str:
-        """Scenes of the ``Testing`` folder: ``Testing_``."""
-        return f"{self.parts[-1]}_"
+    def official_test(self) -> str:
+        """The images of the ``Testing`` folder."""
+        return f"the {self.parts[-1]} images (scene ids {self.parts[-1]}_*)"
+
+    def is_official_test(self, scene: str) -> bool:
+        """Scenes of the ``Testing`` folder: ids ``Testing_<frame>``."""
+        return scene.startswith(f"{self.parts[-1]}_")
 
     def fetch_scenes(self, raw_dir: Path, settings: dict) -> list[SceneFiles]:
         """Locate, verify and extract the archive's images and masks into ``raw_dir``.

@@ -32,11 +32,25 @@ class IsprsDataset(DatasetAdapter):
         image_archives: band order -> (archive name, member pattern with the scene id as group 1).
         label_archives: ``complete`` / ``eroded`` -> (archive name, member pattern).
         official_md5: archive name -> official MD5, where known.
+        official_train_scenes, official_test_scenes: the benchmark's training and test scenes
+            (scene ids as the archives name them), as split by the ISPRS release and by
+            mmsegmentation's converters (``tools/dataset_converters/{vaihingen,potsdam}.py``).
     """
 
     image_archives: dict = field(default_factory=dict)
     label_archives: dict = field(default_factory=dict)
     official_md5: dict = field(default_factory=dict)
+    official_train_scenes: tuple[str, ...] = ()
+    official_test_scenes: tuple[str, ...] = ()
+
+    @property
+    def official_test(self) -> str:
+        """The benchmark's test scenes."""
+        return f"the {len(self.official_test_scenes)} official test scenes of the ISPRS benchmark"
+
+    def is_official_test(self, scene: str) -> bool:
+        """Whether ``scene`` is one of :attr:`official_test_scenes`."""
+        return scene in self.official_test_scenes
 
     def _choose(self, table: dict, key: str | None, config_key: str) -> tuple[str, str]:
         key = key or next(iter(table))
@@ -98,6 +112,9 @@ VAIHINGEN = IsprsDataset(
         "ISPRS_semantic_labeling_Vaihingen.zip": "462b8dca7b6fa9eaf729840f0cdfc7f3",
         "ISPRS_semantic_labeling_Vaihingen_ground_truth_COMPLETE.zip": "4802dd6326e2727a352fb735be450277",
     },
+    # The 16 areas whose labels the benchmark released for training, and the 17 it scored.
+    official_train_scenes=tuple(f"area{n}" for n in (1, 3, 5, 7, 11, 13, 15, 17, 21, 23, 26, 28, 30, 32, 34, 37)),
+    official_test_scenes=tuple(f"area{n}" for n in (2, 4, 6, 8, 10, 12, 14, 16, 20, 22, 24, 27, 29, 31, 33, 35, 38)),
 )
 
 POTSDAM = IsprsDataset(
@@ -116,4 +133,13 @@ POTSDAM = IsprsDataset(
         "complete": ("5_Labels_all.zip", r"(?:.*/)?top_potsdam_(\d+_\d+)_label\.tif"),
         "eroded": ("5_Labels_all_noBoundary.zip", r"(?:.*/)?top_potsdam_(\d+_\d+)_label_noBoundary\.tif"),
     },
+    # 24 training and 14 test tiles of 6000 x 6000 px, named <row>_<column>.
+    official_train_scenes=(
+        *("2_10", "2_11", "2_12", "3_10", "3_11", "3_12", "4_10", "4_11", "4_12", "5_10", "5_11", "5_12"),
+        *("6_7", "6_8", "6_9", "6_10", "6_11", "6_12", "7_7", "7_8", "7_9", "7_10", "7_11", "7_12"),
+    ),
+    official_test_scenes=(
+        *("2_13", "2_14", "3_13", "3_14", "4_13", "4_14", "4_15"),
+        *("5_13", "5_14", "5_15", "6_13", "6_14", "6_15", "7_13"),
+    ),
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from weakseg.datasets import DATASETS, get_dataset, official_test_prefix
+from weakseg.datasets import DATASETS, get_dataset, official_test_adapter
 from weakseg.datasets.credentials import check_source_url
 from weakseg.design.experiment import (
     check_experiment,
@@ -54,7 +54,7 @@ def check_task(config: dict) -> None:
     try:
         check_loss(config["training"]["loss"], resolve_task(config["model"]["task"], adapter.n_classes))
         if split["use_official_test"]:
-            official_test_prefix(adapter.name)
+            official_test_adapter(adapter.name)
     except WeaksegError as error:
         raise WeaksegError(f"config {error}") from None
     if split["use_official_test"]:

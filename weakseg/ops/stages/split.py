@@ -45,11 +45,11 @@ class SplitParams:
 def run(params: SplitParams, input, output, threads: int) -> None:
     """Split the tiles of ``input.tiles`` into ``output.splits`` (JSON)."""
     from weakseg.data.splitting import split_tiles
-    from weakseg.datasets import get_dataset, official_test_prefix
+    from weakseg.datasets import get_dataset, official_test_adapter
     from weakseg.formats.tiles import read_tiles
     from weakseg.io.outputs import staged_outputs, write_json
 
-    test_prefix = official_test_prefix(params.dataset) if params.use_official_test else None
+    official = official_test_adapter(params.dataset) if params.use_official_test else None
     splits = split_tiles(
         read_tiles(input.tiles),
         params.tile_size,
@@ -58,8 +58,9 @@ def run(params: SplitParams, input, output, threads: int) -> None:
         params.group_by,
         params.block_size,
         params.seed,
-        test_prefix,
+        official.is_official_test if official else None,
         get_dataset(params.dataset).scene_group,
+        official.official_test if official else None,
     )
     with staged_outputs(output.splits) as (staged,):
         write_json(staged, splits)
