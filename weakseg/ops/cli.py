@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import json
 import logging
 import sys
 from collections.abc import Callable
@@ -36,17 +35,6 @@ def run_main(main: Callable[[], None]) -> None:
         sys.exit(1)
 
 
-def json_arg(text: str) -> dict:
-    """Argparse ``type=`` for a JSON object given on the command line (Snakemake ``params``)."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise WeaksegError(f"not valid JSON: {text!r} ({error})") from error
-    if not isinstance(value, dict):
-        raise WeaksegError(f"expected a JSON object, got {text!r}")
-    return value
-
-
 def add_gpu_arguments(parser: argparse.ArgumentParser) -> None:
     """``--gpus``, ``--jobs-per-gpu`` and ``--lease-dir`` of a GPU job (see :mod:`weakseg.ops.gpu_lease`)."""
     parser.add_argument(
@@ -64,13 +52,16 @@ def gpu_pool(args: argparse.Namespace) -> GpuPool:
     return GpuPool(devices, args.jobs_per_gpu, args.lease_dir)
 
 
-def run_on_leased_gpu(parser: argparse.ArgumentParser, stage: Callable[[argparse.Namespace], None]) -> None:
+def run_on_leased_gpu(
+    parser: argparse.ArgumentParser, stage: Callable[[argparse.Namespace], None], argv: list[str] | None = None
+) -> None:
     """Run a GPU job's ``stage`` on its parsed command line while it holds its GPU lease.
 
-    Adds :func:`add_gpu_arguments` to ``parser``, parses, and calls ``stage(args)`` inside
-    :func:`weakseg.ops.gpu_lease.leased_gpu`, so CUDA starts only after the lease is taken.
+    Adds :func:`add_gpu_arguments` to ``parser``, parses ``argv`` (default: ``sys.argv``), and
+    calls ``stage(args)`` inside :func:`weakseg.ops.gpu_lease.leased_gpu`, so CUDA starts only
+    after the lease is taken.
     """
     add_gpu_arguments(parser)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with leased_gpu(gpu_pool(args)):
         stage(args)

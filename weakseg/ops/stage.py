@@ -25,8 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from weakseg.io.errors import WeaksegError
-from weakseg.ops.cli import add_gpu_arguments, gpu_pool, run_main
-from weakseg.ops.gpu_lease import leased_gpu
+from weakseg.ops.cli import run_main, run_on_leased_gpu
 
 #: The shell line of every rule (see :attr:`Stage.shell`); GPU rules add their lease options (a
 #: resource, never a param: the device a job runs on changes nothing of its result).
@@ -95,15 +94,14 @@ class Stage:
         parser.add_argument("call", help="the JSON value of the rule's params.call: the stage's parameters")
         parser.add_argument("files", help="the JSON value of the rule's params.files: its named inputs and outputs")
         parser.add_argument("--threads", type=int, default=1)
+
+        def stage(args: argparse.Namespace) -> None:
+            self.run(*self.decode(args.call, args.files), args.threads)
+
         if self.gpu:
-            add_gpu_arguments(parser)
-        args = parser.parse_args(argv)
-        params, input, output = self.decode(args.call, args.files)
-        if not self.gpu:
-            self.run(params, input, output, args.threads)
-            return
-        with leased_gpu(gpu_pool(args)):
-            self.run(params, input, output, args.threads)
+            run_on_leased_gpu(parser, stage, argv)
+        else:
+            stage(parser.parse_args(argv))
 
 
 def files_json(input: Any, output: Any) -> str:
