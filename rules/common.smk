@@ -17,7 +17,6 @@ from weakseg.design.experiment import (
     main_runs,
     planned_runs,
     run_settings,
-    scored_set,
     split_seed,
 )
 from weakseg.io.names import SAFE_NAME_PATTERN
@@ -30,14 +29,12 @@ except WeaksegError as error:
     raise WorkflowError(str(error)) from None
 
 DATASET = config["dataset"]["name"]
-DATA = f"data/{DATASET}"
 #: Every run the report scores (variant x strong fraction x seed, and the grid).
 RUNS = planned_runs(config)
 #: The runs at the configured hyperparameters (the grid's points are shown in their own table).
 MAIN_RUNS = main_runs(config)
 #: The split of the data-stage sections of the report.
 REFERENCE_SPLIT = config["split"]["seed"]
-SCORED_SET = scored_set(config)
 
 
 def gpu_lease_options():
