@@ -41,7 +41,7 @@ class Variant:
     Attributes:
         name: the ``variant`` wildcard.
         pixel_sets: sets whose pixel labels give the pixel loss.
-        weak_sets: sets whose label proportions (weak labels) give the proportion loss.
+        weak_sets: sets whose weak labels (of ``experiment.weak_kind``) give the weak loss.
         section: config section holding the schedule (epochs, steps, batch size, lr, loss).
         init_from: variant whose ``model.pt`` (same fraction, seed and grid point) it starts from.
         per_fraction: False if the training set does not depend on the strong fraction.
@@ -58,7 +58,7 @@ class Variant:
 
     @property
     def mode(self) -> str:
-        """``strong`` (pixel loss only), ``weak`` (proportion loss only) or ``joint`` (both)."""
+        """``strong`` (pixel loss only), ``weak`` (weak loss only) or ``joint`` (both)."""
         if self.pixel_sets and self.weak_sets:
             return "joint"
         return "strong" if self.pixel_sets else "weak"
@@ -75,7 +75,7 @@ VARIANTS: dict[str, Variant] = {
             "pretraining",
             None,
             True,
-            "proportion loss on the weak set (label proportions only)",
+            "weak loss on the weak set (its weak labels only)",
         ),
         Variant(
             "weak_finetuned",
@@ -93,7 +93,7 @@ VARIANTS: dict[str, Variant] = {
             "training",
             None,
             True,
-            "each step: pixel loss on a strong batch + joint_weight x proportion loss on a weak batch",
+            "each step: pixel loss on a strong batch + joint_weight x weak loss on a weak batch",
         ),
         Variant(
             "full",

@@ -61,7 +61,7 @@ class Segmenter(nn.Module):
     A binary network has one output channel, whose logit z becomes the class logits (0, z):
     ``softmax((0, z)) = (1 - sigmoid(z), sigmoid(z))``, so argmax is the 0.5 threshold on
     sigmoid(z), the label proportions of weak training are (1 - mean p, mean p), and everything
-    written for K classes (confusion matrix, proportion loss) applies unchanged; the network
+    written for K classes (confusion matrix, weak losses) applies unchanged; the network
     is trained with ``BCEWithLogitsLoss`` (:class:`weakseg.learn.losses.SegmentationLoss`).
     """
 
