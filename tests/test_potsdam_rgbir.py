@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -18,7 +19,8 @@ from weakseg.formats.model_record import ModelSpec
 
 pytestmark = pytest.mark.pipeline
 
-SCENES = ("2_10", "3_11", "4_12")
+#: Two tiles of the benchmark's training set and one of its test set (configs/potsdam.yaml scores on it).
+SCENES = ("2_10", "3_11", "2_13")
 
 
 def _tiff(array: np.ndarray, **options) -> bytes:
@@ -82,6 +84,11 @@ def test_potsdam_rgbir_runs_the_whole_experiment(tmp_path):
         assert ModelSpec.from_record(record).in_channels == 4
         first_conv = next(v for k, v in record["state_dict"].items() if k.endswith("conv1.weight"))
         assert first_conv.shape[1] == 4
+    splits = json.loads((workdir / "results/split/seed-0/splits.json").read_text())["sets"]
+    assert splits["test"] and {t.split("_y")[0] for t in splits["test"]} == {"2_13"}  # the official test tile
+    assert not any(t.startswith("2_13") for name in ("strong", "weak", "val") for t in splits[name])
+    metrics = json.loads((workdir / "results/eval/strong_only/strong-0.1/seed-0/default/metrics.json").read_text())
+    assert metrics["set"] == "test"
     log = (workdir / "results/logs/augment/seed-0.log").read_text()
     assert "4-band frames: saturation and hue" in log
     assert (workdir / "results/report.html").stat().st_size > 10_000
