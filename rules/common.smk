@@ -102,10 +102,6 @@ def prepared(kind):
     return files
 
 
-def run_of(wildcards):
-    return Run.from_wildcards(wildcards)
-
-
 def stage_call(name):
     """A rule's ``params.call``: the config values its stage reads, as JSON (a change reruns it).
 
@@ -137,15 +133,17 @@ def stage_files(wildcards, input, output):
 
 
 def output_of(rule, key, **wildcards):
-    """The path of ``rules.<rule>.output.<key>`` with ``wildcards`` filled in (one path per fact)."""
-    return expand(getattr(rules, rule).output[key], **wildcards)[0]
+    """The path of ``rules.<rule>.output.<key>`` with ``wildcards`` filled in: one path per fact.
+
+    ``key`` ``benchmark`` gives the rule's benchmark file.
+    """
+    path = getattr(rules, rule).benchmark if key == "benchmark" else getattr(rules, rule).output[key]
+    return expand(path, **wildcards)[0]
 
 
 def run_output(rule, key, run):
-    """``rules.<rule>.output.<key>`` of ``run`` (a :class:`Run`); ``key`` ``benchmark``: the rule's benchmark file."""
-    wildcards = {"variant": run.variant, "fraction": run.fraction, "seed": run.seed, "point": run.point}
-    path = getattr(rules, rule).benchmark if key == "benchmark" else getattr(rules, rule).output[key]
-    return expand(path, **wildcards)[0]
+    """:func:`output_of` for the run ``run`` (a :class:`Run`: its wildcards are its fields)."""
+    return output_of(rule, key, **run.as_dict())
 
 
 def split_files(seed):
@@ -178,10 +176,10 @@ def train_inputs(wildcards):
     files = {**tile_files(), **split_files(int(wildcards.seed))}
     if not VARIANTS[wildcards.variant].weak_sets:
         del files["weak_labels"]
-    weights = local_encoder_weights(run_settings(config, run_of(wildcards))["model"])
+    weights = local_encoder_weights(run_settings(config, Run.from_wildcards(wildcards))["model"])
     if weights is not None:
         files["encoder_weights"] = weights
-    parent = init_run(run_of(wildcards))
+    parent = init_run(Run.from_wildcards(wildcards))
     if parent is not None:
         files["init"] = run_output("train", "model", parent)
     return files
@@ -208,7 +206,7 @@ PREDICTS_SCENES = config["predict"]["input"] in ("val", "test")
 def evaluate_inputs(wildcards):
     """Inputs of an evaluate job: the run's model, tiles and split (scenes: see :func:`scene_inputs`)."""
     return {
-        "model": run_output("train", "model", run_of(wildcards)),
+        "model": run_output("train", "model", Run.from_wildcards(wildcards)),
         **tile_files(),
         "splits": split_files(int(wildcards.seed))["splits"],
     }
@@ -216,7 +214,7 @@ def evaluate_inputs(wildcards):
 
 def predict_inputs(wildcards):
     """Inputs of a predict job: the run's model, and the image folder or the split (scenes: see :func:`scene_inputs`)."""
-    files = {"model": run_output("train", "model", run_of(wildcards))}
+    files = {"model": run_output("train", "model", Run.from_wildcards(wildcards))}
     if not PREDICTS_SCENES:
         return {**files, "folder": config["predict"]["input"]}
     return {**files, "tiles": tile_files()["tiles"], "splits": split_files(int(wildcards.seed))["splits"]}
@@ -230,12 +228,12 @@ def data_benchmarks():
     """
     splits = sorted({split_seed(config, run.seed) for run in RUNS})
     return [
-        *expand(rules.download.benchmark, dataset=DATASET),
-        *expand(rules.tile.benchmark, dataset=DATASET),
+        output_of("download", "benchmark", dataset=DATASET),
+        output_of("tile", "benchmark", dataset=DATASET),
         *[
-            path
+            output_of(stage, "benchmark", split_seed=s)
             for stage in ("split", "weak_labels", "augment", "stats")
-            for path in expand(getattr(rules, stage).benchmark, split_seed=splits)
+            for s in splits
         ],
     ]
 

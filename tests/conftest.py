@@ -90,12 +90,9 @@ def read_tiff_bytes(data: bytes) -> np.ndarray:
 
 def stage_call(params: dict, input: dict, output: dict) -> list[str]:
     """The two JSON arguments a rule hands its script, ``params.call`` and ``params.files`` (weakseg.ops.stage)."""
+    from weakseg.ops.stage import files_json
 
-    def plain(value):
-        return [str(v) for v in value] if isinstance(value, list | tuple) else str(value)
-
-    files = {"input": {k: plain(v) for k, v in input.items()}, "output": {k: plain(v) for k, v in output.items()}}
-    return [json.dumps(params), json.dumps(files)]
+    return [json.dumps(params), files_json(input, output)]
 
 
 def run_script(name: str, *args, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:

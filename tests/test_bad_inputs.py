@@ -29,6 +29,8 @@ from conftest import (
     write_tiles_csv,
 )
 
+from weakseg.ops.stage import files_json
+
 PALETTE = np.array(ISPRS_COLORS, dtype=np.uint8)
 
 
@@ -48,7 +50,7 @@ def run_download(settings: str, out):
     try:
         call = stage_call({"settings": json.loads(settings)}, {}, {"raw": out})
     except json.JSONDecodeError:
-        call = [settings, json.dumps({"input": {}, "output": {"raw": str(out)}})]  # the script's own check
+        call = [settings, files_json({}, {"raw": out})]  # the script's own check
     return run_script("download", *call)
 
 

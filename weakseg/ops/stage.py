@@ -117,11 +117,10 @@ def files_json(input: Any, output: Any) -> str:
 
 
 def _named(files: Any) -> dict:
-    if isinstance(files, dict):
-        return {k: _plain(v) for k, v in files.items()}
     named = {k: _plain(v) for k, v in files.items()}
+    # A Snakemake named list also holds its unnamed entries; a mapping holds names only.
     count = sum(len(v) if isinstance(v, list) else 1 for v in named.values())
-    if count != len(files):
+    if not isinstance(files, dict) and count != len(files):
         raise WeaksegError(f"name every input and output of the rule (its stage reads them by name): {list(files)}")
     return named
 

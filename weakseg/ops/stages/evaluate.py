@@ -55,7 +55,7 @@ def run(params: EvaluateParams, input, output, threads: int) -> None:
     from weakseg.datasets import get_dataset
     from weakseg.learn.evaluation import SceneScoring, evaluate
 
-    scenes = None
+    adapter, scenes = get_dataset(params.dataset), None
     if params.scenes:
         files = scene_files(input.scene_images, input.scene_labels)
         scenes = SceneScoring(files, params.window, params.overlap, params.batch_size, params.shorter_side)
@@ -64,8 +64,8 @@ def run(params: EvaluateParams, input, output, threads: int) -> None:
         input.model,
         tiles_dir=Path(input.tiles).parent,
         splits_path=input.splits,
-        class_names=get_dataset(params.dataset).class_names,
-        palette=get_dataset(params.dataset).palette_array,
+        class_names=adapter.class_names,
+        palette=adapter.palette_array,
         out_dir=Path(output.metrics).parent,
         batch_size=params.batch_size,
         gallery_tiles=params.gallery_tiles,

@@ -8,21 +8,6 @@ from pathlib import Path
 from weakseg.design.experiment import Run, run_settings
 from weakseg.ops.stage import Stage
 
-#: The named inputs whose content a resume fingerprints (:mod:`weakseg.learn.resume`).
-DATA_INPUTS = (
-    "tiles",
-    "images",
-    "masks",
-    "splits",
-    "weak_labels",
-    "strong_pipeline",
-    "weak_pipeline",
-    "offline_copies",
-    "offline_images",
-    "offline_masks",
-    "stats",
-)
-
 
 @dataclass(frozen=True)
 class TrainParams:
@@ -38,7 +23,10 @@ class TrainParams:
 
 
 def run(params: TrainParams, input, output, threads: int) -> None:
-    """Train on the run's sets; ``output.{model, last, history, tensorboard}`` in one folder."""
+    """Train on the run's sets; ``output.{model, last, history, tensorboard}`` in one folder.
+
+    Every named input is fingerprinted for the resume check (:mod:`weakseg.learn.resume`).
+    """
     from weakseg.data.band_statistics import resolve_normalization
     from weakseg.datasets import get_dataset
     from weakseg.design.experiment import VARIANTS
@@ -64,8 +52,7 @@ def run(params: TrainParams, input, output, threads: int) -> None:
         mean=mean,
         std=std,
     )
-    inputs = {name: files[name] for name in DATA_INPUTS if name in files}
-    train(data, settings, Path(output.model).parent, threads, inputs)
+    train(data, settings, Path(output.model).parent, threads, files)
 
 
 STAGE = Stage("train", TrainParams, run, gpu=True)
