@@ -1,4 +1,4 @@
-# weakseg: does pretraining on weak labels (label proportions per tile) help when only 10% of
+# weakseg: does pretraining on weak labels (label proportions, tags, points, ...) help when only 10% of
 # tiles have pixel labels? Run: snakemake --cores 2 (add --resources gpu=1 on a GPU machine).
 from snakemake.utils import min_version, validate
 
@@ -6,6 +6,9 @@ min_version("9.0")
 
 
 configfile: "workflow_config.yaml"
+
+
+include: "rules/moved_keys.smk"
 
 
 validate(config, "schemas/config.schema.yaml")

@@ -4,12 +4,14 @@ import shlex
 import sys
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 sys.path.insert(0, workflow.basedir)
 
-from weakseg.ops.config import check_config
+from weakseg.ops.config import check_config, config_warnings
 from weakseg.io.errors import WeaksegError
 from weakseg.design.experiment import (
+    NO_WEAK,
     VARIANTS,
     Run,
     init_run,
@@ -22,11 +24,14 @@ from weakseg.design.experiment import (
 from weakseg.io.names import SAFE_NAME_PATTERN
 from weakseg.ops.stage import files_json
 from weakseg.ops.stages import get_stage
+from weakseg.weak import WEAK_KINDS
 
 try:
     check_config(config, os.path.join(workflow.basedir, "schemas/config.schema.yaml"))
 except WeaksegError as error:
     raise WorkflowError(str(error)) from None
+for warning in config_warnings(config):
+    logger.warning(warning)
 
 DATASET = config["dataset"]["name"]
 #: Every run the report scores (variant x strong fraction x seed, and the grid).
@@ -35,6 +40,8 @@ RUNS = planned_runs(config)
 MAIN_RUNS = main_runs(config)
 #: The split of the data-stage sections of the report.
 REFERENCE_SPLIT = config["split"]["seed"]
+#: The kind of weak label the report's weak-label section shows (the first of experiment.weak_kinds).
+REFERENCE_KIND = config["experiment"]["weak_kinds"][0]
 
 
 def gpu_lease_options():
@@ -68,6 +75,7 @@ def job_resources(rule):
 wildcard_constraints:
     dataset=DATASET,
     variant="|".join(VARIANTS),
+    weak_kind="|".join([NO_WEAK, *WEAK_KINDS]),
     fraction=r"all|[0-9][0-9.e-]*",
     seed=r"\d+",
     split_seed=r"\d+",
@@ -146,12 +154,18 @@ def run_output(rule, key, run):
     return output_of(rule, key, **run.as_dict())
 
 
-def split_files(seed):
-    """The split-dependent inputs of a run of ``seed``: splits, weak labels, pipelines, offline copies, band statistics."""
+def split_files(seed, weak_kind=NO_WEAK):
+    """The split-dependent inputs of a run of ``seed``: splits, pipelines, offline copies, band statistics,
+    and the weak labels of ``weak_kind`` (none for ``none``)."""
     s = split_seed(config, seed)
+    weak = (
+        {}
+        if weak_kind == NO_WEAK
+        else {"weak_labels": output_of("weak_labels", "labels", split_seed=s, weak_kind=weak_kind)}
+    )
     return {
         "splits": output_of("split", "splits", split_seed=s),
-        "weak_labels": output_of("weak_labels", "labels", split_seed=s),
+        **weak,
         **{
             key: output_of("augment", key, split_seed=s)
             for key in ("offline_copies", "offline_images", "offline_masks")
@@ -170,12 +184,11 @@ def tile_files():
 def train_inputs(wildcards):
     """Inputs of a train job: tiles, its split's files, local encoder weights and the model it starts from (if any).
 
-    The weak-label table only for variants that train on weak labels: the others never read it,
-    so a change of the weak-label kind leaves them be.
+    The weak-label table of the run's kind only for variants that train on weak labels: the
+    others never read it, so a change of a kind's labels reruns only the runs that use them.
     """
-    files = {**tile_files(), **split_files(int(wildcards.seed))}
-    if not VARIANTS[wildcards.variant].weak_sets:
-        del files["weak_labels"]
+    kind = wildcards.weak_kind if VARIANTS[wildcards.variant].weak_sets else NO_WEAK
+    files = {**tile_files(), **split_files(int(wildcards.seed), kind)}
     weights = local_encoder_weights(run_settings(config, Run.from_wildcards(wildcards))["model"])
     if weights is not None:
         files["encoder_weights"] = weights
@@ -227,25 +240,23 @@ def data_benchmarks():
     must be plannable before it.
     """
     splits = sorted({split_seed(config, run.seed) for run in RUNS})
+    kinds = sorted({run.weak_kind for run in RUNS} - {NO_WEAK})
     return [
         output_of("download", "benchmark", dataset=DATASET),
         output_of("tile", "benchmark", dataset=DATASET),
-        *[
-            output_of(stage, "benchmark", split_seed=s)
-            for stage in ("split", "weak_labels", "augment", "stats")
-            for s in splits
-        ],
+        *[output_of(stage, "benchmark", split_seed=s) for stage in ("split", "augment", "stats") for s in splits],
+        *[output_of("weak_labels", "benchmark", split_seed=s, weak_kind=k) for s in splits for k in kinds],
     ]
 
 
 def report_inputs(wildcards):
     """Everything the report reads: the summary, the reference split's data files, the main runs' files."""
-    split = split_files(REFERENCE_SPLIT)
+    split = split_files(REFERENCE_SPLIT, REFERENCE_KIND)
     return {
         **tile_files(),
         "splits": split["splits"],
         "weak_labels": split["weak_labels"],
-        "weak_summary": output_of("weak_labels", "summary", split_seed=REFERENCE_SPLIT),
+        "weak_summary": output_of("weak_labels", "summary", split_seed=REFERENCE_SPLIT, weak_kind=REFERENCE_KIND),
         "stats": split["stats"],
         "preview": output_of("augment", "preview", split_seed=REFERENCE_SPLIT),
         "summary": rules.summary.output.summary,

@@ -89,12 +89,12 @@ rule weak_labels:
         tiles=tile_files()["tiles"],
         splits=rules.split.output.splits,
     output:
-        labels="results/weak_labels/seed-{split_seed}/weak_labels.csv",
-        summary="results/weak_labels/seed-{split_seed}/summary.csv",
+        labels="results/weak_labels/seed-{split_seed}/{weak_kind}/weak_labels.csv",
+        summary="results/weak_labels/seed-{split_seed}/{weak_kind}/summary.csv",
     log:
-        "results/logs/weak_labels/seed-{split_seed}.log",
+        "results/logs/weak_labels/seed-{split_seed}/{weak_kind}.log",
     benchmark:
-        "results/benchmarks/weak_labels/seed-{split_seed}.tsv"
+        "results/benchmarks/weak_labels/seed-{split_seed}/{weak_kind}.tsv"
     conda:
         "../envs/data.yaml"
     resources:

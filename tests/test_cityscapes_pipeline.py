@@ -14,7 +14,7 @@ from weakseg.formats.tiles import read_tiles, rows_of
 
 pytestmark = pytest.mark.pipeline
 
-RUN = "weak_finetuned/strong-0.1/seed-0/default"
+RUN = "weak_finetuned/weak-proportions/strong-0.1/seed-0/default"
 
 
 def test_the_sequence_study_trains_the_convlstm_on_four_frames(cityscapes_run):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from browser import visit
@@ -102,7 +103,7 @@ def test_a_headless_chromium_loads_it_without_errors(cityscapes_run, tmp_path):
             except OSError:
                 time.sleep(0.5)
         page = visit(browser, url, "t-intervals of the mean over seeds", _free_port(), timeout=90)
-        assert "weakseg results" in page["text"] and "Run strong_only / strong-0.1 / seed-0" in page["text"]
+        assert "weakseg results" in page["text"] and "Run strong_only / weak-none / strong-0.1 / seed-0" in page["text"]
         assert "Traceback" not in page["text"] and "Error" not in page["text"]
         assert page["errors"] == []
     finally:
@@ -125,8 +126,8 @@ def test_damaged_or_odd_runs_are_named_and_skipped_the_rest_shown(cityscapes_run
         "seed-old": (None, None),
     }
     for seed, (name, spoil) in damage.items():
-        model_dir = results / "models" / source.variant / f"strong-{source.fraction}" / seed / source.point
-        eval_dir = results / "eval" / source.variant / f"strong-{source.fraction}" / seed / source.point
+        run_dir = Path(source.variant, f"weak-{source.weak_kind}", f"strong-{source.fraction}", seed, source.point)
+        model_dir, eval_dir = results / "models" / run_dir, results / "eval" / run_dir
         shutil.copytree(source.model_dir, model_dir)
         shutil.copytree(source.eval_dir, eval_dir)
         if name:

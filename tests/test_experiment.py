@@ -8,7 +8,16 @@ import yaml
 from conftest import grid_tiles
 
 from weakseg.data.splitting import split_tiles
-from weakseg.design.experiment import VARIANTS, Run, check_experiment, init_run, planned_runs, run_settings
+from weakseg.design.experiment import (
+    NO_WEAK,
+    VARIANTS,
+    Run,
+    check_experiment,
+    init_run,
+    planned_runs,
+    run_settings,
+    uses_weak_labels,
+)
 from weakseg.formats.splits import sets_at_fraction
 from weakseg.io.errors import WeaksegError
 
@@ -21,24 +30,66 @@ def config_with(**experiment) -> dict:
     return config
 
 
-def test_default_config_plans_five_variants_times_three_seeds():
+def test_default_config_plans_every_variant_times_three_seeds_with_label_proportions():
     runs = planned_runs(CONFIG)
-    assert len(runs) == 15
-    assert {r.variant for r in runs} == set(VARIANTS)
+    variants = CONFIG["experiment"]["variants"]
+    assert len(runs) == 3 * len(variants)
+    assert {r.variant for r in runs} == set(variants)
     assert {r.fraction for r in runs if r.variant == "full"} == {"all"}
     assert {r.fraction for r in runs if r.variant != "full"} == {"0.1"}
+    assert {r.weak_kind for r in runs if uses_weak_labels(r.variant)} == {"proportions"}
+    assert {r.weak_kind for r in runs if not uses_weak_labels(r.variant)} == {NO_WEAK}
 
 
 def test_strong_fractions_multiply_every_variant_but_full():
     runs = planned_runs(config_with(strong_fractions=[0.05, 0.1, 0.2]))
-    assert len(runs) == 3 * (4 * 3 + 1)
+    per_fraction = len(CONFIG["experiment"]["variants"]) - 1
+    assert len(runs) == 3 * (3 * per_fraction + 1)
+
+
+ALL_VARIANTS = list(VARIANTS)
+ALL_KINDS = ["proportions", "noisy_proportions", "presence", "size_bounds", "points", "unlabelled"]
+
+
+def test_every_kind_and_control_plans_exactly_the_expected_runs():
+    runs = planned_runs(config_with(variants=ALL_VARIANTS, weak_kinds=ALL_KINDS, seeds=[0, 1]))
+    # Per seed: 3 runs without weak labels (strong_only, strong_only_long, full); five kinds with labels x the
+    # four variants that train on them or start from them alone (weak_only, weak_finetuned, shuffled_weak_only,
+    # shuffled_labels); six kinds x joint (unlabelled trains in joint only).
+    assert len(runs) == 2 * (3 + 5 * 4 + 6)
+    assert {r.variant for r in runs if r.weak_kind == "unlabelled"} == {"joint"}
+    assert len(set(runs)) == len(runs)
+    for run in runs:
+        assert Run.parse(f"results/models/{run.path}") == run
+
+
+def test_adding_a_kind_plans_only_its_runs():
+    before = set(planned_runs(config_with(weak_kinds=["proportions"])))
+    after = set(planned_runs(config_with(weak_kinds=["proportions", "presence"])))
+    assert before < after
+    added = after - before
+    assert {r.weak_kind for r in added} == {"presence"}
+    assert {r.variant for r in added} == {v for v in CONFIG["experiment"]["variants"] if uses_weak_labels(v)}
+    # ... and the settings of the runs both plans share are unchanged, so nothing of them reruns.
+    config_a, config_b = config_with(weak_kinds=["proportions"]), config_with(weak_kinds=["proportions", "presence"])
+    assert all(run_settings(config_a, r) == run_settings(config_b, r) for r in before)
+
+
+def test_a_kind_option_reruns_only_the_runs_of_that_kind():
+    config = config_with(weak_kinds=["proportions", "presence"])
+    edited = copy.deepcopy(config)
+    edited["weak_labels"]["presence"]["r"] = 9.0
+    changed = {
+        (r.variant, r.weak_kind) for r in planned_runs(config) if run_settings(config, r) != run_settings(edited, r)
+    }
+    assert changed == {("weak_only", "presence"), ("joint", "presence")}  # the others rerun through weak_only
 
 
 def test_a_grid_adds_one_run_per_point_and_seed_of_the_grid_variants():
     grid = {"training.lr": [0.001, 0.002, 0.005], "training.batch_size": [8, 16]}
     runs = planned_runs(config_with(grid=grid))
     points = [r for r in runs if r.point != "default"]
-    assert len(runs) == 15 + 3 * 6 and len(points) == 18
+    assert len(runs) == 3 * len(CONFIG["experiment"]["variants"]) + 3 * 6 and len(points) == 18
     assert {r.variant for r in points} == {"strong_only"}
     settings = run_settings(config_with(grid=grid), points[0])
     assert (settings["training"]["lr"], settings["training"]["batch_size"]) == (0.001, 8)
@@ -46,25 +97,54 @@ def test_a_grid_adds_one_run_per_point_and_seed_of_the_grid_variants():
 
 
 def test_each_run_depends_on_its_own_config_section_only():
-    config = config_with(grid={})
+    config = config_with(grid={}, variants=ALL_VARIANTS)
     edited = copy.deepcopy(config)
     edited["training"]["lr"] = 0.01
     changed = {r.variant for r in planned_runs(config) if run_settings(config, r) != run_settings(edited, r)}
-    assert changed == {"strong_only", "weak_finetuned", "joint", "full"}
+    assert changed == {"strong_only", "strong_only_long", "weak_finetuned", "shuffled_labels", "joint", "full"}
     edited = copy.deepcopy(config)
     edited["pretraining"]["lr"] = 0.01
     changed = {r.variant for r in planned_runs(config) if run_settings(config, r) != run_settings(edited, r)}
-    assert changed == {"weak_only"}  # weak_finetuned reruns through its input, weak_only's model.pt
-    joint = run_settings(config, Run("joint", "0.1", 0))["training"]
-    assert joint["joint_weight"] == config["experiment"]["joint_weight"] and joint["weak_loss"] == "cross_entropy"
-    assert joint["weak_kind"] == "proportions"
+    assert changed == {"weak_only", "shuffled_weak_only"}  # the fine-tuned ones rerun through their input
+    edited["pretraining"]["epochs"] += 1  # and the compute-matched control follows the pretraining length
+    changed = {r.variant for r in planned_runs(config) if run_settings(config, r) != run_settings(edited, r)}
+    assert changed == {"weak_only", "shuffled_weak_only", "strong_only_long"}
+    joint = run_settings(config, Run("joint", "0.1", 0, weak_kind="proportions"))["training"]
+    assert joint["joint_weight"] == config["experiment"]["joint_weight"]
+    assert joint["weak_kind"] == "proportions" and joint["weak_options"] == {"loss": "cross_entropy"}
     assert "weak_kind" not in run_settings(config, Run("strong_only", "0.1", 0))["training"]
     assert run_settings(config, Run("strong_only", "0.1", 2))["training"]["seed"] == 2
+    shuffled = run_settings(config, Run("shuffled_weak_only", "0.1", 0, weak_kind="proportions"))["training"]
+    assert shuffled["shuffled_weak_labels"] is True
 
 
-def test_weak_finetuned_starts_from_weak_only_of_the_same_fraction_seed_and_point():
-    assert init_run(Run("weak_finetuned", "0.05", 2, "p")) == Run("weak_only", "0.05", 2, "p")
+@pytest.mark.parametrize("pre_steps", [8, 5])
+def test_the_compute_matched_control_takes_at_least_the_steps_of_pretraining_plus_finetuning(pre_steps):
+    config = copy.deepcopy(CONFIG)
+    config["pretraining"]["steps_per_epoch"] = pre_steps
+    long = run_settings(config, Run("strong_only_long", "0.1", 0))["training"]
+    pre, fine = config["pretraining"], config["training"]
+    target = pre["epochs"] * pre["steps_per_epoch"] + fine["epochs"] * fine["steps_per_epoch"]
+    steps = long["epochs"] * long["steps_per_epoch"]
+    assert target <= steps < target + fine["steps_per_epoch"]
+    assert (steps == target) == (pre_steps == fine["steps_per_epoch"])
+    assert {k: v for k, v in long.items() if k != "epochs"} == {
+        k: v for k, v in run_settings(config, Run("strong_only", "0.1", 0))["training"].items() if k != "epochs"
+    }
+
+
+def test_weak_finetuned_starts_from_weak_only_of_the_same_kind_fraction_seed_and_point():
+    assert init_run(Run("weak_finetuned", "0.05", 2, "p", "presence")) == Run("weak_only", "0.05", 2, "p", "presence")
+    assert init_run(Run("shuffled_labels", "0.05", 2, weak_kind="points")) == Run(
+        "shuffled_weak_only", "0.05", 2, weak_kind="points"
+    )
     assert init_run(Run("strong_only", "0.05", 2)) is None
+
+
+def test_a_study_of_only_unlabelled_tiles_refuses_variants_that_cannot_use_them():
+    with pytest.raises(WeaksegError, match="weak_finetuned.*can train on none"):
+        check_experiment(config_with(weak_kinds=["unlabelled"], variants=["strong_only", "weak_finetuned"]))
+    check_experiment(config_with(weak_kinds=["unlabelled"], variants=["strong_only", "joint"]))
 
 
 @pytest.mark.parametrize(
@@ -120,3 +200,23 @@ def test_weak_tiles_touching_a_strong_tile_sit_out_at_that_fraction():
                 assert ta.scene != tb.scene or abs(ta.y - tb.y) >= 32 or abs(ta.x - tb.x) >= 32, (a, b)
     with pytest.raises(WeaksegError, match="strong fraction 0.0001"):
         sets_at_fraction(splits, 0.0001)
+
+
+def test_weak_runs_on_eroded_labels_get_a_warning_and_complete_labels_none():
+    from weakseg.ops.config import config_warnings
+
+    eroded = copy.deepcopy(CONFIG)
+    eroded["dataset"].update(name="vaihingen", labels="eroded")
+    assert any("under-state classes with long borders" in w for w in config_warnings(eroded))
+    eroded["experiment"]["variants"] = ["strong_only", "full"]
+    assert config_warnings(eroded) == []
+    assert config_warnings(CONFIG) == []
+
+
+def test_a_split_far_from_the_nominal_strong_share_is_warned_about():
+    from weakseg.ops.stages.split import strong_share_warning
+
+    splits = {"sets": {"strong": ["t"] * 13}, "n_tiles": 1000, "n_groups": 4}
+    assert "realised 1.3% strong tiles for a nominal 10%" in strong_share_warning(splits, 0.1)
+    splits["sets"]["strong"] = ["t"] * 95
+    assert strong_share_warning(splits, 0.1) is None

@@ -35,7 +35,7 @@ def test_figaro1k_runs_the_binary_experiment_and_predicts_whole_test_images(tmp_
         "evaluation": {"gallery_tiles": 2, "window": 64},
     }
     (workdir / "fixture.yaml").write_text(yaml.safe_dump(short))
-    predict = "results/predict/weak_finetuned/strong-0.2/seed-0/default"
+    predict = "results/predict/weak_finetuned/weak-proportions/strong-0.2/seed-0/default"
     result = run_snakemake(
         workdir,
         "all",
@@ -51,7 +51,8 @@ def test_figaro1k_runs_the_binary_experiment_and_predicts_whole_test_images(tmp_
     assert result.returncode == 0, result.stderr[-5000:]
     splits = json.loads((workdir / "results/split/seed-0/splits.json").read_text())
     assert splits["sets"]["test"] and all(t.startswith("Testing_") for t in splits["sets"]["test"])
-    metrics = json.loads((workdir / "results/eval/weak_finetuned/strong-0.2/seed-0/default/metrics.json").read_text())
+    run = "weak_finetuned/weak-proportions/strong-0.2/seed-0/default"
+    metrics = json.loads((workdir / f"results/eval/{run}/metrics.json").read_text())
     assert metrics["set"] == "test" and metrics["mode"] == "scenes" and metrics["n_scenes"] == 2
     originals = [np.load(p) for p in sorted((workdir / "data/figaro1k/prepared").glob("Testing_*/label.npy"))]
     assert metrics["n_pixels"] == sum(label.size for label in originals)  # scored at the original size

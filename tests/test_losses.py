@@ -66,7 +66,7 @@ def test_proportion_loss_is_minimal_at_the_true_proportions():
 
 
 def test_unknown_losses_are_refused_naming_the_key():
-    with pytest.raises(WeaksegError, match="pretraining.loss"):
+    with pytest.raises(WeaksegError, match="weak_labels.<kind>.loss"):
         proportion_loss(torch.ones(1, 2) / 2, torch.ones(1, 2) / 2, "hinge")
     with pytest.raises(WeaksegError, match="training.loss"):
         SegmentationLoss("focal")
@@ -87,7 +87,7 @@ def test_joint_loss_is_pixel_loss_plus_weight_times_proportion_loss():
     from weakseg.learn.losses import joint_loss
 
     def kind_loss(logits, labels):
-        return PROPORTIONS.loss(PROPORTIONS.pool(logits), labels, "cross_entropy")
+        return PROPORTIONS.loss(logits, labels, {"loss": "cross_entropy"})
 
     generator = torch.Generator().manual_seed(0)
     strong_logits = torch.randn(2, 3, 4, 4, generator=generator)

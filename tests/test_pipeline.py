@@ -19,6 +19,7 @@ import pytest
 import yaml
 from conftest import ONE_THREAD_JOBS, copy_workflow, partial_leftovers, run_snakemake, snakemake_env
 
+from weakseg.design.experiment import Run, uses_weak_labels
 from weakseg.learn.metrics import confusion_matrix, segmentation_metrics
 
 pytestmark = pytest.mark.pipeline
@@ -36,7 +37,8 @@ VARIANT_NAMES = ("strong_only", "weak_only", "weak_finetuned", "joint", "full")
 
 
 def run_dir(variant: str, seed: int) -> str:
-    return f"{variant}/strong-{'all' if variant == 'full' else '0.1'}/seed-{seed}/default"
+    kind = "proportions" if uses_weak_labels(variant) else "none"
+    return Run(variant, "all" if variant == "full" else "0.1", seed, weak_kind=kind).path
 
 
 def planned_jobs(workdir: Path, *args) -> dict[str, int]:

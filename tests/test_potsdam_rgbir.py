@@ -15,6 +15,7 @@ import yaml
 from conftest import ISPRS_COLORS, ONE_THREAD_JOBS, REPO, copy_workflow, run_snakemake
 
 from weakseg.datasets.synthetic_scene import generate_scene
+from weakseg.design.experiment import Run
 from weakseg.formats.model_record import ModelSpec
 
 pytestmark = pytest.mark.pipeline
@@ -78,16 +79,16 @@ def test_potsdam_rgbir_runs_the_whole_experiment(tmp_path):
     first = workdir / "data/potsdam/raw/images/top_potsdam_2_10_RGBIR.tif"
     assert tifffile.imread(first).shape == (192, 192, 4)
     for variant in ("strong_only", "weak_only", "weak_finetuned", "joint"):
-        record = torch.load(
-            workdir / f"results/models/{variant}/strong-0.1/seed-0/default/model.pt", weights_only=False
-        )
+        run = Run(variant, "0.1", 0, weak_kind="none" if variant == "strong_only" else "proportions")
+        record = torch.load(workdir / f"results/models/{run.path}/model.pt", weights_only=False)
         assert ModelSpec.from_record(record).in_channels == 4
         first_conv = next(v for k, v in record["state_dict"].items() if k.endswith("conv1.weight"))
         assert first_conv.shape[1] == 4
     splits = json.loads((workdir / "results/split/seed-0/splits.json").read_text())["sets"]
     assert splits["test"] and {t.split("_y")[0] for t in splits["test"]} == {"2_13"}  # the official test tile
     assert not any(t.startswith("2_13") for name in ("strong", "weak", "val") for t in splits[name])
-    metrics = json.loads((workdir / "results/eval/strong_only/strong-0.1/seed-0/default/metrics.json").read_text())
+    run = "strong_only/weak-none/strong-0.1/seed-0/default"
+    metrics = json.loads((workdir / f"results/eval/{run}/metrics.json").read_text())
     assert metrics["set"] == "test"
     log = (workdir / "results/logs/augment/seed-0.log").read_text()
     assert "4-band frames: saturation and hue" in log

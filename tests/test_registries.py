@@ -11,7 +11,7 @@ import yaml
 
 from weakseg.data.splitting import GROUPINGS
 from weakseg.datasets import DATASETS, get_dataset
-from weakseg.design.experiment import VARIANTS
+from weakseg.design.experiment import PIXEL_LOSS_KINDS, VARIANTS
 from weakseg.design.task import TASKS
 from weakseg.learn.losses import SEGMENTATION_LOSSES
 from weakseg.learn.models import ARCHITECTURES
@@ -45,17 +45,29 @@ def enum(path: str) -> list:
         ("split.group_by", GROUPINGS),
         ("experiment.variants", VARIANTS),
         ("experiment.grid_variants", VARIANTS),
-        ("experiment.weak_kind", WEAK_KINDS),
+        ("experiment.weak_kinds", WEAK_KINDS),
     ],
 )
 def test_a_schema_enum_equals_its_registry(path, registry):
     assert sorted(enum(path)) == sorted(registry), f"schema {path} vs the code's registry"
 
 
-def test_the_weak_losses_are_those_of_the_registered_kinds():
-    kinds = [get_weak_kind(name) for name in WEAK_KINDS]
-    assert sorted(enum("pretraining.loss")) == sorted({loss for kind in kinds for loss in kind.losses})
-    assert node("pretraining.loss")["default"] in get_weak_kind(node("experiment.weak_kind")["default"]).losses
+def test_each_kind_has_its_options_losses_and_annotation_cost_in_the_schema():
+    assert sorted(k for k in node("weak_labels")["properties"] if k != "seed") == sorted(WEAK_KINDS)
+    assert sorted(k for k in node("annotation")["properties"] if k != "full") == sorted(WEAK_KINDS)
+    for name in WEAK_KINDS:
+        kind = get_weak_kind(name)
+        options = node(f"weak_labels.{name}")["properties"]
+        assert set(kind.label_keys) <= set(options), name
+        if kind.losses:
+            assert options["loss"]["enum"] == list(kind.losses) and options["loss"]["default"] == kind.losses[0]
+        else:
+            assert "loss" not in options, name
+    assert set(node("experiment.weak_kinds")["default"]) <= set(WEAK_KINDS)
+
+
+def test_the_kinds_planned_for_joint_only_are_those_without_a_label():
+    assert sorted(PIXEL_LOSS_KINDS) == sorted(n for n in WEAK_KINDS if get_weak_kind(n).needs_pixel_loss)
 
 
 def test_the_rules_of_the_resources_section_are_the_stages():

@@ -16,7 +16,7 @@ from PIL import Image
 from scipy import stats
 
 from weakseg.datasets import get_dataset
-from weakseg.design.experiment import VARIANTS
+from weakseg.design.experiment import VARIANTS, Run
 from weakseg.formats.summary import IOU_PREFIX, write_summary
 from weakseg.io.errors import WeaksegError
 from weakseg.report.html import ReportInputs, build_report
@@ -30,16 +30,26 @@ CONFIG = {
     "tiling": {"tile_size": TILE, "stride": TILE},
     "split": {"seed": 0},
     "training": {"checkpoint": "last"},
-    "experiment": {"weak_kind": "proportions"},
+    "experiment": {"weak_kinds": ["proportions"], "resample_split": False, "effect_of_interest": 0.02},
+    "annotation": {"full": 240.0, "proportions": 60.0},
 }
-#: mIoU per variant and seed; weak_finetuned beats strong_only in every seed.
+#: mIoU per arm and seed; weak_finetuned beats strong_only in every seed.
 MIOU = {
     "strong_only": (0.40, 0.42, 0.38),
-    "weak_only": (0.20, 0.25, 0.22),
-    "weak_finetuned": (0.45, 0.46, 0.44),
-    "joint": (0.41, 0.47, 0.36),
+    "strong_only_long": (0.41, 0.43, 0.40),
+    "weak_only[proportions]": (0.20, 0.25, 0.22),
+    "weak_finetuned[proportions]": (0.45, 0.46, 0.44),
+    "shuffled_labels[proportions]": (0.39, 0.43, 0.39),
+    "joint[proportions]": (0.41, 0.47, 0.36),
     "full": (0.55, 0.57, 0.56),
 }
+PRETRAINED = "weak_finetuned[proportions]"
+
+
+def arm_run(arm: str, seed: int, point: str = "default") -> Run:
+    """The run of ``arm`` (``variant`` or ``variant[kind]``) at 10% (``full``: all) and ``seed``."""
+    variant, _, kind = arm.rstrip("]").partition("[")
+    return Run(variant, "all" if variant == "full" else "0.1", seed, point, kind or "none")
 
 
 def _write_csv(path: Path, header: list, rows: list) -> None:
@@ -59,16 +69,17 @@ def summary_rows(scored_set="val", selected="last", grid=()) -> list[dict]:
     """Constructed runs: every variant x seed at 10% (full at "all"), plus grid points of strong_only."""
     rng = np.random.default_rng(1)
     rows = []
-    runs = [(v, "all" if v == "full" else "0.1", s, "default", MIOU[v][i]) for v in MIOU for i, s in enumerate(SEEDS)]
+    runs = [(arm_run(arm, s), MIOU[arm][i]) for arm in MIOU for i, s in enumerate(SEEDS)]
     runs += [
-        ("strong_only", "0.1", s, point, 0.3 + 0.01 * k + 0.001 * s) for k, point in enumerate(grid) for s in SEEDS
+        (arm_run("strong_only", s, point), 0.3 + 0.01 * k + 0.001 * s) for k, point in enumerate(grid) for s in SEEDS
     ]
-    for variant, fraction, seed, point, miou in runs:
+    for run, miou in runs:
         row = {
-            "variant": variant,
-            "strong_fraction": fraction,
-            "seed": seed,
-            "point": point,
+            "variant": run.variant,
+            "weak_kind": run.weak_kind,
+            "strong_fraction": run.fraction,
+            "seed": run.seed,
+            "point": run.point,
             "set": scored_set,
             "miou": miou,
             "mean_f1": miou + 0.1,
@@ -102,25 +113,27 @@ def _fake_results(root: Path, **summary) -> ReportInputs:
     )
     masks = rng.integers(0, len(CLASSES), (8, TILE, TILE)).astype(np.uint8)
     masks[0, 0, :] = 255
+    masks[:2, 4:] = 2  # class 2 is the strong set's majority class
     np.save(tiles_dir / "images.npy", rng.integers(0, 256, (8, TILE, TILE, 3), dtype=np.uint8))
     np.save(tiles_dir / "masks.npy", masks)
     sets = {"strong": ids[:2], "weak": ids[2:4], "val": ids[4:6], "test": ids[6:]}
     splits = root / "results/split/seed-0/splits.json"
     splits.parent.mkdir(parents=True)
-    splits.write_text(json.dumps({"sets": sets, "n_tiles": 8, "n_groups": 8, "dropped_overlap": 0}))
+    pool = {t: {"rank": 0.5 + i, "neighbour_rank": None} for i, t in enumerate(ids[:4])}
+    splits.write_text(json.dumps({"sets": sets, "pool": pool, "n_tiles": 8, "n_groups": 8, "dropped_overlap": 0}))
     set_of = {t: name for name, members in sets.items() for t in members}
     fractions = rng.dirichlet(np.ones(len(CLASSES)), 8)
-    weak_labels = root / "results/weak_labels/seed-0/weak_labels.csv"
+    weak_labels = root / "results/weak_labels/seed-0/proportions/weak_labels.csv"
     rows = [[t, set_of[t], *f] for t, f in zip(ids, fractions, strict=True)]
     _write_csv(weak_labels, ["tile_id", "set", *CLASSES], rows)
-    weak_summary = root / "results/weak_labels/seed-0/summary.csv"
+    weak_summary = root / "results/weak_labels/seed-0/proportions/summary.csv"
     _write_csv(
         weak_summary,
         ["set", "class", "n_tiles", "mean", "std", "min", "max", "present"],
         [[s, c, 2, 0.2, 0.1, 0.0, 0.4, 0.5] for s in ("strong", "weak", "val", "test", "all") for c in CLASSES],
     )
     _png(root / "results/augment/seed-0/preview.png", rng.integers(0, 256, (16, 32, 3), dtype=np.uint8))
-    main_runs = [f"{v}/strong-{'all' if v == 'full' else '0.1'}/seed-{s}/default" for v in MIOU for s in SEEDS]
+    main_runs = [arm_run(arm, s).path for arm in MIOU for s in SEEDS]
     paths = {k: [] for k in ("histories", "confusions", "predictions")}
     for run in main_runs:
         paths["histories"].append(_fake_history(root / f"results/models/{run}/history.csv", rng))
@@ -179,7 +192,9 @@ class Cells(HTMLParser):
         if tag == "img":
             self.srcs.append(attrs.get("src", ""))
         if tag == "td" and "data-stat" in attrs:
-            key = (attrs["data-variant"], attrs["data-fraction"], attrs["data-metric"], attrs["data-stat"])
+            key = (attrs["data-variant"], attrs.get("data-fraction"), attrs.get("data-metric"), attrs["data-stat"])
+            if "data-control" in attrs:
+                key += (attrs["data-control"],)
             if "data-point" in attrs:
                 key += (attrs["data-point"],)
             self._open = key
@@ -214,9 +229,9 @@ def test_report_is_self_contained(built):
     assert "<script" not in page.lower() and "url(" not in page and "<link" not in page.lower()
     assert all(src.startswith("data:image/png;base64,") for src in cells.srcs)
     assert len(re.findall(r"\bsrc=", page)) == len(cells.srcs)
-    # 5 charts (per-class, curves, confusion, classes per set, weak labels) + preview
-    # + 2 val tiles x (image, ground truth, 5 predictions of seed 0); one fraction: no efficiency plot
-    assert len(cells.srcs) == 6 + 2 * (2 + len(MIOU))
+    # 6 charts (per-class, annotation cost, curves, confusion, classes per set, weak labels) + preview
+    # + 2 val tiles x (image, ground truth, one prediction per arm of seed 0); one fraction: no efficiency plot
+    assert len(cells.srcs) == 7 + 2 * (2 + len(MIOU))
 
 
 def test_results_table_equals_summary_means_and_intervals(built):
@@ -226,7 +241,11 @@ def test_results_table_equals_summary_means_and_intervals(built):
     for variant in MIOU:
         fraction = "all" if variant == "full" else "0.1"
         for metric in ("miou", "mean_f1", "oa", "dice", "proportion_mae"):
-            values = [r[metric] for r in rows if r["variant"] == variant and r["point"] == "default"]
+            values = [
+                r[metric]
+                for r in rows
+                if (r["variant"], r["weak_kind"]) == _identity(variant) and r["point"] == "default"
+            ]
             low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
             assert float(cells.values[variant, fraction, metric, "mean"]) == pytest.approx(np.mean(values), abs=5e-4)
             text = cells.values[variant, fraction, metric, "ci"]
@@ -235,28 +254,74 @@ def test_results_table_equals_summary_means_and_intervals(built):
                 pytest.approx(high, abs=5e-4),
             ]
             checked += 1
-    assert checked == 25  # 5 variants x 5 metrics
+    assert checked == 5 * len(MIOU)
 
 
-def test_paired_differences_and_gap_closed(built):
+def _identity(arm: str) -> tuple[str, str]:
+    run = arm_run(arm, 0)
+    return run.variant, run.weak_kind
+
+
+def test_the_majority_class_row_scores_the_constant_prediction_on_the_scored_set(built):
+    inputs, _, cells = built
+    masks = np.load(inputs.masks)
+    scored = masks[4:6]  # the val tiles
+    counts = np.bincount(scored[scored != 255].ravel(), minlength=len(CLASSES))
+    # Class 2 is the strong set's majority: IoU_2 = n_2 / N, the other present classes 0.
+    present = counts > 0
+    expected = counts[2] / counts.sum() / present.sum()
+    assert float(cells.values["majority", None, "miou", "mean"]) == pytest.approx(expected, abs=5e-4)
+    assert float(cells.values["majority", None, "oa", "mean"]) == pytest.approx(counts[2] / counts.sum(), abs=5e-4)
+
+
+def test_paired_differences_holm_detectable_effect_and_gap_closed(built):
+    from weakseg.report.statistics import fieller_interval, minimum_detectable_effect
+
     _, page, cells = built
     base = np.array(MIOU["strong_only"])
-    for variant in ("weak_only", "weak_finetuned", "joint", "full"):
-        diff = float(cells.values[variant, "0.1", "miou", "diff"])
-        assert diff == pytest.approx(np.mean(np.array(MIOU[variant]) - base), abs=5e-4)
-        gap = (np.mean(MIOU[variant]) - base.mean()) / (np.mean(MIOU["full"]) - base.mean())
-        assert float(cells.values[variant, "0.1", "miou", "gap"]) == pytest.approx(gap, abs=5e-4)
-    p = stats.ttest_rel(MIOU["weak_finetuned"], MIOU["strong_only"]).pvalue
+    arms = [a for a in MIOU if a != "strong_only"]
+    p_values = [stats.ttest_rel(MIOU[a], base).pvalue for a in arms]
+    # Holm over the family of every arm against strong_only (Holm 1979, by hand).
+    order = np.argsort(p_values)
+    holm = np.empty(len(arms))
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(arms) - rank) * p_values[i]))
+        holm[i] = running
+    for arm, p_holm in zip(arms, holm, strict=True):
+        differences = np.array(MIOU[arm]) - base
+        assert float(cells.values[arm, "0.1", "miou", "diff"]) == pytest.approx(differences.mean(), abs=5e-4)
+        assert float(cells.values[arm, "0.1", None, "holm"]) == pytest.approx(p_holm, abs=5e-4)
+        mde = minimum_detectable_effect(float(differences.std(ddof=1)), 3)
+        assert float(cells.values[arm, "0.1", None, "mde"].lstrip("≥ ")) == pytest.approx(mde, abs=5e-4)
+        if arm != "full":
+            ratio = fieller_interval(differences, np.array(MIOU["full"]) - base)
+            assert float(cells.values[arm, "0.1", "miou", "gap"]) == pytest.approx(ratio.estimate, abs=5e-4)
+    p = stats.ttest_rel(MIOU[PRETRAINED], MIOU["strong_only"]).pvalue
     assert f"{p:.3f}" in page
 
 
-def test_answer_sentence_follows_from_the_numbers(built):
+def test_controls_compare_the_pretrained_arm_with_equal_compute_and_shuffled_labels(built):
+    _, page, cells = built
+    for control in ("strong_only_long", "shuffled_labels[proportions]"):
+        difference = np.mean(np.array(MIOU[PRETRAINED]) - np.array(MIOU[control]))
+        assert float(cells.values[PRETRAINED, "0.1", None, "diff", control]) == pytest.approx(difference, abs=5e-4)
+    assert "what the labels' information gave" in page
+
+
+def test_annotation_hours_count_pixel_and_weak_tiles_at_their_seconds(built):
+    _, page, cells = built
+    # At 10% (the fake pool's rank bound 0.8): 1 strong tile, 3 weak tiles; full pixel-labels all 4.
+    assert float(cells.values["strong_only", "0.1", None, "hours"]) == pytest.approx(1 * 240 / 3600, abs=5e-3)
+    assert float(cells.values[PRETRAINED, "0.1", None, "hours"]) == pytest.approx((240 + 3 * 60) / 3600, abs=5e-3)
+    assert float(cells.values["full", "all", None, "hours"]) == pytest.approx(4 * 240 / 3600, abs=5e-3)
+    assert "mIoU vs annotation hours" in page
+
+
+def test_the_headline_names_the_realised_strong_share_and_the_variance_it_covers(built):
     _, page, _ = built
-    assert (
-        "Pretraining on weak labels helped at 10% pixel-labelled tiles: weak_finetuned − strong_only = +0.050 mIoU"
-        in page
-    )
-    assert "over 3 seeds" in page
+    assert "10% of tiles pixel-labelled (realised: 12.5% of tiles, 12.5% of labelled pixels)" in page
+    assert "intervals cover the variance of training" in page and "not of which tiles were labelled" in page
 
 
 def test_scored_on_val_with_best_epochs_says_it_is_optimistic(tmp_path):

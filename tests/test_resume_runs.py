@@ -32,7 +32,7 @@ pytestmark = pytest.mark.pipeline
 DATA_TARGETS = (
     "results/stats/seed-0/stats.json",
     "results/augment/seed-0/strong.yaml",
-    "results/weak_labels/seed-0/weak_labels.csv",
+    "results/weak_labels/seed-0/proportions/weak_labels.csv",
 )
 
 

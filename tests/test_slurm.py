@@ -108,7 +108,7 @@ def test_a_tiny_study_runs_through_the_slurm_profile_with_what_each_job_asks(tmp
     assert run_spans[1][0] < run_spans[0][1], f"the run groups did not overlap: {run_spans} of {starts}"
     devices = set()
     for variant, fraction in (("strong_only", "0.1"), ("full", "all")):
-        log = (workdir / f"results/logs/train/{variant}/strong-{fraction}/seed-0/default.log").read_text()
+        log = (workdir / f"results/logs/train/{variant}/weak-none/strong-{fraction}/seed-0/default.log").read_text()
         found = re.search(r"GPU: SLURM job \d+, CUDA_VISIBLE_DEVICES=(\d+) set by the scheduler", log)
         assert found, log[-2000:]
         devices.add(found.group(1))

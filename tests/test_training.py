@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+import yaml
 from conftest import REPO, model_spec
 
 from weakseg.design.experiment import VARIANTS
@@ -59,7 +60,7 @@ def _settings(epochs: int, checkpoint: str = "best", mode: str = "strong") -> di
             "weight_decay": 0.0,
             "loss": "cross_entropy",
             "weak_kind": "proportions",
-            "weak_loss": "cross_entropy",
+            "weak_options": {"loss": "cross_entropy"},
             "joint_weight": 0.5,
             "seed": 0,
             "device": "cpu",
@@ -216,19 +217,18 @@ def test_checkpoint_last_publishes_the_final_epoch(tiny_tiles):
         assert torch.equal(value, final[name]), name
 
 
-def _split_folder(folder, weak_masks_ignored: bool):
-    """tiles.csv, splits.json (with pool ranks), weak labels and pipelines for the 8 tiny tiles.
+def _split_folder(folder, weak_masks_scrambled: bool, kind: str = "proportions", offline_copies: int = 0):
+    """tiles.csv, splits.json (with pool ranks), weak labels of ``kind`` and pipelines for the 8 tiny tiles.
 
-    t0, t1 strong at fraction 0.25; t2-t5 weak; t6, t7 val. With ``weak_masks_ignored`` the
-    masks of the weak tiles are all 255 (their weak labels stay those of the real masks).
+    t0, t1 strong at fraction 0.25; t2-t5 weak; t6, t7 val. The weak labels are computed from
+    the real masks (as the weak_labels stage does); then, with ``weak_masks_scrambled``, the masks
+    of the weak tiles are replaced by noise. ``offline_copies`` per pool tile and pipeline.
     """
     import json
 
-    import yaml
-
     from weakseg.data.augmentation import save_pipeline, strong_pipeline, weak_pipeline, write_offline_copies
     from weakseg.formats.weak_labels import write_weak_labels
-    from weakseg.weak.proportions import label_proportions as class_fractions
+    from weakseg.weak import get_weak_kind
 
     tile_ids = [f"t{i}" for i in range(8)]
     (folder / "tiles.csv").write_text(
@@ -236,9 +236,11 @@ def _split_folder(folder, weak_masks_ignored: bool):
     )
     masks = np.load(folder / "masks.npy")
     masks[3:5, 10:20] = 0  # weak tiles differ from each other
-    fractions = class_fractions(masks, 3)
-    if weak_masks_ignored:
-        masks[2:6] = 255
+    weak_kind = get_weak_kind(kind)
+    labels = weak_kind.label(masks, 3, _kind_options(kind), np.random.default_rng(0))
+    if weak_masks_scrambled:
+        noise = np.random.default_rng(1).integers(0, 4, masks[2:6].shape)
+        masks[2:6] = np.where(noise == 3, 255, noise)
     np.save(folder / "masks.npy", masks)
     pool = {t: {"rank": 0.5 + i, "neighbour_rank": None} for i, t in enumerate(tile_ids[:6])}
     sets = {"strong": tile_ids[:2], "weak": tile_ids[2:6], "val": tile_ids[6:]}
@@ -247,19 +249,32 @@ def _split_folder(folder, weak_masks_ignored: bool):
     write_weak_labels(
         folder / "weak.csv",
         folder / "summary.csv",
-        CLASSES,
+        weak_kind.columns(CLASSES, _kind_options(kind)),
         tile_ids,
-        fractions,
+        labels,
         [set_of[t] for t in tile_ids],
     )
     settings = yaml.safe_load((REPO / "workflow_config.yaml").read_text())["augment"]
-    save_pipeline(strong_pipeline(settings), folder / "strong.yaml")
-    save_pipeline(weak_pipeline(settings), folder / "weak.yaml")
-    write_offline_copies(np.load(folder / "images.npy"), masks, {}, {}, tile_ids, 0, 0, folder / "offline")
+    pipelines = {"strong": strong_pipeline(settings), "weak": weak_pipeline(settings)}
+    save_pipeline(pipelines["strong"], folder / "strong.yaml")
+    save_pipeline(pipelines["weak"], folder / "weak.yaml")
+    rows = {"strong": list(range(6)), "weak": list(range(6))} if offline_copies else {}
+    write_offline_copies(
+        np.load(folder / "images.npy"), masks, rows, pipelines, tile_ids, offline_copies, 0, folder / "offline"
+    )
 
 
-def _train_variant(folder, variant: str, fraction: str = "0.25"):
+def _kind_options(kind: str) -> dict:
+    """The schema's default options of ``kind`` (``weak_labels.<kind>``)."""
+    from weakseg.ops.config import schema_defaults
+
+    schema = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
+    return schema_defaults(schema)["weak_labels"][kind]
+
+
+def _train_variant(folder, variant: str, fraction: str = "0.25", kind: str = "proportions"):
     from weakseg.learn.tile_data import load_training_data
+    from weakseg.weak import get_weak_kind
 
     data = load_training_data(
         VARIANTS[variant],
@@ -271,15 +286,34 @@ def _train_variant(folder, variant: str, fraction: str = "0.25"):
         pipelines_dir=folder,
         offline_dir=folder / "offline",
         seed=0,
+        weak_kind=get_weak_kind(kind),
     )
-    history = train(data, _settings(2, "last", VARIANTS[variant].mode), folder / variant)
+    settings = _settings(2, "last", VARIANTS[variant].mode)
+    settings["training"].update(weak_kind=kind, weak_options=_kind_options(kind))
+    history = train(data, settings, folder / variant)
     return history, torch.load(folder / variant / "model.pt", weights_only=False)["state_dict"]
 
 
-def test_weak_training_never_reads_the_masks_of_weak_tiles(tmp_path):
+KINDS_AND_VARIANTS = [
+    (kind, variant)
+    for kind in ("proportions", "noisy_proportions", "presence", "size_bounds", "points", "unlabelled")
+    for variant in ("weak_only", "shuffled_weak_only", "joint")
+    if kind != "unlabelled" or variant == "joint"
+]
+
+
+@pytest.mark.parametrize("kind, variant", KINDS_AND_VARIANTS)
+def test_training_on_weak_labels_never_reads_the_masks_of_weak_tiles(tmp_path, kind, variant):
+    """Scrambling the weak tiles' masks after the weak_labels stage leaves the weights bit-identical.
+
+    With offline copies (kinds not tied to pixels), so the augment stage's copies are covered too.
+    """
+    from weakseg.weak import get_weak_kind
+
+    copies = 0 if get_weak_kind(kind).spatial else 1
     runs = []
-    for ignored in (False, True):
-        folder = tmp_path / f"ignored-{ignored}"
+    for scrambled in (False, True):
+        folder = tmp_path / f"scrambled-{scrambled}"
         folder.mkdir()
         rng = np.random.default_rng(0)
         masks = np.zeros((8, 32, 32), dtype=np.uint8)
@@ -287,10 +321,11 @@ def test_weak_training_never_reads_the_masks_of_weak_tiles(tmp_path):
         images = (masks[..., None] * 80 + rng.integers(0, 20, (8, 32, 32, 3))).astype(np.uint8)
         np.save(folder / "images.npy", images)
         np.save(folder / "masks.npy", masks)
-        _split_folder(folder, ignored)
-        runs.append(_train_variant(folder, "weak_only"))
+        _split_folder(folder, scrambled, kind, copies)
+        runs.append(_train_variant(folder, variant, kind=kind))
     (history_a, weights_a), (history_b, weights_b) = runs
     assert [r["train_loss"] for r in history_a] == [r["train_loss"] for r in history_b]
+    assert all(np.isfinite(r["train_loss"]) for r in history_a)
     for name, value in weights_a.items():
         assert torch.equal(value, weights_b[name]), name
 

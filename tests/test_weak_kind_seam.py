@@ -3,9 +3,9 @@
 ``ImageTags`` below is that module (image-level tags: a class is present when it covers at least
 10% of the tile's labelled pixels, trained with a multi-label loss on log-sum-exp pooled logits).
 It is registered by one entry in ``WEAK_KINDS`` (here monkeypatched; in the package, a line of
-``weakseg/weak/__init__.py``) and, for configs, one value of the schema's ``experiment.weak_kind``
-enum. Nothing else changes: the weak_labels stage computes its labels, training pools and trains
-with it, and changing the kind changes only the settings of the runs that use weak labels.
+``weakseg/weak/__init__.py``) and, for configs, one value of the schema's ``experiment.weak_kinds``
+enum with its options section ``weak_labels.<kind>``. Nothing else changes: the weak_labels stage
+computes its labels, training pools and trains with it, and adding the kind plans only its runs.
 """
 
 import json
@@ -18,12 +18,12 @@ import yaml
 from conftest import REPO
 
 from weakseg.data.augmentation import save_pipeline, weak_pipeline
-from weakseg.design.experiment import VARIANTS, Run, run_settings
+from weakseg.design.experiment import VARIANTS, Run, planned_runs, run_settings, uses_weak_labels
 from weakseg.formats.weak_labels import read_weak_labels
 from weakseg.io.errors import WeaksegError
 from weakseg.learn.tile_data import load_training_data
 from weakseg.learn.training import train
-from weakseg.ops.config import check_weak_kind
+from weakseg.ops.config import check_weak_kinds
 from weakseg.ops.stages import get_stage
 from weakseg.weak import WEAK_KINDS, get_weak_kind
 from weakseg.weak.kind import WeakKind
@@ -32,28 +32,21 @@ CLASSES = ["a", "b", "c"]
 
 
 class ImageTags(WeakKind):
-    """Test-only kind: per class, 1.0 if it covers at least 10% of the labelled pixels, else 0.0."""
+    """Test-only kind: per class, 1.0 if it covers at least ``share`` of the labelled pixels, else 0.0."""
 
     name = "test_tags"
     title = "image-level tags"
     losses = ("bce",)
-    error_name = "tag error"
+    label_keys = ("share",)
 
-    def label(self, masks, n_classes):
+    def label(self, masks, n_classes, options, rng):
         from weakseg.weak.proportions import label_proportions
 
-        return (label_proportions(masks, n_classes) >= 0.1).astype(np.float64)
+        return (label_proportions(masks, n_classes) >= options["share"]).astype(np.float64)
 
-    def pool(self, logits):
-        return torch.logsumexp(logits.float(), dim=(2, 3)) - float(np.log(logits.shape[2] * logits.shape[3]))
-
-    def loss(self, pooled, target, loss_name):
-        if loss_name not in self.losses:
-            raise WeaksegError(f"pretraining.loss: {loss_name!r} is not one of {self.losses}")
+    def loss(self, logits, target, options):
+        pooled = torch.logsumexp(logits.float(), dim=(2, 3)) - float(np.log(logits.shape[2] * logits.shape[3]))
         return torch.nn.functional.binary_cross_entropy_with_logits(pooled, target.float())
-
-    def error(self, pooled, target):
-        return ((pooled > 0).float() - target).abs()
 
 
 TAGS = ImageTags()
@@ -92,13 +85,13 @@ def tiles(tmp_path):
 
 def test_the_kind_is_found_by_name_and_an_unknown_one_is_named(registered):
     assert registered is TAGS
-    with pytest.raises(WeaksegError, match="experiment.weak_kind.*'tags'.*known: proportions, test_tags"):
+    with pytest.raises(WeaksegError, match="experiment.weak_kinds.*'tags'.*known: .*proportions.*test_tags"):
         get_weak_kind("tags")
 
 
 def test_the_weak_labels_stage_computes_the_new_kind(registered, tiles):
     stage = get_stage("weak_labels")
-    params = stage.params(dataset="synthetic", kind="test_tags")
+    params = stage.params(dataset="synthetic", kind="test_tags", options={"share": 0.1}, seed=0, split_seed=0)
     files = {"masks": tiles / "masks.npy", "tiles": tiles / "tiles.csv", "splits": tiles / "splits.json"}
     output = SimpleNamespace(labels=str(tiles / "weak.csv"), summary=str(tiles / "summary.csv"))
     synthetic = ["impervious_surfaces", "building", "low_vegetation", "tree", "car", "clutter"]
@@ -115,17 +108,23 @@ def test_the_config_takes_the_kind_and_only_weak_runs_carry_it(registered):
     from weakseg.ops.config import schema_defaults
 
     config = schema_defaults(yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text()))
-    config["experiment"]["weak_kind"], config["pretraining"]["loss"] = "test_tags", "bce"
-    check_weak_kind(config)
-    assert run_settings(config, Run("weak_only", "0.1", 0))["training"]["weak_kind"] == "test_tags"
+    config["experiment"]["weak_kinds"] = ["proportions", "test_tags"]
+    config["weak_labels"]["test_tags"] = {"share": 0.1, "loss": "bce"}
+    check_weak_kinds(config)
+    runs = planned_runs(config)
+    assert {r.variant for r in runs if r.weak_kind == "test_tags"} == {
+        v for v in config["experiment"]["variants"] if uses_weak_labels(v)
+    }
+    run = Run("weak_only", "0.1", 0, weak_kind="test_tags")
+    assert run_settings(config, run)["training"]["weak_options"] == {"share": 0.1, "loss": "bce"}
     assert "weak_kind" not in run_settings(config, Run("strong_only", "0.1", 0))["training"]
-    config["pretraining"]["loss"] = "kl"
-    with pytest.raises(WeaksegError, match="pretraining.loss.*'kl'.*test_tags.*bce"):
-        check_weak_kind(config)
+    config["weak_labels"]["test_tags"]["loss"] = "kl"
+    with pytest.raises(WeaksegError, match="weak_labels.test_tags.loss.*'kl'.*test_tags.*bce"):
+        check_weak_kinds(config)
 
 
 def test_training_pools_and_learns_with_the_new_kind(registered, tiles):
-    labels = TAGS.label(np.load(tiles / "masks.npy"), 3)
+    labels = TAGS.label(np.load(tiles / "masks.npy"), 3, {"share": 0.1}, np.random.default_rng(0))
     rows = "".join(f"t{i},{s},{','.join(str(v) for v in labels[i])}\n" for i, s in enumerate("sswwwwvv"))
     (tiles / "weak.csv").write_text("tile_id,set,a,b,c\n" + rows)
     data = load_training_data(
@@ -146,7 +145,7 @@ def test_training_pools_and_learns_with_the_new_kind(registered, tiles):
         "lr": 0.01,
         "weight_decay": 0.0,
         "weak_kind": "test_tags",
-        "weak_loss": "bce",
+        "weak_options": {"share": 0.1, "loss": "bce"},
         "seed": 0,
         "device": "cpu",
         "log_every_batches": 1,

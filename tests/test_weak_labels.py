@@ -121,7 +121,7 @@ def test_weak_labels_script_end_to_end(tmp_path):
     out = tmp_path / "results" / "weak_labels.csv"
     result = run_stage(
         "weak_labels",
-        {"dataset": "vaihingen", "kind": "proportions"},
+        {"dataset": "vaihingen", "kind": "proportions", "options": {}, "seed": 0, "split_seed": 0},
         {"masks": tmp_path / "masks.npy", "tiles": tmp_path / "tiles.csv", "splits": tmp_path / "splits.json"},
         {"labels": out, "summary": tmp_path / "results" / "summary.csv"},
     )

@@ -14,7 +14,10 @@ from conftest import VAIHINGEN_SAMPLE_MD5, copy_workflow, run_snakemake
 
 pytestmark = pytest.mark.pipeline
 
-TARGET_PATTERNS = ("results/weak_labels/seed-{seed}/weak_labels.csv", "results/augment/seed-{seed}/strong.yaml")
+TARGET_PATTERNS = (
+    "results/weak_labels/seed-{seed}/proportions/weak_labels.csv",
+    "results/augment/seed-{seed}/strong.yaml",
+)
 
 
 def targets(workdir, config_name) -> list[str]:
@@ -126,8 +129,8 @@ def test_two_runs_give_byte_identical_splits_and_weak_labels(synthetic_run, tmp_
     run_data_stages(other, write_config(other, TINY))
     for relative in (
         "results/split/seed-0/splits.json",
-        "results/weak_labels/seed-0/weak_labels.csv",
-        "results/weak_labels/seed-0/summary.csv",
+        "results/weak_labels/seed-0/proportions/weak_labels.csv",
+        "results/weak_labels/seed-0/proportions/summary.csv",
         "data/synthetic/tiles/tiles.csv",
         "data/synthetic/tiles/masks.npy",
     ):
@@ -235,7 +238,7 @@ def test_a_failing_step_stops_the_run_with_its_message_and_no_output(tmp_path):
     assert (workdir / "data" / "synthetic" / "tiles" / "tiles.csv").exists()  # the steps before it ran
     for relative in (
         "results/split/seed-0/splits.json",
-        "results/weak_labels/seed-0/weak_labels.csv",
+        "results/weak_labels/seed-0/proportions/weak_labels.csv",
         "results/augment/seed-0/strong.yaml",
     ):
         assert not (workdir / relative).exists(), relative

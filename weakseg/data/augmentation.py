@@ -182,7 +182,9 @@ def write_offline_copies(
     """Write ``copies`` augmented copies of the tiles ``rows_by_pipeline[name]`` with ``pipelines[name]``.
 
     Outputs ``out_dir/{images.npy, masks.npy, copies.csv}`` (row, tile_id, pipeline, copy); with
-    ``copies = 0`` the arrays have zero rows. Returns the number of copies written.
+    ``copies = 0`` the arrays have zero rows. Copies of the ``weak`` pipeline are drawn without
+    their masks (their mask rows are all 255): a weak tile's mask is never read here. Returns the
+    number of copies written.
     """
     out_dir = Path(out_dir)
     jobs = [(name, row, c) for name, rows in rows_by_pipeline.items() for row in rows for c in range(copies)]
@@ -196,8 +198,10 @@ def write_offline_copies(
             writer = csv.writer(handle)
             writer.writerow(["row", "tile_id", "pipeline", "copy"])
             for i, (name, row, c) in enumerate(jobs):
-                out = augment(pipelines[name], np.asarray(images[row]), np.asarray(masks[row]))
-                out_images[i], out_masks[i] = out["image"], out["mask"]
+                # Weak tiles' masks are never opened (only the weak_labels stage reads them): their copies get no mask.
+                mask = np.asarray(masks[row]) if name == "strong" else None
+                out = augment(pipelines[name], np.asarray(images[row]), mask)
+                out_images[i], out_masks[i] = out["image"], out["mask"] if mask is not None else IGNORE_INDEX
                 writer.writerow([i, tile_ids[row], name, c])
         out_images.flush()
         out_masks.flush()

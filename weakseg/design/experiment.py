@@ -41,11 +41,15 @@ class Variant:
     Attributes:
         name: the ``variant`` wildcard.
         pixel_sets: sets whose pixel labels give the pixel loss.
-        weak_sets: sets whose weak labels (of ``experiment.weak_kind``) give the weak loss.
+        weak_sets: sets whose weak labels (of the run's ``weak_kind``) give the weak loss.
         section: config section holding the schedule (epochs, steps, batch size, lr, loss).
-        init_from: variant whose ``model.pt`` (same fraction, seed and grid point) it starts from.
+        init_from: variant whose ``model.pt`` (same kind, fraction, seed and grid point) it starts from.
         per_fraction: False if the training set does not depend on the strong fraction.
         description: one line for the report.
+        shuffled: the weak labels are permuted among the weak tiles (seeded by the run's seed):
+            same images, same steps, no information in the labels.
+        steps_matched_to: the variant whose total optimiser steps (its own and those of the
+            run it starts from) this one's schedule is lengthened to (compute-matched control).
     """
 
     name: str
@@ -55,6 +59,8 @@ class Variant:
     init_from: str | None
     per_fraction: bool
     description: str
+    shuffled: bool = False
+    steps_matched_to: str | None = None
 
     @property
     def mode(self) -> str:
@@ -69,13 +75,17 @@ VARIANTS: dict[str, Variant] = {
     for v in (
         Variant("strong_only", ("strong",), (), "training", None, True, "pixel loss on the strong set (the baseline)"),
         Variant(
-            "weak_only",
+            "strong_only_long",
+            ("strong",),
             (),
-            ("weak",),
-            "pretraining",
+            "training",
             None,
             True,
-            "weak loss on the weak set (its weak labels only)",
+            "control: strong_only with as many optimiser steps as weak_finetuned (pretraining + training)",
+            steps_matched_to="weak_finetuned",
+        ),
+        Variant(
+            "weak_only", (), ("weak",), "pretraining", None, True, "weak loss on the weak set (its weak labels only)"
         ),
         Variant(
             "weak_finetuned",
@@ -85,6 +95,25 @@ VARIANTS: dict[str, Variant] = {
             "weak_only",
             True,
             "weak_only's weights, then the strong_only schedule on the strong set",
+        ),
+        Variant(
+            "shuffled_weak_only",
+            (),
+            ("weak",),
+            "pretraining",
+            None,
+            True,
+            "weak_only with each tile's weak label taken from another weak tile",
+            shuffled=True,
+        ),
+        Variant(
+            "shuffled_labels",
+            ("strong",),
+            (),
+            "training",
+            "shuffled_weak_only",
+            True,
+            "control: weak_finetuned's schedule on shuffled weak labels (same images and steps, no information)",
         ),
         Variant(
             "joint",
@@ -110,6 +139,39 @@ BASELINE = "strong_only"
 UPPER_BOUND = "full"
 #: The variant that answers "does pretraining on weak labels help?".
 PRETRAINED = "weak_finetuned"
+#: The controls of :data:`PRETRAINED`: equal compute without weak labels, and weak labels without information.
+CONTROLS = ("strong_only_long", "shuffled_labels")
+#: The ``weak_kind`` of runs that use no weak label.
+NO_WEAK = "none"
+#: Kinds whose weak loss teaches nothing alone (no label): planned for ``joint`` variants only.
+#: Tested against :attr:`weakseg.weak.kind.WeakKind.needs_pixel_loss` of the registry.
+PIXEL_LOSS_KINDS = ("unlabelled",)
+
+
+def uses_weak_labels(variant: str) -> bool:
+    """Whether runs of ``variant`` depend on weak labels: it trains on them or starts from a run that does."""
+    v = VARIANTS[variant]
+    return bool(v.weak_sets) or (v.init_from is not None and uses_weak_labels(v.init_from))
+
+
+def kinds_of(variant: str, weak_kinds: list[str]) -> list[str]:
+    """The ``weak_kind`` values ``variant`` runs with: ``none``, or each of ``weak_kinds`` it can train on.
+
+    A kind of :data:`PIXEL_LOSS_KINDS` only with a ``joint`` variant; a shuffled control only with
+    kinds that have labels to shuffle.
+    """
+    if not uses_weak_labels(variant):
+        return [NO_WEAK]
+    joint = VARIANTS[variant].mode == "joint"
+    shuffled = any(VARIANTS[v].shuffled for v in _lineage(variant))
+    return [k for k in weak_kinds if k not in PIXEL_LOSS_KINDS or (joint and not shuffled)]
+
+
+def _lineage(variant: str) -> list[str]:
+    chain = [variant]
+    while VARIANTS[chain[-1]].init_from is not None:
+        chain.append(VARIANTS[chain[-1]].init_from)
+    return chain
 
 
 @dataclass(frozen=True, order=True)
@@ -124,33 +186,46 @@ class Run:
     fraction: str
     seed: int
     point: str = DEFAULT_POINT
+    weak_kind: str = NO_WEAK
 
     @property
     def path(self) -> str:
-        """``{variant}/strong-{fraction}/seed-{seed}/{point}``, as in the rules' paths."""
-        return f"{self.variant}/strong-{self.fraction}/seed-{self.seed}/{self.point}"
+        """``{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}``, as in the rules' paths."""
+        return f"{self.variant}/weak-{self.weak_kind}/strong-{self.fraction}/seed-{self.seed}/{self.point}"
+
+    @property
+    def arm(self) -> str:
+        """How tables name the run's variant and kind: ``variant`` or ``variant[kind]``."""
+        return self.variant if self.weak_kind == NO_WEAK else f"{self.variant}[{self.weak_kind}]"
 
     @classmethod
     def parse(cls, path: str) -> Run:
-        """The run of a folder :attr:`path` (the last four parts of ``path``, separated by ``/``).
+        """The run of a folder :attr:`path` (the last five parts of ``path``, separated by ``/``).
 
         Raises:
-            WeaksegError: ``path`` does not end in ``variant/strong-F/seed-S/point`` (S an integer).
+            WeaksegError: ``path`` does not end in ``variant/weak-K/strong-F/seed-S/point`` (S an integer).
         """
-        parts = str(path).replace("\\", "/").rstrip("/").split("/")[-4:]
-        seed = parts[2].removeprefix("seed-") if len(parts) == 4 else ""
-        if not seed.isdigit() or not parts[1].startswith("strong-") or not parts[2].startswith("seed-"):
-            raise WeaksegError(f"{path!r} is not a run folder of the form variant/strong-F/seed-S/point")
-        return cls(parts[0], parts[1].removeprefix("strong-"), int(seed), parts[3])
+        parts = str(path).replace("\\", "/").rstrip("/").split("/")[-5:]
+        ok = len(parts) == 5 and parts[1].startswith("weak-") and parts[2].startswith("strong-")
+        seed = parts[3].removeprefix("seed-") if ok and parts[3].startswith("seed-") else ""
+        if not seed.isdigit():
+            raise WeaksegError(f"{path!r} is not a run folder of the form variant/weak-K/strong-F/seed-S/point")
+        return cls(parts[0], parts[2].removeprefix("strong-"), int(seed), parts[4], parts[1].removeprefix("weak-"))
 
     @classmethod
     def from_wildcards(cls, wildcards) -> Run:
-        """The run of a job's ``variant``, ``fraction``, ``seed`` and ``point`` wildcards."""
-        return cls(wildcards.variant, wildcards.fraction, int(wildcards.seed), wildcards.point)
+        """The run of a job's ``variant``, ``weak_kind``, ``fraction``, ``seed`` and ``point`` wildcards."""
+        return cls(wildcards.variant, wildcards.fraction, int(wildcards.seed), wildcards.point, wildcards.weak_kind)
 
     def as_dict(self) -> dict:
-        """``{"variant", "fraction", "seed", "point"}``: the run's identity in JSON files and tables."""
-        return {"variant": self.variant, "fraction": self.fraction, "seed": self.seed, "point": self.point}
+        """``{"variant", "weak_kind", "fraction", "seed", "point"}``: the run's identity in JSON files and tables."""
+        return {
+            "variant": self.variant,
+            "weak_kind": self.weak_kind,
+            "fraction": self.fraction,
+            "seed": self.seed,
+            "point": self.point,
+        }
 
 
 def fraction_label(fraction: float) -> str:
@@ -202,24 +277,28 @@ def point_overrides(config: dict, point: str) -> dict:
 
 
 def planned_runs(config: dict) -> list[Run]:
-    """The runs the report scores: every selected variant x fraction x seed, plus the grid.
+    """The runs the report scores: every selected variant x weak kind x fraction x seed, plus the grid.
 
-    ``full`` runs once per seed (fraction ``all``). Grid points run for each variant of
-    ``experiment.grid_variants``, at every strong fraction and seed. Runs a variant starts
+    Variants that use weak labels run once per kind of ``experiment.weak_kinds`` they can train
+    on (:func:`kinds_of`), the others once (kind ``none``), so adding a kind plans only its
+    runs. ``full`` runs once per seed (fraction ``all``). Grid points run for each variant of
+    ``experiment.grid_variants``, at every kind, strong fraction and seed. Runs a variant starts
     from (``weak_only`` for ``weak_finetuned``) are dependencies, not listed unless selected.
     """
     experiment = config["experiment"]
     fractions = [fraction_label(f) for f in strong_fractions(config)]
+    kinds = list(experiment["weak_kinds"])
     runs = []
-    for name in experiment["variants"]:
-        for seed in experiment["seeds"]:
-            for fraction in fractions if VARIANTS[name].per_fraction else [ALL_TILES]:
-                runs.append(Run(name, fraction, int(seed)))
-    for name in experiment["grid_variants"]:
-        for label, _ in grid_points(experiment["grid"]):
-            for seed in experiment["seeds"]:
-                for fraction in fractions if VARIANTS[name].per_fraction else [ALL_TILES]:
-                    runs.append(Run(name, fraction, int(seed), label))
+    for names, points in (
+        (experiment["variants"], [DEFAULT_POINT]),
+        (experiment["grid_variants"], [label for label, _ in grid_points(experiment["grid"])]),
+    ):
+        for name in names:
+            for point in points:
+                for kind in kinds_of(name, kinds):
+                    for seed in experiment["seeds"]:
+                        for fraction in fractions if VARIANTS[name].per_fraction else [ALL_TILES]:
+                            runs.append(Run(name, fraction, int(seed), point, kind))
     return list(dict.fromkeys(runs))
 
 
@@ -235,9 +314,9 @@ def scored_set(config: dict) -> str:
 
 
 def init_run(run: Run) -> Run | None:
-    """The run whose ``model.pt`` ``run`` starts from (same fraction, seed, point), or None."""
+    """The run whose ``model.pt`` ``run`` starts from (same kind, fraction, seed, point), or None."""
     parent = VARIANTS[run.variant].init_from
-    return None if parent is None else Run(parent, run.fraction, run.seed, run.point)
+    return None if parent is None else Run(parent, run.fraction, run.seed, run.point, run.weak_kind)
 
 
 def _with_overrides(config: dict, overrides: dict) -> dict:
@@ -252,33 +331,58 @@ def run_settings(config: dict, run: Run) -> dict:
     """What a run's training depends on from the config (its ``params``, so an edit reruns it).
 
     Returns:
-        ``{"variant", "mode", "strong_fraction", "seed", "point", "model", "training"}``;
+        ``{"variant", "mode", "weak_kind", "strong_fraction", "seed", "point", "model", "training"}``;
         ``training`` holds the schedule of the variant's section (grid overrides applied),
         the keys of :data:`SHARED_TRAINING_KEYS`, ``seed``; for variants that train on weak
-        labels also ``weak_kind`` (``experiment.weak_kind``) and ``weak_loss``
-        (``pretraining.loss``), and for ``joint`` ``joint_weight``. Runs without weak labels
-        carry no weak-label setting, so changing the kind reruns exactly the runs that use it.
+        labels also ``weak_kind`` and ``weak_options`` (``weak_labels.<kind>``), for shuffled
+        ones ``shuffled_weak_labels``, for ``joint`` ``joint_weight``, and for a
+        compute-matched control ``epochs`` lengthened by :func:`matched_extra_epochs`. Runs
+        without weak labels carry no weak-label setting, so changing a kind reruns exactly the
+        runs that use it.
     """
     variant = VARIANTS[run.variant]
     sections = _with_overrides(config, point_overrides(config, run.point))
     schedule = dict(sections[variant.section])
     training = {**schedule, **{k: sections["training"][k] for k in SHARED_TRAINING_KEYS}, "seed": int(run.seed)}
-    if variant.section == "pretraining":
-        training.pop("loss")
     if variant.weak_sets:
-        training["weak_kind"] = config["experiment"]["weak_kind"]
-        training["weak_loss"] = sections["pretraining"]["loss"]
+        training["weak_kind"] = run.weak_kind
+        training["weak_options"] = dict(config["weak_labels"][run.weak_kind])
+    if variant.shuffled:
+        training["shuffled_weak_labels"] = True
     if variant.mode == "joint":
         training["joint_weight"] = config["experiment"]["joint_weight"]
+    if variant.steps_matched_to is not None:
+        training["epochs"] += matched_extra_epochs(sections, variant.steps_matched_to)
     return {
         "variant": variant.name,
         "mode": variant.mode,
+        "weak_kind": run.weak_kind,
         "strong_fraction": run.fraction,
         "seed": int(run.seed),
         "point": run.point,
         "model": {**sections["model"], "frames": config["sequence"]["length"]},
         "training": training,
     }
+
+
+def total_steps(sections: dict, variant: str) -> int:
+    """Optimiser steps of a run of ``variant`` and of the runs it starts from (epochs x steps_per_epoch each)."""
+    steps = 0
+    for name in _lineage(variant):
+        section = sections[VARIANTS[name].section]
+        steps += int(section["epochs"]) * int(section["steps_per_epoch"])
+    return steps
+
+
+def matched_extra_epochs(sections: dict, matched_to: str) -> int:
+    """Epochs of ``training.steps_per_epoch`` steps to add to a ``training`` schedule to reach ``matched_to``'s steps.
+
+    Rounded up: the control gets at least the steps of the variant it is matched to, and at
+    most ``steps_per_epoch - 1`` more (none when the step counts divide, as by default).
+    """
+    training = sections["training"]
+    missing = total_steps(sections, matched_to) - int(training["epochs"]) * int(training["steps_per_epoch"])
+    return max(0, -(-missing // int(training["steps_per_epoch"])))
 
 
 #: ``model.encoder_weights`` values that name no file: random init, or smp's ImageNet download.
@@ -359,6 +463,14 @@ def check_experiment(config: dict) -> None:
         unknown = [v for v in experiment[key] if v not in VARIANTS]
         if unknown:
             raise WeaksegError(f"config experiment.{key}: {unknown} not in the variants {', '.join(VARIANTS)}")
+    for key in ("variants", "grid_variants"):
+        idle = [v for v in experiment[key] if not kinds_of(v, experiment["weak_kinds"])]
+        if idle:
+            raise WeaksegError(
+                f"config experiment.{key}: {idle} can train on none of experiment.weak_kinds "
+                f"{experiment['weak_kinds']} (kinds without labels, {', '.join(PIXEL_LOSS_KINDS)}, train in joint "
+                "only); add a kind with labels"
+            )
     pool = sum(config["split"]["fractions"].get(name, 0) for name in POOL)
     for fraction in strong_fractions(config):
         if not (0 < fraction < pool - 1e-9) or not math.isfinite(fraction):

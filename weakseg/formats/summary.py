@@ -12,7 +12,7 @@ from weakseg.io.errors import WeaksegError
 from weakseg.io.outputs import staged_outputs
 
 #: Columns that identify a run.
-RUN_COLUMNS = ("variant", "strong_fraction", "seed", "point")
+RUN_COLUMNS = ("variant", "weak_kind", "strong_fraction", "seed", "point")
 
 
 #: Scores of the scored set (``set``), as in ``metrics.json``
@@ -96,7 +96,7 @@ def read_summary(path: str | Path) -> list[dict]:
     if missing:
         raise WeaksegError(f"{path}: missing column(s) {', '.join(missing)}")
     integers = ("seed", "epoch", "best_epoch", "last_epoch")
-    text = ("variant", "strong_fraction", "point", "set", "selected")
+    text = ("variant", "weak_kind", "strong_fraction", "point", "set", "selected")
     return [
         {
             k: (v if k in text else int(v) if k in integers else float(v) if v != "" else math.nan)

@@ -14,6 +14,9 @@ import numpy as np
 from weakseg.design.experiment import SET_NAMES
 from weakseg.io.outputs import staged_outputs
 
+#: Columns of the summary CSV.
+SUMMARY_COLUMNS = ["set", "class", "n_tiles", "mean", "std", "min", "max", "present"]
+
 
 def summarize(labels: np.ndarray, set_of_tile: list[str | None], columns: list[str]) -> list[dict]:
     """Per split set and label column: tile count, mean, std, min, max of the value, share present.
@@ -22,11 +25,11 @@ def summarize(labels: np.ndarray, set_of_tile: list[str | None], columns: list[s
         labels: (N, D) float64 weak labels; columns: their D names.
 
     The share present is that of tiles whose value is > 0. Rows for strong, weak, val, test
-    (only when some tile is in it), and ``all``.
+    (only when some tile is in it), and ``all``; none for a kind without columns (unlabelled).
     """
     rows = []
     values, names = labels, np.array([s if s is not None else "" for s in set_of_tile])
-    for name in [n for n in SET_NAMES if n != "test" or n in labels] + ["all"]:
+    for name in [n for n in SET_NAMES if n != "test" or n in set_of_tile] + ["all"]:
         selected = values if name == "all" else values[names == name]
         for k, class_name in enumerate(columns):
             column = selected[:, k] if len(selected) else np.zeros(1)
@@ -70,7 +73,7 @@ def write_weak_labels(
                 writer.writerow([tile, name or "", *(f"{v:.10f}" for v in row)])
         rows = summarize(labels, set_of_tile, columns)
         with open(summary_tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer = csv.DictWriter(handle, fieldnames=SUMMARY_COLUMNS)
             writer.writeheader()
             writer.writerows({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()} for row in rows)
 
@@ -82,5 +85,5 @@ def read_weak_labels(csv_path: str | Path) -> tuple[list[str], list[str], np.nda
         header = next(reader)
         rows = list(reader)
     columns = header[2:]
-    labels = np.array([[float(v) for v in row[2:]] for row in rows], dtype=np.float64).reshape(-1, len(columns))
+    labels = np.array([[float(v) for v in row[2:]] for row in rows], dtype=np.float64).reshape(len(rows), len(columns))
     return [r[0] for r in rows], [r[1] for r in rows], labels, columns

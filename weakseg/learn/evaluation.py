@@ -125,7 +125,7 @@ def evaluate(
     """Evaluate ``model_path`` on ``scored_set`` and write the stage's outputs to ``out_dir``.
 
     Args:
-        run: the run's identity (variant, strong_fraction, seed, point), copied into ``metrics.json``.
+        run: the run's identity (variant, weak_kind, strong_fraction, seed, point), copied into ``metrics.json``.
         class_names: the dataset's K classes; palette: (K, 3) uint8 colours of the gallery.
         scored_set: ``test`` when the split has a test set (every reported number then comes
             from it), else ``val``.

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from weakseg.formats.model_record import ModelSpec
 from weakseg.io.errors import WeaksegError
+from weakseg.io.labels import IGNORE_INDEX
 from weakseg.learn.metrics import confusion_matrix
 from weakseg.learn.models import build_model
 from weakseg.learn.resume import seed_everything
@@ -113,9 +114,9 @@ def validate(model, loader: DataLoader, device: torch.device, n_classes: int, lo
 
     Returns:
         ``{"loss": float or None, "confusion": (K, K) int64, "proportion_abs_error": (K,) float64
-        sum over tiles of |predicted - true label proportions| (predicted: softmax averaged over
-        the whole tile, as label-proportion training pools it; true: the shares of the tile's
-        labelled pixels, from its mask), "n_tiles": int}``.
+        sum over tiles of |predicted - true label proportions| (both over the tile's labelled
+        pixels: predicted = softmax averaged over them, true = their class shares; so a perfect
+        model scores 0 whatever the share of ignore pixels), "n_tiles": int}``.
     """
     model.eval()
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
@@ -126,7 +127,9 @@ def validate(model, loader: DataLoader, device: torch.device, n_classes: int, lo
             loss_sum += float(loss_fn(logits, batch)) * len(logits)
         confusion += confusion_matrix(logits.argmax(1).cpu().numpy(), batch["mask"].numpy(), n_classes)
         true = label_proportions(batch["mask"].numpy(), n_classes)
-        abs_error += np.abs(predicted_proportions(logits).cpu().numpy() - true).sum(axis=0)
+        # Held-out tiles, never weak ones: their labelled pixels may be read, so both sides count the same pixels.
+        valid = (batch["mask"] != IGNORE_INDEX).to(logits.device)
+        abs_error += np.abs(predicted_proportions(logits, valid).cpu().numpy() - true).sum(axis=0)
         count += len(logits)
     loss = loss_sum / max(count, 1) if loss_fn is not None else None
     return {"loss": loss, "confusion": confusion, "proportion_abs_error": abs_error, "n_tiles": count}

@@ -18,6 +18,7 @@ from weakseg.formats.tiles import read_tiles, rows_of
 from weakseg.formats.weak_labels import read_weak_labels
 from weakseg.io.errors import WeaksegError
 from weakseg.learn.models import IMAGENET_MEAN, IMAGENET_STD
+from weakseg.weak.kind import WeakKind
 
 
 class TileDataset(Dataset):
@@ -30,7 +31,9 @@ class TileDataset(Dataset):
         ``image``: (C, T, T) uint8 pixel values (the model normalises them on its device);
         ``mask``: (T, T) int64 class indices, 255 = ignore (only when ``masks_path`` is given:
         a weakly labelled set passes None, and its pixel labels are never opened);
-        ``weak_label``: (D,) float32 weak label, when ``weak_labels`` was given;
+        ``weak_label``: (D,) float32 weak label, when ``weak_labels`` was given; with
+        ``weak_to_mask`` (a spatial kind, e.g. points) instead the (T, T) int64 mask it renders
+        the label as, augmented with the image;
         ``row``: the tile's row in the arrays.
 
     Items are looked up by ``(epoch, draw, index)`` keys (from :class:`EpochSampler`; ``draw``
@@ -48,6 +51,7 @@ class TileDataset(Dataset):
         transform=None,
         weak_labels: np.ndarray | None = None,
         seed: int = 0,
+        weak_to_mask=None,
     ):
         self.images_path = str(images_path)
         self.masks_path = None if masks_path is None else str(masks_path)
@@ -55,6 +59,7 @@ class TileDataset(Dataset):
         self.transform = transform
         self.weak_labels = None if weak_labels is None else np.asarray(weak_labels, dtype=np.float32)
         self.seed = seed
+        self.weak_to_mask = weak_to_mask
         self._images = self._masks = None
 
     def __len__(self) -> int:
@@ -70,18 +75,28 @@ class TileDataset(Dataset):
         targets = {"image": np.asarray(self._images[row])}
         if self._masks is not None:
             targets["mask"] = np.asarray(self._masks[row])
+        weak_mask = None  # a spatial kind's label, rendered (sets with masks are never augmented with one)
+        if self.weak_to_mask is not None:
+            weak_mask = self.weak_to_mask(self.weak_labels[index], *targets["image"].shape[:2])
         if self.transform is not None:
             from weakseg.data.augmentation import augment  # albumentations only where a pipeline is used
 
             self.transform.set_random_seed(((self.seed * 1_000_003 + epoch) * 1_000_003 + draw) % 2**32)
-            targets = augment(self.transform, targets["image"], targets.get("mask"))
+            if weak_mask is not None:
+                # The rendered weak label rides the mask target, so flips and rotations move its pixels too.
+                targets = augment(self.transform, targets["image"], weak_mask)
+                weak_mask = targets.pop("mask")
+            else:
+                targets = augment(self.transform, targets["image"], targets.get("mask"))
         item = {
             "image": torch.from_numpy(np.ascontiguousarray(targets["image"].transpose(2, 0, 1))),
             "row": row,
         }
         if "mask" in targets:
             item["mask"] = torch.from_numpy(targets["mask"].astype(np.int64))
-        if self.weak_labels is not None:
+        if weak_mask is not None:
+            item["weak_label"] = torch.from_numpy(weak_mask.astype(np.int64))
+        elif self.weak_labels is not None:
             item["weak_label"] = torch.from_numpy(self.weak_labels[index])
         return item
 
@@ -169,6 +184,7 @@ class SplitTiles:
         weak_label_of: tile id -> (D,) float64 weak label (empty without a weak-label table).
         class_names: K names.
         splits_path, weak_labels_path: where ``splits`` and ``weak_label_of`` were read, for messages.
+        weak_to_mask: a spatial kind's :meth:`~weakseg.weak.kind.WeakKind.to_mask`, or None.
     """
 
     tiles_dir: Path
@@ -178,6 +194,7 @@ class SplitTiles:
     class_names: list[str]
     splits_path: Path
     weak_labels_path: Path | None
+    weak_to_mask: object = None
 
     @classmethod
     def load(
@@ -237,10 +254,21 @@ class SplitTiles:
         return [self.row_of[t] for t in ids], labels
 
     def dataset(self, ids: list[str], transform=None, pixel_labels: bool = True, seed: int = 0) -> TileDataset:
-        """A :class:`TileDataset` of tiles ``ids``, their weak labels (if loaded), their masks if ``pixel_labels``."""
+        """A :class:`TileDataset` of tiles ``ids``, their weak labels (if loaded), their masks if ``pixel_labels``.
+
+        A spatial kind's labels are rendered as masks (:attr:`weak_to_mask`) for weakly labelled
+        sets and unaugmented ones (validation), never for augmented pixel-labelled sets.
+        """
         rows, weak_labels = self.rows_and_weak_labels(ids)
         masks = self.tiles_dir / "masks.npy" if pixel_labels else None
-        return TileDataset(self.tiles_dir / "images.npy", masks, rows, transform, weak_labels, seed)
+        render = self.weak_to_mask if weak_labels is not None and (not pixel_labels or transform is None) else None
+        return TileDataset(self.tiles_dir / "images.npy", masks, rows, transform, weak_labels, seed, render)
+
+    def shuffle_weak_labels(self, ids: list[str], seed: int) -> None:
+        """Give each tile of ``ids`` the weak label of another (a seeded permutation): the shuffled-labels control."""
+        labels = [self.weak_label_of[t] for t in ids]
+        order = np.random.default_rng([seed, 0x5EED]).permutation(len(ids))
+        self.weak_label_of.update({t: labels[j] for t, j in zip(ids, order, strict=True)})
 
 
 def _training_set(tiles: SplitTiles, ids: list[str], pixel_labels: bool, pipeline_path, offline_dir: Path, seed: int):
@@ -280,6 +308,7 @@ def load_training_data(
     seed: int,
     mean=IMAGENET_MEAN,
     std=IMAGENET_STD,
+    weak_kind: WeakKind | None = None,
 ) -> TrainingData:
     """Datasets for one run of ``variant`` at strong fraction ``fraction`` (``"all"``: the pool).
 
@@ -288,8 +317,9 @@ def load_training_data(
     augmented with ``weak.yaml`` and read without their masks (their pixel labels are never
     opened). Offline copies from the augment stage replace online augmentation when present.
     Weak labels come from ``weak_labels.csv``, read only by variants with weak sets
-    (``weak_labels_path`` None otherwise). ``mean`` and ``std`` (fractions of 255 per band) are
-    the input normalisation of the run's model.
+    (``weak_labels_path`` None otherwise); a spatial ``weak_kind`` (points) renders them as masks,
+    and a shuffled variant permutes them among the weak tiles (seeded by ``seed``). ``mean``
+    and ``std`` (fractions of 255 per band) are the input normalisation of the run's model.
 
     Raises:
         WeaksegError: a tile id of the split missing from ``tiles.csv`` or the weak labels,
@@ -304,6 +334,10 @@ def load_training_data(
     )
     sets = tiles.sets_at(fraction)
     union = lambda names: [t for name in names for t in sets[name]]  # noqa: E731
+    if weak_kind is not None and weak_kind.spatial:
+        tiles.weak_to_mask = weak_kind.to_mask
+    if variant.shuffled:
+        tiles.shuffle_weak_labels(union(variant.weak_sets), seed)
     parts = []
     if variant.pixel_sets:
         parts.append(

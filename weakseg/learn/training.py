@@ -164,10 +164,10 @@ def _resume(run: _Run, settings: dict, inputs: dict[str, str], resume_path: Path
 def _loss_functions(mode: str, cfg: dict, binary: bool = False):
     """``(step_loss(logits, batch, weak_batch), val_loss(logits, batch))`` for ``mode`` (and a binary task)."""
     if mode != "strong":
-        kind = get_weak_kind(cfg["weak_kind"])
+        kind, options = get_weak_kind(cfg["weak_kind"]), cfg["weak_options"]
 
         def kind_loss(logits, labels):
-            return kind.loss(kind.pool(logits), labels.to(logits.device, non_blocking=True), cfg["weak_loss"])
+            return kind.loss(logits, labels.to(logits.device, non_blocking=True), options)
 
     if mode == "weak":
 
@@ -288,7 +288,8 @@ def train(
         data: training and validation tiles (and the weak tiles in joint mode).
         settings: ``mode`` (strong | weak | joint), ``model`` (arch, encoder, encoder_weights),
             ``training`` (epochs, steps_per_epoch, batch_size, lr, weight_decay, loss or
-            weak_kind and weak_loss in weak and joint mode, joint_weight in joint mode, seed, device, log_every_batches,
+            weak_kind and weak_options in weak and joint mode, joint_weight in joint mode, seed, device,
+            log_every_batches,
             checkpoint: last | best), and ``init_from`` (a ``model.pt`` to start from, or None);
             other keys (variant, fraction, ...) only identify the run. AdamW with cosine
             annealing of the learning rate over the epochs.

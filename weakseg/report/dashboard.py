@@ -28,7 +28,8 @@ class FinishedRun:
     """One finished run: its identity and its folders.
 
     Attributes:
-        variant, fraction, seed, point: the run's wildcards (fraction as in the path, e.g. ``0.1`` or ``all``).
+        variant, fraction, seed, point, weak_kind: the run's wildcards (fraction as in the path, e.g. ``0.1``
+            or ``all``; weak_kind ``none`` for runs without weak labels).
         model_dir: ``results/models/<path>``; eval_dir: ``results/eval/<path>``.
     """
 
@@ -38,11 +39,12 @@ class FinishedRun:
     point: str
     model_dir: Path
     eval_dir: Path
+    weak_kind: str = "none"
 
     @property
     def label(self) -> str:
-        """``variant / strong-f / seed-s / point``, as the run's folders name it."""
-        return f"{self.variant} / strong-{self.fraction} / seed-{self.seed} / {self.point}"
+        """``variant / weak-k / strong-f / seed-s / point``, as the run's folders name it."""
+        return f"{self.variant} / weak-{self.weak_kind} / strong-{self.fraction} / seed-{self.seed} / {self.point}"
 
 
 #: Scores the page shows from every run's ``metrics.json``.
@@ -64,7 +66,7 @@ def finished_runs(results: str | Path, skipped: list[str] | None = None) -> list
     """
     results = Path(results)
     runs = []
-    for history in sorted(results.glob("models/*/strong-*/seed-*/*/history.csv")):
+    for history in sorted(results.glob("models/*/weak-*/strong-*/seed-*/*/history.csv")):
         relative = history.parent.relative_to(results / "models")
         eval_dir = results / "eval" / relative
         if not (eval_dir / "metrics.json").is_file():
@@ -74,7 +76,15 @@ def finished_runs(results: str | Path, skipped: list[str] | None = None) -> list
                 planned = Run.parse(relative.as_posix())
             except WeaksegError as error:
                 raise DamagedRun(f"{history.parent}: not a run folder ({error})") from None
-            run = FinishedRun(planned.variant, planned.fraction, planned.seed, planned.point, history.parent, eval_dir)
+            run = FinishedRun(
+                planned.variant,
+                planned.fraction,
+                planned.seed,
+                planned.point,
+                history.parent,
+                eval_dir,
+                planned.weak_kind,
+            )
             read_history(run)
             read_metrics(run)
         except DamagedRun as damage:

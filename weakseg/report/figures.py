@@ -123,6 +123,21 @@ def label_efficiency(fractions: list[float], series: dict[str, tuple[list, list,
     return figure_uri(figure)
 
 
+def annotation_efficiency(points: dict[str, tuple[list, list, list, list]]) -> str:
+    """MIoU vs annotation hours: per arm ``(hours, means, lows, highs)``, one marker per strong fraction, 95% bars."""
+    figure, ax = plt.subplots(figsize=(7, 4.2))
+    for name, (hours, means, lows, highs) in points.items():
+        order = np.argsort(hours)
+        hours, means = np.asarray(hours)[order], np.asarray(means)[order]
+        lows, highs = np.asarray(lows)[order], np.asarray(highs)[order]
+        errors = np.vstack([means - lows, highs - means])
+        ax.errorbar(hours, means, yerr=np.where(np.isnan(errors), 0, errors), marker="o", capsize=3, label=name)
+    ax.set(xlabel="annotation time (hours)", ylabel="mIoU", title="mIoU per hour of annotation")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small", ncol=2)
+    return figure_uri(figure)
+
+
 def heatmap(
     values: np.ndarray, rows: list[str], columns: list[str], title: str, row_label: str, column_label: str
 ) -> str:

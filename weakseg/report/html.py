@@ -21,7 +21,7 @@ import numpy as np
 from weakseg.data.band_statistics import resolve_normalization
 from weakseg.datasets import get_dataset
 from weakseg.design.experiment import ALL_TILES, BASELINE, SET_NAMES, UPPER_BOUND, VARIANTS, Run
-from weakseg.formats.splits import read_splits
+from weakseg.formats.splits import read_splits, sets_at_fraction
 from weakseg.formats.stats import read_statistics
 from weakseg.formats.summary import read_summary
 from weakseg.formats.tiles import read_tiles, rows_of
@@ -35,8 +35,8 @@ from weakseg.report.provenance import provenance
 from weakseg.weak import get_weak_kind
 
 QUESTION = (
-    "Does pretraining on weak labels (label proportions per tile) help when only a small share "
-    "of tiles have pixel labels?"
+    "Does pretraining on weak labels help when only a small share of tiles have pixel labels, which kind of "
+    "weak label helps most, and how much per hour of annotation?"
 )
 HISTORY_PANELS = (("train_loss", "train loss"), ("val_loss", "val loss"), ("val_miou", "val mIoU"))
 
@@ -45,7 +45,7 @@ HISTORY_PANELS = (("train_loss", "train loss"), ("val_loss", "val loss"), ("val_
 class ReportInputs:
     """Everything the report reads; paths as passed by the ``report`` rule.
 
-    ``main_runs`` are the run folders (``variant/strong-F/seed-S/default``) of the runs at the
+    ``main_runs`` are the run folders (``variant/weak-K/strong-F/seed-S/default``) of the runs at the
     configured hyperparameters; ``histories``, ``confusions`` and ``predictions`` hold one
     path per main run, in the same order.
     """
@@ -90,18 +90,24 @@ def render_report(inputs: ReportInputs) -> str:
             run, or a file lacks a column/key the report needs or does not parse.
     """
     _check_inputs(inputs)
-    rows = read_summary(inputs.summary)
+    rows = results.with_arms(read_summary(inputs.summary))
     if not any(r["variant"] == BASELINE for r in rows):
         raise WeaksegError(f"{inputs.summary}: no {BASELINE} run; the report compares every variant with it")
     adapter = get_dataset(inputs.dataset)
     runs = [_main_run(path) for path in inputs.main_runs]
+    effect = float(inputs.config["experiment"]["effect_of_interest"])
+    design = _design_context(inputs, adapter, rows)
     context = {
         "question": QUESTION,
-        "answer": results.answer(rows),
+        "answer": results.answer(rows, design["shares"], effect, _kind_titles(rows)),
         "css": Path(inputs.css).read_text(encoding="utf-8"),
-        "variants": {v.name: v.description for v in VARIANTS.values() if any(r["variant"] == v.name for r in rows)},
+        "variants": {v.name: v.description for v in VARIANTS.values() if any(r["base"] == v.name for r in rows)},
+        "kinds": {k: f"{get_weak_kind(k).title} ({get_weak_kind(k).citation})" for k in results.kinds_of_rows(rows)},
+        "effect": effect,
+        **design,
         **_selection_context(inputs.config, rows),
-        **_results_context(rows, adapter.class_names),
+        **_results_context(rows, adapter.class_names, effect),
+        "cost": _cost_context(rows, design["set_sizes"], inputs.config["annotation"]),
         "grid": _grid_context(rows),
         "provenance": provenance(inputs.config, inputs.benchmarks),
         "dataset": _dataset_context(inputs, adapter),
@@ -197,6 +203,7 @@ def _selection_context(config: dict, rows: list[dict]) -> dict:
         "selected_on_scored": "val" in scored and selected_epoch,
         "grid_on_scored": "val" in scored and has_grid,
         "checkpoint": config["training"]["checkpoint"],
+        "resample_split": config["experiment"]["resample_split"],
         "scored_unit": (
             "scenes, whole and at their original size"
             if config.get("evaluation", {}).get("mode") == "scenes"
@@ -205,13 +212,14 @@ def _selection_context(config: dict, rows: list[dict]) -> dict:
     }
 
 
-def _results_context(rows: list[dict], class_names: list[str]) -> dict:
+def _results_context(rows: list[dict], class_names: list[str], effect: float) -> dict:
     columns = [key for key, _ in results.METRICS]
     fractions = results.fractions_of(rows)
     return {
         "metrics": results.METRICS,
         "scores": results.score_table(rows, columns),
-        "differences": results.differences(rows),
+        "differences": results.differences(rows, effect=effect),
+        "controls": results.controls(rows),
         "per_class": {f: results.per_class_table(rows, f, class_names) for f in fractions},
         "per_class_chart": _per_class_chart(rows, fractions[0] if fractions else ALL_TILES, class_names),
         "efficiency": _efficiency_chart(rows, fractions),
@@ -220,6 +228,60 @@ def _results_context(rows: list[dict], class_names: list[str]) -> dict:
         "baseline": BASELINE,
         "upper_bound": UPPER_BOUND,
     }
+
+
+def _kind_titles(rows: list[dict]) -> dict[str, str]:
+    return {kind: get_weak_kind(kind).title for kind in results.kinds_of_rows(rows)}
+
+
+def _design_context(inputs: ReportInputs, adapter, rows: list[dict]) -> dict:
+    """What the split realised at each strong fraction, and the majority-class row (no training).
+
+    Realised shares: strong tiles over all tiles of the split, and their labelled pixels
+    (``tiles.csv``'s labelled share x tile area) over those of all tiles; no mask is opened.
+    The majority class is the most frequent class of the strong set's labelled pixels (training
+    data only), scored on the scored set's masks.
+    """
+    tiles = read_tiles(inputs.tiles)
+    by_id = {t.tile_id: t for t in tiles}
+    splits = json.loads(Path(inputs.splits).read_text())
+    all_ids = [t for ids in read_splits(inputs.splits).values() for t in ids]
+    labelled = lambda ids: sum(by_id[t].labeled_fraction for t in ids if t in by_id)  # noqa: E731
+    shares, set_sizes = {}, {}
+    for fraction in [*results.fractions_of(rows), ALL_TILES]:
+        try:
+            sets = sets_at_fraction(splits, fraction)
+        except WeaksegError:
+            continue
+        set_sizes[fraction] = {name: len(ids) for name, ids in sets.items()}
+        if fraction != ALL_TILES:
+            shares[fraction] = {
+                "tiles": len(sets["strong"]) / max(len(all_ids), 1),
+                "pixels": labelled(sets["strong"]) / max(labelled(all_ids), 1e-12),
+            }
+    masks = np.load(inputs.masks, mmap_mode="r")
+    row_of = rows_of(tiles)
+    reference = sets_at_fraction(splits, results.fractions_of(rows)[0]) if results.fractions_of(rows) else None
+    majority = None
+    if reference is not None:
+        strong_counts = _pixel_counts(masks, sorted(row_of[t] for t in reference["strong"]), adapter.n_classes)
+        scored_name = sorted({r["set"] for r in rows})[0]
+        scored_counts = _pixel_counts(masks, sorted(row_of[t] for t in reference[scored_name]), adapter.n_classes)
+        index = int(np.argmax(strong_counts))
+        majority = {"class": adapter.class_names[index], **results.majority_scores(scored_counts, index)}
+    return {"shares": shares, "set_sizes": set_sizes, "majority": majority}
+
+
+def _cost_context(rows: list[dict], set_sizes: dict, seconds: dict) -> dict:
+    table = results.annotation_hours(rows, set_sizes, seconds)
+    points = defaultdict(lambda: ([], [], [], []))
+    for row in table:
+        for values, value in zip(
+            points[row["variant"]], (row["hours"], row["miou"].mean, row["miou"].low, row["miou"].high), strict=True
+        ):
+            values.append(value)
+    chart = figures.annotation_efficiency(dict(points)) if table else None
+    return {"table": table, "chart": chart, "seconds": seconds}
 
 
 def _per_class_chart(rows: list[dict], fraction: str, class_names: list[str]) -> str:
@@ -242,7 +304,7 @@ def _efficiency_chart(rows: list[dict], fractions: list[str]) -> str | None:
     if len(fractions) < 2:
         return None
     series = {}
-    for variant in VARIANTS:
+    for variant in results.arms_of(rows):
         intervals = [results.mean_interval(list(results.by_seed(rows, variant, f, "miou").values())) for f in fractions]
         if variant != UPPER_BOUND and any(i.n for i in intervals):
             series[variant] = ([i.mean for i in intervals], [i.low for i in intervals], [i.high for i in intervals])
@@ -334,8 +396,8 @@ def _pixel_counts(masks: np.ndarray, rows: list[int], n_classes: int, chunk: int
 
 
 def _weak_label_context(inputs: ReportInputs) -> dict:
-    """The weak labels of the reference split as the kind names them (``experiment.weak_kind``)."""
-    kind = get_weak_kind(inputs.config["experiment"]["weak_kind"])
+    """The weak labels of the reference split as their kind names them (the first of ``experiment.weak_kinds``)."""
+    kind = get_weak_kind(inputs.config["experiment"]["weak_kinds"][0])
     _, sets, labels, columns = read_weak_labels(inputs.weak_labels)
     weak = labels[np.array(sets, dtype=str) == "weak"]
     chart = None

@@ -1,7 +1,9 @@
-"""The study's numbers, computed from ``summary.csv`` rows: intervals per variant, paired differences, the grid.
+"""The study's numbers, computed from ``summary.csv`` rows: intervals per arm, paired differences, the grid.
 
-Every function takes rows as :func:`weakseg.report.summary.read_summary` returns them and gives
-plain dicts, so the report template only lays them out.
+An *arm* is a variant with its kind of weak label: ``strong_only``, ``weak_finetuned[presence]``
+(:attr:`weakseg.design.experiment.Run.arm`). :func:`with_arms` puts it in each row's
+``variant`` (the variant itself in ``base``); every other function takes rows so prepared and
+gives plain dicts, so the report template only lays them out.
 """
 
 from __future__ import annotations
@@ -11,9 +13,30 @@ from collections import defaultdict
 
 import numpy as np
 
-from weakseg.design.experiment import ALL_TILES, BASELINE, DEFAULT_POINT, PRETRAINED, UPPER_BOUND, VARIANTS
+from weakseg.design.experiment import (
+    ALL_TILES,
+    BASELINE,
+    CONTROLS,
+    DEFAULT_POINT,
+    NO_WEAK,
+    PRETRAINED,
+    UPPER_BOUND,
+    VARIANTS,
+    Run,
+    uses_weak_labels,
+)
 from weakseg.formats.summary import IOU_PREFIX, SCORE_COLUMNS
-from weakseg.report.statistics import Interval, answer_sentence, gap_closed, mean_interval, paired_difference, verdict
+from weakseg.report.statistics import (
+    Interval,
+    answer_sentence,
+    fieller_interval,
+    holm,
+    mean_interval,
+    minimum_detectable_effect,
+    paired_difference,
+    seeds_needed,
+    verdict,
+)
 
 #: (summary column, label) of the metrics table; ``proportion_mae``: lower is better.
 METRICS = (
@@ -24,6 +47,37 @@ METRICS = (
     ("proportion_mae", "proportion MAE"),
 )
 assert tuple(key for key, _ in METRICS) == SCORE_COLUMNS
+
+
+def with_arms(rows: list[dict]) -> list[dict]:
+    """Rows with ``variant`` replaced by the run's arm (``variant[kind]`` with weak labels), ``base`` the variant."""
+    return [
+        {
+            **r,
+            "base": r["variant"],
+            "variant": Run(r["variant"], r["strong_fraction"], r["seed"], r["point"], r["weak_kind"]).arm,
+        }
+        for r in rows
+    ]
+
+
+def arms_of(rows: list[dict]) -> list[str]:
+    """The arms of ``rows`` (prepared by :func:`with_arms`): in the order of the variants, then of first appearance."""
+    order = {name: i for i, name in enumerate(VARIANTS)}
+    first = {}
+    for i, r in enumerate(rows):
+        first.setdefault(r["variant"], (order.get(r["base"], len(order)), i))
+    return sorted(first, key=first.get)
+
+
+def arm_name(variant: str, kind: str) -> str:
+    """The arm of ``variant`` trained with ``kind`` (see :attr:`weakseg.design.experiment.Run.arm`)."""
+    return Run(variant, ALL_TILES, 0, DEFAULT_POINT, kind).arm
+
+
+def kinds_of_rows(rows: list[dict]) -> list[str]:
+    """The weak kinds of the runs, in order of first appearance (without ``none``)."""
+    return list(dict.fromkeys(r["weak_kind"] for r in rows if r["weak_kind"] != NO_WEAK))
 
 
 def fraction_key(fraction: str) -> float:
@@ -46,8 +100,8 @@ def by_seed(rows: list[dict], variant: str, fraction: str, column: str, point: s
 
 
 def variant_cells(rows: list[dict]) -> list[tuple[str, str]]:
-    """``(variant, fraction)`` of every group of default-point runs, in table order."""
-    order = {name: i for i, name in enumerate(VARIANTS)}
+    """``(arm, fraction)`` of every group of default-point runs, in table order."""
+    order = {name: i for i, name in enumerate(arms_of(rows))}
     cells = {(r["variant"], r["strong_fraction"]) for r in rows if r["point"] == DEFAULT_POINT}
     return sorted(cells, key=lambda c: (fraction_key(c[1]), order.get(c[0], len(order))))
 
@@ -64,14 +118,22 @@ def score_table(rows: list[dict], columns: list[str]) -> list[dict]:
     return table
 
 
-def differences(rows: list[dict], column: str = "miou") -> list[dict]:
-    """Paired differences to ``strong_only`` at the same fraction (``full``: at every fraction).
+def differences(rows: list[dict], column: str = "miou", effect: float = 0.02) -> list[dict]:
+    """Paired differences of every arm to ``strong_only`` at the same fraction (``full``: at every fraction).
+
+    The arms compared with the baseline at one fraction are one family: their p-values are
+    Holm-corrected together (:func:`weakseg.report.statistics.holm`).
+
+    Args:
+        effect: the difference (in ``column``'s units) whose required seeds are reported.
 
     Returns:
-        Rows ``{"variant", "fraction", "difference": PairedDifference, "verdict", "gap_closed"}``;
-        ``gap_closed`` = (variant - strong_only) / (full - strong_only) on the means over seeds,
-        NaN without a ``full`` run or unless full beats strong_only with its paired 95% interval
-        above 0 (a ratio over a gap that may be noise would be meaningless).
+        Rows ``{"variant", "fraction", "difference": PairedDifference, "verdict", "p_holm",
+        "family", "mde", "seeds_for_effect", "gap_closed": Ratio | None}``: ``mde`` is the
+        minimum detectable effect at 80% power for the seeds run and the spread of these
+        differences, ``seeds_for_effect`` the seeds that would detect ``effect``; ``gap_closed``
+        is (arm - strong_only) / (full - strong_only) with Fieller's 95% interval over the seeds
+        all three share, None without ``full`` (or for ``full`` itself).
     """
     table = []
     upper_scores = by_seed(rows, UPPER_BOUND, ALL_TILES, column)
@@ -79,43 +141,130 @@ def differences(rows: list[dict], column: str = "miou") -> list[dict]:
         baseline = by_seed(rows, BASELINE, fraction, column)
         if not baseline:
             continue
-        upper = math.nan
-        if upper_scores and verdict(paired_difference(upper_scores, baseline)) == "helped":
-            upper = mean_interval(list(upper_scores.values())).mean
-        for variant in VARIANTS:
-            scores = upper_scores if variant == UPPER_BOUND else by_seed(rows, variant, fraction, column)
-            if variant == BASELINE or not scores:
+        family = []
+        for arm in arms_of(rows):
+            scores = upper_scores if arm == UPPER_BOUND else by_seed(rows, arm, fraction, column)
+            if arm == BASELINE or not scores:
                 continue
             difference = paired_difference(scores, baseline)
-            base_mean = float(np.mean(list(baseline.values())))
-            closed = gap_closed(float(np.mean(list(scores.values()))), base_mean, upper)
-            table.append(
+            sd = _difference_sd(scores, baseline)
+            family.append(
                 {
-                    "variant": variant,
+                    "variant": arm,
                     "fraction": fraction,
                     "difference": difference,
                     "verdict": verdict(difference),
-                    "gap_closed": closed,
+                    "mde": minimum_detectable_effect(sd, difference.interval.n),
+                    "seeds_for_effect": seeds_needed(effect, sd),
+                    "gap_closed": None if arm == UPPER_BOUND else _gap_ratio(scores, baseline, upper_scores),
                 }
             )
+        adjusted = holm([row["difference"].p_value for row in family])
+        family_text = f"{len(family)} arm(s) vs {BASELINE} at {fraction}"
+        for row, p in zip(family, adjusted, strict=True):
+            row.update(p_holm=p, family=family_text)
+        table.extend(family)
     return table
 
 
-def answer(rows: list[dict]) -> list[str]:
-    """The answer sentences: ``weak_finetuned`` vs ``strong_only`` in mIoU, one per strong fraction."""
+def _difference_sd(scores: dict[int, float], baseline: dict[int, float]) -> float:
+    seeds = sorted(set(scores) & set(baseline))
+    if len(seeds) < 2:
+        return math.nan
+    return float(np.std([scores[s] - baseline[s] for s in seeds], ddof=1))
+
+
+def _gap_ratio(scores: dict[int, float], baseline: dict[int, float], upper: dict[int, float]):
+    seeds = sorted(set(scores) & set(baseline) & set(upper))
+    if not seeds:
+        return None
+    return fieller_interval([scores[s] - baseline[s] for s in seeds], [upper[s] - baseline[s] for s in seeds])
+
+
+def answer(
+    rows: list[dict], shares: dict[str, dict] | None = None, effect: float = 0.02, titles: dict[str, str] | None = None
+) -> list[str]:
+    """The answer sentences: per kind, ``weak_finetuned`` vs ``strong_only`` in mIoU, one per strong fraction.
+
+    Args:
+        shares: strong fraction -> ``{"tiles": share, "pixels": share}`` realised by the split
+            (the headline says the realised share, not the nominal one).
+        effect: see :func:`differences`.
+        titles: kind -> how to name it (e.g. ``label proportions``); default the kind's name.
+    """
     fractions = fractions_of(rows)
     sentences = []
-    for fraction in fractions:
-        pretrained, baseline = by_seed(rows, PRETRAINED, fraction, "miou"), by_seed(rows, BASELINE, fraction, "miou")
-        if not pretrained or not baseline:
-            continue
-        context = f"at {100 * float(fraction):g}% pixel-labelled tiles"
-        sentences.append(
-            answer_sentence(paired_difference(pretrained, baseline), PRETRAINED, BASELINE, "mIoU", context)
-        )
+    for kind in kinds_of_rows(rows) or [NO_WEAK]:
+        arm = arm_name(PRETRAINED, kind)
+        for fraction in fractions:
+            pretrained, baseline = by_seed(rows, arm, fraction, "miou"), by_seed(rows, BASELINE, fraction, "miou")
+            if not pretrained or not baseline:
+                continue
+            context = f"with {_share_text(fraction, (shares or {}).get(fraction))}"
+            difference = paired_difference(pretrained, baseline)
+            what = "weak labels" if kind == NO_WEAK else (titles or {}).get(kind, kind)
+            sentence = answer_sentence(difference, arm, BASELINE, "mIoU", context, what)
+            if verdict(difference) == "no difference":
+                sd = _difference_sd(pretrained, baseline)
+                needed = seeds_needed(effect, sd)
+                sentence += (
+                    f" With this spread the study detects (80% power) only differences of at least "
+                    f"{minimum_detectable_effect(sd, difference.interval.n):.3f} mIoU; "
+                    f"detecting {effect:+.3f} would take "
+                    f"{needed if needed is not None else 'an unknown number of'} seeds."
+                )
+            sentences.append(sentence)
     if not sentences:
         sentences.append(f"The question cannot be answered: it needs runs of both {PRETRAINED} and {BASELINE}.")
     return sentences
+
+
+def _share_text(fraction: str, realised: dict | None) -> str:
+    """``10% of tiles pixel-labelled``, with the realised shares when known."""
+    nominal = f"{100 * float(fraction):g}% of tiles pixel-labelled"
+    if not realised:
+        return nominal
+    tiles, pixels = 100 * realised["tiles"], 100 * realised["pixels"]
+    return f"{nominal} (realised: {tiles:.1f}% of tiles, {pixels:.1f}% of labelled pixels)"
+
+
+def controls(rows: list[dict], column: str = "miou") -> list[dict]:
+    """``weak_finetuned[kind]`` against each control at every fraction: what the weak labels, not compute, gave.
+
+    Returns:
+        Rows ``{"variant", "control", "fraction", "difference": PairedDifference, "verdict", "p_holm"}``;
+        the comparisons of one fraction are one Holm family. Against ``strong_only_long`` (equal
+        optimiser steps, no weak labels) the difference is what pretraining gave beyond
+        compute; against ``shuffled_labels[kind]`` (same images and steps, labels permuted) it
+        is what the labels' information gave.
+    """
+    table = []
+    for fraction in fractions_of(rows):
+        family = []
+        for kind in kinds_of_rows(rows):
+            arm = arm_name(PRETRAINED, kind)
+            scores = by_seed(rows, arm, fraction, column)
+            if not scores:
+                continue
+            for control in CONTROLS:
+                control_arm = arm_name(control, kind if uses_weak_labels(control) else NO_WEAK)
+                reference = by_seed(rows, control_arm, fraction, column)
+                if not reference:
+                    continue
+                difference = paired_difference(scores, reference)
+                family.append(
+                    {
+                        "variant": arm,
+                        "control": control_arm,
+                        "fraction": fraction,
+                        "difference": difference,
+                        "verdict": verdict(difference),
+                    }
+                )
+        for row, p in zip(family, holm([r["difference"].p_value for r in family]), strict=True):
+            row["p_holm"] = p
+        table.extend(family)
+    return table
 
 
 def per_class_table(rows: list[dict], fraction: str, class_names: list[str]) -> list[dict]:
@@ -192,3 +341,78 @@ def _num(value) -> float:
         return float(value)
     except (TypeError, ValueError):
         return math.nan
+
+
+def majority_scores(counts: np.ndarray, majority: int) -> dict[str, float]:
+    """Scores of predicting class ``majority`` for every pixel, from the scored set's (K,) labelled-pixel counts.
+
+    With ``N`` labelled pixels and ``n_k`` of class k, the constant prediction's confusion matrix
+    has one non-zero column: IoU and F1 of class ``c = majority`` are ``n_c / N`` and
+    ``2 n_c / (n_c + N)``; every other class present scores 0; a class absent from the ground
+    truth (and, but for ``c``, never predicted) is 0/0 and left out of the means, as in
+    :data:`weakseg.learn.metrics.ABSENT_CLASS_POLICY`. OA is ``n_c / N``. Dice is that of the
+    positive class (index 1) for two-class datasets, else NaN; proportion MAE is NaN.
+
+    Returns:
+        ``{"miou", "mean_f1", "oa", "dice", "proportion_mae"}`` (NaN without labelled pixels).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    if total == 0:
+        return {key: math.nan for key, _ in METRICS}
+    iou, f1 = {}, {}
+    for k, n in enumerate(counts):
+        if k == majority:
+            iou[k], f1[k] = n / total, 2 * n / (n + total)
+        elif n > 0:
+            iou[k] = f1[k] = 0.0
+    dice = math.nan
+    if len(counts) == 2:
+        dice = f1.get(1, math.nan)
+    return {
+        "miou": float(np.mean(list(iou.values()))),
+        "mean_f1": float(np.mean(list(f1.values()))),
+        "oa": float(counts[majority] / total),
+        "dice": float(dice),
+        "proportion_mae": math.nan,
+    }
+
+
+def annotation_hours(rows: list[dict], set_sizes: dict[str, dict[str, int]], seconds: dict[str, float]) -> list[dict]:
+    """Annotation time behind each arm at each strong fraction, with its mIoU: the cost-efficiency table.
+
+    Hours = (pixel-labelled tiles x ``seconds["full"]`` + weakly labelled tiles x
+    ``seconds[kind]``) / 3600, the tiles of the run's training sets at that fraction (shuffled
+    labels cost what the labels cost; ``full`` pixel-labels the whole pool).
+
+    Args:
+        set_sizes: strong fraction (and ``all``) -> ``{"strong": tiles, "weak": tiles}``.
+        seconds: ``annotation`` section: seconds per tile for ``full`` and each kind.
+
+    Returns:
+        Rows ``{"variant", "fraction", "kind", "seconds_per_weak_tile", "hours", "miou": Interval}``.
+    """
+    table = []
+    for arm, fraction in variant_cells(rows):
+        members = [
+            r for r in rows if r["variant"] == arm and r["strong_fraction"] == fraction and r["point"] == DEFAULT_POINT
+        ]
+        base, kind = members[0]["base"], members[0]["weak_kind"]
+        sizes = set_sizes.get(fraction)
+        if sizes is None:
+            continue
+        variant = VARIANTS[base]
+        pixel_tiles = sizes["strong"] + (sizes["weak"] if "weak" in variant.pixel_sets else 0)
+        weak_tiles = sizes["weak"] if uses_weak_labels(base) else 0
+        weak_seconds = seconds.get(kind, 0.0) if kind != NO_WEAK else 0.0
+        table.append(
+            {
+                "variant": arm,
+                "fraction": fraction,
+                "kind": kind,
+                "seconds_per_weak_tile": weak_seconds,
+                "hours": (pixel_tiles * seconds["full"] + weak_tiles * weak_seconds) / 3600,
+                "miou": mean_interval([r["miou"] for r in members]),
+            }
+        )
+    return table

@@ -1,9 +1,15 @@
-"""Statistics over replicate runs: means with Student-t intervals, paired differences, the answer sentence.
+"""Statistics over replicate runs: intervals, paired differences, power, multiple comparisons, the answer.
 
-Intervals are two-sided 95% Student-t intervals over seeds, ``mean ± t(0.975, n-1) · s / sqrt(n)``
-with ``s`` the sample standard deviation (ddof 1); the paired test is scipy's
-``ttest_rel`` (a one-sample t-test of the per-seed differences). With one seed there is no
-interval (NaN) and no test.
+* Intervals are two-sided 95% Student-t intervals over seeds, ``mean ± t(0.975, n-1) · s / sqrt(n)``
+  with ``s`` the sample standard deviation (ddof 1); the paired test is scipy's ``ttest_rel``
+  (a one-sample t-test of the per-seed differences). With one seed there is no interval (NaN)
+  and no test.
+* Power: the minimum detectable effect of that paired t-test (two-sided, alpha 0.05, power
+  0.8) and the seeds a given effect needs, from statsmodels' ``TTestPower`` (noncentral t).
+* Several variants against one baseline: Holm's step-down correction (Holm 1979) of their
+  p-values, from statsmodels' ``multipletests``.
+* Share of the gap closed, ``(V - B) / (F - B)``: Fieller's interval for a ratio of two means
+  (Fieller 1954), from the per-seed paired differences.
 """
 
 from __future__ import annotations
@@ -13,8 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
 
 CONFIDENCE = 0.95
+#: Power at which the minimum detectable effect is stated (the usual 80%).
+POWER = 0.8
 
 
 @dataclass(frozen=True)
@@ -80,17 +90,6 @@ def paired_difference(
     return PairedDifference(interval, p_value, seeds)
 
 
-def gap_closed(variant: float, baseline: float, upper_bound: float) -> float:
-    """Share of the gap to the upper bound closed: ``(variant - baseline) / (upper_bound - baseline)``.
-
-    NaN when the upper bound does not beat the baseline (there is no gap to close) or an input is NaN.
-    """
-    gap = upper_bound - baseline
-    if not gap > 0:
-        return math.nan
-    return (variant - baseline) / gap
-
-
 def verdict(difference: PairedDifference) -> str:
     """``helped``, ``hurt``, ``no difference`` or ``cannot tell`` (one seed) for a paired difference."""
     interval = difference.interval
@@ -104,20 +103,26 @@ def verdict(difference: PairedDifference) -> str:
 
 
 def answer_sentence(
-    difference: PairedDifference, variant: str, baseline: str, metric: str = "mIoU", context: str = ""
+    difference: PairedDifference,
+    variant: str,
+    baseline: str,
+    metric: str = "mIoU",
+    context: str = "",
+    what: str = "weak labels",
 ) -> str:
     """The report's answer, following from the paired interval only.
 
     "helped" when the whole 95% interval of ``variant - baseline`` lies above 0, "hurt" when
     below, "no difference detectable with N seeds" otherwise; with one seed, that one run
-    cannot tell. ``context`` (e.g. "at 10% strong tiles") is inserted after the verdict.
+    cannot tell. ``context`` (e.g. "at 10% strong tiles") is inserted after the verdict; ``what``
+    names the weak labels (e.g. "presence").
     """
     i, n = difference.interval, difference.interval.n
     where = f" {context}" if context else ""
     kind = verdict(difference)
     if kind == "cannot tell":
         return (
-            f"One run per variant cannot tell whether pretraining on weak labels helps{where}: {variant} − {baseline} "
+            f"One run per variant cannot tell whether pretraining on {what} helps{where}: {variant} − {baseline} "
             f"= {i.mean:+.3f} {metric} in a single seed, with no estimate of run-to-run spread; run more seeds "
             "(experiment.seeds)."
         )
@@ -126,11 +131,107 @@ def answer_sentence(
         f"{_p_text(difference.p_value)}"
     )
     if kind == "helped":
-        return f"Pretraining on weak labels helped{where}: {numbers}."
+        return f"Pretraining on {what} helped{where}: {numbers}."
     if kind == "hurt":
-        return f"Pretraining on weak labels hurt{where}: {numbers}."
+        return f"Pretraining on {what} hurt{where}: {numbers}."
     return f"No difference detectable with {n} seeds{where}: {numbers}; the interval includes 0."
 
 
 def _p_text(p_value: float) -> str:
     return "" if math.isnan(p_value) else f", paired t-test p = {p_value:.3g}"
+
+
+def minimum_detectable_effect(sd: float, n: int, power: float = POWER, confidence: float = CONFIDENCE) -> float:
+    """Smallest true mean difference the paired t-test over ``n`` seeds detects with probability ``power``.
+
+    ``d * sd`` where ``d`` solves the power equation of a two-sided one-sample t-test at
+    ``alpha = 1 - confidence`` (noncentral t; statsmodels ``TTestPower.solve_power``).
+
+    Args:
+        sd: standard deviation of the per-seed differences (ddof 1), in the metric's units.
+        n: seeds.
+
+    Returns:
+        In the metric's units; NaN for ``n < 2`` or a non-finite ``sd``; 0 when ``sd`` is 0.
+    """
+    if n < 2 or not math.isfinite(sd):
+        return math.nan
+    if sd == 0:
+        return 0.0
+    d = TTestPower().solve_power(effect_size=None, nobs=n, alpha=1 - confidence, power=power)
+    return float(d * sd)
+
+
+def seeds_needed(effect: float, sd: float, power: float = POWER, confidence: float = CONFIDENCE) -> int | None:
+    """Seeds a paired t-test needs to detect a true mean difference ``effect`` with probability ``power``.
+
+    The smallest integer ``n >= 2`` whose power (statsmodels ``TTestPower``) is at least ``power``.
+    None when it cannot be known (``sd`` not finite or ``effect`` 0); 2 when ``sd`` is 0.
+    """
+    if not math.isfinite(sd) or effect == 0 or not math.isfinite(effect):
+        return None
+    if sd == 0:
+        return 2
+    size = abs(effect) / sd
+    n = 2
+    while TTestPower().power(effect_size=size, nobs=n, alpha=1 - confidence) < power:
+        n += 1
+        if n > 100_000:
+            return None
+    return n
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-adjusted p-values (Holm 1979, step-down), in the order given; NaN values stay NaN and are not counted.
+
+    ``p_(i)`` sorted ascending becomes ``max_{j<=i} min(1, (m - j + 1) p_(j))`` (statsmodels
+    ``multipletests(method="holm")``).
+    """
+    values = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full(len(values), math.nan)
+    finite = ~np.isnan(values)
+    if finite.any():
+        adjusted[finite] = multipletests(values[finite], method="holm")[1]
+    return [float(v) for v in adjusted]
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A ratio of means with its Fieller interval; ``low``/``high`` may be infinite (unbounded) or NaN (n < 2)."""
+
+    estimate: float
+    low: float
+    high: float
+    n: int
+
+
+def fieller_interval(numerator, denominator, confidence: float = CONFIDENCE) -> Ratio:
+    """Fieller's interval (Fieller 1954) for ``mean(numerator) / mean(denominator)`` of paired samples.
+
+    With means ``a``, ``b``, their estimated variances ``v_aa``, ``v_bb`` and covariance ``v_ab``
+    (sample (co)variances over ``n``) and ``t = t(0.5 + confidence / 2, n - 1)``, the interval is
+    the set of ``r`` with ``(a - r b)^2 <= t^2 (v_aa - 2 r v_ab + r^2 v_bb)``: the roots of a
+    quadratic. Exact when the pairs are bivariate normal.
+
+    Args:
+        numerator, denominator: 1-D, the same length n (e.g. per-seed ``V - B`` and ``F - B``).
+
+    Returns:
+        :class:`Ratio`; the interval is ``(-inf, inf)`` when the denominator's mean is not
+        significantly different from 0 at this confidence (the ratio is then unbounded).
+    """
+    a_values, b_values = np.asarray(numerator, dtype=np.float64), np.asarray(denominator, dtype=np.float64)
+    n = len(a_values)
+    a, b = float(a_values.mean()) if n else math.nan, float(b_values.mean()) if n else math.nan
+    estimate = a / b if b != 0 else math.nan
+    if n < 2:
+        return Ratio(estimate, math.nan, math.nan, n)
+    covariance = np.cov(a_values, b_values, ddof=1) / n
+    v_aa, v_ab, v_bb = covariance[0, 0], covariance[0, 1], covariance[1, 1]
+    t2 = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) ** 2
+    qa, qb, qc = b * b - t2 * v_bb, -2 * (a * b - t2 * v_ab), a * a - t2 * v_aa
+    discriminant = qb * qb - 4 * qa * qc
+    if qa <= 0 or discriminant < 0:
+        return Ratio(estimate, -math.inf, math.inf, n)
+    root = math.sqrt(discriminant)
+    return Ratio(estimate, (-qb - root) / (2 * qa), (-qb + root) / (2 * qa), n)

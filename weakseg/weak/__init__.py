@@ -1,7 +1,7 @@
 """Layer 6: the kinds of weak label, a registry. A kind's ``label`` is the only code that reads a weak tile's mask.
 
 Adding a kind: one module defining a :class:`weakseg.weak.kind.WeakKind`, one entry in
-:data:`WEAK_KINDS` (the schema's ``experiment.weak_kind`` enum is tested against it) and tests.
+:data:`WEAK_KINDS` (the schema's ``experiment.weak_kinds`` enum is tested against it) and tests.
 Imports the layers below.
 """
 
@@ -12,9 +12,14 @@ import importlib
 from weakseg.io.errors import WeaksegError
 from weakseg.weak.kind import WeakKind
 
-#: ``experiment.weak_kind`` -> ``module:attribute`` of the kind (imported when first asked for).
+#: A value of ``experiment.weak_kinds`` -> ``module:attribute`` of the kind (imported when first asked for).
 WEAK_KINDS: dict[str, str] = {
     "proportions": "weakseg.weak.proportions:PROPORTIONS",
+    "noisy_proportions": "weakseg.weak.noisy_proportions:NOISY_PROPORTIONS",
+    "presence": "weakseg.weak.presence:PRESENCE",
+    "size_bounds": "weakseg.weak.size_bounds:SIZE_BOUNDS",
+    "points": "weakseg.weak.points:POINTS",
+    "unlabelled": "weakseg.weak.unlabelled:UNLABELLED",
 }
 
 
@@ -22,10 +27,10 @@ def get_weak_kind(name: str) -> WeakKind:
     """The weak-label kind registered as ``name``.
 
     Raises:
-        WeaksegError: unknown name, naming ``experiment.weak_kind`` and the known kinds.
+        WeaksegError: unknown name, naming ``experiment.weak_kinds`` and the known kinds.
     """
     if name not in WEAK_KINDS:
-        raise WeaksegError(f"experiment.weak_kind: unknown kind {name!r} (known: {', '.join(sorted(WEAK_KINDS))})")
+        raise WeaksegError(f"experiment.weak_kinds: unknown kind {name!r} (known: {', '.join(sorted(WEAK_KINDS))})")
     module, attribute = WEAK_KINDS[name].split(":")
     return getattr(importlib.import_module(module), attribute)
 

@@ -1,4 +1,4 @@
-"""The interface of a kind of weak label: how it is computed, pooled, trained on, scored and shown."""
+"""The interface of a kind of weak label: how it is computed from a mask, trained on and shown."""
 
 from __future__ import annotations
 
@@ -6,61 +6,88 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from weakseg.io.errors import WeaksegError
+
 
 class WeakKind(ABC):
     """One kind of weak label (a member of :data:`weakseg.weak.WEAK_KINDS`).
 
-    A weak label is a row of D floats per tile. Four functions define a kind:
+    A weak label is a row of D floats per tile, in ``weak_labels.csv``. Two functions define a kind:
 
-    * :meth:`label` computes it from a tile's mask: the only code that reads a weak tile's
-      mask, run once, by the ``weak_labels`` stage;
-    * :meth:`pool` turns the model's output for a tile into something comparable with it;
-    * :meth:`loss` is the training signal between the pooled output and the label;
-    * :meth:`error` is the validation error per tile and column.
+    * :meth:`label` computes the labels from tiles' masks: the only code that reads a weak
+      tile's mask, run once, by the ``weak_labels`` stage;
+    * :meth:`loss` is the training signal between the model's logits for a batch of weak tiles
+      and their labels. It imports torch itself, since the ``weak_labels`` stage runs without it.
 
-    ``pool``, ``loss`` and ``error`` take and return torch tensors; they import torch
-    themselves, since the ``weak_labels`` stage (which only calls :meth:`label`) runs without it.
+    A *spatial* kind (points) has labels tied to pixels: :meth:`to_mask` renders a label as a
+    sparse mask, which the training data augments together with the image, so the label moves
+    with every flip or rotation; its :meth:`loss` then gets that (B, H, W) mask as ``target``.
+
+    Options are the kind's section of the config (``weak_labels.<name>``, defaults in the
+    schema): ``label_keys`` are those its labels depend on (the ``weak_labels`` stage's params);
+    every option reaches the runs of the kind (their settings).
 
     Attributes:
-        name: the value of ``experiment.weak_kind``.
+        name: the value in ``experiment.weak_kinds`` and the ``weak_kind`` wildcard.
         title: how the report names the kind.
-        losses: the values ``pretraining.loss`` may take for it (the first is the default).
-        error_name: what :meth:`error` measures, as the report's column header.
+        losses: the values of the ``loss`` option (the first is the schema default), empty if
+            the kind has one loss and no such option.
+        label_keys: option keys the labels depend on.
+        spatial: labels are pixel positions (see above).
+        needs_pixel_loss: the weak loss alone teaches nothing (no label): only variants that
+            also train on pixel labels in the same step (``joint``) use the kind.
+        citation: where the kind and its loss come from, for the report.
     """
 
     name: str
     title: str
-    losses: tuple[str, ...]
-    error_name: str
+    losses: tuple[str, ...] = ()
+    label_keys: tuple[str, ...] = ()
+    spatial: bool = False
+    needs_pixel_loss: bool = False
+    citation: str = ""
 
-    def columns(self, class_names: tuple[str, ...] | list[str]) -> list[str]:
+    def columns(self, class_names: tuple[str, ...] | list[str], options: dict) -> list[str]:
         """The D column names of the label in ``weak_labels.csv`` (default: one per class)."""
         return list(class_names)
 
     @abstractmethod
-    def label(self, masks: np.ndarray, n_classes: int) -> np.ndarray:
+    def label(self, masks: np.ndarray, n_classes: int, options: dict, rng: np.random.Generator) -> np.ndarray:
         """Weak labels of masks.
 
         Args:
             masks: (N, H, W) uint8 class indices, 255 = ignore (may be a memory map).
             n_classes: K.
+            options: the kind's options (``weak_labels.<name>``).
+            rng: the stage's seeded generator (kinds with noise or sampling draw from it, in tile order).
 
         Returns:
             (N, D) float64.
         """
 
     @abstractmethod
-    def pool(self, logits):
-        """(B, K, H, W) float logits -> (B, D) float32, comparable with the label."""
+    def loss(self, logits, target, options: dict):
+        """Scalar tensor: the batch mean of the weak loss.
 
-    @abstractmethod
-    def loss(self, pooled, target, loss_name: str):
-        """Scalar tensor: the batch mean of ``loss_name`` between (B, D) ``pooled`` and ``target``.
-
-        Raises:
-            WeaksegError: ``loss_name`` is not one of :attr:`losses`.
+        Args:
+            logits: (B, K, H, W) float tensor.
+            target: (B, D) float32 labels, or for a spatial kind the (B, H, W) int64 mask of
+                :meth:`to_mask` after augmentation.
+            options: the kind's options.
         """
 
-    @abstractmethod
-    def error(self, pooled, target):
-        """(B, D) float: the validation error of each tile and column (averaged by the caller)."""
+    def to_mask(self, label: np.ndarray, height: int, width: int) -> np.ndarray:
+        """(H, W) uint8 sparse mask of one tile's (D,) label, 255 where unlabelled (spatial kinds only)."""
+        raise NotImplementedError(f"weak kind {self.name} is not spatial")
+
+    def check_options(self, options: dict) -> None:
+        """Refuse options the schema cannot judge (default: a ``loss`` outside :attr:`losses`).
+
+        Raises:
+            WeaksegError: naming ``weak_labels.<name>.<key>``, the value and the choices.
+        """
+        if self.losses and options.get("loss") not in self.losses:
+            raise WeaksegError(
+                f"weak_labels.{self.name}.loss: {options.get('loss')!r} is not a loss of weak kind {self.name} "
+                f"({', '.join(self.losses)})"
+            )

@@ -14,7 +14,7 @@ class EvaluateParams:
     """The run, the scored set and how it is scored.
 
     Attributes:
-        run: the run's identity (variant, strong_fraction, seed, point), copied into ``metrics.json``.
+        run: the run's identity (variant, weak_kind, strong_fraction, seed, point), copied into ``metrics.json``.
         batch_size: tiles (or windows) per forward pass; gallery_tiles: predictions drawn per run.
         scenes: ``evaluation.mode: scenes``: score whole scenes by sliding window of ``window``
             pixels, ``overlap`` (share of the window), at model scale ``shorter_side`` (pixels or None).
@@ -36,7 +36,13 @@ class EvaluateParams:
         """From ``evaluation``, ``training.device``, ``tiling.shorter_side`` and the run's wildcards."""
         run, evaluation = Run.from_wildcards(wildcards), config["evaluation"]
         return cls(
-            run={"variant": run.variant, "strong_fraction": run.fraction, "seed": run.seed, "point": run.point},
+            run={
+                "variant": run.variant,
+                "weak_kind": run.weak_kind,
+                "strong_fraction": run.fraction,
+                "seed": run.seed,
+                "point": run.point,
+            },
             dataset=config["dataset"]["name"],
             scored_set=scored_set(config),
             batch_size=evaluation["batch_size"],

@@ -34,6 +34,7 @@ def run(params: TrainParams, input, output, threads: int) -> None:
     from weakseg.learn.models import IMAGENET_MEAN, IMAGENET_STD
     from weakseg.learn.tile_data import load_training_data
     from weakseg.learn.training import train
+    from weakseg.weak import get_weak_kind
 
     files = vars(input)
     settings = {**params.settings, "init_from": files.get("init")}
@@ -51,6 +52,7 @@ def run(params: TrainParams, input, output, threads: int) -> None:
         seed=settings["training"]["seed"],
         mean=mean,
         std=std,
+        weak_kind=get_weak_kind(settings["training"]["weak_kind"]) if "weak_kind" in settings["training"] else None,
     )
     train(data, settings, Path(output.model).parent, threads, files)
 

@@ -1,4 +1,4 @@
-"""Rule ``weak_labels``: the weak label of every tile, the only stage that reads a weak tile's mask."""
+"""Rule ``weak_labels``: the weak labels of one kind for every tile, the only stage that reads a weak tile's mask."""
 
 from __future__ import annotations
 
@@ -9,19 +9,35 @@ from weakseg.ops.stage import Stage
 
 @dataclass(frozen=True)
 class WeakLabelsParams:
-    """The dataset (class names) and the kind of weak label (``experiment.weak_kind``)."""
+    """The dataset (class names), the kind of weak label, the options its labels depend on, and the seeds."""
 
     dataset: str
     kind: str
+    options: dict
+    seed: int
+    split_seed: int
 
     @classmethod
     def from_config(cls, config: dict, wildcards) -> WeakLabelsParams:
-        """From ``dataset.name`` and ``experiment.weak_kind``."""
-        return cls(config["dataset"]["name"], config["experiment"]["weak_kind"])
+        """From ``dataset.name``, wildcard ``weak_kind``, ``weak_labels.seed`` and its kind.s ``label_keys`` options.
+
+        Only the options the labels depend on, so editing a training option of a kind (its
+        loss) reruns its runs, not its labels.
+        """
+        from weakseg.weak import get_weak_kind
+
+        kind = get_weak_kind(wildcards.weak_kind)
+        section = config["weak_labels"]
+        options = {key: section[kind.name][key] for key in kind.label_keys}
+        return cls(config["dataset"]["name"], kind.name, options, int(section["seed"]), int(wildcards.split_seed))
 
 
 def run(params: WeakLabelsParams, input, output, threads: int) -> None:
-    """Weak labels of every tile of ``input.masks`` into ``output.labels``, with ``output.summary`` per set."""
+    """Weak labels of every tile of ``input.masks`` into ``output.labels``, with ``output.summary`` per set.
+
+    Kinds that draw (noise, points) draw from ``numpy.random.default_rng([seed, split_seed])``,
+    tile by tile in the order of ``tiles.csv``.
+    """
     import numpy as np
 
     from weakseg.datasets import get_dataset
@@ -33,11 +49,12 @@ def run(params: WeakLabelsParams, input, output, threads: int) -> None:
     adapter, kind = get_dataset(params.dataset), get_weak_kind(params.kind)
     tile_ids = [t.tile_id for t in read_tiles(input.tiles)]
     set_of = {tile: name for name, ids in read_splits(input.splits).items() for tile in ids}
-    labels = kind.label(np.load(input.masks, mmap_mode="r"), adapter.n_classes)
+    rng = np.random.default_rng([params.seed, params.split_seed])
+    labels = kind.label(np.load(input.masks, mmap_mode="r"), adapter.n_classes, params.options, rng)
     write_weak_labels(
         output.labels,
         output.summary,
-        kind.columns(adapter.class_names),
+        kind.columns(adapter.class_names, params.options),
         tile_ids,
         labels,
         [set_of.get(t) for t in tile_ids],
