@@ -30,15 +30,19 @@ SHORT_DEMO = {
     "split": {"fractions": {"strong": 0.1, "weak": 0.6, "val": 0.15, "test": 0.15}},
     "training": {"epochs": 4, "steps_per_epoch": 8},
     "pretraining": {"epochs": 2, "steps_per_epoch": 4},
-    "experiment": {"seeds": [0, 1]},
+    "experiment": {"seeds": [0, 1], "variants": ["strong_only", "weak_only", "weak_finetuned", "joint", "full"]},
     "evaluation": {"gallery_tiles": 3},
 }
-VARIANT_NAMES = ("strong_only", "weak_only", "weak_finetuned", "joint", "full")
+VARIANT_NAMES = tuple(SHORT_DEMO["experiment"]["variants"])
+
+
+def run_of(variant: str, seed: int) -> Run:
+    kind = "proportions" if uses_weak_labels(variant) else "none"
+    return Run(variant, "all" if variant == "full" else "0.1", seed, weak_kind=kind)
 
 
 def run_dir(variant: str, seed: int) -> str:
-    kind = "proportions" if uses_weak_labels(variant) else "none"
-    return Run(variant, "all" if variant == "full" else "0.1", seed, weak_kind=kind).path
+    return run_of(variant, seed).path
 
 
 def planned_jobs(workdir: Path, *args) -> dict[str, int]:
@@ -104,6 +108,10 @@ def test_strong_only_beats_predicting_the_majority_class(demo_run):
     baseline = segmentation_metrics(confusion_matrix(np.full_like(test, majority), test, 6), names)["miou"]
     learned = np.mean([float(r["miou"]) for r in read_summary_csv(demo_run) if r["variant"] == "strong_only"])
     assert learned > 2.5 * baseline, (learned, baseline)
+    # The report's majority-class row is the same constant prediction, scored by the same metrics.
+    page = (demo_run / "results/report.html").read_text()
+    shown = re.search(r'data-variant="majority" data-metric="miou" data-stat="mean">([0-9.]+)<', page)
+    assert shown and float(shown.group(1)) == pytest.approx(baseline, abs=5e-4)
 
 
 def test_report_numbers_equal_summary_csv(demo_run):
@@ -114,23 +122,23 @@ def test_report_numbers_equal_summary_csv(demo_run):
     cells = {}
     for match in re.finditer(r"<td([^>]*)>([^<]*)<", page):
         attributes = dict(re.findall(r"""data-([a-z-]+)=['"]([^'"]+)['"]""", match.group(1)))
-        if attributes.get("stat") in ("mean", "diff") and "point" not in attributes:
-            key = (attributes["variant"], attributes["fraction"], attributes["metric"], attributes["stat"])
+        if attributes.get("stat") in ("mean", "diff") and "point" not in attributes and "metric" in attributes:
+            key = (attributes["variant"], attributes.get("fraction"), attributes["metric"], attributes["stat"])
             cells[key] = float(html.unescape(match.group(2)).rstrip(" †"))
     rows = read_summary_csv(demo_run)
     checked = 0
     for variant in VARIANT_NAMES:
-        fraction = "all" if variant == "full" else "0.1"
+        fraction, arm = ("all" if variant == "full" else "0.1"), run_of(variant, 0).arm
         mine = [r for r in rows if r["variant"] == variant]
         for key in ("miou", "mean_f1", "oa", "proportion_mae"):
-            assert cells[(variant, fraction, key, "mean")] == pytest.approx(
+            assert cells[(arm, fraction, key, "mean")] == pytest.approx(
                 np.mean([float(r[key]) for r in mine]), abs=5e-4
             )
             checked += 1
         if variant != "strong_only":
             base = {r["seed"]: float(r["miou"]) for r in rows if r["variant"] == "strong_only"}
             diffs = [float(r["miou"]) - base[r["seed"]] for r in mine]
-            assert cells[(variant, "0.1", "miou", "diff")] == pytest.approx(np.mean(diffs), abs=5e-4)
+            assert cells[(arm, "0.1", "miou", "diff")] == pytest.approx(np.mean(diffs), abs=5e-4)
     assert checked == 20
     pretrained = sorted((r["seed"], float(r["miou"])) for r in rows if r["variant"] == "weak_finetuned")
     baseline = sorted((r["seed"], float(r["miou"])) for r in rows if r["variant"] == "strong_only")
@@ -158,7 +166,9 @@ def test_adding_a_seed_plans_only_that_seeds_runs(demo_run):
     assert result.returncode == 0, result.stderr
     planned = planned_jobs(demo_run, "--configfile", "seeds.yaml")
     assert planned == {"train": 5, "evaluate": 5, "summary": 1, "report": 1, "all": 1}
-    jobs = re.findall(r"wildcards: variant=\w+, fraction=[\w.]+, seed=(\d+)", result.stdout + result.stderr)
+    jobs = re.findall(
+        r"wildcards: variant=\w+, weak_kind=\w+, fraction=[\w.]+, seed=(\d+)", result.stdout + result.stderr
+    )
     assert jobs and set(jobs) == {"2"}
 
 

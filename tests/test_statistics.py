@@ -39,6 +39,23 @@ def test_paired_difference_equals_scipys_paired_t_test():
     assert difference.p_value == pytest.approx(stats.ttest_rel(a, b).pvalue)
 
 
+@pytest.mark.parametrize(
+    "variant,expected_verdict,fragment",
+    [
+        ({0: 0.40, 1: 0.42, 2: 0.41}, "helped", "Pretraining on weak labels helped at 10%"),
+        ({0: 0.20, 1: 0.22, 2: 0.21}, "hurt", "Pretraining on weak labels hurt at 10%"),
+        ({0: 0.40, 1: 0.20, 2: 0.31}, "no difference", "No difference detectable with 3 seeds at 10%"),
+    ],
+)
+def test_the_answer_follows_the_paired_interval(variant, expected_verdict, fragment):
+    baseline = {0: 0.30, 1: 0.31, 2: 0.30}
+    difference = paired_difference(variant, baseline)
+    assert verdict(difference) == expected_verdict
+    sentence = answer_sentence(difference, "weak_finetuned", "strong_only", context="at 10%")
+    assert sentence.startswith(fragment), sentence
+    assert f"{difference.interval.low:+.3f}" in sentence and f"{difference.interval.high:+.3f}" in sentence
+
+
 def test_one_seed_cannot_tell():
     difference = paired_difference({0: 0.9}, {0: 0.1})
     assert verdict(difference) == "cannot tell"
@@ -112,3 +129,16 @@ def test_fieller_interval_covers_the_true_ratio_in_about_95_percent_of_draws():
         ratio = fieller_interval(true_gain + noise[:, 0], true_gap + noise[:, 1])
         covered += ratio.low <= true_gain / true_gap <= ratio.high
     assert abs(covered / draws - 0.95) < 0.015
+
+
+def test_a_difference_that_does_not_survive_holm_is_no_difference_and_the_sentence_says_why():
+    from weakseg.report.statistics import Interval, PairedDifference
+
+    difference = PairedDifference(Interval(0.05, 0.01, 0.09, 3), 0.03, (0, 1, 2))
+    assert verdict(difference) == "helped" and verdict(difference, 0.049) == "helped"
+    assert verdict(difference, 0.06) == "no difference"
+    sentence = answer_sentence(difference, "weak_finetuned[presence]", "strong_only", p_holm=0.06, family=2)
+    assert sentence.startswith("No difference detectable with 3 seeds after Holm's correction")
+    assert "Holm-adjusted over the 2 kinds compared: p = 0.06" in sentence
+    alone = answer_sentence(difference, "weak_finetuned[presence]", "strong_only", what="presence tags")
+    assert alone.startswith("Pretraining on presence tags helped") and "Holm" not in alone

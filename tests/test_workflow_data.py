@@ -109,7 +109,9 @@ def test_outputs_of_the_data_stages_are_consistent(synthetic_run):
             assert tile_id in ids and tile_id not in owner
             owner[tile_id] = name
 
-    header, rows = read_weak_labels_csv(synthetic_run / "results" / "weak_labels" / "seed-0" / "weak_labels.csv")
+    header, rows = read_weak_labels_csv(
+        synthetic_run / "results" / "weak_labels" / "seed-0" / "proportions" / "weak_labels.csv"
+    )
     assert header[:2] == ["tile_id", "set"] and len(header) == 8
     assert [r[0] for r in rows] == ids
     for row, mask in zip(rows, masks, strict=False):
@@ -149,8 +151,8 @@ def edited_config(workdir, section, key, value, name="tiny.yaml"):
     config = yaml.safe_load(original)
     target = config
     for part in section:
-        target = target[part]
-    assert target[key] != value
+        target = target.setdefault(part, {})
+    assert target.get(key) != value
     target[key] = value
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     try:
@@ -164,6 +166,14 @@ def test_new_split_seed_reruns_split_and_what_follows_only(synthetic_run):
         jobs = planned_jobs(synthetic_run, name)
     assert set(jobs) == {"split", "weak_labels", "augment"}, jobs
     assert all(count == 1 for count in jobs.values())
+
+
+@pytest.mark.parametrize(
+    "section, key, value", [(["weak_labels", "proportions"], "loss", "kl"), (["weak_labels"], "seed", 3)]
+)
+def test_a_training_option_or_seed_of_a_deterministic_kind_reruns_no_data_stage(synthetic_run, section, key, value):
+    with edited_config(synthetic_run, section, key, value) as name:
+        assert planned_jobs(synthetic_run, name) == {}
 
 
 def test_new_stride_reruns_tile_and_what_follows_but_not_download_or_prepare(synthetic_run):
@@ -214,7 +224,9 @@ def test_real_vaihingen_sample_through_the_data_stages(tmp_path, vaihingen_dir):
     for k, ((ya, xa), a) in enumerate(placed):
         for (yb, xb), b in placed[k + 1 :]:
             assert a == b or abs(ya - yb) >= 64 or abs(xa - xb) >= 64, ((ya, xa, a), (yb, xb, b))
-    header, rows = read_weak_labels_csv(workdir / "results" / "weak_labels" / "seed-0" / "weak_labels.csv")
+    header, rows = read_weak_labels_csv(
+        workdir / "results" / "weak_labels" / "seed-0" / "proportions" / "weak_labels.csv"
+    )
     assert header[2:] == ["impervious_surfaces", "building", "low_vegetation", "tree", "car", "clutter"]
     assert len(rows) == len(tiles)
     for row in rows:

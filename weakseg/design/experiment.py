@@ -163,11 +163,12 @@ def kinds_of(variant: str, weak_kinds: list[str]) -> list[str]:
     if not uses_weak_labels(variant):
         return [NO_WEAK]
     joint = VARIANTS[variant].mode == "joint"
-    shuffled = any(VARIANTS[v].shuffled for v in _lineage(variant))
+    shuffled = any(VARIANTS[v].shuffled for v in lineage_of(variant))
     return [k for k in weak_kinds if k not in PIXEL_LOSS_KINDS or (joint and not shuffled)]
 
 
-def _lineage(variant: str) -> list[str]:
+def lineage_of(variant: str) -> list[str]:
+    """``variant`` and the variants it starts from, in order (``weak_finetuned`` -> ``[weak_finetuned, weak_only]``)."""
     chain = [variant]
     while VARIANTS[chain[-1]].init_from is not None:
         chain.append(VARIANTS[chain[-1]].init_from)
@@ -368,7 +369,7 @@ def run_settings(config: dict, run: Run) -> dict:
 def total_steps(sections: dict, variant: str) -> int:
     """Optimiser steps of a run of ``variant`` and of the runs it starts from (epochs x steps_per_epoch each)."""
     steps = 0
-    for name in _lineage(variant):
+    for name in lineage_of(variant):
         section = sections[VARIANTS[name].section]
         steps += int(section["epochs"]) * int(section["steps_per_epoch"])
     return steps

@@ -1,6 +1,6 @@
 """What the dashboard shows, read from a ``results/`` folder only (no data/, no model loading).
 
-A *finished run* is a run folder ``models/<variant>/strong-<f>/seed-<s>/<point>`` with a
+A *finished run* is a run folder ``models/<variant>/weak-<kind>/strong-<f>/seed-<s>/<point>`` with a
 ``history.csv`` whose evaluation (``eval/<same path>/metrics.json``) exists. Its gallery is
 ``eval/<run>/predictions``: colourised predictions, ground truth, input frames and per-tile
 scores written by the evaluate stage (:func:`weakseg.learn.evaluation.evaluate`).
@@ -16,7 +16,7 @@ from pathlib import Path
 from weakseg.design.experiment import Run
 from weakseg.formats.summary import read_summary
 from weakseg.io.errors import WeaksegError
-from weakseg.report.results import score_table
+from weakseg.report.results import score_table, with_arms
 from weakseg.report.statistics import CONFIDENCE
 
 #: The command that makes a finished run, shown when there is none.
@@ -210,7 +210,7 @@ def summary_rows(results: str | Path) -> list[dict]:
     if not path.is_file():
         return []
     try:
-        table = score_table(read_summary(path), ["miou", "dice"])
+        table = score_table(with_arms(read_summary(path)), ["miou", "dice"])
     except (WeaksegError, OSError, ValueError, KeyError) as error:
         raise DamagedRun(f"{path}: cannot be read ({error}); rerun: snakemake --cores 2 results/summary.csv") from None
     rows = []

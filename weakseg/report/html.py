@@ -163,11 +163,15 @@ def _check_inputs(inputs: ReportInputs) -> None:
 
 
 def _main_run(path: str) -> dict:
-    """``strong_only/strong-0.1/seed-0/default`` -> ``{"variant", "fraction", "seed", "point"}``."""
+    """``strong_only/weak-none/strong-0.1/seed-0/default`` -> ``{"variant", "weak_kind", "fraction", "seed", "point"}``.
+
+    ``variant`` is the run's arm (``variant[kind]`` for runs with weak labels), as the tables name it.
+    """
     try:
-        return Run.parse(path).as_dict()
+        run = Run.parse(path)
     except WeaksegError as error:
         raise WeaksegError(f"report: {error}") from None
+    return {**run.as_dict(), "variant": run.arm}
 
 
 def _read_csv(path: Path, required: tuple[str, ...] = ()) -> list[dict]:

@@ -23,6 +23,7 @@ from weakseg.design.experiment import (
     UPPER_BOUND,
     VARIANTS,
     Run,
+    lineage_of,
     uses_weak_labels,
 )
 from weakseg.formats.summary import IOU_PREFIX, SCORE_COLUMNS
@@ -162,7 +163,7 @@ def differences(rows: list[dict], column: str = "miou", effect: float = 0.02) ->
         adjusted = holm([row["difference"].p_value for row in family])
         family_text = f"{len(family)} arm(s) vs {BASELINE} at {fraction}"
         for row, p in zip(family, adjusted, strict=True):
-            row.update(p_holm=p, family=family_text)
+            row.update(p_holm=p, family=family_text, verdict=verdict(row["difference"], p))
         table.extend(family)
     return table
 
@@ -184,7 +185,10 @@ def _gap_ratio(scores: dict[int, float], baseline: dict[int, float], upper: dict
 def answer(
     rows: list[dict], shares: dict[str, dict] | None = None, effect: float = 0.02, titles: dict[str, str] | None = None
 ) -> list[str]:
-    """The answer sentences: per kind, ``weak_finetuned`` vs ``strong_only`` in mIoU, one per strong fraction.
+    """The answer sentences: per strong fraction and kind, ``weak_finetuned[kind]`` vs ``strong_only`` in mIoU.
+
+    The kinds compared at one fraction are one family: with more than one, each sentence states
+    its Holm-adjusted p-value, which must also be below 0.05 for "helped" or "hurt".
 
     Args:
         shares: strong fraction -> ``{"tiles": share, "pixels": share}`` realised by the split
@@ -192,20 +196,24 @@ def answer(
         effect: see :func:`differences`.
         titles: kind -> how to name it (e.g. ``label proportions``); default the kind's name.
     """
-    fractions = fractions_of(rows)
     sentences = []
-    for kind in kinds_of_rows(rows) or [NO_WEAK]:
-        arm = arm_name(PRETRAINED, kind)
-        for fraction in fractions:
-            pretrained, baseline = by_seed(rows, arm, fraction, "miou"), by_seed(rows, BASELINE, fraction, "miou")
-            if not pretrained or not baseline:
-                continue
+    for fraction in fractions_of(rows):
+        baseline = by_seed(rows, BASELINE, fraction, "miou")
+        # One comparison per kind: a family, Holm-corrected together.
+        family = [
+            (kind, by_seed(rows, arm_name(PRETRAINED, kind), fraction, "miou"))
+            for kind in kinds_of_rows(rows) or [NO_WEAK]
+        ]
+        family = [(kind, scores) for kind, scores in family if scores and baseline]
+        differences_ = [paired_difference(scores, baseline) for _, scores in family]
+        adjusted = holm([d.p_value for d in differences_])
+        for (kind, scores), difference, p_holm in zip(family, differences_, adjusted, strict=True):
             context = f"with {_share_text(fraction, (shares or {}).get(fraction))}"
-            difference = paired_difference(pretrained, baseline)
             what = "weak labels" if kind == NO_WEAK else (titles or {}).get(kind, kind)
-            sentence = answer_sentence(difference, arm, BASELINE, "mIoU", context, what)
-            if verdict(difference) == "no difference":
-                sd = _difference_sd(pretrained, baseline)
+            arm = arm_name(PRETRAINED, kind)
+            sentence = answer_sentence(difference, arm, BASELINE, "mIoU", context, what, p_holm, len(family))
+            if verdict(difference, p_holm if len(family) > 1 else math.nan) == "no difference":
+                sd = _difference_sd(scores, baseline)
                 needed = seeds_needed(effect, sd)
                 sentence += (
                     f" With this spread the study detects (80% power) only differences of at least "
@@ -262,7 +270,7 @@ def controls(rows: list[dict], column: str = "miou") -> list[dict]:
                     }
                 )
         for row, p in zip(family, holm([r["difference"].p_value for r in family]), strict=True):
-            row["p_holm"] = p
+            row.update(p_holm=p, verdict=verdict(row["difference"], p))
         table.extend(family)
     return table
 
@@ -382,8 +390,9 @@ def annotation_hours(rows: list[dict], set_sizes: dict[str, dict[str, int]], sec
     """Annotation time behind each arm at each strong fraction, with its mIoU: the cost-efficiency table.
 
     Hours = (pixel-labelled tiles x ``seconds["full"]`` + weakly labelled tiles x
-    ``seconds[kind]``) / 3600, the tiles of the run's training sets at that fraction (shuffled
-    labels cost what the labels cost; ``full`` pixel-labels the whole pool).
+    ``seconds[kind]``) / 3600, the tiles of the sets the run and the runs it starts from train
+    on at that fraction (``weak_only`` pays for weak labels only; shuffled labels cost what the
+    labels cost; ``full`` pixel-labels the whole pool).
 
     Args:
         set_sizes: strong fraction (and ``all``) -> ``{"strong": tiles, "weak": tiles}``.
@@ -401,9 +410,11 @@ def annotation_hours(rows: list[dict], set_sizes: dict[str, dict[str, int]], sec
         sizes = set_sizes.get(fraction)
         if sizes is None:
             continue
-        variant = VARIANTS[base]
-        pixel_tiles = sizes["strong"] + (sizes["weak"] if "weak" in variant.pixel_sets else 0)
-        weak_tiles = sizes["weak"] if uses_weak_labels(base) else 0
+        lineage = lineage_of(base)
+        pixel_sets = {s for v in lineage for s in VARIANTS[v].pixel_sets}
+        weak_sets = {s for v in lineage for s in VARIANTS[v].weak_sets} - pixel_sets
+        pixel_tiles = sum(sizes.get(s, 0) for s in pixel_sets)
+        weak_tiles = sum(sizes.get(s, 0) for s in weak_sets)
         weak_seconds = seconds.get(kind, 0.0) if kind != NO_WEAK else 0.0
         table.append(
             {

@@ -90,11 +90,17 @@ def paired_difference(
     return PairedDifference(interval, p_value, seeds)
 
 
-def verdict(difference: PairedDifference) -> str:
-    """``helped``, ``hurt``, ``no difference`` or ``cannot tell`` (one seed) for a paired difference."""
+def verdict(difference: PairedDifference, p_adjusted: float = math.nan) -> str:
+    """``helped``, ``hurt``, ``no difference`` or ``cannot tell`` (one seed) for a paired difference.
+
+    "helped"/"hurt" need the whole interval above/below 0 and, when the difference is one of a
+    family, its multiplicity-adjusted p-value (``p_adjusted``, e.g. Holm's) below ``1 - CONFIDENCE``.
+    """
     interval = difference.interval
     if interval.n < 2:
         return "cannot tell"
+    if not math.isnan(p_adjusted) and p_adjusted >= 1 - CONFIDENCE:
+        return "no difference"
     if interval.low > 0:
         return "helped"
     if interval.high < 0:
@@ -109,17 +115,21 @@ def answer_sentence(
     metric: str = "mIoU",
     context: str = "",
     what: str = "weak labels",
+    p_holm: float = math.nan,
+    family: int = 1,
 ) -> str:
-    """The report's answer, following from the paired interval only.
+    """The report's answer, following from the paired interval (and, in a family, its Holm p-value).
 
     "helped" when the whole 95% interval of ``variant - baseline`` lies above 0, "hurt" when
     below, "no difference detectable with N seeds" otherwise; with one seed, that one run
-    cannot tell. ``context`` (e.g. "at 10% strong tiles") is inserted after the verdict; ``what``
-    names the weak labels (e.g. "presence").
+    cannot tell. When the comparison is one of ``family`` > 1 (one per kind of weak label), its
+    Holm-adjusted p-value ``p_holm`` is stated and must also be below 0.05 for "helped"/"hurt".
+    ``context`` (e.g. "at 10% strong tiles") is inserted after the verdict; ``what`` names the
+    weak labels (e.g. "presence").
     """
     i, n = difference.interval, difference.interval.n
     where = f" {context}" if context else ""
-    kind = verdict(difference)
+    kind = verdict(difference, p_holm if family > 1 else math.nan)
     if kind == "cannot tell":
         return (
             f"One run per variant cannot tell whether pretraining on {what} helps{where}: {variant} − {baseline} "
@@ -130,10 +140,14 @@ def answer_sentence(
         f"{variant} − {baseline} = {i.mean:+.3f} {metric}, 95% CI [{i.low:+.3f}, {i.high:+.3f}] over {n} seeds"
         f"{_p_text(difference.p_value)}"
     )
+    if family > 1 and not math.isnan(p_holm):
+        numbers += f", Holm-adjusted over the {family} kinds compared: p = {p_holm:.3g}"
     if kind == "helped":
         return f"Pretraining on {what} helped{where}: {numbers}."
     if kind == "hurt":
         return f"Pretraining on {what} hurt{where}: {numbers}."
+    if verdict(difference) != "no difference":
+        return f"No difference detectable with {n} seeds after Holm's correction{where}: {numbers}."
     return f"No difference detectable with {n} seeds{where}: {numbers}; the interval includes 0."
 
 

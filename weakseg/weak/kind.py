@@ -34,6 +34,8 @@ class WeakKind(ABC):
             the kind has one loss and no such option.
         label_keys: option keys the labels depend on.
         spatial: labels are pixel positions (see above).
+        draws: :meth:`label` draws from its generator (noise, sampling), so ``weak_labels.seed``
+            is one of its label options.
         needs_pixel_loss: the weak loss alone teaches nothing (no label): only variants that
             also train on pixel labels in the same step (``joint``) use the kind.
         citation: where the kind and its loss come from, for the report.
@@ -45,6 +47,7 @@ class WeakKind(ABC):
     label_keys: tuple[str, ...] = ()
     spatial: bool = False
     needs_pixel_loss: bool = False
+    draws: bool = False
     citation: str = ""
 
     def columns(self, class_names: tuple[str, ...] | list[str], options: dict) -> list[str]:

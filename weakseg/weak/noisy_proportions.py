@@ -53,6 +53,7 @@ class NoisyProportions(WeakKind):
     title = "noisy label proportions"
     losses = PROPORTION_LOSSES
     label_keys = ("concentration", "step")
+    draws = True
     citation = "the noise model of this module (Dirichlet around the true shares, optional rounding)"
 
     def label(self, masks: np.ndarray, n_classes: int, options: dict, rng: np.random.Generator) -> np.ndarray:

@@ -56,6 +56,7 @@ class Points(WeakKind):
     title = "point labels"
     label_keys = ("per_tile",)
     spatial = True
+    draws = True
     citation = "Bearman et al. 2016 (What's the point)"
 
     def columns(self, class_names, options: dict) -> list[str]:

@@ -14,7 +14,7 @@ class WeakLabelsParams:
     dataset: str
     kind: str
     options: dict
-    seed: int
+    seed: int | None
     split_seed: int
 
     @classmethod
@@ -29,7 +29,8 @@ class WeakLabelsParams:
         kind = get_weak_kind(wildcards.weak_kind)
         section = config["weak_labels"]
         options = {key: section[kind.name][key] for key in kind.label_keys}
-        return cls(config["dataset"]["name"], kind.name, options, int(section["seed"]), int(wildcards.split_seed))
+        seed = int(section["seed"]) if kind.draws else None  # a deterministic kind does not rerun on a new seed
+        return cls(config["dataset"]["name"], kind.name, options, seed, int(wildcards.split_seed))
 
 
 def run(params: WeakLabelsParams, input, output, threads: int) -> None:
@@ -49,7 +50,7 @@ def run(params: WeakLabelsParams, input, output, threads: int) -> None:
     adapter, kind = get_dataset(params.dataset), get_weak_kind(params.kind)
     tile_ids = [t.tile_id for t in read_tiles(input.tiles)]
     set_of = {tile: name for name, ids in read_splits(input.splits).items() for tile in ids}
-    rng = np.random.default_rng([params.seed, params.split_seed])
+    rng = np.random.default_rng([params.seed or 0, params.split_seed])
     labels = kind.label(np.load(input.masks, mmap_mode="r"), adapter.n_classes, params.options, rng)
     write_weak_labels(
         output.labels,
