@@ -48,6 +48,7 @@ rule tile:
         images="data/{dataset}/tiles/images.npy",
         masks="data/{dataset}/tiles/masks.npy",
         tiles="data/{dataset}/tiles/tiles.csv",
+        class_pixels="data/{dataset}/tiles/class_pixels.npy",
     log:
         "results/logs/tile/{dataset}.log",
     benchmark:

@@ -1,6 +1,7 @@
 """The HTML report: self-contained, its numbers are those of summary.csv, and it says what was selected where."""
 
 import csv
+import dataclasses
 import hashlib
 import json
 import re
@@ -116,6 +117,8 @@ def _fake_results(root: Path, **summary) -> ReportInputs:
     masks[:2, 4:] = 2  # class 2 is the strong set's majority class
     np.save(tiles_dir / "images.npy", rng.integers(0, 256, (8, TILE, TILE, 3), dtype=np.uint8))
     np.save(tiles_dir / "masks.npy", masks)
+    counts = np.stack([np.bincount(m[m != 255], minlength=len(CLASSES)) for m in masks]).astype(np.int64)
+    np.save(tiles_dir / "class_pixels.npy", counts)
     sets = {"strong": ids[:2], "weak": ids[2:4], "val": ids[4:6], "test": ids[6:]}
     splits = root / "results/split/seed-0/splits.json"
     splits.parent.mkdir(parents=True)
@@ -160,6 +163,7 @@ def _fake_results(root: Path, **summary) -> ReportInputs:
         tiles=tiles_dir / "tiles.csv",
         images=tiles_dir / "images.npy",
         masks=tiles_dir / "masks.npy",
+        class_pixels=tiles_dir / "class_pixels.npy",
         splits=splits,
         weak_labels=weak_labels,
         weak_summary=weak_summary,
@@ -324,6 +328,18 @@ def test_the_headline_names_the_realised_strong_share_and_the_variance_it_covers
     assert "intervals cover the variance of training" in page and "not of which tiles were labelled" in page
 
 
+def test_the_report_never_opens_a_weak_tiles_mask(built, tmp_path):
+    """Scrambling the weak tiles' masks (rows 2, 3) after the tile stage leaves the page byte-identical."""
+    inputs, page, _ = built
+    masks = np.load(inputs.masks)
+    masks[2:4] = np.random.default_rng(5).integers(0, len(CLASSES), masks[2:4].shape)
+    scrambled = tmp_path / "masks.npy"
+    np.save(scrambled, masks)
+    out = tmp_path / "report.html"
+    build_report(dataclasses.replace(inputs, masks=scrambled), out)
+    assert out.read_text(encoding="utf-8") == page
+
+
 def test_scored_on_val_with_best_epochs_says_it_is_optimistic(tmp_path):
     _, page, _ = render(tmp_path, selected="best")
     assert "optimistic" in page and "training.checkpoint: best" in page
@@ -369,7 +385,7 @@ def test_missing_input_names_the_file(tmp_path, field, index):
 def test_command_line(tmp_path):
     inputs = _fake_results(tmp_path)
     out = tmp_path / "results/report.html"
-    names = ("summary", "tiles", "images", "masks", "splits", "weak_labels", "weak_summary", "preview")
+    names = ("summary", "tiles", "images", "masks", "class_pixels", "splits", "weak_labels", "weak_summary", "preview")
     files = {name: getattr(inputs, name) for name in (*names, "template", "css")}
     files |= {name: list(getattr(inputs, name)) for name in ("histories", "confusions", "predictions", "benchmarks")}
     params = {"config": CONFIG, "dataset": "synthetic", "main_runs": list(inputs.main_runs)}

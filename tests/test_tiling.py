@@ -82,7 +82,7 @@ def test_written_arrays_hold_the_scene_pixels_of_each_csv_row(tmp_path):
         np.save(tmp_path / f"{name}_label.npy", label)
         scenes.append((name, tmp_path / f"{name}_image.npy", tmp_path / f"{name}_label.npy"))
     out = tmp_path / "tiles"
-    tiles = write_tiles(scenes, 32, 24, 0.0, out)
+    tiles = write_tiles(scenes, 32, 24, 0.0, out, n_classes=6)
     images, masks = np.load(out / "images.npy"), np.load(out / "masks.npy")
     read = read_tiles(out / "tiles.csv")
     assert [t.tile_id for t in read] == [t.tile_id for t in tiles]
@@ -95,6 +95,8 @@ def test_written_arrays_hold_the_scene_pixels_of_each_csv_row(tmp_path):
         np.testing.assert_array_equal(images[row], image[t.y : t.y + 32, t.x : t.x + 32])
         np.testing.assert_array_equal(masks[row], label[t.y : t.y + 32, t.x : t.x + 32])
         assert t.labeled_fraction == pytest.approx((masks[row] != IGNORE_INDEX).mean(), abs=1e-6)
+        counts = np.load(out / "class_pixels.npy")[row]
+        np.testing.assert_array_equal(counts, [(masks[row] == k).sum() for k in range(6)])
     with open(out / "tiles.csv", newline="") as handle:
         assert next(csv.reader(handle)) == ["tile_id", "scene", "y", "x", "labeled_fraction"]
     assert not list(out.glob(".*.partial"))
@@ -104,7 +106,9 @@ def test_write_tiles_refuses_a_scene_smaller_than_the_tile_and_writes_nothing(tm
     np.save(tmp_path / "image.npy", np.zeros((30, 90, 3), np.uint8))
     np.save(tmp_path / "label.npy", np.zeros((30, 90), np.uint8))
     with pytest.raises(WeaksegError, match="30x90"):
-        write_tiles([("small", tmp_path / "image.npy", tmp_path / "label.npy")], 32, 32, 0.5, tmp_path / "tiles")
+        write_tiles(
+            [("small", tmp_path / "image.npy", tmp_path / "label.npy")], 32, 32, 0.5, tmp_path / "tiles", n_classes=6
+        )
     assert not (tmp_path / "tiles").exists() or not any((tmp_path / "tiles").iterdir())
 
 
@@ -112,5 +116,7 @@ def test_write_tiles_refuses_when_no_tile_is_kept(tmp_path):
     np.save(tmp_path / "image.npy", np.zeros((64, 64, 3), np.uint8))
     np.save(tmp_path / "label.npy", np.full((64, 64), IGNORE_INDEX, np.uint8))
     with pytest.raises(WeaksegError, match="min_labeled_fraction"):
-        write_tiles([("empty", tmp_path / "image.npy", tmp_path / "label.npy")], 32, 32, 0.5, tmp_path / "tiles")
+        write_tiles(
+            [("empty", tmp_path / "image.npy", tmp_path / "label.npy")], 32, 32, 0.5, tmp_path / "tiles", n_classes=6
+        )
     assert not (tmp_path / "tiles" / "tiles.csv").exists()

@@ -89,8 +89,10 @@ def write_tiles(
     min_labeled_fraction: float,
     out_dir: str | Path,
     shorter_side: int | None = None,
+    *,
+    n_classes: int,
 ) -> list[Tile]:
-    """Tile prepared scenes into ``out_dir/{images.npy,masks.npy,tiles.csv}`` (all or nothing).
+    """Tile prepared scenes into ``out_dir/{images.npy,masks.npy,tiles.csv,class_pixels.npy}`` (all or nothing).
 
     Args:
         scenes: ``(scene id, image .npy, label .npy)`` per scene, from the prepare stage.
@@ -98,6 +100,9 @@ def write_tiles(
         min_labeled_fraction: see :func:`plan_tiles`.
         shorter_side: pixels; scenes are first resized to it (see :mod:`weakseg.io.scaling`), or
             tiled at their own size when None. Tile positions are in model-scale pixels.
+        n_classes: K; ``class_pixels.npy`` is (N, K) int64, the labelled pixels of each class in
+            each tile: counted here, before any tile is weak, so that later stages (the report's
+            class distributions, the majority-class row) never open a weak tile's mask.
 
     Raises:
         WeaksegError: a bad tile grid (see :func:`check_tile_grid`), a tile larger than a
@@ -120,20 +125,26 @@ def write_tiles(
             f"no tile of the scenes {', '.join(s for s, _, _ in scenes)} has at least tiling.min_labeled_fraction="
             f"{min_labeled_fraction} labelled pixels; lower it, or use smaller tiles"
         )
-    names = ("images.npy", "masks.npy", "tiles.csv")
-    with staged_outputs(*(out_dir / n for n in names)) as (images_tmp, masks_tmp, csv_tmp):
+    names = ("images.npy", "masks.npy", "tiles.csv", "class_pixels.npy")
+    with staged_outputs(*(out_dir / n for n in names)) as (images_tmp, masks_tmp, csv_tmp, counts_tmp):
         images = np.lib.format.open_memmap(images_tmp, "w+", np.uint8, (len(tiles), tile_size, tile_size, channels))
         masks = np.lib.format.open_memmap(masks_tmp, "w+", np.uint8, (len(tiles), tile_size, tile_size))
+        counts = np.zeros((len(tiles), n_classes), dtype=np.int64)
         row = 0
         for image_path, label_path, planned in plans:
             image, label = scene_at_model_scale(image_path, label_path, shorter_side)
             for tile in planned:
                 images[row] = image[tile.y : tile.y + tile_size, tile.x : tile.x + tile_size]
                 masks[row] = label[tile.y : tile.y + tile_size, tile.x : tile.x + tile_size]
+                counts[row] = np.bincount(np.minimum(masks[row], n_classes).ravel(), minlength=n_classes + 1)[
+                    :n_classes
+                ]
                 row += 1
         images.flush()
         masks.flush()
         del images, masks
+        with open(counts_tmp, "wb") as handle:  # a handle: np.save would append ".npy" to the staged name
+            np.save(handle, counts)
         with open(csv_tmp, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["tile_id", "scene", "y", "x", "labeled_fraction"])

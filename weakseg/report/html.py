@@ -56,6 +56,7 @@ class ReportInputs:
     tiles: Path
     images: Path
     masks: Path
+    class_pixels: Path
     splits: Path
     weak_labels: Path
     weak_summary: Path
@@ -144,6 +145,7 @@ def _check_inputs(inputs: ReportInputs) -> None:
         inputs.tiles,
         inputs.images,
         inputs.masks,
+        inputs.class_pixels,
         inputs.splits,
         inputs.weak_labels,
         inputs.weak_summary,
@@ -242,9 +244,9 @@ def _design_context(inputs: ReportInputs, adapter, rows: list[dict]) -> dict:
     """What the split realised at each strong fraction, and the majority-class row (no training).
 
     Realised shares: strong tiles over all tiles of the split, and their labelled pixels
-    (``tiles.csv``'s labelled share x tile area) over those of all tiles; no mask is opened.
-    The majority class is the most frequent class of the strong set's labelled pixels (training
-    data only), scored on the scored set's masks.
+    (``tiles.csv``'s labelled share x tile area) over those of all tiles. The majority class is
+    the most frequent class of the strong set's labelled pixels (training data only), scored on
+    the scored set's pixels. Both from the tile stage's per-tile class counts: no mask is opened.
     """
     tiles = read_tiles(inputs.tiles)
     by_id = {t.tile_id: t for t in tiles}
@@ -263,14 +265,14 @@ def _design_context(inputs: ReportInputs, adapter, rows: list[dict]) -> dict:
                 "tiles": len(sets["strong"]) / max(len(all_ids), 1),
                 "pixels": labelled(sets["strong"]) / max(labelled(all_ids), 1e-12),
             }
-    masks = np.load(inputs.masks, mmap_mode="r")
+    class_pixels = _class_pixels(inputs, len(tiles), adapter.n_classes)
     row_of = rows_of(tiles)
     reference = sets_at_fraction(splits, results.fractions_of(rows)[0]) if results.fractions_of(rows) else None
     majority = None
     if reference is not None:
-        strong_counts = _pixel_counts(masks, sorted(row_of[t] for t in reference["strong"]), adapter.n_classes)
+        strong_counts = class_pixels[[row_of[t] for t in reference["strong"]]].sum(axis=0)
         scored_name = sorted({r["set"] for r in rows})[0]
-        scored_counts = _pixel_counts(masks, sorted(row_of[t] for t in reference[scored_name]), adapter.n_classes)
+        scored_counts = class_pixels[[row_of[t] for t in reference[scored_name]]].sum(axis=0)
         index = int(np.argmax(strong_counts))
         majority = {"class": adapter.class_names[index], **results.majority_scores(scored_counts, index)}
     return {"shares": shares, "set_sizes": set_sizes, "majority": majority}
@@ -347,6 +349,7 @@ def _dataset_context(inputs: ReportInputs, adapter) -> dict:
             f"and {inputs.masks} {len(masks)} tiles"
         )
     row_of = rows_of(tiles)
+    class_pixels = _class_pixels(inputs, len(tiles), adapter.n_classes)
     sets = read_splits(inputs.splits)
     names = [name for name in SET_NAMES if sets.get(name)]
     shares = {}
@@ -354,7 +357,7 @@ def _dataset_context(inputs: ReportInputs, adapter) -> dict:
         unknown = [t for t in sets[name] if t not in row_of]
         if unknown:
             raise WeaksegError(f"{inputs.splits}: set {name} has tile ids not in {inputs.tiles}, e.g. {unknown[0]}")
-        counts = _pixel_counts(masks, sorted(row_of[t] for t in sets[name]), adapter.n_classes)
+        counts = class_pixels[sorted(row_of[t] for t in sets[name])].sum(axis=0)
         shares[name] = counts / counts.sum() if counts.sum() else np.full(adapter.n_classes, np.nan)
     splits = json.loads(Path(inputs.splits).read_text())
     scenes = {t.scene for t in tiles}
@@ -390,13 +393,19 @@ def _dataset_context(inputs: ReportInputs, adapter) -> dict:
     return {"facts": facts, "sets": names, "table": table, "chart": chart}
 
 
-def _pixel_counts(masks: np.ndarray, rows: list[int], n_classes: int, chunk: int = 256) -> np.ndarray:
-    """(K,) int64 labelled-pixel count per class over ``masks[rows]``; 255 (ignore) not counted."""
-    counts = np.zeros(n_classes + 1, dtype=np.int64)
-    for start in range(0, len(rows), chunk):
-        block = np.asarray(masks[rows[start : start + chunk]])
-        counts += np.bincount(np.minimum(block, n_classes).ravel(), minlength=n_classes + 1)
-    return counts[:n_classes]
+def _class_pixels(inputs: ReportInputs, n_tiles: int, n_classes: int) -> np.ndarray:
+    """(N, K) int64 labelled pixels per tile and class, as the tile stage counted them (no mask is opened).
+
+    Raises:
+        WeaksegError: the file does not match the tiles (naming it and the fix).
+    """
+    counts = np.load(inputs.class_pixels)
+    if counts.shape != (n_tiles, n_classes):
+        raise WeaksegError(
+            f"{inputs.class_pixels}: shape {counts.shape}, expected ({n_tiles}, {n_classes}) for {inputs.tiles}; "
+            "rerun the tile stage"
+        )
+    return counts
 
 
 def _weak_label_context(inputs: ReportInputs) -> dict:

@@ -28,7 +28,7 @@ def run(params: ReportParams, input, output, threads: int) -> None:
 
     from weakseg.report.html import ReportInputs, build_report
 
-    single = ("summary", "tiles", "images", "masks", "splits", "weak_labels", "weak_summary", "preview")
+    single = ("summary", "tiles", "images", "masks", "class_pixels", "splits", "weak_labels", "weak_summary", "preview")
     inputs = ReportInputs(
         config=params.config,
         dataset=params.dataset,

@@ -16,16 +16,25 @@ class TileParams:
     stride: int
     min_labeled_fraction: float
     shorter_side: int | None
+    n_classes: int
 
     @classmethod
     def from_config(cls, config: dict, wildcards) -> TileParams:
-        """From the ``tiling`` section."""
+        """From the ``tiling`` section, and the dataset's number of classes (for the per-tile class counts)."""
+        from weakseg.datasets import get_dataset
+
         tiling = config["tiling"]
-        return cls(tiling["tile_size"], tiling["stride"], tiling["min_labeled_fraction"], tiling["shorter_side"])
+        return cls(
+            tiling["tile_size"],
+            tiling["stride"],
+            tiling["min_labeled_fraction"],
+            tiling["shorter_side"],
+            get_dataset(config["dataset"]["name"]).n_classes,
+        )
 
 
 def run(params: TileParams, input, output, threads: int) -> None:
-    """Tile ``input.images``/``input.labels`` into ``output.{images, masks, tiles}`` (one folder)."""
+    """Tile ``input.images``/``input.labels`` into ``output.{images, masks, tiles, class_pixels}`` (one folder)."""
     from weakseg.data.prepare import scene_files
     from weakseg.data.tiling import write_tiles
 
@@ -37,6 +46,7 @@ def run(params: TileParams, input, output, threads: int) -> None:
         params.min_labeled_fraction,
         Path(output.tiles).parent,
         params.shorter_side,
+        n_classes=params.n_classes,
     )
 
 
