@@ -210,7 +210,13 @@ def run_tile(folder, labels: dict, tile_size: int):
     out = folder / "tiles"
     result = run_stage(
         "tile",
-        {"tile_size": tile_size, "stride": tile_size, "min_labeled_fraction": 0.5, "shorter_side": None},
+        {
+            "tile_size": tile_size,
+            "stride": tile_size,
+            "min_labeled_fraction": 0.5,
+            "shorter_side": None,
+            "n_classes": 6,
+        },
         {
             "images": [folder / "prepared" / s / "image.npy" for s in labels],
             "labels": [folder / "prepared" / s / "label.npy" for s in labels],

@@ -30,10 +30,10 @@ def config_with(**experiment) -> dict:
     return config
 
 
-def test_default_config_plans_every_variant_times_three_seeds_with_label_proportions():
+def test_default_config_plans_every_variant_times_every_seed_with_label_proportions():
     runs = planned_runs(CONFIG)
-    variants = CONFIG["experiment"]["variants"]
-    assert len(runs) == 3 * len(variants)
+    variants, seeds = CONFIG["experiment"]["variants"], CONFIG["experiment"]["seeds"]
+    assert len(runs) == len(seeds) * len(variants)
     assert {r.variant for r in runs} == set(variants)
     assert {r.fraction for r in runs if r.variant == "full"} == {"all"}
     assert {r.fraction for r in runs if r.variant != "full"} == {"0.1"}
@@ -44,7 +44,7 @@ def test_default_config_plans_every_variant_times_three_seeds_with_label_proport
 def test_strong_fractions_multiply_every_variant_but_full():
     runs = planned_runs(config_with(strong_fractions=[0.05, 0.1, 0.2]))
     per_fraction = len(CONFIG["experiment"]["variants"]) - 1
-    assert len(runs) == 3 * (3 * per_fraction + 1)
+    assert len(runs) == len(CONFIG["experiment"]["seeds"]) * (3 * per_fraction + 1)
 
 
 ALL_VARIANTS = list(VARIANTS)
@@ -76,20 +76,22 @@ def test_adding_a_kind_plans_only_its_runs():
 
 
 def test_a_kind_option_reruns_only_the_runs_of_that_kind():
-    config = config_with(weak_kinds=["proportions", "presence"])
+    config = config_with(weak_kinds=["proportions", "presence"], variants=ALL_VARIANTS)
     edited = copy.deepcopy(config)
     edited["weak_labels"]["presence"]["r"] = 9.0
     changed = {
         (r.variant, r.weak_kind) for r in planned_runs(config) if run_settings(config, r) != run_settings(edited, r)
     }
-    assert changed == {("weak_only", "presence"), ("joint", "presence")}  # the others rerun through weak_only
+    # The runs that train on presence tags; the fine-tuned ones rerun through the model they start from.
+    assert changed == {("weak_only", "presence"), ("shuffled_weak_only", "presence"), ("joint", "presence")}
 
 
 def test_a_grid_adds_one_run_per_point_and_seed_of_the_grid_variants():
     grid = {"training.lr": [0.001, 0.002, 0.005], "training.batch_size": [8, 16]}
     runs = planned_runs(config_with(grid=grid))
     points = [r for r in runs if r.point != "default"]
-    assert len(runs) == 3 * len(CONFIG["experiment"]["variants"]) + 3 * 6 and len(points) == 18
+    seeds = len(CONFIG["experiment"]["seeds"])
+    assert len(runs) == seeds * len(CONFIG["experiment"]["variants"]) + seeds * 6 and len(points) == seeds * 6
     assert {r.variant for r in points} == {"strong_only"}
     settings = run_settings(config_with(grid=grid), points[0])
     assert (settings["training"]["lr"], settings["training"]["batch_size"]) == (0.001, 8)

@@ -34,7 +34,8 @@ def test_slurm_profile_plans_the_default_experiment(tmp_path):
     assert "Using profiles profiles/slurm" in result.stderr
     output = result.stdout + result.stderr
     blocks = _job_blocks(output)
-    assert len(blocks["train"]) == 15 and len(blocks["evaluate"]) == 15
+    # 4 seeds x (strong_only, weak_only, weak_finetuned, full); weak_only is trained, not scored.
+    assert len(blocks["train"]) == 16 and len(blocks["evaluate"]) == 12
     for block in blocks["train"]:
         resources = _resources(block)
         assert resources["gpu"] == "1" and resources["cpus_per_gpu"] == "8" and resources["mem_mb"] == "32000"

@@ -14,7 +14,14 @@ from weakseg.ops.stages import STAGE_MODULES, get_stage
 
 CONFIG = schema_defaults(yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text()))
 WILDCARDS = SimpleNamespace(
-    dataset="synthetic", scene="scene000", split_seed="0", variant="joint", fraction="0.1", seed="1", point="default"
+    dataset="synthetic",
+    scene="scene000",
+    split_seed="0",
+    variant="joint",
+    weak_kind="presence",
+    fraction="0.1",
+    seed="1",
+    point="default",
 )
 
 
@@ -40,6 +47,21 @@ def test_a_call_is_the_config_values_the_stage_reads_only():
         if get_stage(name).call_json(edited, WILDCARDS) == get_stage(name).call_json(CONFIG, WILDCARDS)
     }
     assert set(STAGE_MODULES) - unchanged == {"train", "report"}  # joint reads training.lr; the report shows it
+    edited = json.loads(json.dumps(CONFIG))
+    edited["weak_labels"]["presence"]["r"] = 9.0  # a training option of the job's kind: its runs, not its labels
+    changed = {
+        n
+        for n in STAGE_MODULES
+        if get_stage(n).call_json(edited, WILDCARDS) != get_stage(n).call_json(CONFIG, WILDCARDS)
+    }
+    assert changed == {"train", "report"}
+    edited["weak_labels"]["presence"]["threshold"] = 0.3  # a label option: its labels too
+    changed = {
+        n
+        for n in STAGE_MODULES
+        if get_stage(n).call_json(edited, WILDCARDS) != get_stage(n).call_json(CONFIG, WILDCARDS)
+    }
+    assert changed == {"weak_labels", "train", "report"}
 
 
 def test_a_call_that_is_not_the_stages_is_refused_naming_the_script():
