@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import math
 import os
 import re
 import shutil
@@ -124,7 +125,8 @@ def test_report_numbers_equal_summary_csv(demo_run):
         attributes = dict(re.findall(r"""data-([a-z-]+)=['"]([^'"]+)['"]""", match.group(1)))
         if attributes.get("stat") in ("mean", "diff") and "point" not in attributes and "metric" in attributes:
             key = (attributes["variant"], attributes.get("fraction"), attributes["metric"], attributes["stat"])
-            cells[key] = float(html.unescape(match.group(2)).rstrip(" †"))
+            text = html.unescape(match.group(2)).rstrip(" †")
+            cells[key] = math.nan if text == "n/a" else float(text)
     rows = read_summary_csv(demo_run)
     checked = 0
     for variant in VARIANT_NAMES:
