@@ -272,7 +272,7 @@ def _kind_options(kind: str) -> dict:
     return schema_defaults(schema)["weak_labels"][kind]
 
 
-def _train_variant(folder, variant: str, fraction: str = "0.25", kind: str = "proportions"):
+def _train_variant(folder, variant: str, fraction: str = "0.25", kind: str = "proportions", epochs: int = 2):
     from weakseg.learn.tile_data import load_training_data
     from weakseg.weak import get_weak_kind
 
@@ -288,18 +288,19 @@ def _train_variant(folder, variant: str, fraction: str = "0.25", kind: str = "pr
         seed=0,
         weak_kind=get_weak_kind(kind),
     )
-    settings = _settings(2, "last", VARIANTS[variant].mode)
+    settings = _settings(epochs, "last", VARIANTS[variant].mode)
     settings["training"].update(weak_kind=kind, weak_options=_kind_options(kind))
     history = train(data, settings, folder / variant)
     return history, torch.load(folder / variant / "model.pt", weights_only=False)["state_dict"]
 
 
+#: Every kind in each mode that reads weak labels (weak, joint), and the shuffled control once.
 KINDS_AND_VARIANTS = [
     (kind, variant)
     for kind in ("proportions", "noisy_proportions", "presence", "size_bounds", "points", "unlabelled")
-    for variant in ("weak_only", "shuffled_weak_only", "joint")
+    for variant in ("weak_only", "joint")
     if kind != "unlabelled" or variant == "joint"
-]
+] + [("proportions", "shuffled_weak_only")]
 
 
 @pytest.mark.parametrize("kind, variant", KINDS_AND_VARIANTS)
@@ -322,7 +323,7 @@ def test_training_on_weak_labels_never_reads_the_masks_of_weak_tiles(tmp_path, k
         np.save(folder / "images.npy", images)
         np.save(folder / "masks.npy", masks)
         _split_folder(folder, scrambled, kind, copies)
-        runs.append(_train_variant(folder, variant, kind=kind))
+        runs.append(_train_variant(folder, variant, kind=kind, epochs=1))
     (history_a, weights_a), (history_b, weights_b) = runs
     assert [r["train_loss"] for r in history_a] == [r["train_loss"] for r in history_b]
     assert all(np.isfinite(r["train_loss"]) for r in history_a)

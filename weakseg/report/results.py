@@ -123,7 +123,8 @@ def differences(rows: list[dict], column: str = "miou", effect: float = 0.02) ->
     """Paired differences of every arm to ``strong_only`` at the same fraction (``full``: at every fraction).
 
     The arms compared with the baseline at one fraction are one family: their p-values are
-    Holm-corrected together (:func:`weakseg.report.statistics.holm`).
+    Holm-corrected together (:func:`weakseg.report.statistics.holm`); ``full`` against the
+    baseline (is there a gap to close at all?) is a family of its own.
 
     Args:
         effect: the difference (in ``column``'s units) whose required seeds are reported.
@@ -160,10 +161,15 @@ def differences(rows: list[dict], column: str = "miou", effect: float = 0.02) ->
                     "gap_closed": None if arm == UPPER_BOUND else _gap_ratio(scores, baseline, upper_scores),
                 }
             )
-        adjusted = holm([row["difference"].p_value for row in family])
-        family_text = f"{len(family)} arm(s) vs {BASELINE} at {fraction}"
-        for row, p in zip(family, adjusted, strict=True):
-            row.update(p_holm=p, family=family_text, verdict=verdict(row["difference"], p))
+        # The upper bound asks whether there is a gap to close at all: a family of its own.
+        for members in (
+            [r for r in family if r["variant"] != UPPER_BOUND],
+            [r for r in family if r["variant"] == UPPER_BOUND],
+        ):
+            adjusted = holm([row["difference"].p_value for row in members])
+            family_text = f"{len(members)} arm(s) vs {BASELINE} at {fraction}"
+            for row, p in zip(members, adjusted, strict=True):
+                row.update(p_holm=p, family=family_text, verdict=verdict(row["difference"], p))
         table.extend(family)
     return table
 
