@@ -399,3 +399,14 @@ def test_command_line(tmp_path):
     result = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 1 and str(inputs.histories[0]) in result.stderr
     assert VARIANTS  # the table the summary's variants come from
+
+
+def test_a_first_kind_without_a_label_gets_a_note_instead_of_a_chart(tmp_path):
+    inputs = _fake_results(tmp_path)
+    ids = [row.split(",")[0] for row in inputs.tiles.read_text().splitlines()[1:]]
+    _write_csv(inputs.weak_labels, ["tile_id", "set"], [[t, ""] for t in ids])
+    _write_csv(inputs.weak_summary, ["set", "class", "n_tiles", "mean", "std", "min", "max", "present"], [])
+    config = {**CONFIG, "experiment": {**CONFIG["experiment"], "weak_kinds": ["unlabelled"]}}
+    build_report(dataclasses.replace(inputs, config=config), tmp_path / "report.html")
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "The unlabelled (pseudo-labels) kind gives weak tiles no label" in page

@@ -414,7 +414,7 @@ def _weak_label_context(inputs: ReportInputs) -> dict:
     _, sets, labels, columns = read_weak_labels(inputs.weak_labels)
     weak = labels[np.array(sets, dtype=str) == "weak"]
     chart = None
-    if len(weak):
+    if len(weak) and columns:  # a kind without a label (unlabelled) has nothing to draw
         chart = figures.box_plot(
             [weak[:, k] for k in range(len(columns))],
             columns,
