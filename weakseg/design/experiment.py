@@ -1,7 +1,8 @@
 """The experiment design: the table of variants, and the runs a configuration asks for.
 
-A *run* is one training job: a variant, a strong fraction (the share of all tiles with pixel
-labels), a seed and a grid point. The Snakemake rules take these as wildcards; this module
+A *run* is one training job: a variant, the kind of weak label it uses (``none`` for runs
+without weak labels), a strong fraction (the share of all tiles with pixel labels), a seed and
+a grid point. The Snakemake rules take these as wildcards; this module
 is the one place that says which runs exist and what each one trains on. It imports neither
 torch nor numpy, so the workflow can plan without them.
 """

@@ -5,8 +5,8 @@ A class is *present* when its share of the tile's labelled pixels is at least ``
 logits over the tile with log-sum-exp pooling, ``(1/r) log(mean_hw exp(r x))`` (Pinheiro &
 Collobert, CVPR 2015: between mean pooling, r -> 0, and max pooling, r -> inf), and applies a
 multi-label binary cross-entropy to the pooled logits, as in image-level weakly supervised
-segmentation (e.g. the presence-label Vaihingen study of the issue: OA 79.6% strong-only,
-80.5% with weak tags, 85.8% full).
+segmentation (a Vaihingen study with presence labels reports OA 79.6% strong-only, 80.5% with
+weak tags added, 85.8% with full labels).
 """
 
 from __future__ import annotations
