@@ -351,6 +351,9 @@ def test_valid_config_dry_run_passes(workflow):
             {"experiment": {"grid": {"training.batch_size": [1, 8]}}},
             ["experiment.grid.training.batch_size", "minimum of 2"],
         ),
+        ({"pretraining": {"loss": "kl"}}, ["config pretraining.loss", "moved to weak_labels.<kind>.loss"]),
+        ({"experiment": {"weak_kinds": ["tags"]}}, ["weak_kinds", "tags"]),
+        ({"weak_labels": {"presence": {"threshold": 0}}}, ["weak_labels", "presence", "threshold"]),
     ],
     ids=[
         "wrong-type",
@@ -374,6 +377,9 @@ def test_valid_config_dry_run_passes(workflow):
         "inf-lr",
         "inf-in-grid",
         "grid-batch-of-one",
+        "moved-key",
+        "unknown-weak-kind",
+        "bad-kind-option",
     ],
 )
 def test_bad_config_fails_before_any_job_naming_the_key(workflow, config, fragments, request):

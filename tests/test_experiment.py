@@ -1,6 +1,7 @@
 """The experiment design: which runs a configuration asks for, what each depends on, nested splits."""
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,28 @@ def test_a_split_far_from_the_nominal_strong_share_is_warned_about():
     assert "realised 1.3% strong tiles for a nominal 10%" in strong_share_warning(splits, 0.1)
     splits["sets"]["strong"] = ["t"] * 95
     assert strong_share_warning(splits, 0.1) is None
+
+
+@pytest.mark.parametrize(
+    "section, key, where",
+    [("pretraining", "loss", "weak_labels.<kind>.loss"), ("experiment", "weak_kind", "experiment.weak_kinds")],
+)
+def test_a_key_of_an_earlier_config_names_where_it_moved(section, key, where):
+    from weakseg.ops.config import check_moved_keys
+
+    config = copy.deepcopy(CONFIG)
+    config[section][key] = "proportions"
+    with pytest.raises(WeaksegError, match=f"config {section}.{key}: this key moved to {re.escape(where)}"):
+        check_moved_keys(config)
+    check_moved_keys(CONFIG)
+
+
+def test_point_labels_refuse_offline_copies_that_would_misplace_them():
+    from weakseg.ops.config import check_weak_kinds
+
+    config = config_with(weak_kinds=["proportions", "points"])
+    config["augment"]["offline_copies"] = 2
+    with pytest.raises(WeaksegError, match="augment.offline_copies.*points.*tied to pixels"):
+        check_weak_kinds(config)
+    config["experiment"]["weak_kinds"] = ["proportions", "presence"]
+    check_weak_kinds(config)
