@@ -18,7 +18,7 @@ import numpy as np
 from weakseg.design.experiment import check_tile_grid
 from weakseg.formats.tiles import Tile, tile_id
 from weakseg.io.errors import WeaksegError
-from weakseg.io.labels import IGNORE_INDEX
+from weakseg.io.labels import IGNORE_INDEX, class_pixel_counts
 from weakseg.io.outputs import staged_outputs
 from weakseg.io.scaling import scene_at_model_scale
 
@@ -129,19 +129,16 @@ def write_tiles(
     with staged_outputs(*(out_dir / n for n in names)) as (images_tmp, masks_tmp, csv_tmp, counts_tmp):
         images = np.lib.format.open_memmap(images_tmp, "w+", np.uint8, (len(tiles), tile_size, tile_size, channels))
         masks = np.lib.format.open_memmap(masks_tmp, "w+", np.uint8, (len(tiles), tile_size, tile_size))
-        counts = np.zeros((len(tiles), n_classes), dtype=np.int64)
         row = 0
         for image_path, label_path, planned in plans:
             image, label = scene_at_model_scale(image_path, label_path, shorter_side)
             for tile in planned:
                 images[row] = image[tile.y : tile.y + tile_size, tile.x : tile.x + tile_size]
                 masks[row] = label[tile.y : tile.y + tile_size, tile.x : tile.x + tile_size]
-                counts[row] = np.bincount(np.minimum(masks[row], n_classes).ravel(), minlength=n_classes + 1)[
-                    :n_classes
-                ]
                 row += 1
         images.flush()
         masks.flush()
+        counts = class_pixel_counts(masks, n_classes)
         del images, masks
         with open(counts_tmp, "wb") as handle:  # a handle: np.save would append ".npy" to the staged name
             np.save(handle, counts)

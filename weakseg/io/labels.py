@@ -113,3 +113,27 @@ def colorize(index: np.ndarray, palette: np.ndarray) -> np.ndarray:
     table[: len(palette)] = palette
     table[len(palette) :] = 0
     return table[np.clip(index, 0, 255).astype(np.uint8)]
+
+
+def class_pixel_counts(masks: np.ndarray, n_classes: int, chunk: int = 256) -> np.ndarray:
+    """Labelled pixels of each class in each mask.
+
+    Args:
+        masks: (N, H, W) uint8 class indices (may be a memory map); 255 (ignore) and other
+            values >= ``n_classes`` are not counted.
+        n_classes: K.
+        chunk: masks read at a time, to bound memory on memory-mapped input.
+
+    Returns:
+        (N, K) int64 pixel counts.
+    """
+    counts = np.zeros((len(masks), n_classes), dtype=np.int64)
+    for start in range(0, len(masks), chunk):
+        block = np.asarray(masks[start : start + chunk])
+        block = block.reshape(len(block), -1)
+        # One bincount over (mask, class) pairs; ignore and out-of-range values land in bin K.
+        values = np.where(block < n_classes, block, n_classes).astype(np.int64)
+        offsets = (np.arange(len(block)) * (n_classes + 1))[:, None]
+        binned = np.bincount((values + offsets).ravel(), minlength=len(block) * (n_classes + 1))
+        counts[start : start + len(block)] = binned.reshape(len(block), n_classes + 1)[:, :n_classes]
+    return counts

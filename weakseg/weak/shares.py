@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from weakseg.io.labels import class_pixel_counts
+
 #: The losses between predicted and true label proportions (see :func:`weakseg.weak.proportions.proportion_loss`).
 PROPORTION_LOSSES = ("cross_entropy", "kl", "l1")
 
@@ -24,15 +26,6 @@ def label_proportions(masks: np.ndarray, n_classes: int, chunk: int = 256) -> np
         (N, K) float64 proportions; each row sums to 1 (a mask with no labelled pixel gives a
         row of zeros).
     """
-    proportions = np.zeros((len(masks), n_classes), dtype=np.float64)
-    for start in range(0, len(masks), chunk):
-        block = np.asarray(masks[start : start + chunk])
-        block = block.reshape(len(block), -1)
-        # One bincount over (mask, class) pairs; ignore and out-of-range values land in bin K.
-        values = np.where(block < n_classes, block, n_classes).astype(np.int64)
-        offsets = (np.arange(len(block)) * (n_classes + 1))[:, None]
-        counts = np.bincount((values + offsets).ravel(), minlength=len(block) * (n_classes + 1))
-        counts = counts.reshape(len(block), n_classes + 1)[:, :n_classes].astype(np.float64)
-        totals = counts.sum(axis=1, keepdims=True)
-        proportions[start : start + len(block)] = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-    return proportions
+    counts = class_pixel_counts(masks, n_classes, chunk).astype(np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
