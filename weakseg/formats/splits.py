@@ -52,3 +52,22 @@ def sets_at_fraction(splits: dict, fraction: float | str | None) -> dict[str, li
                 "or more tiles"
             )
     return {"strong": strong, "weak": weak, **base}
+
+
+def split_tile_ids(splits: dict) -> list[str]:
+    """The tiles the split's fractions are shares of: the pool and the held-out sets of ``splits.json``.
+
+    An official test set is left out (it is not split). Tiles dropped for overlap are counted in
+    ``n_tiles`` but listed in no set.
+    """
+    held_out = [name for name in HELD_OUT if name != "test" or "n_official_test" not in splits]
+    return [*splits["pool"], *(t for name in held_out for t in splits["sets"].get(name, []))]
+
+
+def strong_share(splits: dict, strong: list[str]) -> float:
+    """The realised share of strong tiles: ``len(strong) / n_tiles``, the denominator of the nominal fraction.
+
+    ``n_tiles`` is the number of tiles the split divided (see :func:`sets_at_fraction`), so this
+    is directly comparable with ``split.fractions.strong`` and ``experiment.strong_fractions``.
+    """
+    return len(strong) / max(splits["n_tiles"], 1)

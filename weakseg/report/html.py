@@ -21,7 +21,7 @@ import numpy as np
 from weakseg.data.band_statistics import resolve_normalization
 from weakseg.datasets import get_dataset
 from weakseg.design.experiment import ALL_TILES, BASELINE, SET_NAMES, UPPER_BOUND, VARIANTS, Run
-from weakseg.formats.splits import read_splits, sets_at_fraction
+from weakseg.formats.splits import read_splits, sets_at_fraction, split_tile_ids, strong_share
 from weakseg.formats.stats import read_statistics
 from weakseg.formats.summary import read_summary
 from weakseg.formats.tiles import read_tiles, rows_of
@@ -97,7 +97,9 @@ def render_report(inputs: ReportInputs) -> str:
     adapter = get_dataset(inputs.dataset)
     runs = [_main_run(path) for path in inputs.main_runs]
     effect = float(inputs.config["experiment"]["effect_of_interest"])
-    design = _design_context(inputs, adapter, rows)
+    tiles = read_tiles(inputs.tiles)
+    class_pixels = _class_pixels(inputs, len(tiles), adapter.n_classes)
+    design = _design_context(inputs, adapter, rows, tiles, class_pixels)
     context = {
         "question": QUESTION,
         "answer": results.answer(rows, design["shares"], effect, _kind_titles(rows)),
@@ -111,7 +113,7 @@ def render_report(inputs: ReportInputs) -> str:
         "cost": _cost_context(rows, design["set_sizes"], inputs.config["annotation"]),
         "grid": _grid_context(rows),
         "provenance": provenance(inputs.config, inputs.benchmarks),
-        "dataset": _dataset_context(inputs, adapter),
+        "dataset": _dataset_context(inputs, adapter, tiles, class_pixels),
         "weak_labels": _weak_label_context(inputs),
         "preview": figures.png_uri(inputs.preview),
         "curves": _curves_context(inputs, runs),
@@ -240,19 +242,19 @@ def _kind_titles(rows: list[dict]) -> dict[str, str]:
     return {kind: get_weak_kind(kind).title for kind in results.kinds_of_rows(rows)}
 
 
-def _design_context(inputs: ReportInputs, adapter, rows: list[dict]) -> dict:
+def _design_context(inputs: ReportInputs, adapter, rows: list[dict], tiles: list, class_pixels: np.ndarray) -> dict:
     """What the split realised at each strong fraction, and the majority-class row (no training).
 
-    Realised shares: strong tiles over all tiles of the split, and their labelled pixels
-    (``tiles.csv``'s labelled share x tile area) over those of all tiles. The majority class is
-    the most frequent class of the strong set's labelled pixels (training data only), scored on
-    the scored set's pixels. Both from the tile stage's per-tile class counts: no mask is opened.
+    Realised shares: strong tiles over the tiles the split divided (:func:`strong_share`, the
+    denominator of the nominal fraction), and their labelled pixels over those of the split's
+    tiles (:func:`split_tile_ids`). The majority class is the most frequent class of the strong
+    set's labelled pixels (training data only), scored on the scored set's pixels. Both from the
+    tile stage's per-tile class counts (``class_pixels``, (N, K)): no mask is opened.
     """
-    tiles = read_tiles(inputs.tiles)
-    by_id = {t.tile_id: t for t in tiles}
+    row_of = rows_of(tiles)
     splits = json.loads(Path(inputs.splits).read_text())
-    all_ids = [t for ids in read_splits(inputs.splits).values() for t in ids]
-    labelled = lambda ids: sum(by_id[t].labeled_fraction for t in ids if t in by_id)  # noqa: E731
+    labelled = lambda ids: class_pixels[[row_of[t] for t in ids]].sum()  # noqa: E731
+    split_pixels = max(labelled(split_tile_ids(splits)), 1)
     shares, set_sizes = {}, {}
     for fraction in [*results.fractions_of(rows), ALL_TILES]:
         try:
@@ -262,11 +264,9 @@ def _design_context(inputs: ReportInputs, adapter, rows: list[dict]) -> dict:
         set_sizes[fraction] = {name: len(ids) for name, ids in sets.items()}
         if fraction != ALL_TILES:
             shares[fraction] = {
-                "tiles": len(sets["strong"]) / max(len(all_ids), 1),
-                "pixels": labelled(sets["strong"]) / max(labelled(all_ids), 1e-12),
+                "tiles": strong_share(splits, sets["strong"]),
+                "pixels": labelled(sets["strong"]) / split_pixels,
             }
-    class_pixels = _class_pixels(inputs, len(tiles), adapter.n_classes)
-    row_of = rows_of(tiles)
     reference = sets_at_fraction(splits, results.fractions_of(rows)[0]) if results.fractions_of(rows) else None
     majority = None
     if reference is not None:
@@ -340,8 +340,7 @@ def _grid_context(rows: list[dict]) -> dict:
 # ---------------------------------------------------------------- provenance and data
 
 
-def _dataset_context(inputs: ReportInputs, adapter) -> dict:
-    tiles = read_tiles(inputs.tiles)
+def _dataset_context(inputs: ReportInputs, adapter, tiles: list, class_pixels: np.ndarray) -> dict:
     masks, images = np.load(inputs.masks, mmap_mode="r"), np.load(inputs.images, mmap_mode="r")
     if len(masks) != len(tiles) or len(images) != len(tiles):
         raise WeaksegError(
@@ -349,7 +348,6 @@ def _dataset_context(inputs: ReportInputs, adapter) -> dict:
             f"and {inputs.masks} {len(masks)} tiles"
         )
     row_of = rows_of(tiles)
-    class_pixels = _class_pixels(inputs, len(tiles), adapter.n_classes)
     sets = read_splits(inputs.splits)
     names = [name for name in SET_NAMES if sets.get(name)]
     shares = {}

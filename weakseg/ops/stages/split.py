@@ -80,7 +80,9 @@ def strong_share_warning(splits: dict, nominal: float) -> str | None:
     Grouped splits (scenes, blocks, cities) move whole groups, so few large groups can realise
     a share far from the one asked for (one study realised 1.3% for a nominal 10%).
     """
-    realised = len(splits["sets"]["strong"]) / max(splits["n_tiles"], 1)
+    from weakseg.formats.splits import strong_share
+
+    realised = strong_share(splits, splits["sets"]["strong"])
     if abs(realised - nominal) <= SHARE_TOLERANCE * nominal:
         return None
     return (
