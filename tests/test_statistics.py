@@ -142,3 +142,20 @@ def test_a_difference_that_does_not_survive_holm_is_no_difference_and_the_senten
     assert "Holm-adjusted over the 2 kinds compared: p = 0.06" in sentence
     alone = answer_sentence(difference, "weak_finetuned[presence]", "strong_only", what="presence tags")
     assert alone.startswith("Pretraining on presence tags helped") and "Holm" not in alone
+
+
+def test_a_no_difference_answer_says_what_the_seeds_could_have_detected():
+    from weakseg.report.statistics import Power, minimum_detectable_effect, seeds_needed
+
+    difference = paired_difference({0: 0.40, 1: 0.20, 2: 0.31}, {0: 0.30, 1: 0.31, 2: 0.30})
+    sd = float(np.std([0.10, -0.11, 0.01], ddof=1))
+    assert difference.sd == pytest.approx(sd)
+    power = Power.of(difference, 0.02)
+    assert power.mde == pytest.approx(minimum_detectable_effect(sd, 3)) and power.seeds == seeds_needed(0.02, sd)
+    sentence = answer_sentence(difference, "weak_finetuned", "strong_only", power=power)
+    assert sentence.endswith(
+        f"the interval includes 0. With this spread the study detects (80% power) only differences of at least "
+        f"{power.mde:.3f} mIoU; detecting +0.020 would take {power.seeds} seeds."
+    )
+    helped = paired_difference({0: 0.40, 1: 0.42, 2: 0.41}, {0: 0.30, 1: 0.31, 2: 0.30})
+    assert "detects (80% power)" not in answer_sentence(helped, "a", "b", power=Power.of(helped, 0.02))

@@ -29,13 +29,12 @@ from weakseg.design.experiment import (
 from weakseg.formats.summary import IOU_PREFIX, SCORE_COLUMNS
 from weakseg.report.statistics import (
     Interval,
+    Power,
     answer_sentence,
     fieller_interval,
     holm,
     mean_interval,
-    minimum_detectable_effect,
     paired_difference,
-    seeds_needed,
     verdict,
 )
 
@@ -149,15 +148,15 @@ def differences(rows: list[dict], column: str = "miou", effect: float = 0.02) ->
             if arm == BASELINE or not scores:
                 continue
             difference = paired_difference(scores, baseline)
-            sd = _difference_sd(scores, baseline)
+            power = Power.of(difference, effect)
             family.append(
                 {
                     "variant": arm,
                     "fraction": fraction,
                     "difference": difference,
                     "verdict": verdict(difference),
-                    "mde": minimum_detectable_effect(sd, difference.interval.n),
-                    "seeds_for_effect": seeds_needed(effect, sd),
+                    "mde": power.mde,
+                    "seeds_for_effect": power.seeds,
                     "gap_closed": None if arm == UPPER_BOUND else _gap_ratio(scores, baseline, upper_scores),
                 }
             )
@@ -172,13 +171,6 @@ def differences(rows: list[dict], column: str = "miou", effect: float = 0.02) ->
                 row.update(p_holm=p, family=family_text, verdict=verdict(row["difference"], p))
         table.extend(family)
     return table
-
-
-def _difference_sd(scores: dict[int, float], baseline: dict[int, float]) -> float:
-    seeds = sorted(set(scores) & set(baseline))
-    if len(seeds) < 2:
-        return math.nan
-    return float(np.std([scores[s] - baseline[s] for s in seeds], ddof=1))
 
 
 def _gap_ratio(scores: dict[int, float], baseline: dict[int, float], upper: dict[int, float]):
@@ -213,21 +205,14 @@ def answer(
         family = [(kind, scores) for kind, scores in family if scores and baseline]
         differences_ = [paired_difference(scores, baseline) for _, scores in family]
         adjusted = holm([d.p_value for d in differences_])
-        for (kind, scores), difference, p_holm in zip(family, differences_, adjusted, strict=True):
+        for (kind, _), difference, p_holm in zip(family, differences_, adjusted, strict=True):
             context = f"with {_share_text(fraction, (shares or {}).get(fraction))}"
             what = "weak labels" if kind == NO_WEAK else (titles or {}).get(kind, kind)
             arm = arm_name(PRETRAINED, kind)
-            sentence = answer_sentence(difference, arm, BASELINE, "mIoU", context, what, p_holm, len(family))
-            if verdict(difference, p_holm if len(family) > 1 else math.nan) == "no difference":
-                sd = _difference_sd(scores, baseline)
-                needed = seeds_needed(effect, sd)
-                sentence += (
-                    f" With this spread the study detects (80% power) only differences of at least "
-                    f"{minimum_detectable_effect(sd, difference.interval.n):.3f} mIoU; "
-                    f"detecting {effect:+.3f} would take "
-                    f"{needed if needed is not None else 'an unknown number of'} seeds."
-                )
-            sentences.append(sentence)
+            power = Power.of(difference, effect)
+            sentences.append(
+                answer_sentence(difference, arm, BASELINE, "mIoU", context, what, p_holm, len(family), power)
+            )
     if not sentences:
         sentences.append(f"The question cannot be answered: it needs runs of both {PRETRAINED} and {BASELINE}.")
     return sentences

@@ -44,11 +44,43 @@ class Interval:
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """``variant - baseline`` over seeds present in both: the interval of the mean difference and a paired t-test."""
+    """``variant - baseline`` over seeds present in both: the interval of the mean difference and a paired t-test.
+
+    ``sd`` is the standard deviation (ddof 1) of the per-seed differences (NaN for fewer than two),
+    the spread the minimum detectable effect is computed from.
+    """
 
     interval: Interval
     p_value: float
     seeds: tuple[int, ...]
+    sd: float = math.nan
+
+
+@dataclass(frozen=True)
+class Power:
+    """What the paired t-test of a study's seeds could detect.
+
+    ``mde``: the minimum detectable effect at 80% power; ``seeds``: how many seeds would detect
+    ``effect`` (None: unknown); both in the metric's units.
+    """
+
+    mde: float
+    effect: float
+    seeds: int | None
+
+    @classmethod
+    def of(cls, difference: PairedDifference, effect: float) -> Power:
+        """The power of the paired t-test behind ``difference`` (its seeds and spread) for ``effect``."""
+        sd = difference.sd
+        return cls(minimum_detectable_effect(sd, difference.interval.n), effect, seeds_needed(effect, sd))
+
+    def sentence(self, metric: str = "mIoU") -> str:
+        """What a "no difference" cannot exclude, as a sentence."""
+        seeds = self.seeds if self.seeds is not None else "an unknown number of"
+        return (
+            f"With this spread the study detects (80% power) only differences of at least {self.mde:.3f} "
+            f"{metric}; detecting {self.effect:+.3f} would take {seeds} seeds."
+        )
 
 
 def mean_interval(values, confidence: float = CONFIDENCE) -> Interval:
@@ -87,7 +119,8 @@ def paired_difference(
     p_value = math.nan
     if len(seeds) >= 2 and np.ptp(a - b) > 0:
         p_value = float(stats.ttest_rel(a, b).pvalue)
-    return PairedDifference(interval, p_value, seeds)
+    sd = float(np.std(a - b, ddof=1)) if len(seeds) >= 2 else math.nan
+    return PairedDifference(interval, p_value, seeds, sd)
 
 
 def verdict(difference: PairedDifference, p_adjusted: float = math.nan) -> str:
@@ -117,6 +150,7 @@ def answer_sentence(
     what: str = "weak labels",
     p_holm: float = math.nan,
     family: int = 1,
+    power: Power | None = None,
 ) -> str:
     """The report's answer, following from the paired interval (and, in a family, its Holm p-value).
 
@@ -125,7 +159,7 @@ def answer_sentence(
     cannot tell. When the comparison is one of ``family`` > 1 (one per kind of weak label), its
     Holm-adjusted p-value ``p_holm`` is stated and must also be below 0.05 for "helped"/"hurt".
     ``context`` (e.g. "at 10% strong tiles") is inserted after the verdict; ``what`` names the
-    weak labels (e.g. "presence").
+    weak labels (e.g. "presence"). A "no difference" is followed by ``power``'s sentence, if given.
     """
     i, n = difference.interval, difference.interval.n
     where = f" {context}" if context else ""
@@ -146,9 +180,10 @@ def answer_sentence(
         return f"Pretraining on {what} helped{where}: {numbers}."
     if kind == "hurt":
         return f"Pretraining on {what} hurt{where}: {numbers}."
+    limits = f" {power.sentence(metric)}" if power is not None else ""
     if verdict(difference) != "no difference":
-        return f"No difference detectable with {n} seeds after Holm's correction{where}: {numbers}."
-    return f"No difference detectable with {n} seeds{where}: {numbers}; the interval includes 0."
+        return f"No difference detectable with {n} seeds after Holm's correction{where}: {numbers}.{limits}"
+    return f"No difference detectable with {n} seeds{where}: {numbers}; the interval includes 0.{limits}"
 
 
 def _p_text(p_value: float) -> str:
