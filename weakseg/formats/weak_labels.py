@@ -15,7 +15,7 @@ from weakseg.design.experiment import SET_NAMES
 from weakseg.io.outputs import staged_outputs
 
 #: Columns of the summary CSV.
-SUMMARY_COLUMNS = ["set", "class", "n_tiles", "mean", "std", "min", "max", "present"]
+SUMMARY_COLUMNS = ("set", "class", "n_tiles", "mean", "std", "min", "max", "present")
 
 
 def summarize(labels: np.ndarray, set_of_tile: list[str | None], columns: list[str]) -> list[dict]:

@@ -25,7 +25,7 @@ from weakseg.formats.splits import read_splits, sets_at_fraction, split_tile_ids
 from weakseg.formats.stats import read_statistics
 from weakseg.formats.summary import read_summary
 from weakseg.formats.tiles import read_tiles, rows_of
-from weakseg.formats.weak_labels import read_weak_labels
+from weakseg.formats.weak_labels import SUMMARY_COLUMNS, read_weak_labels
 from weakseg.io.errors import WeaksegError
 from weakseg.io.imageio import display_rgb
 from weakseg.io.labels import colorize
@@ -419,7 +419,7 @@ def _weak_label_context(inputs: ReportInputs) -> dict:
             f"{kind.title} (per tile)",
             f"{kind.title.capitalize()} of the {len(weak)} weak-set tiles",
         )
-    summary = _read_csv(inputs.weak_summary, ("set", "class", "n_tiles", "mean", "std", "min", "max", "present"))
+    summary = _read_csv(inputs.weak_summary, SUMMARY_COLUMNS)
     set_names = list(dict.fromkeys(r["set"] for r in summary))
     by_key = {(r["set"], r["class"]): {k: results._num(v) for k, v in r.items()} for r in summary}
     table = [(c, [by_key.get((s, c), {}) for s in set_names]) for c in dict.fromkeys(r["class"] for r in summary)]
