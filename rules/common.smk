@@ -97,7 +97,15 @@ def scenes(dataset):
 
 
 def prepared_paths(dataset, kind):
-    """The prepared ``image`` or ``label`` array of every scene the download listed."""
+    """The prepared ``image`` or ``label`` array of every scene the download listed.
+
+    ``scoring_label``: the label scored on, ``rules.prepare_scoring``'s when ``dataset.scoring_labels``
+    is set (e.g. ISPRS's eroded ground truth), else the prepared ``label``.
+    """
+    if kind == "scoring_label":
+        if config["dataset"].get("scoring_labels"):
+            return expand(rules.prepare_scoring.output.label, dataset=dataset, scene=scenes(dataset))
+        kind = "label"
     return expand(rules.prepare.output[kind], dataset=dataset, scene=scenes(dataset))
 
 

@@ -40,6 +40,27 @@ rule prepare:
         stage_shell("prepare")
 
 
+rule prepare_scoring:
+    input:
+        raw=rules.download.output.raw,
+    output:
+        label="data/{dataset}/prepared/{scene}/scoring_label.npy",
+    log:
+        "results/logs/prepare_scoring/{dataset}/{scene}.log",
+    benchmark:
+        "results/benchmarks/prepare_scoring/{dataset}/{scene}.tsv"
+    conda:
+        "../envs/data.yaml"
+    resources:
+        **job_resources("prepare"),
+        scene_slots=1,
+    params:
+        call=stage_call("prepare_scoring"),
+        files=stage_files,
+    shell:
+        stage_shell("prepare_scoring")
+
+
 rule tile:
     input:
         images=prepared("image"),

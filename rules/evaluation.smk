@@ -2,7 +2,7 @@ rule evaluate:
     input:
         unpack(evaluate_inputs),
         scene_images=scene_inputs("image", SCORES_SCENES),
-        scene_labels=scene_inputs("label", SCORES_SCENES),
+        scene_labels=scene_inputs("scoring_label", SCORES_SCENES),
     output:
         metrics="results/eval/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}/metrics.json",
         per_class=report(

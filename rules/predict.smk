@@ -2,7 +2,7 @@ rule predict:
     input:
         unpack(predict_inputs),
         scene_images=scene_inputs("image", PREDICTS_SCENES),
-        scene_labels=scene_inputs("label", PREDICTS_SCENES),
+        scene_labels=scene_inputs("scoring_label", PREDICTS_SCENES),
     output:
         predictions=directory("results/predict/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}"),
     log:

@@ -155,7 +155,7 @@ def test_real_vaihingen_sample_downloads_with_md5_overrides(tmp_path, vaihingen_
     for s in scenes:
         assert (raw / s.image).is_file() and (raw / s.label).is_file()
     with open(raw / "scenes.csv", newline="") as handle:
-        assert next(csv.reader(handle)) == ["scene", "image", "label", "frames"]
+        assert next(csv.reader(handle)) == ["scene", "image", "label", "frames", "scoring_label"]
     assert not list(raw.parent.glob(".*.partial"))
 
 

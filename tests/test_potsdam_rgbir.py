@@ -13,6 +13,7 @@ import tifffile
 import torch
 import yaml
 from conftest import ISPRS_COLORS, ONE_THREAD_JOBS, REPO, copy_workflow, run_snakemake
+from test_isprs_protocol import eroded
 
 from weakseg.datasets.synthetic_scene import generate_scene
 from weakseg.design.experiment import Run
@@ -31,15 +32,17 @@ def _tiff(array: np.ndarray, **options) -> bytes:
 
 
 def write_potsdam_archives(folder: Path, size: int = 192) -> None:
-    """``4_Ortho_RGBIR.zip`` and ``5_Labels_all.zip`` as ISPRS ships them, with synthetic scenes.
+    """``4_Ortho_RGBIR.zip``, ``5_Labels_all.zip`` and ``5_Labels_all_noBoundary.zip`` as ISPRS ships them.
 
     Images: ``4_Ortho_RGBIR/top_potsdam_<id>_RGBIR.tif``, (H, W, 4) uint8 R, G, B, IR.
-    Labels: ``top_potsdam_<id>_label.tif``, (H, W, 3) uint8 in the ISPRS colour code.
+    Labels: ``top_potsdam_<id>_label.tif``, (H, W, 3) uint8 in the ISPRS colour code; eroded
+    labels ``top_potsdam_<id>_label_noBoundary.tif``, class borders black. Synthetic scenes.
     """
     palette = np.array(ISPRS_COLORS, dtype=np.uint8)
     with (
         zipfile.ZipFile(folder / "4_Ortho_RGBIR.zip", "w") as images,
         zipfile.ZipFile(folder / "5_Labels_all.zip", "w") as labels,
+        zipfile.ZipFile(folder / "5_Labels_all_noBoundary.zip", "w") as eroded_labels,
     ):
         for seed, scene in enumerate(SCENES):
             irrg, label = generate_scene(seed, size, size)
@@ -51,6 +54,9 @@ def write_potsdam_archives(folder: Path, size: int = 192) -> None:
                 _tiff(rgbir, photometric="rgb", extrasamples=["unspecified"]),
             )
             labels.writestr(f"top_potsdam_{scene}_label.tif", _tiff(palette[label], photometric="rgb"))
+            eroded_labels.writestr(
+                f"top_potsdam_{scene}_label_noBoundary.tif", _tiff(eroded(palette[label]), photometric="rgb")
+            )
 
 
 def test_potsdam_rgbir_runs_the_whole_experiment(tmp_path):
@@ -64,10 +70,11 @@ def test_potsdam_rgbir_runs_the_whole_experiment(tmp_path):
         "dataset": {"source": {"folder": str(archives)}},
         "tiling": {"tile_size": 64, "stride": 64},
         "split": {"group_by": "tile"},
+        "model": {"encoder_weights": None},
         "training": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 4},
         "pretraining": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 4},
         "experiment": {"seeds": [0], "variants": ["strong_only", "weak_finetuned", "joint"]},
-        "evaluation": {"gallery_tiles": 2},
+        "evaluation": {"gallery_tiles": 2, "window": 128, "overlap": 0.25},
     }
     (workdir / "fixture.yaml").write_text(yaml.safe_dump(short))
     result = run_snakemake(
@@ -90,6 +97,14 @@ def test_potsdam_rgbir_runs_the_whole_experiment(tmp_path):
     run = "strong_only/weak-none/strong-0.1/seed-0/default"
     metrics = json.loads((workdir / f"results/eval/{run}/metrics.json").read_text())
     assert metrics["set"] == "test"
+    # the ISPRS protocol: trained on the complete labels, scored on the whole test tile's eroded labels
+    assert metrics["protocol"]["training_labels"] == "complete labels"
+    assert metrics["protocol"]["scoring_labels"] == "eroded labels" and metrics["mode"] == "scenes"
+    scoring = np.load(workdir / "data/potsdam/prepared/2_13/scoring_label.npy")
+    training = np.load(workdir / "data/potsdam/prepared/2_13/label.npy")
+    assert metrics["n_pixels"] == np.sum(scoring != 255) < np.sum(training != 255)
+    assert metrics["without"]["classes"] == ["clutter"] and "clutter" not in metrics["without"]["per_class"]
     log = (workdir / "results/logs/augment/seed-0.log").read_text()
     assert "4-band frames: saturation and hue" in log
-    assert (workdir / "results/report.html").stat().st_size > 10_000
+    report = (workdir / "results/report.html").read_text()
+    assert len(report) > 10_000 and "eroded labels, whole scenes, sliding window; the test set, official" in report

@@ -3,6 +3,7 @@
 import csv
 import dataclasses
 import hashlib
+import html
 import json
 import re
 import subprocess
@@ -27,9 +28,15 @@ CLASSES = get_dataset("synthetic").class_names
 TILE = 8
 SEEDS = (0, 1, 2)
 CONFIG = {
-    "dataset": {"name": "synthetic"},
+    "dataset": {"name": "synthetic", "labels": "complete", "scoring_labels": None},
     "tiling": {"tile_size": TILE, "stride": TILE},
-    "split": {"seed": 0},
+    "split": {
+        "seed": 0,
+        "fractions": {"strong": 0.1, "weak": 0.7, "val": 0.2},
+        "use_official_test": False,
+        "group_by": "block",
+    },
+    "evaluation": {"mode": "tiles"},
     "training": {"checkpoint": "last"},
     "experiment": {"weak_kinds": ["proportions"], "resample_split": False, "effect_of_interest": 0.02},
     "annotation": {"full": 240.0, "proportions": 60.0},
@@ -87,6 +94,9 @@ def summary_rows(scored_set="val", selected="last", grid=()) -> list[dict]:
             "oa": miou + 0.3,
             "dice": miou + 0.2,
             "proportion_mae": 0.1 - miou / 10,
+            "miou_without": miou + 0.05,
+            "mean_f1_without": miou + 0.15,
+            "oa_without": miou + 0.32,
             "epoch": 3,
             "selected": selected,
             "best_epoch": 2,
@@ -236,6 +246,18 @@ def test_report_is_self_contained(built):
     # 6 charts (per-class, annotation cost, curves, confusion, classes per set, weak labels) + preview
     # + 2 val tiles x (image, ground truth, one prediction per arm of seed 0); one fraction: no efficiency plot
     assert len(cells.srcs) == 7 + 2 * (2 + len(MIOU))
+
+
+def test_the_protocol_card_and_the_scores_without_clutter(built):
+    _, page, cells = built
+    card = html.unescape(re.search(r'<table class="protocol".*?</table>', page, re.S).group(0))
+    assert "synthetic: 6 classes (impervious_surfaces, building, low_vegetation, tree, car, clutter)" in card
+    assert "the dataset's labels, tiles; the val set, drawn by split.group_by: block (seeded)" in card
+    assert "also without clutter" in card
+    rows = summary_rows()
+    for metric in ("miou_without", "mean_f1_without", "oa_without"):
+        values = [r[metric] for r in rows if r["variant"] == "strong_only" and r["point"] == "default"]
+        assert float(cells.values["strong_only", "0.1", metric, "mean"]) == pytest.approx(np.mean(values), abs=5e-4)
 
 
 def test_results_table_equals_summary_means_and_intervals(built):

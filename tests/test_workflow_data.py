@@ -190,7 +190,7 @@ def test_new_synthetic_seed_reruns_everything(synthetic_run):
 
 
 def test_real_vaihingen_sample_through_the_data_stages(tmp_path, vaihingen_dir):
-    """Equivalent of configs/vaihingen.yaml, with the absolute path of the shared sample."""
+    """Equivalent of configs/vaihingen-sample.yaml, with the absolute path of the shared sample."""
     workdir = copy_workflow(tmp_path / "vaihingen")
     config = {
         "dataset": {

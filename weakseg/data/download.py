@@ -21,10 +21,11 @@ FRAME_SEPARATOR = ";"
 def download(raw_dir: str | Path, settings: dict) -> list[SceneFiles]:
     """Fetch (or generate) the scenes of ``settings['name']`` into the folder ``raw_dir``.
 
-    Writes ``raw_dir/scenes.csv`` (columns scene, image, label, frames; paths relative to
-    ``raw_dir``; frames: the earlier frames of a sequence sample, oldest first, joined by
-    ``;``). ``settings['scenes']``, when a list, keeps only those scene ids. The folder
-    appears only when everything succeeded.
+    Writes ``raw_dir/scenes.csv`` (columns scene, image, label, frames, scoring_label; paths
+    relative to ``raw_dir``; frames: the earlier frames of a sequence sample, oldest first,
+    joined by ``;``; scoring_label: the label scored on, empty when it is ``label``).
+    ``settings['scenes']``, when a list, keeps only those scene ids. The folder appears only
+    when everything succeeded.
 
     Raises:
         WeaksegError: unknown dataset, missing/corrupt/unsafe archive, a listed scene id
@@ -52,8 +53,10 @@ def download(raw_dir: str | Path, settings: dict) -> list[SceneFiles]:
             scenes = [s for s in scenes if s.scene in set(wanted)]
         with open(staged / SCENES_FILE, "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["scene", "image", "label", "frames"])
-            writer.writerows([s.scene, s.image, s.label, FRAME_SEPARATOR.join(s.frames)] for s in scenes)
+            writer.writerow(["scene", "image", "label", "frames", "scoring_label"])
+            writer.writerows(
+                [s.scene, s.image, s.label, FRAME_SEPARATOR.join(s.frames), s.scoring_label] for s in scenes
+            )
     log.info("%d scenes of %s in %s", len(scenes), adapter.name, raw_dir)
     return scenes
 
@@ -62,6 +65,12 @@ def read_scenes(raw_dir: str | Path) -> list[SceneFiles]:
     """The scenes listed in ``raw_dir/scenes.csv``, paths still relative to ``raw_dir``."""
     with open(Path(raw_dir) / SCENES_FILE, newline="") as handle:
         return [
-            SceneFiles(row["scene"], row["image"], row["label"], tuple(filter(None, row.get("frames", "").split(";"))))
+            SceneFiles(
+                row["scene"],
+                row["image"],
+                row["label"],
+                tuple(filter(None, row.get("frames", "").split(FRAME_SEPARATOR))),
+                row.get("scoring_label") or "",
+            )
             for row in csv.DictReader(handle)
         ]

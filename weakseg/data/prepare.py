@@ -60,6 +60,35 @@ def prepare_scene(
     return image, label
 
 
+def prepare_scoring_label(
+    label_path: str | Path,
+    image_shape: tuple[int, ...],
+    adapter: DatasetAdapter,
+    snap_max_distance: float | None = None,
+    size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Decode a scene's label of the scoring label set (e.g. ISPRS's eroded ground truth).
+
+    Args:
+        image_shape: the scene's raw image shape (H, W, ...) in pixels, which the label must match.
+        size: (height, width) to resize to (nearest neighbour), as :func:`prepare_scene` does.
+
+    Returns:
+        (H, W) uint8 class indices, 255 = ignore (the eroded labels' black class borders).
+
+    Raises:
+        WeaksegError: unreadable file, unknown colour, or a size other than the image's.
+    """
+    raw_label = adapter.read_label(label_path)
+    if raw_label.shape[:2] != tuple(image_shape[:2]):
+        raise WeaksegError(
+            f"scoring label {label_path} is {raw_label.shape[0]}x{raw_label.shape[1]} px but its scene's image is "
+            f"{image_shape[0]}x{image_shape[1]} px; dataset.scoring_labels must be the same scenes at the same size"
+        )
+    label, _ = adapter.label_to_index(raw_label, str(label_path), snap_max_distance)
+    return resize_label(label, tuple(size)) if size is not None else label
+
+
 def scene_files(images: list[str], labels: list[str]) -> dict[str, tuple[str, str]]:
     """Scene id -> (image, label) of ``prepared/<scene>/{image,label}.npy`` paths given in the same order.
 

@@ -16,13 +16,16 @@ class SceneFiles:
     """One scene's image and label files, paths relative to the raw data folder.
 
     ``frames`` are the frames before ``image`` of a sequence sample, oldest first (empty for
-    single images); ``image`` is the annotated, last frame.
+    single images); ``image`` is the annotated, last frame. ``scoring_label`` is the scene's
+    label of the scoring label set (``dataset.scoring_labels``, e.g. ISPRS's eroded ground
+    truth), or empty when the scene is scored on ``label``.
     """
 
     scene: str
     image: str
     label: str
     frames: tuple[str, ...] = ()
+    scoring_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class DatasetAdapter:
             ``scenes``) that :meth:`fetch_scenes` reads: the download's parameters.
         has_sequences: whether scenes can be frame sequences (``sequence.length`` > 1).
         has_cities: whether scenes belong to cities (``dataset.cities``, ``split.group_by: city``).
+        scored_without: classes the dataset's benchmark also reports scores without (ISPRS:
+            clutter), see :func:`weakseg.learn.metrics.segmentation_metrics`.
     """
 
     name: str
@@ -54,6 +59,7 @@ class DatasetAdapter:
     download_keys: tuple[str, ...] = ("source", "labels", "bands")
     has_sequences: bool = False
     has_cities: bool = False
+    scored_without: tuple[str, ...] = ()
 
     @property
     def n_classes(self) -> int:
@@ -64,6 +70,11 @@ class DatasetAdapter:
     def palette_array(self) -> np.ndarray:
         """(K, 3) uint8 class colours."""
         return np.array(self.palette, dtype=np.uint8).reshape(-1, 3)
+
+    @property
+    def label_sets(self) -> tuple[str, ...]:
+        """The ground-truth variants ``dataset.labels`` / ``dataset.scoring_labels`` choose from (none: one set)."""
+        return ()
 
     @property
     def official_test(self) -> str | None:

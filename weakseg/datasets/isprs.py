@@ -37,11 +37,18 @@ class IsprsDataset(DatasetAdapter):
             mmsegmentation's converters (``tools/dataset_converters/{vaihingen,potsdam}.py``).
     """
 
+    download_keys: tuple[str, ...] = ("source", "labels", "bands", "scoring_labels")
+    scored_without: tuple[str, ...] = ("clutter",)
     image_archives: dict = field(default_factory=dict)
     label_archives: dict = field(default_factory=dict)
     official_md5: dict = field(default_factory=dict)
     official_train_scenes: tuple[str, ...] = ()
     official_test_scenes: tuple[str, ...] = ()
+
+    @property
+    def label_sets(self) -> tuple[str, ...]:
+        """``complete`` and ``eroded`` (class borders black: no label), the keys of :attr:`label_archives`."""
+        return tuple(self.label_archives)
 
     @property
     def official_test(self) -> str:
@@ -63,8 +70,13 @@ class IsprsDataset(DatasetAdapter):
 
         Settings used: ``source.folder``, ``source.url``, ``source.md5`` (overrides),
         ``source.max_extracted_gib`` (limit per archive, GiB),
-        ``labels`` (complete | eroded), ``bands``. Scenes with an image but no label (the
-        benchmark's withheld test areas) are skipped.
+        ``labels`` (complete | eroded), ``scoring_labels`` (None, or the label set scored
+        on: its archive is extracted too, into ``scoring_labels/``), ``bands``. Scenes with an
+        image but no label (the benchmark's withheld test areas) are skipped.
+
+        Raises:
+            WeaksegError: an archive is missing, corrupt or holds no matching member, no scene
+                has both an image and a label, or a scene lacks its scoring label (naming it).
         """
         source = ArchiveSource.from_settings(settings)
         found = {}
@@ -72,6 +84,10 @@ class IsprsDataset(DatasetAdapter):
             "images": self._choose(self.image_archives, settings.get("bands"), "dataset.bands"),
             "labels": self._choose(self.label_archives, settings.get("labels"), "dataset.labels"),
         }
+        if settings.get("scoring_labels"):
+            choices["scoring_labels"] = self._choose(
+                self.label_archives, settings["scoring_labels"], "dataset.scoring_labels"
+            )
         for role, (archive_name, pattern) in choices.items():
             archive = source.fetch(archive_name, raw_dir.parent / "archives", self.official_md5)
             destination = raw_dir / role
@@ -85,8 +101,25 @@ class IsprsDataset(DatasetAdapter):
         scenes = sorted(set(found["images"]) & set(found["labels"]))
         if not scenes:
             raise WeaksegError(f"{self.name}: no scene has both an image and a label in the archives")
+        scoring = found.get("scoring_labels")
+        if scoring is not None:
+            lacking = [s for s in scenes if s not in scoring]
+            if lacking:
+                raise WeaksegError(
+                    f"{choices['scoring_labels'][0]}: no {settings['scoring_labels']} label of scene(s) "
+                    f"{', '.join(lacking)}; use the complete archive, or list the scenes it has in dataset.scenes"
+                )
+
+        def relative(role: str, scene: str) -> str:
+            return str(found[role][scene].relative_to(raw_dir))
+
         return [
-            SceneFiles(s, str(found["images"][s].relative_to(raw_dir)), str(found["labels"][s].relative_to(raw_dir)))
+            SceneFiles(
+                s,
+                relative("images", s),
+                relative("labels", s),
+                scoring_label=relative("scoring_labels", s) if scoring is not None else "",
+            )
             for s in scenes
         ]
 

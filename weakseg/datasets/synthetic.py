@@ -55,4 +55,5 @@ SYNTHETIC = SyntheticDataset(
     band_order="IRRG",
     download_keys=("synthetic",),
     has_sequences=True,
+    scored_without=("clutter",),  # scored as ISPRS is, like the data it stands in for
 )

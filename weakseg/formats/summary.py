@@ -20,6 +20,11 @@ RUN_COLUMNS = ("variant", "weak_kind", "strong_fraction", "seed", "point")
 SCORE_COLUMNS = ("miou", "mean_f1", "oa", "dice", "proportion_mae")
 
 
+#: The same scores without the classes the dataset's benchmark also leaves out (ISPRS: clutter;
+#: ``metrics.json``'s ``without``), empty for datasets without such classes.
+WITHOUT_COLUMNS = ("miou_without", "mean_f1_without", "oa_without")
+
+
 #: What the run scored and how the scored epoch was chosen, and its wall time (seconds).
 INFO_COLUMNS = ("epoch", "selected", "best_epoch", "last_epoch", "val_miou", "train_seconds", "eval_seconds")
 
@@ -30,7 +35,14 @@ IOU_PREFIX = "iou_"
 
 def columns(class_names: list[str]) -> list[str]:
     """The header of ``summary.csv``."""
-    return [*RUN_COLUMNS, "set", *SCORE_COLUMNS, *(IOU_PREFIX + c for c in class_names), *INFO_COLUMNS]
+    return [
+        *RUN_COLUMNS,
+        "set",
+        *SCORE_COLUMNS,
+        *WITHOUT_COLUMNS,
+        *(IOU_PREFIX + c for c in class_names),
+        *INFO_COLUMNS,
+    ]
 
 
 def read_benchmark_seconds(path: str | Path) -> float:

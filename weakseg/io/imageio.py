@@ -63,23 +63,6 @@ def _read_pillow(path: Path, max_pixels: int | None) -> np.ndarray:
         Image.MAX_IMAGE_PIXELS = previous
 
 
-#: GeoTIFF tags (OGC GeoTIFF 1.1, OGC 19-008r4): ModelPixelScale, ModelTiepoint,
-#: ModelTransformation, GeoKeyDirectory, GeoDoubleParams, GeoAsciiParams.
-GEOTIFF_TAGS = (33550, 33922, 34264, 34735, 34736, 34737)
-
-
-def read_geotags(path: str | Path) -> list[tuple]:
-    """The GeoTIFF tags of a TIFF's first page as tifffile ``extratags`` (empty: not georeferenced)."""
-    with tifffile.TiffFile(path) as tif:
-        tags = tif.pages[0].tags.values()
-        # ASCII values (type 2) go without their count: tifffile adds the terminating NUL.
-        return [
-            (t.code, int(t.dtype), 0 if int(t.dtype) == 2 else t.count, t.value, True)
-            for t in tags
-            if t.code in GEOTIFF_TAGS
-        ]
-
-
 def open_image(path: str | Path, max_pixels: int | None = PILLOW_MAX_PIXELS) -> np.ndarray:
     """(H, W, C) uint8 image, as a memory map where the file allows (``.npy``, uncompressed TIFF).
 
@@ -99,10 +82,28 @@ def open_image(path: str | Path, max_pixels: int | None = PILLOW_MAX_PIXELS) -> 
     return read_image(path, max_pixels)
 
 
-def write_tiff(path: str | Path, array: np.ndarray, extratags: list[tuple] = ()) -> None:
-    """Write an (H, W) or (H, W, C) uint8 array as an uncompressed contiguous TIFF (with ``extratags``)."""
+def image_shape(path: str | Path) -> tuple[int, int]:
+    """(height, width) in pixels of an image file, read from its header (the pixels are not decoded).
+
+    Raises:
+        WeaksegError: the file is missing or not an image.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages[0]
+                return int(page.imagelength), int(page.imagewidth)
+        with Image.open(path) as image:
+            return image.height, image.width
+    except (OSError, ValueError, tifffile.TiffFileError) as error:
+        raise WeaksegError(f"{path}: cannot read the image header ({error})") from error
+
+
+def write_tiff(path: str | Path, array: np.ndarray) -> None:
+    """Write an (H, W) or (H, W, C) uint8 array as an uncompressed contiguous TIFF."""
     photometric = "rgb" if array.ndim == 3 else "minisblack"
-    tifffile.imwrite(path, np.ascontiguousarray(array), photometric=photometric, extratags=list(extratags))
+    tifffile.imwrite(path, np.ascontiguousarray(array), photometric=photometric)
 
 
 def write_png(path: str | Path, array: np.ndarray) -> None:

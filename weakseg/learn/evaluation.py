@@ -121,6 +121,8 @@ def evaluate(
     threads: int = 1,
     scored_set: str = "val",
     scenes: SceneScoring | None = None,
+    without: tuple[str, ...] = (),
+    protocol: dict | None = None,
 ) -> dict:
     """Evaluate ``model_path`` on ``scored_set`` and write the stage's outputs to ``out_dir``.
 
@@ -131,10 +133,14 @@ def evaluate(
             from it), else ``val``.
         scenes: score whole scenes instead of tiles (see :class:`SceneScoring`); the proportion
             MAE and the gallery still come from the tiles.
+        without: classes also scored without (ISPRS: clutter), see
+            :func:`weakseg.learn.metrics.segmentation_metrics`.
+        protocol: how the numbers were made (label sets, classes, split), copied into
+            ``metrics.json`` as ``protocol`` for the report's protocol card.
 
     Returns:
         The content of ``metrics.json``: :func:`weakseg.learn.metrics.segmentation_metrics` plus the
-        ``run`` keys, ``set`` (the scored set), ``class_names``, ``proportion_mae`` (mean over
+        ``run`` keys, ``protocol``, ``set`` (the scored set), ``class_names``, ``proportion_mae`` (mean over
         tiles and classes of |predicted - true label proportion|, predicted = softmax averaged
         over the tile, true = shares of the tile's labelled pixels), ``n_tiles``, ``n_pixels``
         (labelled), ``device``, ``checkpoint``, ``epoch`` (the one scored), ``selected`` (last |
@@ -166,8 +172,9 @@ def evaluate(
         result["confusion"] = score_scenes(model, device, scored, scenes, len(class_names))
         result["n_scenes"] = len(scored)
     metrics = {
-        **segmentation_metrics(result["confusion"], class_names),
+        **segmentation_metrics(result["confusion"], class_names, tuple(without)),
         **run,
+        "protocol": protocol,
         "set": scored_set,
         "class_names": class_names,
         **_scored_checkpoint(result, record, model_path, device),

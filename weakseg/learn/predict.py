@@ -1,10 +1,20 @@
 """The predict stage: a trained model applied to whole images or scenes of any size.
 
-Per image ``<name>`` it writes the class-index mask ``<name>.png`` (``<name>.tif`` with the
-input's georeferencing tags when the input is a GeoTIFF), the colourised mask
-``<name>_color.png`` (dataset palette, unlabelled black) and ``<name>_overlay.png`` (the image
-half-blended with the colours); when ground truth exists (the dataset's own scenes),
-``metrics.json`` holds the task's scores over all predicted images at their original size.
+Per PNG/JPEG image or prepared scene ``<name>`` it writes the class-index mask ``<name>.png``,
+the colourised mask ``<name>_color.png`` (dataset palette, unlabelled black) and
+``<name>_overlay.png`` (the image half-blended with the colours); when ground truth exists (the
+dataset's own scenes), ``metrics.json`` holds the task's scores over all predicted images at
+their original size.
+
+A TIFF (GeoTIFF or any raster GDAL reads) is read window by window and never whole
+(:mod:`weakseg.io.georaster`), 8- or 16-bit, any band count (``predict.bands``, ``predict.scale``),
+and written as Cloud-Optimized GeoTIFFs with overviews and the input's CRS and transform:
+``<name>.tif``, class indices with nodata :data:`~weakseg.io.labels.IGNORE_INDEX` where the
+input is nodata and the dataset palette as its colour table; optionally
+``<name>_probabilities.tif``, one uint8 band per class (softmax x 255, rounded; 0 in every band
+where the input is nodata); optionally ``<name>.geojson``, the class regions as polygons.
+Memory is bounded by the window batch and the strip (:mod:`weakseg.learn.sliding_window`),
+not the scene.
 """
 
 from __future__ import annotations
@@ -14,20 +24,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from weakseg.formats.model_record import ModelSpec
 from weakseg.io.errors import WeaksegError
-from weakseg.io.imageio import display_rgb, open_image, read_geotags, write_png, write_tiff
-from weakseg.io.labels import colorize
+from weakseg.io.georaster import CogWriter, RasterReader, gdal_env, write_polygons
+from weakseg.io.imageio import display_rgb, open_image, write_png
+from weakseg.io.labels import IGNORE_INDEX, colorize
 from weakseg.io.outputs import staged_outputs, write_json
 from weakseg.learn.evaluation import whole_scenes
 from weakseg.learn.inference import check_model_fits, load_model, resolve_device
 from weakseg.learn.metrics import confusion_matrix, segmentation_metrics
-from weakseg.learn.sliding_window import model_batches, predict_classes
+from weakseg.learn.sliding_window import blended_blocks, model_batches, predict_classes
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+#: Read with rasterio, window by window, and written as Cloud-Optimized GeoTIFFs.
+RASTER_SUFFIXES = (".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,23 @@ class Windows:
     overlap: float
     batch_size: int
     shorter_side: int | None = None
+
+
+@dataclass(frozen=True)
+class RasterOptions:
+    """How TIFF inputs are read and what is written for them (see the module docstring).
+
+    Attributes:
+        bands: 1-based band indices read, in the model's band order (None: every band).
+        scale: (low, high) input values mapped to 0 and 255 for non-8-bit input (None: 8-bit as is).
+        probabilities: write ``<name>_probabilities.tif``.
+        vectors: ``geojson`` to write ``<name>.geojson`` (None: no polygons).
+    """
+
+    bands: tuple[int, ...] | None = None
+    scale: tuple[float, float] | None = None
+    probabilities: bool = False
+    vectors: str | None = None
 
 
 def folder_images(folder: str | Path) -> list[PredictImage]:
@@ -82,6 +113,7 @@ def predict_images(
     windows: Windows,
     palette: np.ndarray,
     device_name: str = "auto",
+    raster: RasterOptions | None = None,
 ) -> dict | None:
     """Predict every image and write the outputs listed in the module docstring to ``out_dir`` (all or nothing).
 
@@ -92,8 +124,10 @@ def predict_images(
     Raises:
         WeaksegError: an unreadable model or image, a model of another class count than
             ``palette``, an image whose band count differs from the model's, or a label whose
-            size differs from its image.
+            size differs from its image; for TIFF input also those of
+            :class:`~weakseg.io.georaster.RasterReader` (unknown CRS, damaged block, ...).
     """
+    raster = raster or RasterOptions()
     device = resolve_device(device_name)
     model, record = load_model(model_path, device)
     check_model_fits(record, model_path, n_classes=len(palette))
@@ -104,6 +138,9 @@ def predict_images(
     with staged_outputs(out_dir) as (staged,):
         staged.mkdir()
         for item in images:
+            if Path(item.image).suffix.lower() in RASTER_SUFFIXES:
+                predict_raster(predict_batch, item, windows, raster, palette, staged, model.mean_pixel, spec)
+                continue
             predicted = _predict_one(
                 predict_batch, item, windows, palette, staged, model.mean_pixel, spec.frames, spec.in_channels
             )
@@ -148,16 +185,78 @@ def _predict_one(
     predicted = predict_classes(
         predict_batch, image, windows.window, windows.overlap, windows.batch_size, windows.shorter_side, fill=fill
     )
-    geotags = read_geotags(item.image) if Path(item.image).suffix.lower() in (".tif", ".tiff") else []
-    if geotags:
-        write_tiff(out / f"{item.name}.tif", predicted, geotags)
-    else:
-        write_png(out / f"{item.name}.png", predicted)
+    write_png(out / f"{item.name}.png", predicted)
     colours = colorize(predicted, palette)
     write_png(out / f"{item.name}_color.png", colours)
     write_png(out / f"{item.name}_overlay.png", overlay(np.asarray(image), colours, frames=frames))
     log.info("%s: %d x %d px predicted", item.name, *predicted.shape)
     return predicted
+
+
+def predict_raster(
+    predict_batch,
+    item: PredictImage,
+    windows: Windows,
+    raster: RasterOptions,
+    palette: np.ndarray,
+    out: Path,
+    fill: np.ndarray,
+    spec: ModelSpec,
+) -> None:
+    """Predict the raster ``item.image`` window by window into the COGs (and polygons) of the module docstring.
+
+    Args:
+        predict_batch: see :func:`weakseg.learn.sliding_window.blended_blocks`.
+        palette: (K, 3) uint8 class colours (the class raster's colour table).
+        out: the folder written to.
+        fill: (C,) the model's mean pixel (0-255), put where the input is nodata or past its border.
+        spec: the model's classes and input bands.
+
+    Raises:
+        WeaksegError: ``shorter_side`` is set (a raster is predicted at its own resolution), or
+            see :class:`~weakseg.io.georaster.RasterReader`.
+    """
+    if windows.shorter_side is not None:
+        raise WeaksegError(
+            f"{item.image}: rasters are predicted at their own resolution, window by window, but "
+            f"tiling.shorter_side is {windows.shorter_side}; set it to null, or resample the raster first"
+        )
+    class_names = list(spec.class_names)
+    with gdal_env(), RasterReader(item.image, raster.bands, raster.scale, fill, spec.in_channels) as reader:
+        colours = {k: tuple(int(c) for c in palette[k]) for k in range(len(class_names))}
+        writers = [CogWriter(out / f"{item.name}.tif", reader.info, 1, nodata=IGNORE_INDEX, colormap=colours)]
+        if raster.probabilities:
+            writers.append(
+                CogWriter(
+                    out / f"{item.name}_probabilities.tif",
+                    reader.info,
+                    len(class_names),
+                    resampling="average",
+                    band_names=class_names,
+                )
+            )
+        try:
+            window, overlap, batch_size = windows.window, windows.overlap, windows.batch_size
+            blocks = blended_blocks(predict_batch, reader, window, overlap, batch_size, fill=fill)
+            for rows, cols, logits in blocks:
+                valid = reader.valid(rows, cols)
+                classes = logits.argmax(0).astype(np.uint8)
+                classes[~valid] = IGNORE_INDEX
+                writers[0].write(rows, cols, classes)
+                if raster.probabilities:
+                    probabilities = torch.softmax(torch.from_numpy(logits), dim=0).numpy()
+                    shares = np.round(probabilities * 255).astype(np.uint8)
+                    shares[:, ~valid] = 0
+                    writers[1].write(rows, cols, shares)
+            for writer in writers:
+                writer.finish()
+        except BaseException:
+            for writer in writers:
+                writer.abort()
+            raise
+        if raster.vectors:
+            write_polygons(out / f"{item.name}.tif", out / f"{item.name}.geojson", class_names, IGNORE_INDEX)
+    log.info("%s: %d x %d px predicted (raster, window by window)", item.name, reader.shape[0], reader.shape[1])
 
 
 def overlay(image: np.ndarray, colours: np.ndarray, alpha: float = 0.5, frames: int = 1) -> np.ndarray:

@@ -9,8 +9,10 @@ pixel (0 after its normalisation) and cropped back.
 
 The scene is processed in column strips (at most ``strip`` px wide) and, within a strip, row
 by row of windows; rows are finished and handed out as soon as no later window covers them.
-Memory is thus ``window x (strip + 2 window) x K`` floats plus one window batch, whatever the
-scene size; large scenes are read through memory maps.
+Memory is thus ``window x (strip + 2 window) x K`` floats plus one window batch and one
+window-high band of pixels, whatever the scene size; large scenes are read through memory
+maps or, for rasters, windowed reads (:class:`weakseg.io.georaster.RasterReader`), one per row
+of windows of a strip.
 """
 
 from __future__ import annotations
@@ -98,9 +100,11 @@ def _strip_blocks(predict_batch, image, window, ys, xs, columns, weight, batch_s
             shift = y - ys[i - 1]
             acc = np.concatenate([acc[:, shift:], np.zeros_like(acc[:, :shift])], axis=1)
             total = np.concatenate([total[shift:], np.zeros_like(total[:shift])], axis=0)
+        # One read per row of windows: a raster reader decodes each block once, not once per window.
+        band = np.asarray(image[y : y + window, cx0 : xs[-1] + window])
         for start in range(0, len(xs), batch_size):
             chunk = xs[start : start + batch_size]
-            logits = predict_batch(np.stack([_window(image, y, x, window, fill) for x in chunk]))
+            logits = predict_batch(np.stack([_window(band, 0, x - cx0, window, fill) for x in chunk]))
             if acc is None:
                 acc = np.zeros((logits.shape[1], *total.shape), dtype=np.float32)
             for x, window_logits in zip(chunk, logits, strict=True):

@@ -82,6 +82,30 @@ def check_whole_scenes(config: dict) -> None:
         _fail("evaluation.window", f"{window} px must be a multiple of 32 (the encoders' output stride)")
 
 
+def check_scoring_labels(config: dict) -> None:
+    """``dataset.scoring_labels`` names another label set of the dataset, scored on whole scenes.
+
+    The scoring labels are prepared per scene, not tiled: tile-mode scoring would read the
+    training labels' tiles, so the ISPRS protocol (complete labels to train, eroded to score)
+    scores whole scenes (``evaluation.mode: scenes``), as the benchmark does.
+    """
+    dataset = config["dataset"]
+    scoring, adapter = dataset.get("scoring_labels"), get_dataset(dataset["name"])
+    if scoring is None:
+        return
+    if scoring not in adapter.label_sets:
+        sets = ", ".join(adapter.label_sets) or "none: it has one label set"
+        _fail("dataset.scoring_labels", f"{scoring!r} is not a label set of {adapter.name} ({sets}); set it to null")
+    if scoring == dataset["labels"]:
+        _fail("dataset.scoring_labels", f"{scoring!r} is dataset.labels already; set it to null")
+    if config["evaluation"]["mode"] != "scenes":
+        _fail(
+            "dataset.scoring_labels",
+            f"{scoring!r} labels are scored on whole scenes: set evaluation.mode: scenes (and split.group_by: scene "
+            "or split.use_official_test)",
+        )
+
+
 def check_sequences(config: dict) -> None:
     """Frame sequences need the sequence model and a dataset with sequences; cities need Cityscapes."""
     length, dataset = config["sequence"]["length"], config["dataset"]["name"]
@@ -140,11 +164,14 @@ def check_names(config: dict) -> None:
 
 
 def check_ranges(config: dict) -> None:
-    """``[low, high]`` ranges of the ``augment`` section must not decrease."""
+    """``[low, high]`` ranges of the ``augment`` section must not decrease; ``predict.scale`` must increase."""
     for key in ("scale", "gamma", "saturation"):
         low, high = config["augment"][key]
         if low > high:
             _fail(f"augment.{key}", f"[{low}, {high}] is not an increasing range")
+    scale = config["predict"].get("scale")
+    if scale is not None and not scale[0] < scale[1]:
+        _fail("predict.scale", f"{scale} maps nothing: give [low, high] with low < high, e.g. [0, 4095]")
 
 
 def check_grid_values(config: dict, schema: dict) -> None:
@@ -241,6 +268,7 @@ def check_config(config: dict, schema_path: str | Path | None = None) -> None:
     check_ranges(config)
     check_task(config)
     check_whole_scenes(config)
+    check_scoring_labels(config)
     check_sequences(config)
     check_experiment(config)
     check_weak_kinds(config)

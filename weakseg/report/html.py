@@ -21,9 +21,10 @@ import numpy as np
 from weakseg.data.band_statistics import resolve_normalization
 from weakseg.datasets import get_dataset
 from weakseg.design.experiment import ALL_TILES, BASELINE, SET_NAMES, UPPER_BOUND, VARIANTS, Run
+from weakseg.formats.protocol import protocol_card
 from weakseg.formats.splits import read_splits, sets_at_fraction, split_tile_ids, strong_share
 from weakseg.formats.stats import read_statistics
-from weakseg.formats.summary import read_summary
+from weakseg.formats.summary import WITHOUT_COLUMNS, read_summary
 from weakseg.formats.tiles import read_tiles, rows_of
 from weakseg.formats.weak_labels import SUMMARY_COLUMNS, read_weak_labels
 from weakseg.io.errors import WeaksegError
@@ -110,6 +111,7 @@ def render_report(inputs: ReportInputs) -> str:
         **design,
         **_selection_context(inputs.config, rows),
         **_results_context(rows, adapter.class_names, effect),
+        **_protocol_context(inputs.config, adapter, rows),
         "cost": _cost_context(rows, design["set_sizes"], inputs.config["annotation"]),
         "grid": _grid_context(rows),
         "provenance": provenance(inputs.config, inputs.benchmarks),
@@ -235,6 +237,19 @@ def _results_context(rows: list[dict], class_names: list[str], effect: float) ->
         "seeds": sorted({r["seed"] for r in rows}),
         "baseline": BASELINE,
         "upper_bound": UPPER_BOUND,
+    }
+
+
+def _protocol_context(config: dict, adapter, rows: list[dict]) -> dict:
+    """The protocol card (:func:`protocol_card`) and the scores without its classes, when the runs have them."""
+    protocol = protocol_card(config, adapter)
+    has_scores = protocol["also_scored_without"] and all(
+        column in r and not math.isnan(r[column]) for r in rows for column in WITHOUT_COLUMNS
+    )
+    return {
+        "protocol": protocol,
+        "without": results.score_table(rows, list(WITHOUT_COLUMNS)) if has_scores else None,
+        "without_metrics": results.WITHOUT_METRICS,
     }
 
 

@@ -26,7 +26,7 @@ from weakseg.design.experiment import (
     lineage_of,
     uses_weak_labels,
 )
-from weakseg.formats.summary import IOU_PREFIX, SCORE_COLUMNS
+from weakseg.formats.summary import IOU_PREFIX, SCORE_COLUMNS, WITHOUT_COLUMNS
 from weakseg.report.statistics import (
     Interval,
     Power,
@@ -47,6 +47,10 @@ METRICS = (
     ("proportion_mae", "proportion MAE"),
 )
 assert tuple(key for key, _ in METRICS) == SCORE_COLUMNS
+
+#: (summary column, label) of the scores without the benchmark's left-out classes (ISPRS: clutter).
+WITHOUT_METRICS = (("miou_without", "mIoU"), ("mean_f1_without", "mean F1"), ("oa_without", "OA"))
+assert tuple(key for key, _ in WITHOUT_METRICS) == WITHOUT_COLUMNS
 
 
 def with_arms(rows: list[dict]) -> list[dict]:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from weakseg.formats.summary import INFO_COLUMNS, IOU_PREFIX, RUN_COLUMNS, SCORE_COLUMNS, read_benchmark_seconds
+from weakseg.formats.summary import (
+    INFO_COLUMNS,
+    IOU_PREFIX,
+    RUN_COLUMNS,
+    SCORE_COLUMNS,
+    WITHOUT_COLUMNS,
+    read_benchmark_seconds,
+)
 from weakseg.io.errors import WeaksegError
 
 
@@ -20,6 +27,8 @@ def summary_row(metrics_path: str | Path, train_benchmark: str | Path, eval_benc
             metrics = json.load(handle)
         row = {key: metrics[key] for key in (*RUN_COLUMNS, "set", *SCORE_COLUMNS, *INFO_COLUMNS[:5])}
         row.update({IOU_PREFIX + c: metrics["per_class"][c]["iou"] for c in metrics["class_names"]})
+        without = metrics.get("without") or {}
+        row.update({column: without.get(column.removesuffix("_without")) for column in WITHOUT_COLUMNS})
     except (OSError, json.JSONDecodeError) as error:
         raise WeaksegError(f"{metrics_path}: cannot read ({error})") from error
     except KeyError as error:

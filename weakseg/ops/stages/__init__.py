@@ -16,6 +16,7 @@ STAGE_MODULES = {
     for name in (
         "download",
         "prepare",
+        "prepare_scoring",
         "tile",
         "split",
         "weak_labels",

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from weakseg.datasets import get_dataset
 from weakseg.design.experiment import Run, scored_set
+from weakseg.formats.protocol import protocol_card
 from weakseg.ops.stage import Stage
 
 
@@ -18,6 +20,8 @@ class EvaluateParams:
         batch_size: tiles (or windows) per forward pass; gallery_tiles: predictions drawn per run.
         scenes: ``evaluation.mode: scenes``: score whole scenes by sliding window of ``window``
             pixels, ``overlap`` (share of the window), at model scale ``shorter_side`` (pixels or None).
+        protocol: how the numbers are made, written to ``metrics.json``
+            (:func:`weakseg.formats.protocol.protocol_card`).
     """
 
     run: dict
@@ -30,6 +34,7 @@ class EvaluateParams:
     window: int
     overlap: float
     shorter_side: int | None
+    protocol: dict
 
     @classmethod
     def from_config(cls, config: dict, wildcards) -> EvaluateParams:
@@ -52,13 +57,13 @@ class EvaluateParams:
             window=evaluation["window"],
             overlap=evaluation["overlap"],
             shorter_side=config["tiling"]["shorter_side"],
+            protocol=protocol_card(config, get_dataset(config["dataset"]["name"])),
         )
 
 
 def run(params: EvaluateParams, input, output, threads: int) -> None:
     """Score ``input.model``: ``output.{metrics, per_class, confusion, predictions}`` in one folder."""
     from weakseg.data.prepare import scene_files
-    from weakseg.datasets import get_dataset
     from weakseg.learn.evaluation import SceneScoring, evaluate
 
     adapter, scenes = get_dataset(params.dataset), None
@@ -79,6 +84,8 @@ def run(params: EvaluateParams, input, output, threads: int) -> None:
         threads=threads,
         scored_set=params.scored_set,
         scenes=scenes,
+        without=adapter.scored_without,
+        protocol=params.protocol,
     )
 
 

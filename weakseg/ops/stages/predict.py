@@ -14,6 +14,8 @@ class PredictParams:
     Attributes:
         window: pixels; overlap: share of the window; batch_size: windows per forward pass;
         shorter_side: the model scale, pixels (None: the image's own size).
+        bands, scale, probabilities, vectors: how TIFF input is read and what is written for it
+            (:class:`weakseg.learn.predict.RasterOptions`).
     """
 
     dataset: str
@@ -23,18 +25,27 @@ class PredictParams:
     batch_size: int
     shorter_side: int | None
     device: str
+    bands: tuple[int, ...] | None = None
+    scale: tuple[float, float] | None = None
+    probabilities: bool = False
+    vectors: str | None = None
 
     @classmethod
     def from_config(cls, config: dict, wildcards) -> PredictParams:
         """From ``predict``, ``evaluation.{window, overlap}``, ``tiling.shorter_side`` and ``training.device``."""
+        predict = config["predict"]
         return cls(
             dataset=config["dataset"]["name"],
-            source=config["predict"]["input"],
+            source=predict["input"],
             window=config["evaluation"]["window"],
             overlap=config["evaluation"]["overlap"],
-            batch_size=config["predict"]["batch_size"],
+            batch_size=predict["batch_size"],
             shorter_side=config["tiling"]["shorter_side"],
             device=config["training"]["device"],
+            bands=tuple(predict["bands"]) if predict.get("bands") else None,
+            scale=tuple(predict["scale"]) if predict.get("scale") is not None else None,
+            probabilities=predict.get("probabilities", False),
+            vectors=predict.get("vectors"),
         )
 
     @property
@@ -49,7 +60,7 @@ def run(params: PredictParams, input, output, threads: int) -> None:
     from weakseg.datasets import get_dataset
     from weakseg.formats.splits import read_splits
     from weakseg.formats.tiles import read_tiles
-    from weakseg.learn.predict import Windows, folder_images, predict_images, scenes_of_set
+    from weakseg.learn.predict import RasterOptions, Windows, folder_images, predict_images, scenes_of_set
 
     if params.predicts_scenes:
         files = scene_files(input.scene_images, input.scene_labels)
@@ -58,7 +69,8 @@ def run(params: PredictParams, input, output, threads: int) -> None:
         images = folder_images(input.folder)
     windows = Windows(params.window, params.overlap, params.batch_size, params.shorter_side)
     palette = get_dataset(params.dataset).palette_array
-    predict_images(input.model, images, output.predictions, windows, palette, params.device)
+    raster = RasterOptions(params.bands, params.scale, params.probabilities, params.vectors)
+    predict_images(input.model, images, output.predictions, windows, palette, params.device, raster)
 
 
 STAGE = Stage("predict", PredictParams, run, gpu=True)
