@@ -26,6 +26,7 @@ import numpy as np
 
 from weakseg.io.imageio import display_rgb
 from weakseg.io.labels import IGNORE_INDEX, colorize
+from weakseg.io.npy import NpyWriter
 from weakseg.io.outputs import staged_outputs
 
 #: Band counts for which saturation and hue are defined (grey and RGB colour).
@@ -190,20 +191,20 @@ def write_offline_copies(
     jobs = [(name, row, c) for name, rows in rows_by_pipeline.items() for row in rows for c in range(copies)]
     tile_shape = images.shape[1:]
     with staged_outputs(out_dir / "images.npy", out_dir / "masks.npy", out_dir / "copies.csv") as staged:
-        out_images = np.lib.format.open_memmap(staged[0], "w+", np.uint8, (len(jobs), *tile_shape))
-        out_masks = np.lib.format.open_memmap(staged[1], "w+", np.uint8, (len(jobs), *tile_shape[:2]))
         for pipeline in pipelines.values():
             pipeline.set_random_seed(seed)
-        with open(staged[2], "w", newline="") as handle:
+        with (
+            NpyWriter(staged[0], (len(jobs), *tile_shape), np.uint8) as out_images,
+            NpyWriter(staged[1], (len(jobs), *tile_shape[:2]), np.uint8) as out_masks,
+            open(staged[2], "w", newline="") as handle,
+        ):
             writer = csv.writer(handle)
             writer.writerow(["row", "tile_id", "pipeline", "copy"])
             for i, (name, row, c) in enumerate(jobs):
                 # Weak tiles' masks are never opened (only the weak_labels stage reads them): their copies get no mask.
                 mask = np.asarray(masks[row]) if name == "strong" else None
                 out = augment(pipelines[name], np.asarray(images[row]), mask)
-                out_images[i], out_masks[i] = out["image"], out["mask"] if mask is not None else IGNORE_INDEX
+                out_images.write(out["image"])
+                out_masks.write(out["mask"] if mask is not None else np.full(tile_shape[:2], IGNORE_INDEX, np.uint8))
                 writer.writerow([i, tile_ids[row], name, c])
-        out_images.flush()
-        out_masks.flush()
-        del out_images, out_masks
     return len(jobs)

@@ -1,9 +1,9 @@
 """The stats stage: per-band mean and standard deviation of the training tiles' pixels.
 
-Streamed over the tile array in chunks and merged with the pairwise update of Chan, Golub and
-LeVeque (1979, "Updating formulae and a pairwise algorithm for computing sample variances"),
-so memory does not grow with the dataset and the result matches a two-pass computation to
-float64 precision.
+Streamed over the tile array in chunks of :data:`CHUNK_PIXELS` pixels, each counted into a
+256-bin histogram per band (the pixels are uint8), so memory does not grow with the dataset;
+mean and variance then come from the summed histograms exactly, as a two-pass computation
+over every pixel would give them (to float64 precision).
 """
 
 from __future__ import annotations
@@ -12,15 +12,17 @@ import numpy as np
 
 from weakseg.io.errors import WeaksegError
 
-#: Tiles read per chunk: 256 tiles of 256 x 256 x 3 bytes are 50 MB.
-CHUNK_TILES = 256
+#: Pixels read per chunk (of every band): 4 M pixels of 3 bands are 12 MB.
+CHUNK_PIXELS = 1 << 22
 
 
-def band_statistics(images: np.ndarray, rows: list[int], frames: int = 1, chunk: int = CHUNK_TILES) -> dict:
+def band_statistics(images: np.ndarray, rows: list[int], frames: int = 1, chunk: int | None = None) -> dict:
     """Mean and population standard deviation per band over the pixels of tiles ``rows``.
 
     Args:
-        images: (N, S, S, T * C) uint8 tiles (a memory map is read ``chunk`` tiles at a time).
+        images: (N, S, S, T * C) uint8 tiles (an array, a memory map or
+            :class:`weakseg.io.npy.NpyRows`), read ``chunk`` tiles at a time (default: as many as
+            hold :data:`CHUNK_PIXELS` pixels).
         rows: the tiles to include, e.g. the training tiles of a split.
         frames: T; the statistics are per band over all frames (C values).
 
@@ -37,16 +39,17 @@ def band_statistics(images: np.ndarray, rows: list[int], frames: int = 1, chunk:
     if channels % frames:
         raise WeaksegError(f"stats: {channels} channels are not {frames} frames of equal bands")
     bands = channels // frames
-    count, mean, m2 = 0, np.zeros(bands), np.zeros(bands)
+    if chunk is None:
+        chunk = max(1, CHUNK_PIXELS // (images.shape[1] * images.shape[2] * frames))
+    histogram = np.zeros((bands, 256), dtype=np.int64)
     for start in range(0, len(rows), chunk):
-        block = np.asarray(images[sorted(rows[start : start + chunk])], dtype=np.float64).reshape(-1, bands)
-        n_b, mean_b = len(block), block.mean(axis=0)
-        m2_b = ((block - mean_b) ** 2).sum(axis=0)
-        delta, total = mean_b - mean, count + n_b
-        mean = mean + delta * n_b / total
-        m2 = m2 + m2_b + delta**2 * count * n_b / total
-        count = total
-    std = np.sqrt(m2 / count)
+        block = np.asarray(images[sorted(rows[start : start + chunk])]).reshape(-1, bands)
+        for band in range(bands):
+            histogram[band] += np.bincount(block[:, band], minlength=256)
+    values = np.arange(256, dtype=np.float64)
+    count = int(histogram[0].sum())
+    mean = histogram @ values / count
+    std = np.sqrt((histogram * (values[None, :] - mean[:, None]) ** 2).sum(axis=1) / count)
     return {
         "mean": (mean / 255).tolist(),
         "std": (np.maximum(std, 1e-6) / 255).tolist(),

@@ -6,10 +6,12 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import tifffile
 
 from weakseg.datasets import DatasetAdapter
 from weakseg.io.errors import WeaksegError
 from weakseg.io.imageio import read_image
+from weakseg.io.npy import NpyWriter
 from weakseg.io.outputs import staged_outputs
 from weakseg.io.scaling import resize_image, resize_label
 
@@ -103,6 +105,67 @@ def scene_files(images: list[str], labels: list[str]) -> dict[str, tuple[str, st
             raise WeaksegError(f"{image} and {label} are not of the same scene")
         files[Path(image).parent.name] = (image, label)
     return files
+
+
+#: Rows decoded at a time when a scene is prepared band by band.
+BAND_ROWS = 512
+
+
+def _tiff_map(path: str | Path) -> np.ndarray | None:
+    """An uncompressed, contiguous (H, W, C) uint8 TIFF as a memory map, or None if it is not one."""
+    if Path(path).suffix.lower() not in (".tif", ".tiff"):
+        return None
+    try:
+        array = tifffile.memmap(path, mode="r")
+    except (ValueError, OSError, tifffile.TiffFileError):
+        return None
+    return array if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] <= 4 else None
+
+
+def prepare_to_files(
+    image_path: str | Path,
+    label_path: str | Path,
+    adapter: DatasetAdapter,
+    image_out: str | Path,
+    label_out: str | Path,
+    snap_max_distance: float | None = None,
+    frames: tuple[str | Path, ...] = (),
+    size: tuple[int, int] | None = None,
+) -> None:
+    """Prepare a scene (see :func:`prepare_scene`) into ``image_out`` and ``label_out`` (.npy, both or neither).
+
+    Uncompressed TIFF scenes with colour-coded labels (the ISPRS archives), neither resized nor
+    sequences, are decoded :data:`BAND_ROWS` rows at a time through memory maps opened per
+    band, so memory is one band whatever the scene's size (a 6000 x 6000 px Potsdam tile as a
+    2000 x 2500 px Vaihingen area); other scenes are read whole.
+
+    Raises:
+        WeaksegError: see :func:`prepare_scene`.
+    """
+    streamed = not frames and size is None and type(adapter).read_label is DatasetAdapter.read_label
+    image_map = _tiff_map(image_path) if streamed else None
+    label_map = _tiff_map(label_path) if image_map is not None else None
+    if label_map is None:
+        image, label = prepare_scene(image_path, label_path, adapter, snap_max_distance, frames, size)
+        write_prepared(image_out, label_out, image, label)
+        return
+    if image_map.shape[:2] != label_map.shape[:2]:
+        raise WeaksegError(
+            f"image {image_path} is {image_map.shape[0]}x{image_map.shape[1]} px but label {label_path} is "
+            f"{label_map.shape[0]}x{label_map.shape[1]} px (shapes {image_map.shape} and {label_map.shape})"
+        )
+    height, width, bands = image_map.shape
+    del image_map, label_map
+    with (
+        staged_outputs(image_out, label_out) as (image_tmp, label_tmp),
+        NpyWriter(image_tmp, (height, width, bands), np.uint8) as images,
+        NpyWriter(label_tmp, (height, width), np.uint8) as labels,
+    ):
+        for y in range(0, height, BAND_ROWS):
+            # maps opened for one band and closed with it: the scene's pages do not pile up
+            images.write(np.array(_tiff_map(image_path)[y : y + BAND_ROWS]))
+            raw = np.array(_tiff_map(label_path)[y : y + BAND_ROWS])
+            labels.write(adapter.label_to_index(raw, str(label_path), snap_max_distance)[0])
 
 
 def write_prepared(image_out: str | Path, label_out: str | Path, image: np.ndarray, label: np.ndarray) -> None:

@@ -19,6 +19,7 @@ from weakseg.design.experiment import check_tile_grid
 from weakseg.formats.tiles import Tile, tile_id
 from weakseg.io.errors import WeaksegError
 from weakseg.io.labels import IGNORE_INDEX, class_pixel_counts
+from weakseg.io.npy import NpyWriter
 from weakseg.io.outputs import staged_outputs
 from weakseg.io.scaling import scene_at_model_scale
 
@@ -61,25 +62,49 @@ def plan_tiles(scene: str, label: np.ndarray, tile_size: int, stride: int, min_l
         ys, xs = tile_offsets(height, tile_size, stride), tile_offsets(width, tile_size, stride)
     except WeaksegError as error:
         raise WeaksegError(f"scene {scene} ({height}x{width} px): {error}") from None
-    labeled = (label != IGNORE_INDEX).astype(np.int64)
-    # Summed-area table: labelled pixels of any tile in O(1).
-    table = np.pad(labeled.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    if table[-1, -1] == 0:
+    # Labelled pixels of every tile of a row of tiles from column sums of that row's band: memory
+    # is one tile-high band, whatever the scene's size.
+    tiles, any_labelled = [], False
+    for y in ys:
+        columns = np.count_nonzero(np.asarray(label[y : y + tile_size]) != IGNORE_INDEX, axis=0)
+        running = np.concatenate([[0], np.cumsum(columns, dtype=np.int64)])
+        any_labelled |= bool(running[-1])
+        for x in xs:
+            count = int(running[x + tile_size] - running[x])
+            fraction = count / tile_size**2
+            if count > 0 and fraction >= min_labeled_fraction:
+                tiles.append(Tile(tile_id(scene, y, x), scene, y, x, float(fraction)))
+    if not any_labelled:  # the rows of tiles cover every pixel
         raise WeaksegError(
             f"scene {scene}: its label has no labelled pixel (all {IGNORE_INDEX} = ignore, e.g. an eroded label "
             "that is all border), so none of its tiles can reach tiling.min_labeled_fraction; leave the scene out "
             "with dataset.scenes, or use dataset.labels: complete"
         )
-    tiles = []
-    for y in ys:
-        for x in xs:
-            count = (
-                table[y + tile_size, x + tile_size] - table[y, x + tile_size] - table[y + tile_size, x] + table[y, x]
-            )
-            fraction = count / tile_size**2
-            if count > 0 and fraction >= min_labeled_fraction:
-                tiles.append(Tile(tile_id(scene, y, x), scene, y, x, float(fraction)))
     return tiles
+
+
+def _tile_rows(planned: list[Tile]) -> list[tuple[int, list[Tile]]]:
+    """The planned tiles of a scene grouped by row (``y``), in their order (rows are contiguous)."""
+    rows: dict[int, list[Tile]] = {}
+    for tile in planned:
+        rows.setdefault(tile.y, []).append(tile)
+    return list(rows.items())
+
+
+def _bands(image_path, label_path, shorter_side: int | None, planned: list[Tile], tile_size: int):
+    """Per row of ``planned`` tiles: ``(tiles, image band, label band)``, (h, W, C) and (h, W) uint8 copies.
+
+    A scene at its own size is read through memory maps opened for one band and closed with
+    it, so its pages do not pile up; a resized scene (``shorter_side``) is resized once.
+    """
+    scene = scene_at_model_scale(image_path, label_path, shorter_side)
+    at_own_size = isinstance(scene[1], np.memmap)
+    for y, row in _tile_rows(planned):
+        if at_own_size:
+            scene = scene_at_model_scale(image_path, label_path, None)
+        yield row, np.array(scene[0][y : y + tile_size]), np.array(scene[1][y : y + tile_size])
+        if at_own_size:
+            del scene
 
 
 def write_tiles(
@@ -126,20 +151,23 @@ def write_tiles(
             f"{min_labeled_fraction} labelled pixels; lower it, or use smaller tiles"
         )
     names = ("images.npy", "masks.npy", "tiles.csv", "class_pixels.npy")
+    counts = np.zeros((len(tiles), n_classes), dtype=np.int64)
     with staged_outputs(*(out_dir / n for n in names)) as (images_tmp, masks_tmp, csv_tmp, counts_tmp):
-        images = np.lib.format.open_memmap(images_tmp, "w+", np.uint8, (len(tiles), tile_size, tile_size, channels))
-        masks = np.lib.format.open_memmap(masks_tmp, "w+", np.uint8, (len(tiles), tile_size, tile_size))
-        row = 0
-        for image_path, label_path, planned in plans:
-            image, label = scene_at_model_scale(image_path, label_path, shorter_side)
-            for tile in planned:
-                images[row] = image[tile.y : tile.y + tile_size, tile.x : tile.x + tile_size]
-                masks[row] = label[tile.y : tile.y + tile_size, tile.x : tile.x + tile_size]
-                row += 1
-        images.flush()
-        masks.flush()
-        counts = class_pixel_counts(masks, n_classes)
-        del images, masks
+        # Written in order with plain writes, not through memory maps: written pages do not stay
+        # resident, so memory is one row of tiles whatever the dataset's size.
+        with (
+            NpyWriter(images_tmp, (len(tiles), tile_size, tile_size, channels), np.uint8) as images,
+            NpyWriter(masks_tmp, (len(tiles), tile_size, tile_size), np.uint8) as masks,
+        ):
+            row = 0
+            for image_path, label_path, planned in plans:
+                for band, image, label in _bands(image_path, label_path, shorter_side, planned, tile_size):
+                    for tile in band:
+                        mask = label[:, tile.x : tile.x + tile_size]
+                        images.write(image[:, tile.x : tile.x + tile_size])
+                        masks.write(mask)
+                        counts[row] = class_pixel_counts(mask[None], n_classes)[0]
+                        row += 1
         with open(counts_tmp, "wb") as handle:  # a handle: np.save would append ".npy" to the staged name
             np.save(handle, counts)
         with open(csv_tmp, "w", newline="") as handle:

@@ -115,18 +115,26 @@ def colorize(index: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return table[np.clip(index, 0, 255).astype(np.uint8)]
 
 
-def class_pixel_counts(masks: np.ndarray, n_classes: int, chunk: int = 256) -> np.ndarray:
+#: Pixels counted at a time by :func:`class_pixel_counts`: 4 M pixels need 32 MB of int64 codes.
+COUNT_CHUNK_PIXELS = 1 << 22
+
+
+def class_pixel_counts(masks: np.ndarray, n_classes: int, chunk: int | None = None) -> np.ndarray:
     """Labelled pixels of each class in each mask.
 
     Args:
-        masks: (N, H, W) uint8 class indices (may be a memory map); 255 (ignore) and other
+        masks: (N, H, W) uint8 class indices (an array, a memory map, or
+            :class:`weakseg.io.npy.NpyRows`: anything sliced by rows); 255 (ignore) and other
             values >= ``n_classes`` are not counted.
         n_classes: K.
-        chunk: masks read at a time, to bound memory on memory-mapped input.
+        chunk: masks read at a time (default: as many as hold :data:`COUNT_CHUNK_PIXELS`
+            pixels), so memory does not grow with N.
 
     Returns:
         (N, K) int64 pixel counts.
     """
+    if chunk is None:
+        chunk = max(1, COUNT_CHUNK_PIXELS // max(1, int(np.prod(masks.shape[1:]))))
     counts = np.zeros((len(masks), n_classes), dtype=np.int64)
     for start in range(0, len(masks), chunk):
         block = np.asarray(masks[start : start + chunk])

@@ -14,13 +14,13 @@ from weakseg.io.labels import class_pixel_counts
 PROPORTION_LOSSES = ("cross_entropy", "kl", "l1")
 
 
-def label_proportions(masks: np.ndarray, n_classes: int, chunk: int = 256) -> np.ndarray:
+def label_proportions(masks: np.ndarray, n_classes: int, chunk: int | None = None) -> np.ndarray:
     """Label proportions of each mask.
 
     Args:
         masks: (N, H, W) uint8 class indices, 255 (ignore) excluded from the count.
         n_classes: K.
-        chunk: masks processed at a time, to bound memory on memory-mapped input.
+        chunk: masks processed at a time (default: see :func:`weakseg.io.labels.class_pixel_counts`).
 
     Returns:
         (N, K) float64 proportions; each row sums to 1 (a mask with no labelled pixel gives a

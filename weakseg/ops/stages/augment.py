@@ -39,10 +39,11 @@ def run(params: AugmentParams, input, output, threads: int) -> None:
     from weakseg.formats.splits import pool_rows, read_splits
     from weakseg.formats.tiles import read_tiles, rows_of
     from weakseg.io.imageio import write_png
+    from weakseg.io.npy import NpyRows
     from weakseg.io.outputs import staged_outputs
 
     settings = params.settings
-    images, masks = np.load(input.images, mmap_mode="r"), np.load(input.masks, mmap_mode="r")
+    images, masks = NpyRows(input.images), NpyRows(input.masks)  # plain reads: memory stays flat
     tiles = read_tiles(input.tiles)
     tile_ids, row_of = [t.tile_id for t in tiles], rows_of(tiles)
     sets = read_splits(input.splits)

@@ -33,7 +33,7 @@ class PrepareParams:
 def run(params: PrepareParams, input, output, threads: int) -> None:
     """Decode scene ``params.scene`` of ``input.raw`` to ``output.image`` and ``output.label``."""
     from weakseg.data.download import read_scenes
-    from weakseg.data.prepare import prepare_scene, write_prepared
+    from weakseg.data.prepare import prepare_to_files
     from weakseg.datasets import get_dataset
     from weakseg.io.errors import WeaksegError
 
@@ -41,15 +41,16 @@ def run(params: PrepareParams, input, output, threads: int) -> None:
     if params.scene not in scenes:
         raise WeaksegError(f"scene {params.scene!r} is not in {input.raw}/scenes.csv")
     files, raw = scenes[params.scene], Path(input.raw)
-    image, label = prepare_scene(
+    prepare_to_files(
         raw / files.image,
         raw / files.label,
         get_dataset(params.dataset),
+        output.image,
+        output.label,
         params.snap_max_distance,
         tuple(raw / frame for frame in files.frames),
         tuple(params.resize) if params.resize else None,
     )
-    write_prepared(output.image, output.label, image, label)
 
 
 STAGE = Stage("prepare", PrepareParams, run)

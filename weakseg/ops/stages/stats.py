@@ -21,15 +21,14 @@ class StatsParams:
 
 def run(params: StatsParams, input, output, threads: int) -> None:
     """Band statistics of the pool (strong + weak sets) of ``input.splits`` into ``output.stats``."""
-    import numpy as np
-
     from weakseg.data.band_statistics import band_statistics
     from weakseg.formats.splits import pool_rows, read_splits
     from weakseg.formats.stats import write_statistics
     from weakseg.formats.tiles import read_tiles, rows_of
+    from weakseg.io.npy import NpyRows
 
     row_of = rows_of(read_tiles(input.tiles))
-    images = np.load(input.images, mmap_mode="r")
+    images = NpyRows(input.images)  # plain reads, not a memory map: memory stays flat
     write_statistics(output.stats, band_statistics(images, pool_rows(read_splits(input.splits), row_of), params.frames))
 
 

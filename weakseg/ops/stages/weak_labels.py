@@ -45,13 +45,15 @@ def run(params: WeakLabelsParams, input, output, threads: int) -> None:
     from weakseg.formats.splits import read_splits
     from weakseg.formats.tiles import read_tiles
     from weakseg.formats.weak_labels import write_weak_labels
+    from weakseg.io.npy import NpyRows
     from weakseg.weak import get_weak_kind
 
     adapter, kind = get_dataset(params.dataset), get_weak_kind(params.kind)
     tile_ids = [t.tile_id for t in read_tiles(input.tiles)]
     set_of = {tile: name for name, ids in read_splits(input.splits).items() for tile in ids}
     rng = np.random.default_rng([params.seed or 0, params.split_seed])
-    labels = kind.label(np.load(input.masks, mmap_mode="r"), adapter.n_classes, params.options, rng)
+    # plain reads of the masks, not a memory map: memory stays flat however many tiles there are
+    labels = kind.label(NpyRows(input.masks), adapter.n_classes, params.options, rng)
     write_weak_labels(
         output.labels,
         output.summary,
