@@ -53,12 +53,19 @@ def colors_to_index(
     """
     if label_rgb.ndim != 3 or label_rgb.shape[2] < 3:
         raise WeaksegError(f"{source}: expected an RGB label image (H, W, 3), got shape {label_rgb.shape}")
-    keys, inverse, counts = np.unique(_color_keys(label_rgb[..., :3]), return_inverse=True, return_counts=True)
     known = np.concatenate([palette, ignore_colors.reshape(-1, 3)]).astype(np.int64)
     known_targets = np.concatenate(
         [np.arange(len(palette)), np.full(len(ignore_colors.reshape(-1, 3)), IGNORE_INDEX)]
     ).astype(np.uint8)
     known_keys = _color_keys(known)
+    pixel_keys = _color_keys(label_rgb[..., :3])
+    # The common case, every colour listed: a binary search among the few listed colours, not a
+    # sort of every pixel (np.unique below, which also counts the unknown colours for the message).
+    order = np.argsort(known_keys, kind="stable")
+    position = np.clip(np.searchsorted(known_keys[order], pixel_keys), 0, len(order) - 1)
+    if np.array_equal(known_keys[order][position], pixel_keys):
+        return known_targets[order][position], 0
+    keys, inverse, counts = np.unique(pixel_keys, return_inverse=True, return_counts=True)
     lookup = np.empty(len(keys), dtype=np.uint8)
     unknown = []
     n_snapped = 0
