@@ -5,11 +5,13 @@ about 170 Mpx) or Potsdam (38 tiles of 6000 x 6000 px, about 1.4 Gpx) in the off
 layout (the adapters' own archive and member names; scenes from
 :func:`weakseg.datasets.synthetic_scene.generate_scene`, a few distinct ones repeated so that
 generating stays quick), then runs download -> prepare -> tile -> split -> weak_labels ->
-augment -> stats with Snakemake on the dataset's config (``configs/<dataset>.yaml``), and reads
-each job's wall time and peak RSS from Snakemake's own benchmark files
-(``results/benchmarks/``). The baseline is reading the archives' bytes once from disk, the
-least any pipeline must do (the files are evicted from the page cache before it and before the
-run, with ``posix_fadvise``). Not a test: it prints figures, e.g.
+augment -> stats with Snakemake on the dataset's config (``configs/<dataset>.yaml``). Each
+stage's wall time comes from Snakemake's own benchmark files (``results/benchmarks/``); peak RSS
+from sampling every process of the run every 0.05 s (:class:`ProcessPeaks`; the benchmark
+files sample every 0.5 s and miss short jobs, and the kernel's ``ru_maxrss`` of a child counts
+the memory of its parent at fork). The baseline is reading the archives' bytes once, the least
+any pipeline must do; the files are evicted from the page cache first (``posix_fadvise``),
+which a virtual machine's host cache may still serve. Not a test: it prints figures, e.g.
 
     python benchmarks/data_stages.py --dataset vaihingen
     python benchmarks/data_stages.py --dataset potsdam --workdir /big/disk/bench
@@ -18,7 +20,6 @@ run, with ``posix_fadvise``). Not a test: it prints figures, e.g.
 import argparse
 import csv
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -118,6 +119,50 @@ def stage_figures(workdir: Path) -> dict[str, dict]:
     return figures
 
 
+class ProcessPeaks:
+    """The peak RSS (MiB) of every process below ``root``, sampled every ``interval`` seconds, by stage.
+
+    A job is attributed to a stage by its command line (``scripts/<stage>.py``); other processes
+    (Snakemake itself, shells) go under ``snakemake``. Snakemake's benchmark files sample every
+    0.5 s, which can miss the whole life of a short job; this samples every 0.05 s.
+    """
+
+    def __init__(self, root: int, interval: float = 0.05):
+        import threading
+
+        self.root, self.interval, self.peaks = root, interval, {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _stage(self, process) -> str:
+        command = " ".join(process.cmdline())
+        return next((stage for stage in STAGES if f"scripts/{stage}.py" in command), "snakemake")
+
+    def _run(self) -> None:
+        import psutil
+
+        root = psutil.Process(self.root)
+        while not self._done.is_set():
+            try:
+                processes = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                break
+            for process in processes:
+                try:
+                    stage, rss = self._stage(process), process.memory_info().rss / 2**20
+                except psutil.Error:
+                    continue
+                self.peaks[stage] = max(self.peaks.get(stage, 0.0), rss)
+            time.sleep(self.interval)
+
+    def stop(self) -> dict[str, float]:
+        """Stop sampling; the peaks."""
+        self._done.set()
+        self._thread.join()
+        return self.peaks
+
+
 def main() -> None:
     """Generate, run and print one line per stage and a summary."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -152,13 +197,15 @@ def main() -> None:
         started = time.perf_counter()
         # the rules run "python scripts/...": this interpreter's environment first on PATH
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=env)
+        process = subprocess.Popen(
+            command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        sampler = ProcessPeaks(process.pid)
+        _, stderr = process.communicate()
         wall = time.perf_counter() - started
-        # the kernel's high-water mark of the largest process run (Snakemake's own included): exact,
-        # where Snakemake's benchmark files sample every 0.5 s and can miss a short job's peak
-        peak_any = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        if result.returncode != 0:
-            sys.exit(f"snakemake failed:\n{result.stderr[-4000:]}")
+        sampled = sampler.stop()
+        if process.returncode != 0:
+            sys.exit(f"snakemake failed:\n{stderr[-4000:]}")
         figures = stage_figures(workdir)
         height, width = SCENE_SIZE[args.dataset]
         tiles = sum(1 for _ in open(workdir / f"data/{args.dataset}/tiles/tiles.csv")) - 1
@@ -171,10 +218,12 @@ def main() -> None:
         for stage, figure in figures.items():
             print(
                 f"  {stage:12s} {figure['seconds']:7.1f} s over {figure['jobs']:3d} job(s), "
-                f"peak RSS {figure['max_rss_mb']:7.0f} MB (sampled)"
+                f"peak RSS {sampled.get(stage, 0):6.0f} MiB (Snakemake's benchmark file: {figure['max_rss_mb']:.0f} MB)"
             )
+        print(f"  {'snakemake':12s} itself and its shells: peak RSS {sampled.get('snakemake', 0):.0f} MiB")
+        peak = max(sampled.values())
         print(
-            f"  all stages: {wall:.1f} s wall (Snakemake included), peak RSS of any process {peak_any:.0f} MiB; "
+            f"  all stages: {wall:.1f} s wall (Snakemake included), peak RSS of any process {peak:.0f} MiB; "
             f"reading the archives once: {raw_read:.1f} s, so {wall / raw_read:.1f} x the raw read"
         )
     finally:
