@@ -49,3 +49,13 @@ def test_tiles_written_row_by_row_are_the_scenes_crops_with_their_class_counts(t
         np.testing.assert_array_equal(masks[row], scene[1][tile.y : tile.y + 32, tile.x : tile.x + 32])
         assert tile.labeled_fraction == np.mean(masks[row] != 255)
     np.testing.assert_array_equal(np.load(tmp_path / "tiles/class_pixels.npy"), class_pixel_counts(masks, 6))
+
+
+def test_a_scoring_label_decoded_band_by_band_equals_the_whole_label(tmp_path, monkeypatch):
+    image_path, label_path = _scene(tmp_path)
+    adapter = get_dataset("vaihingen")
+    whole = prepare.prepare_scoring_label(label_path, (150, 130), adapter)
+    monkeypatch.setattr(prepare, "BAND_ROWS", 11)
+    prepare.prepare_scoring_to_file(label_path, (150, 130), adapter, tmp_path / "scoring_label.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "scoring_label.npy"), whole)
+    assert (whole[:3] == 255).all()

@@ -164,8 +164,48 @@ def prepare_to_files(
         for y in range(0, height, BAND_ROWS):
             # maps opened for one band and closed with it: the scene's pages do not pile up
             images.write(np.array(_tiff_map(image_path)[y : y + BAND_ROWS]))
-            raw = np.array(_tiff_map(label_path)[y : y + BAND_ROWS])
-            labels.write(adapter.label_to_index(raw, str(label_path), snap_max_distance)[0])
+            labels.write(_label_band(label_path, y, adapter, snap_max_distance))
+
+
+def _label_band(label_path, y: int, adapter: DatasetAdapter, snap_max_distance: float | None) -> np.ndarray:
+    """(h, W) uint8 class indices of rows ``y`` to ``y + BAND_ROWS`` of a colour-coded TIFF label."""
+    raw = np.array(_tiff_map(label_path)[y : y + BAND_ROWS])
+    return adapter.label_to_index(raw, str(label_path), snap_max_distance)[0]
+
+
+def prepare_scoring_to_file(
+    label_path: str | Path,
+    image_shape: tuple[int, ...],
+    adapter: DatasetAdapter,
+    label_out: str | Path,
+    snap_max_distance: float | None = None,
+    size: tuple[int, int] | None = None,
+) -> None:
+    """:func:`prepare_scoring_label` into ``label_out`` (.npy, all or nothing), band by band where it can.
+
+    An uncompressed TIFF label at its own size is decoded :data:`BAND_ROWS` rows at a time, as
+    :func:`prepare_to_files` does; other labels are decoded whole.
+
+    Raises:
+        WeaksegError: see :func:`prepare_scoring_label`.
+    """
+    streamed = size is None and type(adapter).read_label is DatasetAdapter.read_label
+    label_map = _tiff_map(label_path) if streamed else None
+    if label_map is None:
+        label = prepare_scoring_label(label_path, image_shape, adapter, snap_max_distance, size)
+        with staged_outputs(label_out) as (staged,), open(staged, "wb") as handle:
+            np.save(handle, label)
+        return
+    if label_map.shape[:2] != tuple(image_shape[:2]):
+        raise WeaksegError(
+            f"scoring label {label_path} is {label_map.shape[0]}x{label_map.shape[1]} px but its scene's image is "
+            f"{image_shape[0]}x{image_shape[1]} px; dataset.scoring_labels must be the same scenes at the same size"
+        )
+    height, width = label_map.shape[:2]
+    del label_map
+    with staged_outputs(label_out) as (staged,), NpyWriter(staged, (height, width), np.uint8) as labels:
+        for y in range(0, height, BAND_ROWS):
+            labels.write(_label_band(label_path, y, adapter, snap_max_distance))
 
 
 def write_prepared(image_out: str | Path, label_out: str | Path, image: np.ndarray, label: np.ndarray) -> None:

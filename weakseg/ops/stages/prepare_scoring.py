@@ -28,14 +28,11 @@ class PrepareScoringParams(PrepareParams):
 
 def run(params: PrepareScoringParams, input, output, threads: int) -> None:
     """Decode scene ``params.scene``'s scoring label of ``input.raw`` to ``output.label``."""
-    import numpy as np
-
     from weakseg.data.download import read_scenes
-    from weakseg.data.prepare import prepare_scoring_label
+    from weakseg.data.prepare import prepare_scoring_to_file
     from weakseg.datasets import get_dataset
     from weakseg.io.errors import WeaksegError
     from weakseg.io.imageio import image_shape
-    from weakseg.io.outputs import staged_outputs
 
     scenes = {s.scene: s for s in read_scenes(input.raw)}
     files = scenes.get(params.scene)
@@ -45,15 +42,14 @@ def run(params: PrepareScoringParams, input, output, threads: int) -> None:
             "rerun the download (snakemake --forcerun download) after setting dataset.scoring_labels"
         )
     raw = Path(input.raw)
-    label = prepare_scoring_label(
+    prepare_scoring_to_file(
         raw / files.scoring_label,
         image_shape(raw / files.image),
         get_dataset(params.dataset),
+        output.label,
         params.snap_max_distance,
         tuple(params.resize) if params.resize else None,
     )
-    with staged_outputs(output.label) as (staged,), open(staged, "wb") as handle:
-        np.save(handle, label)
 
 
 STAGE = Stage("prepare_scoring", PrepareScoringParams, run)
