@@ -52,7 +52,7 @@ rule prepare_scoring:
     conda:
         "../envs/data.yaml"
     resources:
-        **job_resources("prepare"),
+        **job_resources("prepare_scoring"),
         scene_slots=1,
     params:
         call=stage_call("prepare_scoring"),

@@ -137,3 +137,15 @@ def test_a_corrupt_block_is_named_and_nothing_is_written(tmp_path):
     data[offset : offset + length] = bytes(length)
     path.write_bytes(bytes(data))
     _expect_refusal(tmp_path, r"ortho.tif: cannot read rows \d+-\d+, columns \d+-\d+ .*damaged")
+
+
+def test_a_scale_that_maps_nothing_is_refused_before_any_job():
+    import yaml
+    from conftest import REPO
+
+    from weakseg.ops.config import check_config
+
+    config = yaml.safe_load((REPO / "workflow_config.yaml").read_text())
+    config["predict"]["scale"] = [4095, 4095]
+    with pytest.raises(WeaksegError, match=r"config predict.scale: \[4095, 4095\] maps nothing: give \[low, high\]"):
+        check_config(config)
