@@ -149,3 +149,22 @@ def test_a_scale_that_maps_nothing_is_refused_before_any_job():
     config["predict"]["scale"] = [4095, 4095]
     with pytest.raises(WeaksegError, match=r"config predict.scale: \[4095, 4095\] maps nothing: give \[low, high\]"):
         check_config(config)
+
+
+def test_an_internal_mask_marks_nodata_as_gdal_reads_it(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    pixels = np.random.default_rng(3).integers(0, 256, (3, 200, 180), dtype=np.uint8)
+    profile = dict(driver="GTiff", height=200, width=180, count=3, dtype="uint8", crs="EPSG:32632")
+    profile.update(transform=TRANSFORM, tiled=True, blockxsize=128, blockysize=128)
+    mask = np.full((200, 180), 255, dtype=np.uint8)
+    mask[150:, 100:] = 0  # no data there, though its pixel values are ordinary
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(images / "masked.tif", "w", **profile) as raster:
+        raster.write(pixels)
+        raster.write_mask(mask)
+    model_path = _saved_model(tmp_path / "model.pt")
+    palette = get_dataset("figaro1k").palette_array
+    predict_images(model_path, folder_images(images), tmp_path / "out", Windows(128, 0.25, 4), palette, "cpu")
+    with rasterio.open(tmp_path / "out/masked.tif") as result:
+        classes = result.read(1)
+    assert (classes[150:, 100:] == 255).all() and (classes[:150] != 255).all() and (classes[:, :100] != 255).all()
