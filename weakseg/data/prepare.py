@@ -51,15 +51,29 @@ def prepare_scene(
             )
     image = np.concatenate([*earlier, image], axis=2) if earlier else image
     raw_label = adapter.read_label(label_path)
-    if image.shape[:2] != raw_label.shape[:2]:
-        raise WeaksegError(
-            f"image {image_path} is {image.shape[0]}x{image.shape[1]} px but label {label_path} is "
-            f"{raw_label.shape[0]}x{raw_label.shape[1]} px (shapes {image.shape} and {raw_label.shape})"
-        )
+    _check_label_size(image_path, image.shape, label_path, raw_label.shape)
     label, _ = adapter.label_to_index(raw_label, str(label_path), snap_max_distance)
     if size is not None:
         image, label = resize_image(image, tuple(size)), resize_label(label, tuple(size))
     return image, label
+
+
+def _check_label_size(image_path, image_shape: tuple, label_path, label_shape: tuple) -> None:
+    """Raise naming both files unless the image and its label have the same height and width."""
+    if tuple(image_shape[:2]) != tuple(label_shape[:2]):
+        raise WeaksegError(
+            f"image {image_path} is {image_shape[0]}x{image_shape[1]} px but label {label_path} is "
+            f"{label_shape[0]}x{label_shape[1]} px (shapes {tuple(image_shape)} and {tuple(label_shape)})"
+        )
+
+
+def _check_scoring_label_size(label_path, label_shape: tuple, image_shape: tuple) -> None:
+    """Raise naming the file unless a scoring label has its scene image's height and width."""
+    if tuple(label_shape[:2]) != tuple(image_shape[:2]):
+        raise WeaksegError(
+            f"scoring label {label_path} is {label_shape[0]}x{label_shape[1]} px but its scene's image is "
+            f"{image_shape[0]}x{image_shape[1]} px; dataset.scoring_labels must be the same scenes at the same size"
+        )
 
 
 def prepare_scoring_label(
@@ -82,11 +96,7 @@ def prepare_scoring_label(
         WeaksegError: unreadable file, unknown colour, or a size other than the image's.
     """
     raw_label = adapter.read_label(label_path)
-    if raw_label.shape[:2] != tuple(image_shape[:2]):
-        raise WeaksegError(
-            f"scoring label {label_path} is {raw_label.shape[0]}x{raw_label.shape[1]} px but its scene's image is "
-            f"{image_shape[0]}x{image_shape[1]} px; dataset.scoring_labels must be the same scenes at the same size"
-        )
+    _check_scoring_label_size(label_path, raw_label.shape, image_shape)
     label, _ = adapter.label_to_index(raw_label, str(label_path), snap_max_distance)
     return resize_label(label, tuple(size)) if size is not None else label
 
@@ -109,6 +119,11 @@ def scene_files(images: list[str], labels: list[str]) -> dict[str, tuple[str, st
 
 #: Rows decoded at a time when a scene is prepared band by band.
 BAND_ROWS = 512
+
+
+def _decodable_by_bands(adapter: DatasetAdapter, size: tuple[int, int] | None) -> bool:
+    """Whether labels may be decoded band by band: colour-coded, read by the base adapter, not resized."""
+    return size is None and type(adapter).read_label is DatasetAdapter.read_label
 
 
 def _tiff_map(path: str | Path) -> np.ndarray | None:
@@ -142,18 +157,14 @@ def prepare_to_files(
     Raises:
         WeaksegError: see :func:`prepare_scene`.
     """
-    streamed = not frames and size is None and type(adapter).read_label is DatasetAdapter.read_label
+    streamed = not frames and _decodable_by_bands(adapter, size)
     image_map = _tiff_map(image_path) if streamed else None
     label_map = _tiff_map(label_path) if image_map is not None else None
     if label_map is None:
         image, label = prepare_scene(image_path, label_path, adapter, snap_max_distance, frames, size)
         write_prepared(image_out, label_out, image, label)
         return
-    if image_map.shape[:2] != label_map.shape[:2]:
-        raise WeaksegError(
-            f"image {image_path} is {image_map.shape[0]}x{image_map.shape[1]} px but label {label_path} is "
-            f"{label_map.shape[0]}x{label_map.shape[1]} px (shapes {image_map.shape} and {label_map.shape})"
-        )
+    _check_label_size(image_path, image_map.shape, label_path, label_map.shape)
     height, width, bands = image_map.shape
     del image_map, label_map
     with (
@@ -189,18 +200,14 @@ def prepare_scoring_to_file(
     Raises:
         WeaksegError: see :func:`prepare_scoring_label`.
     """
-    streamed = size is None and type(adapter).read_label is DatasetAdapter.read_label
+    streamed = _decodable_by_bands(adapter, size)
     label_map = _tiff_map(label_path) if streamed else None
     if label_map is None:
         label = prepare_scoring_label(label_path, image_shape, adapter, snap_max_distance, size)
         with staged_outputs(label_out) as (staged,), open(staged, "wb") as handle:
             np.save(handle, label)
         return
-    if label_map.shape[:2] != tuple(image_shape[:2]):
-        raise WeaksegError(
-            f"scoring label {label_path} is {label_map.shape[0]}x{label_map.shape[1]} px but its scene's image is "
-            f"{image_shape[0]}x{image_shape[1]} px; dataset.scoring_labels must be the same scenes at the same size"
-        )
+    _check_scoring_label_size(label_path, label_map.shape, image_shape)
     height, width = label_map.shape[:2]
     del label_map
     with staged_outputs(label_out) as (staged,), NpyWriter(staged, (height, width), np.uint8) as labels:

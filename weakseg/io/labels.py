@@ -62,8 +62,9 @@ def colors_to_index(
     # The common case, every colour listed: a binary search among the few listed colours, not a
     # sort of every pixel (np.unique below, which also counts the unknown colours for the message).
     order = np.argsort(known_keys, kind="stable")
-    position = np.clip(np.searchsorted(known_keys[order], pixel_keys), 0, len(order) - 1)
-    if np.array_equal(known_keys[order][position], pixel_keys):
+    sorted_keys = known_keys[order]
+    position = np.clip(np.searchsorted(sorted_keys, pixel_keys), 0, len(order) - 1)
+    if np.array_equal(sorted_keys[position], pixel_keys):
         return known_targets[order][position], 0
     keys, inverse, counts = np.unique(pixel_keys, return_inverse=True, return_counts=True)
     lookup = np.empty(len(keys), dtype=np.uint8)
