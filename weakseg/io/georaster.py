@@ -106,8 +106,8 @@ class RasterReader:
                 f"{model_bands}; set predict.bands to the {model_bands} 1-based band indices in the order the "
                 "model was trained on (e.g. [4, 1, 2] for near-infrared, red, green of an RGBI file)"
             )
-        self.georeferenced = not src.transform.is_identity or src.crs is not None
-        if self.georeferenced and (src.crs is None or not (src.crs.is_projected or src.crs.is_geographic)):
+        georeferenced = not src.transform.is_identity or src.crs is not None
+        if georeferenced and (src.crs is None or not (src.crs.is_projected or src.crs.is_geographic)):
             self.close()
             raise WeaksegError(
                 f"{self.path}: georeferenced, but GDAL cannot resolve its CRS ({src.crs or 'none given'}); "
@@ -122,6 +122,7 @@ class RasterReader:
         nodata = [src.nodatavals[b - 1] for b in self.bands]
         only_nodata = all(f == {"nodata"} for f in flags) and None not in nodata
         self._nodata = np.array(nodata, dtype=src.dtypes[0]) if only_nodata else None
+        self._last = None  # (window, validity) of the last read: see valid()
 
     def _read(self, method, rows: slice, cols: slice, **kwargs) -> np.ndarray:
         window = _window_of(rows, cols, self.shape)
@@ -135,29 +136,45 @@ class RasterReader:
             ) from None
 
     def valid(self, rows: slice, cols: slice) -> np.ndarray:
-        """(h, w) bool: where the input has data (see :meth:`_valid_of`)."""
-        return self._valid_of(self._read(self._src.read, rows, cols, indexes=self.bands), rows, cols)
+        """(h, w) bool: where the input has data (see :meth:`_valid_of`).
 
-    def _valid_of(self, pixels: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
-        """(h, w) bool validity of the (bands, h, w) raw ``pixels`` read at ``rows``, ``cols``.
+        A window inside the last one read (the sliding window's output blocks lie inside the
+        band it read) is cut from that read's mask instead of read again.
+        """
+        window = _window_of(rows, cols, self.shape)
+        if self._all_valid:
+            return np.ones((window.height, window.width), dtype=bool)
+        if self._last is not None:
+            last, mask = self._last
+            y, x = window.row_off - last.row_off, window.col_off - last.col_off
+            if 0 <= y and 0 <= x and y + window.height <= last.height and x + window.width <= last.width:
+                return mask[y : y + window.height, x : x + window.width]
+        return self._valid_of(rows, cols)
+
+    def _valid_of(self, rows: slice, cols: slice, pixels: np.ndarray | None = None) -> np.ndarray:
+        """(h, w) bool validity at ``rows``, ``cols`` of a file that has nodata pixels.
 
         Where every selected band declares only a nodata value (the common case), a pixel is
-        nodata when all its selected bands hold it, computed from the pixels already read;
-        otherwise (internal mask, alpha band) GDAL's dataset mask is read.
+        nodata when all its selected bands hold it, computed from the (bands, h, w) raw
+        ``pixels`` when already read; otherwise (internal mask, alpha band) GDAL's dataset mask
+        is read.
         """
         if self._nodata is not None:
+            if pixels is None:
+                pixels = self._read(self._src.read, rows, cols, indexes=self.bands)
             return ~np.all(pixels == self._nodata[:, None, None], axis=0)
-        if self._all_valid:
-            return np.ones(pixels.shape[1:], dtype=bool)
         return self._read(self._src.dataset_mask, rows, cols) > 0
 
     def __getitem__(self, key) -> np.ndarray:
         rows, cols = key
         raw = self._read(self._src.read, rows, cols, indexes=self.bands)
         pixels = _scale(raw, self.scale, self.path).transpose(1, 2, 0)
-        if self.fill is not None and not self._all_valid:
-            pixels = pixels.copy()
-            pixels[~self._valid_of(raw, rows, cols)] = self.fill
+        if not self._all_valid:
+            valid = self._valid_of(rows, cols, raw)
+            self._last = (_window_of(rows, cols, self.shape), valid)
+            if self.fill is not None:
+                pixels = pixels.copy()
+                pixels[~valid] = self.fill
         return pixels
 
     def close(self) -> None:
