@@ -73,3 +73,11 @@ def test_the_config_takes_an_official_test_set_for_isprs_and_refuses_it_without_
     config["dataset"]["name"] = "synthetic"
     with pytest.raises(WeaksegError, match="dataset synthetic has no official test set"):
         check_task(config)
+
+
+def test_a_split_whose_only_scenes_are_official_test_areas_says_no_training_scene_is_present():
+    adapter = get_dataset("vaihingen")
+    tiles = [t for scene in ("area2", "area4") for t in grid_tiles(scene, 128, 128, 32, 32)]
+    fractions = {"strong": 0.1, "weak": 0.6, "val": 0.3}
+    with pytest.raises(WeaksegError, match=r"every scene \(area2, area4\) is in .*no official training scene"):
+        split_tiles(tiles, 32, 32, fractions, "tile", 4, 0, adapter.is_official_test, None, adapter.official_test)

@@ -159,3 +159,34 @@ def test_a_no_difference_answer_says_what_the_seeds_could_have_detected():
     )
     helped = paired_difference({0: 0.40, 1: 0.42, 2: 0.41}, {0: 0.30, 1: 0.31, 2: 0.30})
     assert "detects (80% power)" not in answer_sentence(helped, "a", "b", power=Power.of(helped, 0.02))
+
+
+def test_seeds_that_did_not_vary_give_no_interval_and_say_so():
+    """Identical per-seed results: no zero-width interval presented as evidence (hostile round four)."""
+    difference = paired_difference({0: 0.349, 1: 0.349, 2: 0.349}, {0: 0.3, 1: 0.3, 2: 0.3})
+    assert difference.interval.no_spread and math.isnan(difference.interval.low)
+    assert verdict(difference) == "no spread" and verdict(difference, 0.01) == "no spread"
+    sentence = answer_sentence(difference, "weak_finetuned", "strong_only", what="presence tags")
+    assert sentence.startswith("No interval can be formed") and "+0.049" in sentence
+    assert "did not vary" in sentence and "CI" not in sentence and "helped" not in sentence
+    constant = mean_interval([0.5, 0.5])
+    assert constant.no_spread and constant.mean == 0.5 and math.isnan(constant.high) and constant.n == 2
+
+
+def test_seeds_needed_for_a_tiny_effect_is_capped_in_closed_form(monkeypatch):
+    from statsmodels.stats.power import TTestPower
+
+    from weakseg.report.statistics import SEEDS_CAP, Power, seeds_needed
+
+    def stepping(*args, **kwargs):  # before: the report stepped n = 2, 3, ... to 100000 (158 s)
+        raise AssertionError("the normal bound already exceeds the cap: no t-test power is needed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(TTestPower, "power", stepping)
+        assert seeds_needed(1e-6, 0.023) == math.inf
+    # just below the cap the count is still exact
+    n = seeds_needed(0.0023 * 0.1, 0.0023)  # d = 0.1: about 787 seeds
+    assert n <= SEEDS_CAP and _paired_t_power(0.00023, 0.0023, n) >= 0.8 > _paired_t_power(0.00023, 0.0023, n - 1)
+    difference = paired_difference({0: 0.3, 1: 0.32, 2: 0.29}, {0: 0.3, 1: 0.3, 2: 0.3})
+    power = Power.of(difference, 1e-6)
+    assert power.seeds_text == f"more than {SEEDS_CAP}" and f"more than {SEEDS_CAP} seeds" in power.sentence()

@@ -122,6 +122,13 @@ def split_tiles(
             f"split.use_official_test: no scene is in {official_test_name or 'the official test set'}, so the "
             "test set is empty; add the official test scenes (dataset.scenes) or set split.use_official_test: false"
         )
+    if official.all():
+        test_scenes = sorted({t.scene for t in tiles})
+        raise WeaksegError(
+            f"split.use_official_test: every scene ({', '.join(test_scenes)}) is in "
+            f"{official_test_name or 'the official test set'}, so no official training scene is left to split into "
+            "strong, weak and val tiles; add training scenes to dataset.scenes (or set split.use_official_test: false)"
+        )
     free = np.flatnonzero(~official)
     groups = sorted({keys[i] for i in free})
     region, rank = np.full(len(tiles), "test", dtype=object), np.zeros(len(tiles))

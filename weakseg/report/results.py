@@ -160,7 +160,7 @@ def differences(rows: list[dict], column: str = "miou", effect: float = 0.02) ->
                     "difference": difference,
                     "verdict": verdict(difference),
                     "mde": power.mde,
-                    "seeds_for_effect": power.seeds,
+                    "seeds_for_effect": power.seeds_text,
                     "gap_closed": None if arm == UPPER_BOUND else _gap_ratio(scores, baseline, upper_scores),
                 }
             )

@@ -3,9 +3,11 @@
 * Intervals are two-sided 95% Student-t intervals over seeds, ``mean ± t(0.975, n-1) · s / sqrt(n)``
   with ``s`` the sample standard deviation (ddof 1); the paired test is scipy's ``ttest_rel``
   (a one-sample t-test of the per-seed differences). With one seed there is no interval (NaN)
-  and no test.
+  and no test; nor when every seed gave the same value (zero spread: the runs did not vary, and
+  a zero-width interval would only present that as certainty).
 * Power: the minimum detectable effect of that paired t-test (two-sided, alpha 0.05, power
-  0.8) and the seeds a given effect needs, from statsmodels' ``TTestPower`` (noncentral t).
+  0.8) and the seeds a given effect needs, from statsmodels' ``TTestPower`` (noncentral t),
+  up to :data:`SEEDS_CAP` (beyond it: "more than").
 * Several variants against one baseline: Holm's step-down correction (Holm 1979) of their
   p-values, from statsmodels' ``multipletests``.
 * Share of the gap closed, ``(V - B) / (F - B)``: Fieller's interval for a ratio of two means
@@ -25,16 +27,22 @@ from statsmodels.stats.power import TTestPower
 CONFIDENCE = 0.95
 #: Power at which the minimum detectable effect is stated (the usual 80%).
 POWER = 0.8
+#: The most seeds :func:`seeds_needed` counts up to; a study that would need more is told "more than" this.
+SEEDS_CAP = 1000
 
 
 @dataclass(frozen=True)
 class Interval:
-    """A mean over ``n`` replicates with its confidence interval ``[low, high]`` (NaN for n < 2)."""
+    """A mean over ``n`` replicates with its confidence interval ``[low, high]``.
+
+    ``low``/``high`` are NaN for n < 2 and when the replicates did not vary (:attr:`no_spread`).
+    """
 
     mean: float
     low: float
     high: float
     n: int
+    no_spread: bool = False
 
     @property
     def half_width(self) -> float:
@@ -60,13 +68,13 @@ class PairedDifference:
 class Power:
     """What the paired t-test of a study's seeds could detect.
 
-    ``mde``: the minimum detectable effect at 80% power; ``seeds``: how many seeds would detect
-    ``effect`` (None: unknown); both in the metric's units.
+    ``mde``: the minimum detectable effect at 80% power, in the metric's units; ``seeds``: how
+    many seeds would detect ``effect`` (None: unknown; ``math.inf``: more than :data:`SEEDS_CAP`).
     """
 
     mde: float
     effect: float
-    seeds: int | None
+    seeds: int | float | None
 
     @classmethod
     def of(cls, difference: PairedDifference, effect: float) -> Power:
@@ -74,9 +82,16 @@ class Power:
         sd = difference.sd
         return cls(minimum_detectable_effect(sd, difference.interval.n), effect, seeds_needed(effect, sd))
 
+    @property
+    def seeds_text(self) -> str:
+        """:attr:`seeds` in words: a count, ``more than 1000`` (:data:`SEEDS_CAP`) or ``n/a``."""
+        if self.seeds is None:
+            return "n/a"
+        return f"more than {SEEDS_CAP}" if self.seeds > SEEDS_CAP else str(self.seeds)
+
     def sentence(self, metric: str = "mIoU") -> str:
         """What a "no difference" cannot exclude, as a sentence."""
-        seeds = self.seeds if self.seeds is not None else "an unknown number of"
+        seeds = self.seeds_text if self.seeds is not None else "an unknown number of"
         return (
             f"With this spread the study detects (80% power) only differences of at least {self.mde:.3f} "
             f"{metric}; detecting {self.effect:+.3f} would take {seeds} seeds."
@@ -87,8 +102,8 @@ def mean_interval(values, confidence: float = CONFIDENCE) -> Interval:
     """Mean and Student-t confidence interval of ``values`` (1-D, NaN values dropped).
 
     Returns:
-        :class:`Interval`; ``low``/``high`` are NaN for fewer than two values, and equal the
-        mean when all values are equal.
+        :class:`Interval`; ``low``/``high`` are NaN for fewer than two values, and when all values
+        are equal (``no_spread``: the replicates did not vary, so no interval can be formed).
     """
     data = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=np.float64)
     if len(data) == 0:
@@ -96,6 +111,8 @@ def mean_interval(values, confidence: float = CONFIDENCE) -> Interval:
     mean = float(data.mean())
     if len(data) < 2:
         return Interval(mean, math.nan, math.nan, 1)
+    if np.ptp(data) == 0:
+        return Interval(mean, math.nan, math.nan, len(data), no_spread=True)
     half = float(stats.t.ppf(0.5 + confidence / 2, len(data) - 1) * data.std(ddof=1) / math.sqrt(len(data)))
     return Interval(mean, mean - half, mean + half, len(data))
 
@@ -124,14 +141,17 @@ def paired_difference(
 
 
 def verdict(difference: PairedDifference, p_adjusted: float = math.nan) -> str:
-    """``helped``, ``hurt``, ``no difference`` or ``cannot tell`` (one seed) for a paired difference.
+    """``helped``, ``hurt``, ``no difference``, ``cannot tell`` (one seed) or ``no spread`` for a paired difference.
 
     "helped"/"hurt" need the whole interval above/below 0 and, when the difference is one of a
     family, its multiplicity-adjusted p-value (``p_adjusted``, e.g. Holm's) below ``1 - CONFIDENCE``.
+    "no spread": every seed gave the same difference, so there is no interval and no test.
     """
     interval = difference.interval
     if interval.n < 2:
         return "cannot tell"
+    if interval.no_spread:
+        return "no spread"
     if not math.isnan(p_adjusted) and p_adjusted >= 1 - CONFIDENCE:
         return "no difference"
     if interval.low > 0:
@@ -169,6 +189,13 @@ def answer_sentence(
             f"One run per variant cannot tell whether pretraining on {what} helps{where}: {variant} − {baseline} "
             f"= {i.mean:+.3f} {metric} in a single seed, with no estimate of run-to-run spread; run more seeds "
             "(experiment.seeds)."
+        )
+    if kind == "no spread":
+        return (
+            f"No interval can be formed{where}: {variant} − {baseline} = {i.mean:+.3f} {metric} in each of the {n} "
+            "seeds, identically, so the runs did not vary from seed to seed (e.g. a data order or initialisation "
+            "that ignores the seed) and their spread, hence any test of pretraining on "
+            f"{what}, is unknown; check that experiment.seeds reach the training and rerun."
         )
     numbers = (
         f"{variant} − {baseline} = {i.mean:+.3f} {metric}, 95% CI [{i.low:+.3f}, {i.high:+.3f}] over {n} seeds"
@@ -211,23 +238,34 @@ def minimum_detectable_effect(sd: float, n: int, power: float = POWER, confidenc
     return float(d * sd)
 
 
-def seeds_needed(effect: float, sd: float, power: float = POWER, confidence: float = CONFIDENCE) -> int | None:
+def seeds_needed(
+    effect: float, sd: float, power: float = POWER, confidence: float = CONFIDENCE
+) -> int | float | None:
     """Seeds a paired t-test needs to detect a true mean difference ``effect`` with probability ``power``.
 
-    The smallest integer ``n >= 2`` whose power (statsmodels ``TTestPower``) is at least ``power``.
-    None when it cannot be known (``sd`` not finite or ``effect`` 0); 2 when ``sd`` is 0.
+    The smallest integer ``2 <= n <= SEEDS_CAP`` whose power (statsmodels ``TTestPower``,
+    evaluated for every such ``n`` at once) is at least ``power``. The normal approximation
+    ``n = ((z(1 - alpha/2) + z(power)) sd / effect)^2`` is a lower bound on the t-test's ``n``:
+    when it already exceeds :data:`SEEDS_CAP` the t-test is not evaluated.
+
+    Returns:
+        The count; ``math.inf`` when more than :data:`SEEDS_CAP` seeds would be needed; None
+        when it cannot be known (``sd`` not finite or ``effect`` 0 or not finite); 2 when
+        ``sd`` is 0.
     """
     if not math.isfinite(sd) or effect == 0 or not math.isfinite(effect):
         return None
     if sd == 0:
         return 2
     size = abs(effect) / sd
-    n = 2
-    while TTestPower().power(effect_size=size, nobs=n, alpha=1 - confidence) < power:
-        n += 1
-        if n > 100_000:
-            return None
-    return n
+    alpha = 1 - confidence
+    normal = ((stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) / size) ** 2
+    if normal > SEEDS_CAP:
+        return math.inf
+    counts = np.arange(2, SEEDS_CAP + 1)
+    powers = TTestPower().power(effect_size=size, nobs=counts, alpha=alpha)
+    reached = np.flatnonzero(powers >= power)
+    return int(counts[reached[0]]) if len(reached) else math.inf
 
 
 def holm(p_values: list[float]) -> list[float]:
