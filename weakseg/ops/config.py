@@ -23,6 +23,7 @@ from weakseg.design.experiment import (
 from weakseg.design.task import check_loss, resolve_task
 from weakseg.io.errors import WeaksegError
 from weakseg.io.names import check_name
+from weakseg.ops.resources import check_resources
 from weakseg.weak import get_weak_kind
 
 
@@ -272,6 +273,7 @@ def check_config(config: dict, schema_path: str | Path | None = None) -> None:
     check_sequences(config)
     check_experiment(config)
     check_weak_kinds(config)
+    check_resources(config["resources"])
     if schema_path is not None:
         import yaml
 

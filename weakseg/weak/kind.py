@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 
 import numpy as np
 
 from weakseg.io.errors import WeaksegError
+
+log = logging.getLogger(__name__)
 
 
 class WeakKind(ABC):
@@ -93,4 +96,49 @@ class WeakKind(ABC):
             raise WeaksegError(
                 f"weak_labels.{self.name}.loss: {options.get('loss')!r} is not a loss of weak kind {self.name} "
                 f"({', '.join(self.losses)})"
+            )
+
+    def empty(self, labels: np.ndarray) -> np.ndarray:
+        """(N,) bool: which of the (N, D) ``labels`` say nothing (default: every value 0, e.g. no class tagged)."""
+        return ~np.any(labels != 0, axis=1)
+
+    def check_labels(self, labels: np.ndarray, weak: np.ndarray, options: dict) -> None:
+        """Refuse labels that cannot train anything; log how many weak tiles got an empty or the same label.
+
+        Args:
+            labels: (N, D) float64 from :meth:`label`.
+            weak: (N,) bool, the tiles of the ``weak`` set (the only ones trained on these labels).
+            options: the kind's options, named in the messages.
+
+        Raises:
+            WeaksegError: a non-finite value (an option that overflows, e.g. a tiny rounding step),
+                or every weak tile's label empty (e.g. a presence threshold no class reaches),
+                naming ``weak_labels.<name>`` and its options.
+        """
+        if labels.shape[1] == 0:  # a kind without labels (unlabelled) has nothing to check
+            return
+        chosen = {key: options[key] for key in self.label_keys if key in options}
+        bad = ~np.isfinite(labels).all(axis=1)
+        if bad.any():
+            raise WeaksegError(
+                f"weak_labels.{self.name}: {int(bad.sum())} of {len(labels)} tiles got non-finite labels (NaN or "
+                f"infinite) with options {chosen}; an option is out of its useful range (see the schema's "
+                "descriptions): change it and rerun"
+            )
+        rows = labels[weak]
+        empty = self.empty(rows)
+        if len(rows) and empty.all():
+            raise WeaksegError(
+                f"weak_labels.{self.name}: every one of the {len(rows)} weak tiles has an empty label with options "
+                f"{chosen}, so the weak runs would train on nothing; loosen the option (e.g. a lower threshold)"
+            )
+        if empty.any():
+            log.warning("%s: %d of %d weak tiles have an empty label (%s)", self.name, empty.sum(), len(rows), chosen)
+        if len(rows) > 1 and (rows == rows[0]).all():
+            log.warning(
+                "%s: all %d weak tiles have the same label %s (%s): it carries only the class prior",
+                self.name,
+                len(rows),
+                rows[0].tolist(),
+                chosen,
             )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from weakseg.io.errors import WeaksegError
 from weakseg.weak.kind import WeakKind
 from weakseg.weak.shares import PROPORTION_LOSSES, label_proportions
 
@@ -46,6 +47,11 @@ def noisy_label_proportions(
     return noisy
 
 
+#: The finest rounding ``step`` accepted (a share of 0.1%): finer steps round nothing a person would,
+#: and below ~1e-308 ``share / step`` overflows to infinity and the labels become NaN.
+MIN_STEP = 1e-3
+
+
 class NoisyProportions(WeakKind):
     """Label proportions as estimated by a person (see the module docstring)."""
 
@@ -61,6 +67,20 @@ class NoisyProportions(WeakKind):
         return noisy_label_proportions(
             label_proportions(masks, n_classes), float(options["concentration"]), float(options["step"]), rng
         )
+
+    def check_options(self, options: dict) -> None:
+        """Also refuse a rounding ``step`` between 0 and :data:`MIN_STEP`.
+
+        Raises:
+            WeaksegError: naming ``weak_labels.noisy_proportions.step``, the value and the fix.
+        """
+        super().check_options(options)
+        step = float(options["step"])
+        if 0 < step < MIN_STEP:
+            raise WeaksegError(
+                f"weak_labels.noisy_proportions.step: {step!r} is finer than {MIN_STEP} (a share of 0.1%); use 0 "
+                "for no rounding, or a step a person would round to, e.g. 0.05 or 0.1"
+            )
 
     def loss(self, logits, target, options: dict):
         """As for exact proportions: :func:`~weakseg.weak.proportions.proportion_loss` over every pixel."""

@@ -67,6 +67,10 @@ class Points(WeakKind):
         """See :func:`sample_points`."""
         return sample_points(masks, n_classes, int(options["per_tile"]), rng)
 
+    def empty(self, labels: np.ndarray) -> np.ndarray:
+        """(N,) bool: tiles whose every point slot is unused (:data:`NO_POINT`): no labelled pixel."""
+        return np.all(labels[:, 0::3] < 0, axis=1)
+
     def to_mask(self, label: np.ndarray, height: int, width: int) -> np.ndarray:
         """See :func:`points_mask`."""
         return points_mask(label, height, width)

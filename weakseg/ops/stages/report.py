@@ -10,7 +10,7 @@ from weakseg.ops.stage import Stage
 
 @dataclass(frozen=True)
 class ReportParams:
-    """The whole config (the report shows it), the dataset, and the main runs' folders, in input order."""
+    """The config without ``resources`` (the report shows it), the dataset, and the main runs' folders."""
 
     config: dict
     dataset: str
@@ -18,8 +18,13 @@ class ReportParams:
 
     @classmethod
     def from_config(cls, config: dict, wildcards) -> ReportParams:
-        """The config as Snakemake holds it, and the runs at the configured hyperparameters."""
-        return cls(config, config["dataset"]["name"], [run.path for run in main_runs(config)])
+        """The config as Snakemake holds it, and the runs at the configured hyperparameters.
+
+        Without ``resources``: what a job asks of a machine never changes a result, so editing
+        it must not rerun the report (README: resources never rerun a job).
+        """
+        shown = {key: value for key, value in config.items() if key != "resources"}
+        return cls(shown, config["dataset"]["name"], [run.path for run in main_runs(config)])
 
 
 def run(params: ReportParams, input, output, threads: int) -> None:

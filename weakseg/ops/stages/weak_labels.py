@@ -37,7 +37,8 @@ def run(params: WeakLabelsParams, input, output, threads: int) -> None:
     """Weak labels of every tile of ``input.masks`` into ``output.labels``, with ``output.summary`` per set.
 
     Kinds that draw (noise, points) draw from ``numpy.random.default_rng([seed, split_seed])``,
-    tile by tile in the order of ``tiles.csv``.
+    tile by tile in the order of ``tiles.csv``. Labels that cannot train anything are refused
+    (:meth:`~weakseg.weak.kind.WeakKind.check_labels`), so nothing is written.
     """
     import numpy as np
 
@@ -54,6 +55,7 @@ def run(params: WeakLabelsParams, input, output, threads: int) -> None:
     rng = np.random.default_rng([params.seed or 0, params.split_seed])
     # plain reads of the masks, not a memory map: memory stays flat however many tiles there are
     labels = kind.label(NpyRows(input.masks), adapter.n_classes, params.options, rng)
+    kind.check_labels(labels, np.array([set_of.get(t) == "weak" for t in tile_ids]), params.options)
     write_weak_labels(
         output.labels,
         output.summary,
