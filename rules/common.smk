@@ -22,6 +22,7 @@ from weakseg.design.experiment import (
     split_seed,
 )
 from weakseg.io.names import SAFE_NAME_PATTERN
+from weakseg.formats.predictions import folder_images
 from weakseg.ops.stage import files_json
 from weakseg.ops.stages import get_stage
 from weakseg.weak import WEAK_KINDS
@@ -234,10 +235,18 @@ def evaluate_inputs(wildcards):
 
 
 def predict_inputs(wildcards):
-    """Inputs of a predict job: the run's model, and the image folder or the split (scenes: see :func:`scene_inputs`)."""
+    """Inputs of a predict job: the run's model, and the folder's image files or the split (scenes: see :func:`scene_inputs`).
+
+    Each image file is an input, so replacing or adding an image reruns the job (a folder's
+    mtime does not change when a file in it is rewritten).
+    """
     files = {"model": run_output("train", "model", Run.from_wildcards(wildcards))}
     if not PREDICTS_SCENES:
-        return {**files, "folder": config["predict"]["input"]}
+        try:
+            images = folder_images(config["predict"]["input"])
+        except WeaksegError as error:
+            raise WorkflowError(str(error)) from None
+        return {**files, "images": [item.image for item in images]}
     return {**files, "tiles": tile_files()["tiles"], "splits": split_files(int(wildcards.seed))["splits"]}
 
 

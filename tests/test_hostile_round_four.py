@@ -118,3 +118,164 @@ def test_points_are_empty_only_where_no_slot_is_used():
     masks[0, 0, 0] = 0  # one labelled pixel of class 0 at row 0, column 0: the label (0, 0, 0) is not empty
     labels = sample_points(masks, 6, 2, np.random.default_rng(0))
     assert POINTS.empty(labels).tolist() == [False, True]
+
+
+# --------------------------------------------------------------------------- predict
+
+
+def _predict(tmp_path, images, options=None):
+    from test_predict import _saved_model
+
+    from weakseg.datasets import get_dataset
+    from weakseg.learn.predict import Windows, predict_images
+
+    model_path = _saved_model(tmp_path / "model.pt")
+    palette = get_dataset("figaro1k").palette_array
+    return predict_images(model_path, images, tmp_path / "out", Windows(64, 0.25, 4), palette, "cpu", options)
+
+
+@pytest.mark.parametrize(
+    "names,options,shared",
+    [
+        (("a.tif", "a_probabilities.tif"), {"probabilities": True, "scale": (0, 255)}, "a_probabilities.tif"),
+        (("x.png", "x_color.png"), {}, "x_color.png"),
+        (("x.png", "x_overlay.jpg"), {}, "x_overlay.png"),
+    ],
+    ids=["probabilities", "color", "overlay"],
+)
+def test_inputs_whose_outputs_share_a_name_are_refused_before_anything_is_written(tmp_path, names, options, shared):
+    import rasterio
+    from PIL import Image
+
+    from weakseg.learn.predict import RasterOptions, folder_images
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    pixels = np.random.default_rng(0).integers(0, 255, (40, 48, 3), dtype=np.uint8)
+    for name in names:
+        if name.endswith(".tif"):
+            with rasterio.open(folder / name, "w", driver="GTiff", height=40, width=48, count=3, dtype="uint8") as f:
+                f.write(pixels.transpose(2, 0, 1))
+        else:
+            Image.fromarray(pixels).save(folder / name)
+    with pytest.raises(WeaksegError) as raised:
+        _predict(tmp_path, folder_images(folder), RasterOptions(**options))
+    message = str(raised.value)
+    assert all(str(folder / name) in message for name in names) and f"both write {shared}" in message
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_an_empty_predict_input_is_refused_naming_the_key():
+    with pytest.raises(WeaksegError, match=r"config predict.input: is empty; give a folder of images, or val or test"):
+        check_config(_config(**{"predict.input": ""}))
+
+
+def _float_raster(path, nodata, gcps=None):
+    """A 3-band float32 raster of 100 x 120 px whose 40 x 50 top-left corner is NaN (2,000 pixels)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    pixels = np.random.default_rng(1).uniform(0, 255, (3, 100, 120)).astype(np.float32)
+    pixels[:, :40, :50] = np.nan
+    profile = dict(driver="GTiff", height=100, width=120, count=3, dtype="float32", nodata=nodata)
+    if gcps is None:
+        profile.update(crs="EPSG:32632", transform=from_origin(500000.0, 5400000.0, 0.5, 0.5))
+    else:
+        profile.update(gcps=gcps, crs="EPSG:4326")
+    with rasterio.open(path, "w", **profile) as raster:
+        raster.write(pixels)
+
+
+@pytest.mark.parametrize("nodata", [float("nan"), None], ids=["nan-nodata", "undeclared"])
+def test_nan_pixels_of_a_float_raster_are_nodata_not_a_class(tmp_path, nodata):
+    import rasterio
+
+    from weakseg.learn.predict import RasterOptions, folder_images
+
+    (tmp_path / "images").mkdir()
+    _float_raster(tmp_path / "images" / "dem.tif", nodata)
+    _predict(tmp_path, folder_images(tmp_path / "images"), RasterOptions(scale=(0, 255), probabilities=True))
+    with rasterio.open(tmp_path / "out" / "dem.tif") as result:
+        classes = result.read(1)
+    nan = np.zeros(classes.shape, bool)
+    nan[:40, :50] = True
+    assert (classes[nan] == 255).all() and int((classes == 255).sum()) == 2000
+    with rasterio.open(tmp_path / "out" / "dem_probabilities.tif") as shares:
+        assert (shares.read()[:, nan] == 0).all()
+
+
+def test_gcp_georeferencing_and_its_crs_are_carried_to_the_outputs(tmp_path):
+    import rasterio
+    from rasterio.control import GroundControlPoint
+
+    from weakseg.learn.predict import RasterOptions, folder_images
+
+    gcps = [
+        GroundControlPoint(row=0, col=0, x=8.0, y=49.0),
+        GroundControlPoint(row=0, col=120, x=8.01, y=49.0),
+        GroundControlPoint(row=100, col=0, x=8.0, y=48.99),
+        GroundControlPoint(row=100, col=120, x=8.01, y=48.99),
+    ]
+    (tmp_path / "images").mkdir()
+    _float_raster(tmp_path / "images" / "scan.tif", float("nan"), gcps=gcps)
+    _predict(tmp_path, folder_images(tmp_path / "images"), RasterOptions(scale=(0, 255), probabilities=True))
+    for name in ("scan.tif", "scan_probabilities.tif"):
+        with rasterio.open(tmp_path / "out" / name) as result:
+            written, crs = result.gcps
+            assert crs == rasterio.crs.CRS.from_epsg(4326), name
+            assert [(p.row, p.col, p.x, p.y) for p in written] == [(p.row, p.col, p.x, p.y) for p in gcps], name
+
+
+def test_a_raster_larger_than_max_megapixels_is_refused_before_any_pixel_is_read(tmp_path):
+    """A 19 KB sparse TIFF claiming 200000 x 200000 px started weeks of prediction without a word."""
+    import rasterio
+
+    from weakseg.learn.predict import RasterOptions, folder_images
+
+    (tmp_path / "images").mkdir()
+    profile = dict(driver="GTiff", height=200_000, width=200_000, count=3, dtype="uint8", tiled=True)
+    with rasterio.open(tmp_path / "images" / "huge.tif", "w", sparse_ok=True, **profile):
+        pass
+    assert (tmp_path / "images" / "huge.tif").stat().st_size < 10**7
+    with pytest.raises(WeaksegError) as raised:
+        _predict(tmp_path, folder_images(tmp_path / "images"), RasterOptions(max_megapixels=10_000))
+    message = str(raised.value)
+    assert "huge.tif: 200000 x 200000 px (40,000 Mpx)" in message and "predict.max_megapixels (10,000)" in message
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_a_terminated_predict_job_leaves_no_partial_output(tmp_path):
+    """SIGTERM (Snakemake cancelling the job, scancel) ended the process without its clean-up."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import rasterio
+    from conftest import stage_call
+    from test_predict import _saved_model
+
+    (tmp_path / "images").mkdir()
+    image = tmp_path / "images" / "big.tif"
+    profile = dict(driver="GTiff", height=3000, width=3000, count=3, dtype="uint8", tiled=True)
+    with rasterio.open(image, "w", **profile) as raster:
+        raster.write(np.random.default_rng(0).integers(0, 255, (3, 3000, 3000), dtype=np.uint8))
+    params = {"dataset": "figaro1k", "source": str(tmp_path / "images"), "window": 256, "overlap": 0.25}
+    params.update(batch_size=4, shorter_side=None, device="cpu")
+    files = {"model": str(_saved_model(tmp_path / "model.pt")), "images": [str(image)]}
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "scripts/predict.py", *stage_call(params, files, {"predictions": out}), "--gpus", "none"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    staged = tmp_path / ".out.partial"
+    deadline = time.monotonic() + 120
+    while not list(staged.glob("*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, process.stderr.read()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    assert not out.exists() and not staged.exists()

@@ -230,3 +230,38 @@ def test_a_killed_snakemake_recovers_with_unlock_to_the_same_summary(demo_run, t
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         assert _without_seconds(read_summary_csv(workdir)) == _without_seconds(before), stage
         assert not partial_leftovers(workdir / "results")
+
+
+def test_editing_resources_reruns_nothing(demo_run):
+    """Hostile round four: a mem_mb edit reran the report job (its params held the whole config)."""
+    config = yaml.safe_load((demo_run / "short.yaml").read_text())
+    config["resources"] = {"rules": {"train": {"mem_mb": 64000}}, "job_defaults": {"runtime": 90}}
+    (demo_run / "resources.yaml").write_text(yaml.safe_dump(config))
+    assert planned_jobs(demo_run, "--configfile", "resources.yaml") == {}
+
+
+def test_predict_reruns_when_an_image_of_its_folder_changes(demo_run):
+    """Hostile round four: new pixels in a predicted image gave "Nothing to be done" and stale outputs."""
+    from PIL import Image
+
+    folder = demo_run / "to_predict"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        Image.fromarray(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)).save(folder / f"{name}.png")
+    config = yaml.safe_load((demo_run / "short.yaml").read_text())
+    config["predict"] = {"input": str(folder)}
+    (demo_run / "predict.yaml").write_text(yaml.safe_dump(config))
+    target = f"results/predict/{run_dir('strong_only', 0)}"
+    args = (target, "--cores", "2", *ONE_THREAD_JOBS, "--configfile", "predict.yaml")
+    assert run_snakemake(demo_run, *args).returncode == 0
+    out = demo_run / target
+    first = {name: (out / f"{name}.png").read_bytes() for name in ("a", "b")}
+    assert planned_jobs(demo_run, target, "--configfile", "predict.yaml") == {}
+    # new pixels in a.png (half the image a flat colour): the job is planned again and a's outputs follow
+    pixels = np.asarray(Image.open(folder / "a.png")).copy()
+    pixels[:, :48] = (0, 0, 255)
+    Image.fromarray(pixels).save(folder / "a.png")
+    assert planned_jobs(demo_run, target, "--configfile", "predict.yaml") == {"predict": 1}
+    assert run_snakemake(demo_run, *args).returncode == 0
+    assert (out / "a.png").read_bytes() != first["a"] and (out / "b.png").read_bytes() == first["b"]

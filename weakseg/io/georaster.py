@@ -47,17 +47,29 @@ def _scale(values: np.ndarray, scale: tuple[float, float] | None, path) -> np.nd
         return values
     low, high = scale
     scaled = (values.astype(np.float32) - low) * (255.0 / (high - low))
-    return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+    # NaN pixels are nodata (RasterReader fills them); 0 here only keeps the cast defined
+    return np.clip(np.round(np.nan_to_num(scaled, nan=0.0)), 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
 class RasterInfo:
-    """What the outputs carry over from an input raster: size (pixels), CRS and affine transform."""
+    """What the outputs carry over from an input raster: size (pixels), CRS and affine transform.
+
+    A raster georeferenced by ground control points instead of a geotransform carries them in
+    ``gcps`` (rasterio ``GroundControlPoint`` records), in the CRS ``crs``, and ``transform`` is
+    the identity.
+    """
 
     height: int
     width: int
     crs: object | None
     transform: object
+    gcps: tuple = ()
+
+    @property
+    def megapixels(self) -> float:
+        """The pixel count in millions: height x width / 10^6."""
+        return self.height * self.width / 1e6
 
 
 class RasterReader:
@@ -106,22 +118,27 @@ class RasterReader:
                 f"{model_bands}; set predict.bands to the {model_bands} 1-based band indices in the order the "
                 "model was trained on (e.g. [4, 1, 2] for near-infrared, red, green of an RGBI file)"
             )
-        georeferenced = not src.transform.is_identity or src.crs is not None
-        if georeferenced and (src.crs is None or not (src.crs.is_projected or src.crs.is_geographic)):
+        gcps, gcp_crs = src.gcps if src.transform.is_identity else ([], None)
+        crs = src.crs if src.crs is not None else gcp_crs
+        georeferenced = not src.transform.is_identity or crs is not None or bool(gcps)
+        if georeferenced and (crs is None or not (crs.is_projected or crs.is_geographic)):
             self.close()
             raise WeaksegError(
-                f"{self.path}: georeferenced, but GDAL cannot resolve its CRS ({src.crs or 'none given'}); "
+                f"{self.path}: georeferenced, but GDAL cannot resolve its CRS ({crs or 'none given'}); "
                 "set a known one, e.g. gdal_edit.py -a_srs EPSG:<code> FILE"
             )
         self.scale = tuple(scale) if scale is not None else None
         self.fill = None if fill is None else np.clip(np.round(np.asarray(fill, dtype=float)), 0, 255).astype(np.uint8)
         self.shape = (src.height, src.width, len(self.bands))
-        self.info = RasterInfo(src.height, src.width, src.crs, src.transform)
+        self.info = RasterInfo(src.height, src.width, crs, src.transform, tuple(gcps))
         flags = [{flag.name for flag in src.mask_flag_enums[b - 1]} for b in self.bands]
-        self._all_valid = all(f == {"all_valid"} for f in flags)
+        # NaN is no pixel value: float rasters are nodata where a selected band is NaN, declared or not
+        self._float = any(np.issubdtype(np.dtype(src.dtypes[b - 1]), np.floating) for b in self.bands)
+        self._all_valid = all(f == {"all_valid"} for f in flags) and not self._float
         nodata = [src.nodatavals[b - 1] for b in self.bands]
         only_nodata = all(f == {"nodata"} for f in flags) and None not in nodata
         self._nodata = np.array(nodata, dtype=src.dtypes[0]) if only_nodata else None
+        self._masked = not self._all_valid and not only_nodata and not all(f == {"all_valid"} for f in flags)
         self._last = None  # (window, validity) of the last read: see valid()
 
     def _read(self, method, rows: slice, cols: slice, **kwargs) -> np.ndarray:
@@ -152,18 +169,33 @@ class RasterReader:
         return self._valid_of(rows, cols)
 
     def _valid_of(self, rows: slice, cols: slice, pixels: np.ndarray | None = None) -> np.ndarray:
-        """(h, w) bool validity at ``rows``, ``cols`` of a file that has nodata pixels.
+        """(h, w) bool validity at ``rows``, ``cols`` of a file that may have nodata pixels.
 
         Where every selected band declares only a nodata value (the common case), a pixel is
-        nodata when all its selected bands hold it, computed from the (bands, h, w) raw
-        ``pixels`` when already read; otherwise (internal mask, alpha band) GDAL's dataset mask
-        is read.
+        nodata when all its selected bands hold it (a NaN nodata value included), computed from
+        the (bands, h, w) raw ``pixels`` when already read; otherwise (internal mask, alpha
+        band) GDAL's dataset mask is read. In a float raster a NaN in any selected band is
+        nodata too.
         """
+        if self._masked:
+            valid = self._read(self._src.dataset_mask, rows, cols) > 0
+            if not self._float:
+                return valid
+        else:
+            valid = None
+        if pixels is None:
+            pixels = self._read(self._src.read, rows, cols, indexes=self.bands)
+        if valid is None:
+            valid = np.ones(pixels.shape[1:], dtype=bool)
         if self._nodata is not None:
-            if pixels is None:
-                pixels = self._read(self._src.read, rows, cols, indexes=self.bands)
-            return ~np.all(pixels == self._nodata[:, None, None], axis=0)
-        return self._read(self._src.dataset_mask, rows, cols) > 0
+            nodata = self._nodata[:, None, None]
+            held = pixels == nodata
+            if self._float:
+                held |= np.isnan(pixels) & np.isnan(nodata)
+            valid &= ~np.all(held, axis=0)
+        if self._float:
+            valid &= ~np.isnan(pixels).any(axis=0)
+        return valid
 
     def __getitem__(self, key) -> np.ndarray:
         rows, cols = key
@@ -226,6 +258,11 @@ class CogWriter:
         self.path = Path(path)
         self.resampling = resampling
         self._scratch = self.path.with_name(f".{self.path.name}.blocks.tif")
+        # a raster georeferenced by ground control points keeps them (and their CRS), not a transform
+        if info.gcps:
+            georeferencing = {"gcps": list(info.gcps), "crs": info.crs}
+        else:
+            georeferencing = {"crs": info.crs, "transform": info.transform}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             self._dst = rasterio.open(
@@ -236,8 +273,7 @@ class CogWriter:
                 width=info.width,
                 count=count,
                 dtype=dtype,
-                crs=info.crs,
-                transform=info.transform,
+                **georeferencing,
                 nodata=nodata,
                 tiled=True,
                 blockxsize=BLOCK,

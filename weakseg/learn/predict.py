@@ -19,14 +19,18 @@ not the scene.
 
 from __future__ import annotations
 
+__all__ = ["PredictImage", "RasterOptions", "Windows", "folder_images", "predict_images", "scenes_of_set"]
+
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from weakseg.formats.model_record import ModelSpec
+from weakseg.formats.predictions import PredictImage, check_output_names, folder_images
 from weakseg.io.errors import WeaksegError
 from weakseg.io.georaster import CogWriter, RasterReader, gdal_env, write_polygons
 from weakseg.io.imageio import display_rgb, open_image, write_png
@@ -38,19 +42,6 @@ from weakseg.learn.metrics import confusion_matrix, segmentation_metrics
 from weakseg.learn.sliding_window import blended_blocks, model_batches, predict_classes
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
-#: Read with rasterio, window by window, and written as Cloud-Optimized GeoTIFFs.
-RASTER_SUFFIXES = (".tif", ".tiff")
-
-
-@dataclass(frozen=True)
-class PredictImage:
-    """One image to predict: its output name, file (image file or prepared ``.npy``) and optional label ``.npy``."""
-
-    name: str
-    image: str
-    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,38 +63,15 @@ class RasterOptions:
         scale: (low, high) input values mapped to 0 and 255 for non-8-bit input (None: 8-bit as is).
         probabilities: write ``<name>_probabilities.tif``.
         vectors: ``geojson`` to write ``<name>.geojson`` (None: no polygons).
+        max_megapixels: the largest raster predicted (height x width / 10^6), checked before
+            any pixel is read (``predict.max_megapixels``).
     """
 
     bands: tuple[int, ...] | None = None
     scale: tuple[float, float] | None = None
     probabilities: bool = False
     vectors: str | None = None
-
-
-def folder_images(folder: str | Path) -> list[PredictImage]:
-    """The TIFF/PNG/JPEG images of ``folder`` (not recursive), by name.
-
-    Raises:
-        WeaksegError: the folder is missing or holds no such image (naming it), or two images
-            share a name (``scene.png`` and ``scene.jpg``: their outputs would overwrite each other).
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise WeaksegError(f"predict.input: {folder} is not a folder (nor val or test)")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise WeaksegError(f"predict.input: {folder} holds no image ({', '.join(IMAGE_SUFFIXES)})")
-    by_name: dict[str, list[str]] = {}
-    for path in files:
-        by_name.setdefault(path.stem, []).append(path.name)
-    clashes = {name: found for name, found in by_name.items() if len(found) > 1}
-    if clashes:
-        name, found = next(iter(clashes.items()))
-        raise WeaksegError(
-            f"predict.input: {folder} holds {' and '.join(found)}, whose outputs would both be named {name}.png "
-            f"({len(clashes)} such name(s)); rename or move one of each"
-        )
-    return [PredictImage(p.stem, str(p)) for p in files]
+    max_megapixels: float = 10_000
 
 
 def predict_images(
@@ -122,12 +90,15 @@ def predict_images(
         ``n_images`` and ``images``), or None when no image has a label.
 
     Raises:
-        WeaksegError: an unreadable model or image, a model of another class count than
-            ``palette``, an image whose band count differs from the model's, or a label whose
-            size differs from its image; for TIFF input also those of
+        WeaksegError: two images whose outputs would share a file name
+            (:func:`~weakseg.formats.predictions.check_output_names`, before anything is written),
+            an unreadable model or image, a model of another class count than ``palette``, an
+            image whose band count differs from the model's, or a label whose size differs from
+            its image; for TIFF input also those of
             :class:`~weakseg.io.georaster.RasterReader` (unknown CRS, damaged block, ...).
     """
     raster = raster or RasterOptions()
+    check_output_names(images, raster.probabilities, raster.vectors)
     device = resolve_device(device_name)
     model, record = load_model(model_path, device)
     check_model_fits(record, model_path, n_classes=len(palette))
@@ -138,7 +109,7 @@ def predict_images(
     with staged_outputs(out_dir) as (staged,):
         staged.mkdir()
         for item in images:
-            if Path(item.image).suffix.lower() in RASTER_SUFFIXES:
+            if item.is_raster:
                 predict_raster(predict_batch, item, windows, raster, palette, staged, model.mean_pixel, spec)
                 continue
             predicted = _predict_one(
@@ -213,8 +184,9 @@ def predict_raster(
         spec: the model's classes and input bands.
 
     Raises:
-        WeaksegError: ``shorter_side`` is set (a raster is predicted at its own resolution), or
-            see :class:`~weakseg.io.georaster.RasterReader`.
+        WeaksegError: ``shorter_side`` is set (a raster is predicted at its own resolution), the
+            raster is larger than ``raster.max_megapixels``, or see
+            :class:`~weakseg.io.georaster.RasterReader`.
     """
     if windows.shorter_side is not None:
         raise WeaksegError(
@@ -223,6 +195,13 @@ def predict_raster(
         )
     class_names = list(spec.class_names)
     with gdal_env(), RasterReader(item.image, raster.bands, raster.scale, fill, spec.in_channels) as reader:
+        _check_size(item, reader.info, raster.max_megapixels)
+        log.info(
+            "%s: %d x %d px (%.0f Mpx): predicting window by window",
+            item.name,
+            *reader.shape[:2],
+            reader.info.megapixels,
+        )
         colours = {k: tuple(int(c) for c in palette[k]) for k in range(len(class_names))}
         writers = [CogWriter(out / f"{item.name}.tif", reader.info, 1, nodata=IGNORE_INDEX, colormap=colours)]
         if raster.probabilities:
@@ -238,7 +217,9 @@ def predict_raster(
         try:
             window, overlap, batch_size = windows.window, windows.overlap, windows.batch_size
             blocks = blended_blocks(predict_batch, reader, window, overlap, batch_size, fill=fill)
+            progress = tqdm(total=reader.shape[0] * reader.shape[1], unit="px", unit_scale=True, mininterval=10)
             for rows, cols, logits in blocks:
+                progress.update((rows.stop - rows.start) * (cols.stop - cols.start))
                 valid = reader.valid(rows, cols)
                 classes = logits.argmax(0).astype(np.uint8)
                 classes[~valid] = IGNORE_INDEX
@@ -248,6 +229,7 @@ def predict_raster(
                     shares = np.round(probabilities * 255).astype(np.uint8)
                     shares[:, ~valid] = 0
                     writers[1].write(rows, cols, shares)
+            progress.close()
             for writer in writers:
                 writer.finish()
         except BaseException:
@@ -257,6 +239,20 @@ def predict_raster(
         if raster.vectors:
             write_polygons(out / f"{item.name}.tif", out / f"{item.name}.geojson", class_names, IGNORE_INDEX)
     log.info("%s: %d x %d px predicted (raster, window by window)", item.name, reader.shape[0], reader.shape[1])
+
+
+def _check_size(item: PredictImage, info, max_megapixels: float) -> None:
+    """Refuse a raster larger than ``max_megapixels`` before any pixel is read.
+
+    Raises:
+        WeaksegError: naming the file, its size and ``predict.max_megapixels``.
+    """
+    if info.megapixels > max_megapixels:
+        raise WeaksegError(
+            f"{item.image}: {info.height} x {info.width} px ({info.megapixels:,.0f} Mpx) is more than "
+            f"predict.max_megapixels ({max_megapixels:,.0f}); check the file (a sparse or damaged TIFF can claim "
+            "any size, e.g. with gdalinfo), or raise predict.max_megapixels for a scene truly that large"
+        )
 
 
 def overlay(image: np.ndarray, colours: np.ndarray, alpha: float = 0.5, frames: int = 1) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import signal
 import sys
 from collections.abc import Callable
 
@@ -12,13 +13,25 @@ from weakseg.io.errors import WeaksegError
 from weakseg.ops.gpu_lease import DEFAULT_LEASE_DIR, GpuPool, leased_gpu
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM (Snakemake cancelling a job, a cluster's scancel or time limit) as an exception.
+
+    Python's default for SIGTERM ends the process at once; raised instead, it unwinds through
+    :func:`weakseg.io.outputs.staged_outputs`, which removes what the job had staged, so an
+    interrupted job leaves nothing partial.
+    """
+    raise SystemExit(128 + signum)
+
+
 def run_main(main: Callable[[], None]) -> None:
     """Run ``main`` with logging to stderr; a :class:`WeaksegError` exits 1 with its message.
 
     A full disk (``OSError`` ENOSPC) is bad circumstance, not a bug, and gets a message too;
-    other exceptions keep their traceback (they are bugs, not bad input).
+    other exceptions keep their traceback (they are bugs, not bad input). SIGTERM ends the job
+    through its clean-up (:func:`_terminate`).
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         main()
     except WeaksegError as error:

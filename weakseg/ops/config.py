@@ -165,11 +165,16 @@ def check_names(config: dict) -> None:
 
 
 def check_ranges(config: dict) -> None:
-    """``[low, high]`` ranges of the ``augment`` section must not decrease; ``predict.scale`` must increase."""
+    """``[low, high]`` ranges of the ``augment`` section must not decrease; ``predict.scale`` must increase.
+
+    Also ``predict.input`` must not be empty (a folder, ``val`` or ``test``).
+    """
     for key in ("scale", "gamma", "saturation"):
         low, high = config["augment"][key]
         if low > high:
             _fail(f"augment.{key}", f"[{low}, {high}] is not an increasing range")
+    if not config["predict"]["input"].strip():
+        _fail("predict.input", "is empty; give a folder of images, or val or test (the scenes of that set)")
     scale = config["predict"].get("scale")
     if scale is not None and not scale[0] < scale[1]:
         _fail("predict.scale", f"{scale} maps nothing: give [low, high] with low < high, e.g. [0, 4095]")

@@ -238,9 +238,7 @@ def minimum_detectable_effect(sd: float, n: int, power: float = POWER, confidenc
     return float(d * sd)
 
 
-def seeds_needed(
-    effect: float, sd: float, power: float = POWER, confidence: float = CONFIDENCE
-) -> int | float | None:
+def seeds_needed(effect: float, sd: float, power: float = POWER, confidence: float = CONFIDENCE) -> int | float | None:
     """Seeds a paired t-test needs to detect a true mean difference ``effect`` with probability ``power``.
 
     The smallest integer ``2 <= n <= SEEDS_CAP`` whose power (statsmodels ``TTestPower``,

@@ -14,8 +14,8 @@ class PredictParams:
     Attributes:
         window: pixels; overlap: share of the window; batch_size: windows per forward pass;
         shorter_side: the model scale, pixels (None: the image's own size).
-        bands, scale, probabilities, vectors: how TIFF input is read and what is written for it
-            (:class:`weakseg.learn.predict.RasterOptions`).
+        bands, scale, probabilities, vectors, max_megapixels: how TIFF input is read, what is
+            written for it and the largest raster accepted (:class:`weakseg.learn.predict.RasterOptions`).
     """
 
     dataset: str
@@ -29,6 +29,7 @@ class PredictParams:
     scale: tuple[float, float] | None = None
     probabilities: bool = False
     vectors: str | None = None
+    max_megapixels: float = 10_000
 
     @classmethod
     def from_config(cls, config: dict, wildcards) -> PredictParams:
@@ -46,6 +47,7 @@ class PredictParams:
             scale=tuple(predict["scale"]) if predict.get("scale") is not None else None,
             probabilities=predict.get("probabilities", False),
             vectors=predict.get("vectors"),
+            max_megapixels=predict["max_megapixels"],
         )
 
     @property
@@ -58,18 +60,19 @@ def run(params: PredictParams, input, output, threads: int) -> None:
     """Predict with ``input.model`` into the folder ``output.predictions``."""
     from weakseg.data.prepare import scene_files
     from weakseg.datasets import get_dataset
+    from weakseg.formats.predictions import images_of_files
     from weakseg.formats.splits import read_splits
     from weakseg.formats.tiles import read_tiles
-    from weakseg.learn.predict import RasterOptions, Windows, folder_images, predict_images, scenes_of_set
+    from weakseg.learn.predict import RasterOptions, Windows, predict_images, scenes_of_set
 
     if params.predicts_scenes:
         files = scene_files(input.scene_images, input.scene_labels)
         images = scenes_of_set(read_tiles(input.tiles), read_splits(input.splits), params.source, files)
     else:
-        images = folder_images(input.folder)
+        images = images_of_files(input.images)
     windows = Windows(params.window, params.overlap, params.batch_size, params.shorter_side)
     palette = get_dataset(params.dataset).palette_array
-    raster = RasterOptions(params.bands, params.scale, params.probabilities, params.vectors)
+    raster = RasterOptions(params.bands, params.scale, params.probabilities, params.vectors, params.max_megapixels)
     predict_images(input.model, images, output.predictions, windows, palette, params.device, raster)
 
 
