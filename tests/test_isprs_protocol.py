@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 import tifffile
 import yaml
-from conftest import REPO, VAIHINGEN_IMAGES, VAIHINGEN_LABELS, VAIHINGEN_SAMPLE_MD5, read_zip_member, run_stage
+from conftest import (
+    REPO,
+    VAIHINGEN_IMAGES,
+    VAIHINGEN_LABELS,
+    VAIHINGEN_SAMPLE_MD5,
+    assert_failed_cleanly,
+    read_zip_member,
+    run_stage,
+)
 
 from weakseg.data.download import download, read_scenes
 from weakseg.datasets import get_dataset
@@ -161,3 +169,53 @@ def test_the_protocol_card_says_which_labels_classes_and_split_the_scores_come_f
         "split": "official: the 17 official test scenes of the ISPRS benchmark",
         "scoring": "whole scenes, sliding window",
     }
+
+
+def _settings(folder, **changes):
+    settings = {
+        "name": "vaihingen",
+        "scenes": None,
+        "source": {"folder": str(folder), "url": None, "md5": {**VAIHINGEN_SAMPLE_MD5, ERODED: "skip"}},
+        "labels": "complete",
+        "scoring_labels": "eroded",
+        "bands": None,
+    }
+    settings["source"]["md5"][VAIHINGEN_LABELS] = "skip"
+    return {**settings, **changes}
+
+
+def _rewrite_label_archive(path, member: str, label: np.ndarray) -> None:
+    buffer = BytesIO()
+    tifffile.imwrite(buffer, label, photometric="rgb")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(member, buffer.getvalue())
+
+
+def test_swapped_label_archives_are_refused_at_the_download(tmp_path, archives_with_eroded_labels):
+    """Hostile round four: eroded pictures inside the complete archive trained on eroded labels without a word."""
+    folder, complete = archives_with_eroded_labels
+    _rewrite_label_archive(folder / VAIHINGEN_LABELS, "top_mosaic_09cm_area4.tif", eroded(complete))
+    with pytest.raises(WeaksegError) as raised:
+        download(tmp_path / "raw", _settings(folder))
+    message = str(raised.value)
+    assert "top_mosaic_09cm_area4.tif: this complete label" in message and "black (unlabelled) pixels" in message
+    assert "swapped" in message and not (tmp_path / "raw").exists()
+    # the other way round: a complete picture in the eroded archive
+    _rewrite_label_archive(folder / VAIHINGEN_LABELS, "top_mosaic_09cm_area4.tif", complete)
+    _rewrite_label_archive(folder / ERODED, "top_mosaic_09cm_area4_noBoundary.tif", complete)
+    with pytest.raises(WeaksegError, match=r"this eroded label \(from .*\) has no black \(unlabelled\) pixel"):
+        download(tmp_path / "raw", _settings(folder))
+
+
+def test_an_eroded_label_with_nothing_to_score_is_refused_naming_it(tmp_path, archives_with_eroded_labels):
+    """Hostile round four: an all-black eroded label was scored, giving mIoU and OA None in the tables."""
+    folder, complete = archives_with_eroded_labels
+    raw = tmp_path / "data/vaihingen/raw"
+    download(raw, _settings(folder))
+    scoring = raw / "scoring_labels/top_mosaic_09cm_area4_noBoundary.tif"
+    tifffile.imwrite(scoring, np.zeros_like(complete), photometric="rgb")  # every pixel black: no label
+    prepared = tmp_path / "data/vaihingen/prepared/area4"
+    params = {"dataset": "vaihingen", "scene": "area4", "snap_max_distance": None, "resize": None}
+    output = prepared / "scoring_label.npy"
+    result = run_stage("prepare_scoring", {**params, "scoring_labels": "eroded"}, {"raw": raw}, {"label": output})
+    assert_failed_cleanly(result, [output], f"{scoring}: this scoring label has no labelled pixel", "dataset.scenes")

@@ -11,6 +11,7 @@ import tifffile
 from weakseg.datasets import DatasetAdapter
 from weakseg.io.errors import WeaksegError
 from weakseg.io.imageio import read_image
+from weakseg.io.labels import IGNORE_INDEX
 from weakseg.io.npy import NpyWriter
 from weakseg.io.outputs import staged_outputs
 from weakseg.io.scaling import resize_image, resize_label
@@ -198,21 +199,35 @@ def prepare_scoring_to_file(
     :func:`prepare_to_files` does; other labels are decoded whole.
 
     Raises:
-        WeaksegError: see :func:`prepare_scoring_label`.
+        WeaksegError: see :func:`prepare_scoring_label`, or the label has no labelled pixel.
     """
     streamed = _decodable_by_bands(adapter, size)
     label_map = _tiff_map(label_path) if streamed else None
     if label_map is None:
         label = prepare_scoring_label(label_path, image_shape, adapter, snap_max_distance, size)
+        _check_something_to_score(label_path, int(np.count_nonzero(label != IGNORE_INDEX)))
         with staged_outputs(label_out) as (staged,), open(staged, "wb") as handle:
             np.save(handle, label)
         return
     _check_scoring_label_size(label_path, label_map.shape, image_shape)
     height, width = label_map.shape[:2]
     del label_map
+    labelled = 0
     with staged_outputs(label_out) as (staged,), NpyWriter(staged, (height, width), np.uint8) as labels:
         for y in range(0, height, BAND_ROWS):
-            labels.write(_label_band(label_path, y, adapter, snap_max_distance))
+            band = _label_band(label_path, y, adapter, snap_max_distance)
+            labelled += int(np.count_nonzero(band != IGNORE_INDEX))
+            labels.write(band)
+        _check_something_to_score(label_path, labelled)
+
+
+def _check_something_to_score(label_path, labelled: int) -> None:
+    """Refuse a scoring label without a labelled pixel: its scene would be scored on nothing (mIoU None)."""
+    if labelled == 0:
+        raise WeaksegError(
+            f"{label_path}: this scoring label has no labelled pixel (all of it is the ignore colour), so its scene "
+            "has nothing to score; check the archive (dataset.scoring_labels) or leave the scene out (dataset.scenes)"
+        )
 
 
 def write_prepared(image_out: str | Path, label_out: str | Path, image: np.ndarray, label: np.ndarray) -> None:

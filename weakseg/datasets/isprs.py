@@ -12,9 +12,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from weakseg.datasets.archives import ArchiveSource, extract_matching
 from weakseg.datasets.base import DatasetAdapter, SceneFiles
 from weakseg.io.errors import WeaksegError
+from weakseg.io.imageio import read_image
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ class IsprsDataset(DatasetAdapter):
     """
 
     download_keys: tuple[str, ...] = ("source", "labels", "bands", "scoring_labels")
+    #: Label sets that mark unlabelled pixels black (the eroded class borders); the others label every pixel.
+    ignore_marked: tuple[str, ...] = ("eroded",)
     scored_without: tuple[str, ...] = ("clutter",)
     image_archives: dict = field(default_factory=dict)
     label_archives: dict = field(default_factory=dict)
@@ -101,14 +106,8 @@ class IsprsDataset(DatasetAdapter):
         scenes = sorted(set(found["images"]) & set(found["labels"]))
         if not scenes:
             raise WeaksegError(f"{self.name}: no scene has both an image and a label in the archives")
+        self._check_labels(found, scenes, settings, choices)
         scoring = found.get("scoring_labels")
-        if scoring is not None:
-            lacking = [s for s in scenes if s not in scoring]
-            if lacking:
-                raise WeaksegError(
-                    f"{choices['scoring_labels'][0]}: no {settings['scoring_labels']} label of scene(s) "
-                    f"{', '.join(lacking)}; use the complete archive, or list the scenes it has in dataset.scenes"
-                )
 
         def relative(role: str, scene: str) -> str:
             return str(found[role][scene].relative_to(raw_dir))
@@ -122,6 +121,73 @@ class IsprsDataset(DatasetAdapter):
             )
             for s in scenes
         ]
+
+    def _check_labels(self, found: dict, scenes: list[str], settings: dict, choices: dict) -> None:
+        """Every scene has its scoring label, and each label's black share fits its set (:meth:`_check_label_set`)."""
+        scoring = found.get("scoring_labels")
+        if scoring is not None:
+            lacking = [s for s in scenes if s not in scoring]
+            if lacking:
+                raise WeaksegError(
+                    f"{choices['scoring_labels'][0]}: no {settings['scoring_labels']} label of scene(s) "
+                    f"{', '.join(lacking)}; use the complete archive, or list the scenes it has in dataset.scenes"
+                )
+        for role in ("labels", "scoring_labels"):
+            if role in found:
+                set_name = settings.get(role) or next(iter(self.label_archives))
+                for scene in scenes:
+                    self._check_label_set(found[role][scene], set_name, choices[role][0])
+
+    def _check_label_set(self, path: Path, set_name: str, archive: str) -> None:
+        """Refuse a label whose black (ignore) share contradicts its set: a swapped or mislabelled archive.
+
+        The eroded set marks every class border black (about 8% of Vaihingen's pixels); the
+        complete set labels every pixel. Every :data:`SAMPLE_ROWS`-th row is read, which finds a
+        border pattern however the scene is laid out, at a fraction of a full decode.
+
+        Raises:
+            WeaksegError: a complete label with more than :data:`MAX_BLACK_COMPLETE` black pixels,
+                or an eroded one with none, naming the file, the archive and the fix.
+        """
+        share = _black_share(path)
+        marked = set_name in self.ignore_marked
+        if marked and share == 0:
+            found = "no black (unlabelled) pixel, like a complete label"
+        elif not marked and share > MAX_BLACK_COMPLETE:
+            found = f"{100 * share:.1f}% black (unlabelled) pixels, like an eroded label"
+        else:
+            return
+        raise WeaksegError(
+            f"{path}: this {set_name} label (from {archive}) has {found}; the archives' contents look swapped "
+            f"or mislabelled: put the {set_name} labels in {archive} (or change dataset.labels / "
+            "dataset.scoring_labels), then delete the raw folder and rerun"
+        )
+
+
+#: Rows of a label read to judge its label set (every 8th).
+SAMPLE_ROWS = 8
+#: The largest black share a complete label may have (a stray pixel is tolerated, a border pattern is not).
+MAX_BLACK_COMPLETE = 0.005
+
+
+def _black_share(path: Path) -> float:
+    """The share of pure black (0, 0, 0) pixels in every :data:`SAMPLE_ROWS`-th row of a colour-coded label.
+
+    Where those rows hold none, the share over every row (a whole read, so the rare clean label costs one decode).
+    """
+    import tifffile
+
+    try:
+        label = tifffile.memmap(path, mode="r")
+    except (ValueError, OSError):  # compressed or not a plain TIFF: decode it whole
+        label = read_image(path)
+    share = _black(np.asarray(label[::SAMPLE_ROWS]))
+    # none in the sampled rows: the other rows decide (a border may run along unsampled rows only)
+    return share if share > 0 else _black(np.asarray(label))
+
+
+def _black(rows: np.ndarray) -> float:
+    return float(np.mean(rows == 0)) if rows.ndim == 2 else float(np.mean(np.all(rows[..., :3] == 0, axis=-1)))
 
 
 VAIHINGEN = IsprsDataset(
