@@ -279,3 +279,57 @@ def test_a_terminated_predict_job_leaves_no_partial_output(tmp_path):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 128 + signal.SIGTERM
     assert not out.exists() and not staged.exists()
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@pytest.mark.parametrize("miou", [float("nan"), None], ids=["nan", "null"])
+def test_a_run_without_a_finite_miou_is_refused_by_the_summary_not_dropped(tmp_path, miou):
+    """A metrics.json with miou NaN dropped out of the statistics, and the answer then said "one run per variant"."""
+    run = {"variant": "strong_only", "weak_kind": "none", "strong_fraction": "0.1", "seed": 1, "point": "default"}
+    scores = {"miou": miou, "mean_f1": 0.5, "oa": 0.7, "dice": None, "proportion_mae": 0.1}
+    info = {"epoch": 3, "selected": "last", "best_epoch": 3, "last_epoch": 3, "val_miou": 0.4}
+    metrics = {**run, **scores, **info, "set": "test", "class_names": ["a"], "per_class": {"a": {"iou": 0.4}}}
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    for name in ("train.tsv", "eval.tsv"):
+        (tmp_path / name).write_text("s\th:m:s\n12.5\t0:00:12\n")
+    files = {"metrics": [tmp_path / "metrics.json"], "train_benchmarks": [tmp_path / "train.tsv"]}
+    files["eval_benchmarks"] = [tmp_path / "eval.tsv"]
+    output = tmp_path / "results" / "summary.csv"
+    result = run_stage("summary", {}, files, {"summary": output})
+    assert_failed_cleanly(result, [output], f"{tmp_path / 'metrics.json'}: miou is", "drop out of the statistics")
+    metrics["miou"] = 0.41
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    assert run_stage("summary", {}, files, {"summary": output}).returncode == 0
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_an_immutable_earlier_output_is_named_and_kept_whole(tmp_path):
+    """A raw PermissionError named only ``scene.tif``, after the rest of the earlier output was deleted."""
+    import shutil
+    import subprocess
+
+    from weakseg.io.outputs import staged_outputs
+
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr (e2fsprogs) is not installed")
+    out = tmp_path / "predictions"
+    out.mkdir()
+    (out / "scene.png").write_bytes(b"earlier png")
+    (out / "scene.tif").write_bytes(b"earlier tif")
+    if subprocess.run(["chattr", "+i", str(out / "scene.tif")], capture_output=True).returncode != 0:
+        pytest.skip("this file system (or user) cannot make a file immutable")
+    try:
+        with pytest.raises(WeaksegError) as raised, staged_outputs(out) as (staged,):
+            staged.mkdir()
+            (staged / "scene.tif").write_bytes(b"new")
+        message = str(raised.value)
+        assert message.startswith(f"{out / 'scene.tif'}: an earlier output here is write-protected")
+        assert "chattr -R -i" in message
+        assert (out / "scene.png").read_bytes() == b"earlier png"  # nothing of the earlier output was removed
+        assert not (tmp_path / ".predictions.partial").exists()
+    finally:
+        subprocess.run(["chattr", "-i", str(out / "scene.tif")], check=True)

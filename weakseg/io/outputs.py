@@ -9,6 +9,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from weakseg.io.errors import WeaksegError
+
 
 def _staging_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial")
@@ -27,7 +29,8 @@ def staged_outputs(*paths: str | os.PathLike) -> Iterator[list[Path]]:
 
     Each staging path is a hidden sibling (``.NAME.partial``) of its final path, so the
     final move is a same-filesystem rename. If the block raises, every staging path is
-    removed and the final paths are left untouched, then the exception propagates.
+    removed and the final paths are left untouched, then the exception propagates. An earlier
+    output that is write-protected is not replaced (:func:`_check_replaceable`).
     Parent folders are created. A path that was a folder in the block (``mkdir`` on the
     staging path) is moved as a folder, replacing any earlier one.
     """
@@ -45,9 +48,41 @@ def staged_outputs(*paths: str | os.PathLike) -> Iterator[list[Path]]:
     for final, stage in zip(finals, staged, strict=False):
         if not stage.exists():
             raise RuntimeError(f"step finished without writing its output {final}")
+    try:
+        for final in finals:
+            _check_replaceable(final)
+    except WeaksegError:
+        for stage in staged:
+            _remove(stage)
+        raise
     for final, stage in zip(finals, staged, strict=False):
         _remove(final)
         os.replace(stage, final)
+
+
+def _check_replaceable(final: Path) -> None:
+    """Refuse to replace an earlier output that is write-protected, before any of it is removed.
+
+    Snakemake does not overwrite write-protected outputs either (its ``protected()``); the
+    check names the file itself, where a failed ``shutil.rmtree`` names only its base name, and
+    leaves the earlier output whole instead of half deleted.
+
+    Raises:
+        WeaksegError: naming the read-only or immutable path (``chattr +i`` makes even root's
+            ``os.access`` fail) and how to release it.
+    """
+    if not (final.exists() or final.is_symlink()):
+        return
+    entries = [final.parent, final]
+    if final.is_dir() and not final.is_symlink():
+        entries += [Path(root) / name for root, dirs, files in os.walk(final) for name in (*dirs, *files)]
+    for entry in entries:
+        if not entry.is_symlink() and not os.access(entry, os.W_OK):
+            raise WeaksegError(
+                f"{entry}: an earlier output here is write-protected (read-only or immutable), so {final} is not "
+                f"replaced; make it writable (chmod -R u+w / chattr -R -i {final}) or move it away, then rerun "
+                "(nothing was changed)"
+            )
 
 
 def write_json(path, data: dict) -> None:

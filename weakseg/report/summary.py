@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from weakseg.formats.summary import (
@@ -20,7 +21,8 @@ def summary_row(metrics_path: str | Path, train_benchmark: str | Path, eval_benc
     """The ``summary.csv`` row of one run from its ``metrics.json`` and the two benchmark files.
 
     Raises:
-        WeaksegError: a file is unreadable or ``metrics.json`` lacks a key.
+        WeaksegError: a file is unreadable, ``metrics.json`` lacks a key, or its ``miou`` is
+            not a finite number (the run would drop out of the statistics unseen).
     """
     try:
         with open(metrics_path, encoding="utf-8") as handle:
@@ -33,6 +35,12 @@ def summary_row(metrics_path: str | Path, train_benchmark: str | Path, eval_benc
         raise WeaksegError(f"{metrics_path}: cannot read ({error})") from error
     except KeyError as error:
         raise WeaksegError(f"{metrics_path}: missing key {error}; rerun its evaluate job") from error
+    if not isinstance(row["miou"], int | float) or not math.isfinite(row["miou"]):
+        # a run without a score would drop out of every interval and test without a word
+        raise WeaksegError(
+            f"{metrics_path}: miou is {row['miou']!r}, so this run would silently drop out of the statistics; "
+            "its evaluation scored nothing or the file was edited: delete the file and rerun its evaluate job"
+        )
     row["train_seconds"] = read_benchmark_seconds(train_benchmark)
     row["eval_seconds"] = read_benchmark_seconds(eval_benchmark)
     return row
