@@ -354,6 +354,8 @@ def test_valid_config_dry_run_passes(workflow):
         ({"pretraining": {"loss": "kl"}}, ["config pretraining.loss", "moved to weak_labels.<kind>.loss"]),
         ({"experiment": {"weak_kinds": ["tags"]}}, ["weak_kinds", "tags"]),
         ({"weak_labels": {"presence": {"threshold": 0}}}, ["weak_labels", "presence", "threshold"]),
+        ({"resources": {"job_defaults": {"gpu_lease": "x"}}}, ["resources.job_defaults.gpu_lease", "resources.gpus"]),
+        ({"predict": {"input": ""}}, ["config predict.input: is empty"]),
     ],
     ids=[
         "wrong-type",
@@ -380,6 +382,8 @@ def test_valid_config_dry_run_passes(workflow):
         "moved-key",
         "unknown-weak-kind",
         "bad-kind-option",
+        "reserved-gpu-lease",  # was a Python TypeError from rules/training.smk
+        "empty-predict-input",  # was Snakemake's MissingInputException from the rule file
     ],
 )
 def test_bad_config_fails_before_any_job_naming_the_key(workflow, config, fragments, request):
@@ -389,6 +393,15 @@ def test_bad_config_fails_before_any_job_naming_the_key(workflow, config, fragme
     for fragment in fragments:
         assert fragment in output, f"{fragment!r} not in:\n{output}"
     assert not (workflow / "data").exists() and not (workflow / "results").exists()
+
+
+def test_a_predict_folder_that_does_not_exist_is_named_when_planned(workflow):
+    (workflow / "predict-missing.yaml").write_text(yaml.safe_dump({"predict": {"input": "no/such/folder"}}))
+    target = "results/predict/strong_only/weak-none/strong-0.1/seed-0/default"
+    result = run_snakemake(workflow, target, "-n", "--cores", "1", "--configfile", "predict-missing.yaml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "predict.input: 'no/such/folder' is not a folder" in output, output
+    assert "MissingInputException" not in output
 
 
 def test_url_with_credentials_is_refused_before_any_job_and_never_stored(workflow):
