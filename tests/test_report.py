@@ -300,33 +300,78 @@ def test_the_majority_class_row_scores_the_constant_prediction_on_the_scored_set
     assert float(cells.values["majority", None, "oa", "mean"]) == pytest.approx(counts[2] / counts.sum(), abs=5e-4)
 
 
-def test_paired_differences_holm_detectable_effect_and_gap_closed(built):
-    from weakseg.report.statistics import fieller_interval, minimum_detectable_effect
+#: The report's family at 10%: every arm vs strong_only, each weak arm vs the compute-matched
+#: headline reference, and weak_finetuned vs its shuffled-labels control (duplicates counted once).
+FAMILY = [
+    *((arm, "strong_only") for arm in MIOU if arm != "strong_only"),
+    (PRETRAINED, "strong_only_long"),
+    ("joint[proportions]", "strong_only_long"),
+    (PRETRAINED, "shuffled_labels[proportions]"),
+]
+
+
+def _holm_by_hand(p_values: list[float]) -> list[float]:
+    """Holm 1979 step-down, written out: sorted ascending, p_(i) -> max_{j<=i} min(1, (m - j + 1) p_(j))."""
+    order = np.argsort(p_values)
+    adjusted, running = np.empty(len(p_values)), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return list(adjusted)
+
+
+def test_one_family_gives_each_comparison_one_holm_p_in_table_controls_and_answer(built):
+    _, page, cells = built
+    p_values = [stats.ttest_rel(MIOU[a], MIOU[b]).pvalue for a, b in FAMILY]
+    holm = dict(zip(FAMILY, _holm_by_hand(p_values), strict=True))
+    assert len(FAMILY) == 9 and "9 comparisons at 10%" in page
+    for (arm, reference), p_holm in holm.items():
+        if reference == "strong_only":
+            assert float(cells.values[arm, "0.1", None, "holm"]) == pytest.approx(p_holm, abs=5e-4)
+        if arm == PRETRAINED and reference != "strong_only":
+            assert float(cells.values[arm, "0.1", None, "holm", reference]) == pytest.approx(p_holm, abs=5e-4)
+    # the answer's comparison (against the compute-matched control) states the same Holm p as the controls table
+    p_answer = holm[PRETRAINED, "strong_only_long"]
+    text = html.unescape(page)
+    assert f"Holm-adjusted over the report's 9 comparisons at this fraction: p = {p_answer:.3g}" in text
+    assert float(cells.values[PRETRAINED, "0.1", None, "holm", "strong_only_long"]) == pytest.approx(p_answer, abs=5e-4)
+    # joint arms are in the answer and the controls table
+    assert "joint[proportions] − strong_only_long" in text
+    assert ("joint[proportions]", "0.1", None, "holm", "strong_only_long") in cells.values
+
+
+def test_power_is_stated_at_the_familys_level_with_the_range_of_seeds_needed(built):
+    from weakseg.report.statistics import minimum_detectable_effect, sd_interval, seeds_needed
 
     _, page, cells = built
     base = np.array(MIOU["strong_only"])
-    arms = [a for a in MIOU if a not in ("strong_only", "full")]
-    p_values = [stats.ttest_rel(MIOU[a], base).pvalue for a in arms]
-    # Holm over the family of every arm against strong_only (Holm 1979, by hand); full is a family of its own.
-    order = np.argsort(p_values)
-    holm = np.empty(len(arms))
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(arms) - rank) * p_values[i]))
-        holm[i] = running
-    arms.append("full")
-    holm = [*holm, stats.ttest_rel(MIOU["full"], base).pvalue]
-    for arm, p_holm in zip(arms, holm, strict=True):
+    for arm in ("joint[proportions]", "weak_only[proportions]"):
         differences = np.array(MIOU[arm]) - base
-        assert float(cells.values[arm, "0.1", "miou", "diff"]) == pytest.approx(differences.mean(), abs=5e-4)
-        assert float(cells.values[arm, "0.1", None, "holm"]) == pytest.approx(p_holm, abs=5e-4)
-        mde = minimum_detectable_effect(float(differences.std(ddof=1)), 3)
+        sd = float(differences.std(ddof=1))
+        mde = minimum_detectable_effect(sd, 3, confidence=1 - 0.05 / 9)  # alpha / m, m = 9 comparisons
+        assert mde > minimum_detectable_effect(sd, 3)
         assert float(cells.values[arm, "0.1", None, "mde"].lstrip("≥ ")) == pytest.approx(mde, abs=5e-4)
-        if arm != "full":
-            ratio = fieller_interval(differences, np.array(MIOU["full"]) - base)
-            assert float(cells.values[arm, "0.1", "miou", "gap"]) == pytest.approx(ratio.estimate, abs=5e-4)
-    p = stats.ttest_rel(MIOU[PRETRAINED], MIOU["strong_only"]).pvalue
-    assert f"{p:.3f}" in page
+        low, high = sd_interval(sd, 3)
+        needed = [seeds_needed(0.02, v, confidence=1 - 0.05 / 9) for v in (sd, low, high)]
+        text = cells.values[arm, "0.1", None, "seeds"].replace("more than 1000", "inf")
+        assert text == f"{needed[0]} ({needed[1]} to {needed[2]})"
+
+
+def test_the_gap_closed_and_the_exact_sign_flip_p_of_three_seeds(built):
+    import itertools
+
+    from weakseg.report.statistics import fieller_interval
+
+    _, page, cells = built
+    base = np.array(MIOU["strong_only"])
+    for arm in ("weak_finetuned[proportions]", "joint[proportions]"):
+        differences = np.array(MIOU[arm]) - base
+        ratio = fieller_interval(differences, np.array(MIOU["full"]) - base)
+        assert float(cells.values[arm, "0.1", "miou", "gap"]) == pytest.approx(ratio.estimate, abs=5e-4)
+        flipped = [abs(np.mean(np.multiply(s, differences))) for s in itertools.product((1, -1), repeat=3)]
+        exact = np.mean([m >= abs(differences.mean()) - 1e-12 for m in flipped])
+        assert float(cells.values[arm, "0.1", None, "signflip"]) == pytest.approx(exact, abs=5e-4)
+    assert "cannot reach a p below 0.25" in page  # 2 / 2^3 with three seeds
 
 
 def test_controls_compare_the_pretrained_arm_with_equal_compute_and_shuffled_labels(built):
@@ -371,11 +416,13 @@ def test_answer_sentence_follows_from_the_numbers(built):
     inputs, page, _ = built
     masks = np.load(inputs.masks)
     pixels = 100 * (masks[0] != 255).sum() / (masks != 255).sum()
+    # against the compute-matched control: +0.037 [..], whose Holm p over the 9 comparisons is not below 0.05
     assert (
-        "Pretraining on label proportions helped with 10% of tiles pixel-labelled (realised: 12.5% of tiles, "
-        f"{pixels:.1f}% of labelled pixels): weak_finetuned[proportions] − strong_only = +0.050 mIoU"
-    ) in page
-    assert "over 3 seeds" in page
+        "No difference detectable with 3 seeds after Holm's correction with 10% of tiles pixel-labelled (realised: "
+        f"12.5% of tiles, {pixels:.1f}% of labelled pixels): weak_finetuned[proportions] − strong_only_long = "
+        "+0.037 mIoU, unadjusted 95% CI"
+    ) in html.unescape(page)
+    assert "over 3 seeds" in page and "compared with <b>strong_only_long</b>, the compute-matched control" in page
 
 
 def test_scored_on_val_with_best_epochs_says_it_is_optimistic(tmp_path):
@@ -446,3 +493,11 @@ def test_a_first_kind_without_a_label_gets_a_note_instead_of_a_chart(tmp_path):
     build_report(dataclasses.replace(inputs, config=config), tmp_path / "report.html")
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "The unlabelled (pseudo-labels) kind gives weak tiles no label" in page
+
+
+def test_runs_still_improving_are_flagged_and_an_unsettled_baseline_warns(built):
+    _, page, cells = built
+    # every fake history rises 0.1 per epoch over its 3 epochs: all runs still improve
+    assert cells.values["strong_only", "0.1", None, "improving"] == "3 of 3 (0, 1, 2)"
+    assert cells.values["full", "all", None, "improving"] == "3 of 3 (0, 1, 2)"
+    assert "the comparisons are of models that had not converged" in html.unescape(page)

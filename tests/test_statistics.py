@@ -139,26 +139,81 @@ def test_a_difference_that_does_not_survive_holm_is_no_difference_and_the_senten
     assert verdict(difference, 0.06) == "no difference"
     sentence = answer_sentence(difference, "weak_finetuned[presence]", "strong_only", p_holm=0.06, family=2)
     assert sentence.startswith("No difference detectable with 3 seeds after Holm's correction")
-    assert "Holm-adjusted over the 2 kinds compared: p = 0.06" in sentence
+    assert "Holm-adjusted over the report's 2 comparisons at this fraction: p = 0.06" in sentence
+    assert "unadjusted 95% CI [+0.010, +0.090]" in sentence
     alone = answer_sentence(difference, "weak_finetuned[presence]", "strong_only", what="presence tags")
     assert alone.startswith("Pretraining on presence tags helped") and "Holm" not in alone
 
 
 def test_a_no_difference_answer_says_what_the_seeds_could_have_detected():
-    from weakseg.report.statistics import Power, minimum_detectable_effect, seeds_needed
+    from weakseg.report.statistics import Power, minimum_detectable_effect, sd_interval, seeds_needed
 
     difference = paired_difference({0: 0.40, 1: 0.20, 2: 0.31}, {0: 0.30, 1: 0.31, 2: 0.30})
     sd = float(np.std([0.10, -0.11, 0.01], ddof=1))
     assert difference.sd == pytest.approx(sd)
     power = Power.of(difference, 0.02)
     assert power.mde == pytest.approx(minimum_detectable_effect(sd, 3)) and power.seeds == seeds_needed(0.02, sd)
+    low, high = sd_interval(sd, 3)
+    assert power.seeds_range == (seeds_needed(0.02, low), seeds_needed(0.02, high))
     sentence = answer_sentence(difference, "weak_finetuned", "strong_only", power=power)
     assert sentence.endswith(
         f"the interval includes 0. With this spread the study detects (80% power) only differences of at least "
-        f"{power.mde:.3f} mIoU; detecting +0.020 would take {power.seeds} seeds."
+        f"{power.mde:.3f} mIoU; detecting +0.020 would take {power.seeds} seeds ({power.seeds_range_text} over the "
+        "95% interval of the spread)."
     )
+    family = Power.of(difference, 0.02, alpha=0.05 / 7)
+    assert family.mde == pytest.approx(minimum_detectable_effect(sd, 3, confidence=1 - 0.05 / 7))
+    assert family.mde > power.mde
+    assert "80% power at the family's alpha = 0.00714" in family.sentence()
     helped = paired_difference({0: 0.40, 1: 0.42, 2: 0.41}, {0: 0.30, 1: 0.31, 2: 0.30})
     assert "detects (80% power)" not in answer_sentence(helped, "a", "b", power=Power.of(helped, 0.02))
+
+
+def test_the_sd_interval_is_the_chi_square_interval_of_the_variance():
+    from weakseg.report.statistics import sd_interval
+
+    low, high = sd_interval(0.02, 4)
+    # (n - 1) s^2 / sigma^2 ~ chi2(3): the 95% interval of sigma by hand from the chi-square quantiles
+    assert low == pytest.approx(0.02 * math.sqrt(3 / stats.chi2.ppf(0.975, 3)))
+    assert high == pytest.approx(0.02 * math.sqrt(3 / stats.chi2.ppf(0.025, 3)))
+    assert all(math.isnan(v) for v in sd_interval(0.02, 1))
+
+
+@pytest.mark.parametrize("n,alpha", [(3, 0.05), (4, 0.05 / 7), (3, 0.05 / 9), (6, 0.05 / 12)])
+def test_power_at_the_familys_level_is_that_of_a_simulated_paired_t_test(n, alpha):
+    """The MDE's power, checked by simulation, and against statsmodels' TTestPower wherever it is finite.
+
+    statsmodels' noncentral t gives NaN at (4, 0.05/7) and (3, 0.05/9) near the 80% effect, and its
+    solve_power returns an unconverged root there (power 0.65 at n = 4, alpha 0.05/7).
+    """
+    from statsmodels.stats.power import TTestPower
+
+    from weakseg.report.statistics import minimum_detectable_effect, t_test_power
+
+    d = minimum_detectable_effect(1.0, n, confidence=1 - alpha)
+    assert t_test_power(d, n, alpha) == pytest.approx(0.8, abs=1e-6)
+    draws = np.random.default_rng(0).standard_normal((200_000, n)) + d
+    t = draws.mean(axis=1) / (draws.std(axis=1, ddof=1) / math.sqrt(n))
+    assert np.mean(np.abs(t) > stats.t.ppf(1 - alpha / 2, n - 1)) == pytest.approx(0.8, abs=0.005)
+    for size in (0.5, 1.0, 2.0):
+        reference = TTestPower().power(effect_size=size, nobs=n, alpha=alpha)
+        if math.isfinite(reference):
+            assert t_test_power(size, n, alpha) == pytest.approx(reference, abs=1e-7)
+
+
+def test_the_exact_sign_flip_p_of_four_seeds_enumerates_the_16_sign_patterns():
+    import itertools
+
+    from weakseg.report.statistics import sign_flip_p
+
+    differences = [0.031, 0.012, 0.044, -0.005]
+    patterns = list(itertools.product((1, -1), repeat=4))
+    assert len(patterns) == 16
+    observed = abs(np.mean(differences))
+    extreme = sum(abs(np.mean(np.multiply(p, differences))) >= observed - 1e-12 for p in patterns)
+    assert sign_flip_p(differences) == pytest.approx(extreme / 16) == pytest.approx(0.25)
+    assert sign_flip_p([0.01, 0.02, 0.03, 0.04]) == pytest.approx(2 / 16)  # the floor with 4 seeds: 0.125
+    assert math.isnan(sign_flip_p([0.1] * 7)) and math.isnan(sign_flip_p([0.1]))
 
 
 def test_seeds_that_did_not_vary_give_no_interval_and_say_so():

@@ -31,7 +31,7 @@ from weakseg.io.errors import WeaksegError
 from weakseg.io.imageio import display_rgb
 from weakseg.io.labels import colorize
 from weakseg.io.outputs import staged_outputs
-from weakseg.report import figures, results
+from weakseg.report import comparisons, convergence, figures, results
 from weakseg.report.provenance import provenance
 from weakseg.weak import get_weak_kind
 
@@ -101,16 +101,18 @@ def render_report(inputs: ReportInputs) -> str:
     tiles = read_tiles(inputs.tiles)
     class_pixels = _class_pixels(inputs, len(tiles), adapter.n_classes)
     design = _design_context(inputs, adapter, rows, tiles, class_pixels)
+    family = comparisons.family_comparisons(rows, effect=effect)
     context = {
         "question": QUESTION,
-        "answer": results.answer(rows, design["shares"], effect, _kind_titles(rows)),
+        "answer": comparisons.answer(family, rows, design["shares"], _kind_titles(rows)),
+        "exact_test_note": comparisons.exact_test_note(family),
         "css": Path(inputs.css).read_text(encoding="utf-8"),
         "variants": {v.name: v.description for v in VARIANTS.values() if any(r["base"] == v.name for r in rows)},
         "kinds": {k: f"{get_weak_kind(k).title} ({get_weak_kind(k).citation})" for k in results.kinds_of_rows(rows)},
         "effect": effect,
         **design,
         **_selection_context(inputs.config, rows),
-        **_results_context(rows, adapter.class_names, effect),
+        **_results_context(rows, adapter.class_names, family),
         **_protocol_context(inputs.config, adapter, rows),
         "cost": _cost_context(rows, design["set_sizes"], inputs.config["annotation"]),
         "grid": _grid_context(rows),
@@ -119,6 +121,10 @@ def render_report(inputs: ReportInputs) -> str:
         "weak_labels": _weak_label_context(inputs),
         "preview": figures.png_uri(inputs.preview),
         "curves": _curves_context(inputs, runs),
+        "convergence": convergence.still_improving(
+            runs, [_read_csv(path, ("epoch", "val_miou")) for path in inputs.histories]
+        ),
+        "convergence_tolerance": convergence.TOLERANCE,
         "confusion": _confusion_context(inputs, runs),
         "gallery": _gallery_context(inputs, runs, adapter),
     }
@@ -222,14 +228,16 @@ def _selection_context(config: dict, rows: list[dict]) -> dict:
     }
 
 
-def _results_context(rows: list[dict], class_names: list[str], effect: float) -> dict:
+def _results_context(rows: list[dict], class_names: list[str], family: dict) -> dict:
     columns = [key for key, _ in results.METRICS]
     fractions = results.fractions_of(rows)
     return {
         "metrics": results.METRICS,
         "scores": results.score_table(rows, columns),
-        "differences": results.differences(rows, effect=effect),
-        "controls": results.controls(rows),
+        "differences": comparisons.differences(family, rows),
+        "controls": comparisons.controls(family, rows),
+        "family_sizes": {f: max((c.family for c in family.values() if c.fraction == f), default=0) for f in fractions},
+        "headline": {f: comparisons.headline_reference(rows, f) for f in fractions},
         "per_class": {f: results.per_class_table(rows, f, class_names) for f in fractions},
         "per_class_chart": _per_class_chart(rows, fractions[0] if fractions else ALL_TILES, class_names),
         "efficiency": _efficiency_chart(rows, fractions),

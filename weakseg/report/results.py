@@ -15,27 +15,17 @@ import numpy as np
 
 from weakseg.design.experiment import (
     ALL_TILES,
-    BASELINE,
-    CONTROLS,
     DEFAULT_POINT,
     NO_WEAK,
-    PRETRAINED,
     UPPER_BOUND,
     VARIANTS,
     Run,
     lineage_of,
-    uses_weak_labels,
 )
 from weakseg.formats.summary import IOU_PREFIX, SCORE_COLUMNS, WITHOUT_COLUMNS
 from weakseg.report.statistics import (
     Interval,
-    Power,
-    answer_sentence,
-    fieller_interval,
-    holm,
     mean_interval,
-    paired_difference,
-    verdict,
 )
 
 #: (summary column, label) of the metrics table; ``proportion_mae``: lower is better.
@@ -119,154 +109,6 @@ def score_table(rows: list[dict], columns: list[str]) -> list[dict]:
             entry[column] = mean_interval(list(by_seed(rows, variant, fraction, column).values()))
         entry["n"] = entry[columns[0]].n
         table.append(entry)
-    return table
-
-
-def differences(rows: list[dict], column: str = "miou", effect: float = 0.02) -> list[dict]:
-    """Paired differences of every arm to ``strong_only`` at the same fraction (``full``: at every fraction).
-
-    The arms compared with the baseline at one fraction are one family: their p-values are
-    Holm-corrected together (:func:`weakseg.report.statistics.holm`); ``full`` against the
-    baseline (is there a gap to close at all?) is a family of its own.
-
-    Args:
-        effect: the difference (in ``column``'s units) whose required seeds are reported.
-
-    Returns:
-        Rows ``{"variant", "fraction", "difference": PairedDifference, "verdict", "p_holm",
-        "family", "mde", "seeds_for_effect", "gap_closed": Ratio | None}``: ``mde`` is the
-        minimum detectable effect at 80% power for the seeds run and the spread of these
-        differences, ``seeds_for_effect`` the seeds that would detect ``effect``; ``gap_closed``
-        is (arm - strong_only) / (full - strong_only) with Fieller's 95% interval over the seeds
-        all three share, None without ``full`` (or for ``full`` itself).
-    """
-    table = []
-    upper_scores = by_seed(rows, UPPER_BOUND, ALL_TILES, column)
-    for fraction in fractions_of(rows):
-        baseline = by_seed(rows, BASELINE, fraction, column)
-        if not baseline:
-            continue
-        family = []
-        for arm in arms_of(rows):
-            scores = upper_scores if arm == UPPER_BOUND else by_seed(rows, arm, fraction, column)
-            if arm == BASELINE or not scores:
-                continue
-            difference = paired_difference(scores, baseline)
-            power = Power.of(difference, effect)
-            family.append(
-                {
-                    "variant": arm,
-                    "fraction": fraction,
-                    "difference": difference,
-                    "verdict": verdict(difference),
-                    "mde": power.mde,
-                    "seeds_for_effect": power.seeds_text,
-                    "gap_closed": None if arm == UPPER_BOUND else _gap_ratio(scores, baseline, upper_scores),
-                }
-            )
-        # The upper bound asks whether there is a gap to close at all: a family of its own.
-        for members in (
-            [r for r in family if r["variant"] != UPPER_BOUND],
-            [r for r in family if r["variant"] == UPPER_BOUND],
-        ):
-            adjusted = holm([row["difference"].p_value for row in members])
-            family_text = f"{len(members)} arm(s) vs {BASELINE} at {fraction}"
-            for row, p in zip(members, adjusted, strict=True):
-                row.update(p_holm=p, family=family_text, verdict=verdict(row["difference"], p))
-        table.extend(family)
-    return table
-
-
-def _gap_ratio(scores: dict[int, float], baseline: dict[int, float], upper: dict[int, float]):
-    seeds = sorted(set(scores) & set(baseline) & set(upper))
-    if not seeds:
-        return None
-    return fieller_interval([scores[s] - baseline[s] for s in seeds], [upper[s] - baseline[s] for s in seeds])
-
-
-def answer(
-    rows: list[dict], shares: dict[str, dict] | None = None, effect: float = 0.02, titles: dict[str, str] | None = None
-) -> list[str]:
-    """The answer sentences: per strong fraction and kind, ``weak_finetuned[kind]`` vs ``strong_only`` in mIoU.
-
-    The kinds compared at one fraction are one family: with more than one, each sentence states
-    its Holm-adjusted p-value, which must also be below 0.05 for "helped" or "hurt".
-
-    Args:
-        shares: strong fraction -> ``{"tiles": share, "pixels": share}`` realised by the split
-            (the headline says the realised share, not the nominal one).
-        effect: see :func:`differences`.
-        titles: kind -> how to name it (e.g. ``label proportions``); default the kind's name.
-    """
-    sentences = []
-    for fraction in fractions_of(rows):
-        baseline = by_seed(rows, BASELINE, fraction, "miou")
-        # One comparison per kind: a family, Holm-corrected together.
-        family = [
-            (kind, by_seed(rows, arm_name(PRETRAINED, kind), fraction, "miou"))
-            for kind in kinds_of_rows(rows) or [NO_WEAK]
-        ]
-        family = [(kind, scores) for kind, scores in family if scores and baseline]
-        differences_ = [paired_difference(scores, baseline) for _, scores in family]
-        adjusted = holm([d.p_value for d in differences_])
-        for (kind, _), difference, p_holm in zip(family, differences_, adjusted, strict=True):
-            context = f"with {_share_text(fraction, (shares or {}).get(fraction))}"
-            what = "weak labels" if kind == NO_WEAK else (titles or {}).get(kind, kind)
-            arm = arm_name(PRETRAINED, kind)
-            power = Power.of(difference, effect)
-            sentences.append(
-                answer_sentence(difference, arm, BASELINE, "mIoU", context, what, p_holm, len(family), power)
-            )
-    if not sentences:
-        sentences.append(f"The question cannot be answered: it needs runs of both {PRETRAINED} and {BASELINE}.")
-    return sentences
-
-
-def _share_text(fraction: str, realised: dict | None) -> str:
-    """``10% of tiles pixel-labelled``, with the realised shares when known."""
-    nominal = f"{100 * float(fraction):g}% of tiles pixel-labelled"
-    if not realised:
-        return nominal
-    tiles, pixels = 100 * realised["tiles"], 100 * realised["pixels"]
-    return f"{nominal} (realised: {tiles:.1f}% of tiles, {pixels:.1f}% of labelled pixels)"
-
-
-def controls(rows: list[dict], column: str = "miou") -> list[dict]:
-    """``weak_finetuned[kind]`` against each control at every fraction: what the weak labels, not compute, gave.
-
-    Returns:
-        Rows ``{"variant", "control", "fraction", "difference": PairedDifference, "verdict", "p_holm"}``;
-        the comparisons of one fraction are one Holm family. Against ``strong_only_long`` (equal
-        optimiser steps, no weak labels) the difference is what pretraining gave beyond
-        compute; against ``shuffled_labels[kind]`` (same images and steps, labels permuted) it
-        is what the labels' information gave.
-    """
-    table = []
-    for fraction in fractions_of(rows):
-        family = []
-        for kind in kinds_of_rows(rows):
-            arm = arm_name(PRETRAINED, kind)
-            scores = by_seed(rows, arm, fraction, column)
-            if not scores:
-                continue
-            for control in CONTROLS:
-                control_arm = arm_name(control, kind if uses_weak_labels(control) else NO_WEAK)
-                reference = by_seed(rows, control_arm, fraction, column)
-                if not reference:
-                    continue
-                difference = paired_difference(scores, reference)
-                family.append(
-                    {
-                        "variant": arm,
-                        "control": control_arm,
-                        "fraction": fraction,
-                        "difference": difference,
-                        "verdict": verdict(difference),
-                    }
-                )
-        for row, p in zip(family, holm([r["difference"].p_value for r in family]), strict=True):
-            row.update(p_holm=p, verdict=verdict(row["difference"], p))
-        table.extend(family)
     return table
 
 

@@ -5,9 +5,11 @@
   (a one-sample t-test of the per-seed differences). With one seed there is no interval (NaN)
   and no test; nor when every seed gave the same value (zero spread: the runs did not vary, and
   a zero-width interval would only present that as certainty).
-* Power: the minimum detectable effect of that paired t-test (two-sided, alpha 0.05, power
-  0.8) and the seeds a given effect needs, from statsmodels' ``TTestPower`` (noncentral t),
-  up to :data:`SEEDS_CAP` (beyond it: "more than").
+* Power: the minimum detectable effect of that paired t-test (two-sided, power 0.8, at the
+  level its verdict needs) and the seeds a given effect needs, up to :data:`SEEDS_CAP` (beyond
+  it: "more than"), from the noncentral t (:func:`t_test_power`: statsmodels' ``TTestPower``
+  gives NaN or unconverged roots at the small alphas of a family with few seeds).
+* The exact sign-flip (paired permutation) p for up to :data:`EXACT_SEEDS` seeds.
 * Several variants against one baseline: Holm's step-down correction (Holm 1979) of their
   p-values, from statsmodels' ``multipletests``.
 * Share of the gap closed, ``(V - B) / (F - B)``: Fieller's interval for a ratio of two means
@@ -20,9 +22,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import TTestPower
 
 CONFIDENCE = 0.95
 #: Power at which the minimum detectable effect is stated (the usual 80%).
@@ -66,36 +67,102 @@ class PairedDifference:
 
 @dataclass(frozen=True)
 class Power:
-    """What the paired t-test of a study's seeds could detect.
+    """What the paired t-test of a study's seeds could detect, at the level its verdict needs.
 
     ``mde``: the minimum detectable effect at 80% power, in the metric's units; ``seeds``: how
-    many seeds would detect ``effect`` (None: unknown; ``math.inf``: more than :data:`SEEDS_CAP`).
+    many seeds would detect ``effect`` (None: unknown; ``math.inf``: more than :data:`SEEDS_CAP`);
+    ``seeds_range``: ``seeds`` at the low and high ends of the 95% interval of the spread
+    (:func:`sd_interval`: an sd from few seeds is itself uncertain); ``alpha``: the two-sided
+    level of the test (``0.05 / m`` in a family of m comparisons, Bonferroni's bound on Holm's
+    first step).
     """
 
     mde: float
     effect: float
     seeds: int | float | None
+    seeds_range: tuple = (None, None)
+    alpha: float = 1 - CONFIDENCE
 
     @classmethod
-    def of(cls, difference: PairedDifference, effect: float) -> Power:
-        """The power of the paired t-test behind ``difference`` (its seeds and spread) for ``effect``."""
-        sd = difference.sd
-        return cls(minimum_detectable_effect(sd, difference.interval.n), effect, seeds_needed(effect, sd))
+    def of(cls, difference: PairedDifference, effect: float, alpha: float = 1 - CONFIDENCE) -> Power:
+        """The power of the paired t-test behind ``difference`` (its seeds and spread) for ``effect`` at ``alpha``."""
+        sd, n, confidence = difference.sd, difference.interval.n, 1 - alpha
+        low, high = sd_interval(sd, n)
+        seeds_range = (
+            seeds_needed(effect, low, confidence=confidence),
+            seeds_needed(effect, high, confidence=confidence),
+        )
+        return cls(
+            minimum_detectable_effect(sd, n, confidence=confidence),
+            effect,
+            seeds_needed(effect, sd, confidence=confidence),
+            seeds_range,
+            alpha,
+        )
+
+    @staticmethod
+    def _count(seeds) -> str:
+        if seeds is None:
+            return "n/a"
+        return f"more than {SEEDS_CAP}" if seeds > SEEDS_CAP else str(seeds)
 
     @property
     def seeds_text(self) -> str:
         """:attr:`seeds` in words: a count, ``more than 1000`` (:data:`SEEDS_CAP`) or ``n/a``."""
-        if self.seeds is None:
-            return "n/a"
-        return f"more than {SEEDS_CAP}" if self.seeds > SEEDS_CAP else str(self.seeds)
+        return self._count(self.seeds)
+
+    @property
+    def seeds_range_text(self) -> str:
+        """:attr:`seeds_range` in words, e.g. ``4 to 46`` (empty when unknown)."""
+        low, high = self.seeds_range
+        return "" if low is None or high is None else f"{self._count(low)} to {self._count(high)}"
 
     def sentence(self, metric: str = "mIoU") -> str:
         """What a "no difference" cannot exclude, as a sentence."""
         seeds = self.seeds_text if self.seeds is not None else "an unknown number of"
+        level = f" at the family's alpha = {self.alpha:.3g}" if self.alpha < 1 - CONFIDENCE else ""
+        spread = f" ({self.seeds_range_text} over the 95% interval of the spread)" if self.seeds_range_text else ""
         return (
-            f"With this spread the study detects (80% power) only differences of at least {self.mde:.3f} "
-            f"{metric}; detecting {self.effect:+.3f} would take {seeds} seeds."
+            f"With this spread the study detects (80% power{level}) only differences of at least {self.mde:.3f} "
+            f"{metric}; detecting {self.effect:+.3f} would take {seeds} seeds{spread}."
         )
+
+
+def sd_interval(sd: float, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The ``confidence`` interval of a standard deviation ``sd`` estimated from ``n`` values (ddof 1).
+
+    ``sd * sqrt((n - 1) / chi2(1 - a/2, n - 1))`` to ``sd * sqrt((n - 1) / chi2(a/2, n - 1))``,
+    ``a = 1 - confidence``: the chi-square interval of a normal sample's variance. NaN for
+    ``n < 2`` or a non-finite ``sd``.
+    """
+    if n < 2 or not math.isfinite(sd):
+        return math.nan, math.nan
+    a = 1 - confidence
+    return (
+        sd * math.sqrt((n - 1) / stats.chi2.ppf(1 - a / 2, n - 1)),
+        sd * math.sqrt((n - 1) / stats.chi2.ppf(a / 2, n - 1)),
+    )
+
+
+#: Up to this many seeds the report gives the exact sign-flip p beside the t-test's (2^6 = 64 sign patterns).
+EXACT_SEEDS = 6
+
+
+def sign_flip_p(differences) -> float:
+    """Exact two-sided p of the paired permutation (sign-flip) test of per-seed ``differences``.
+
+    Under the null of no difference each difference's sign is as likely flipped: p is the share
+    of the ``2^n`` sign patterns whose mean is at least as far from 0 as the observed mean
+    (Fisher 1935; e.g. Good, *Permutation Tests*, 2000). It needs no normality, but cannot go
+    below ``2 / 2^n`` (0.125 with 4 seeds). NaN for fewer than 2 or more than :data:`EXACT_SEEDS`.
+    """
+    values = np.asarray(differences, dtype=np.float64)
+    n = len(values)
+    if not 2 <= n <= EXACT_SEEDS:
+        return math.nan
+    signs = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+    means = np.abs((signs * values).mean(axis=1))
+    return float(np.mean(means >= abs(values.mean()) - 1e-12))
 
 
 def mean_interval(values, confidence: float = CONFIDENCE) -> Interval:
@@ -171,22 +238,28 @@ def answer_sentence(
     p_holm: float = math.nan,
     family: int = 1,
     power: Power | None = None,
+    method: str = "pretraining on",
+    sign_flip: float = math.nan,
 ) -> str:
     """The report's answer, following from the paired interval (and, in a family, its Holm p-value).
 
     "helped" when the whole 95% interval of ``variant - baseline`` lies above 0, "hurt" when
     below, "no difference detectable with N seeds" otherwise; with one seed, that one run
-    cannot tell. When the comparison is one of ``family`` > 1 (one per kind of weak label), its
-    Holm-adjusted p-value ``p_holm`` is stated and must also be below 0.05 for "helped"/"hurt".
-    ``context`` (e.g. "at 10% strong tiles") is inserted after the verdict; ``what`` names the
-    weak labels (e.g. "presence"). A "no difference" is followed by ``power``'s sentence, if given.
+    cannot tell; with seeds that did not vary, no interval can be formed. When the comparison
+    is one of ``family`` > 1, its Holm-adjusted p-value ``p_holm`` is stated and must also be
+    below 0.05 for "helped"/"hurt"; the interval is stated as unadjusted. ``context`` (e.g. "at
+    10% strong tiles") is inserted after the verdict; ``method`` and ``what`` name how which
+    weak labels were used (e.g. "pretraining on", "presence tags"). ``sign_flip``: the exact
+    sign-flip p (:func:`sign_flip_p`), stated when known. A "no difference" is followed by
+    ``power``'s sentence, if given.
     """
     i, n = difference.interval, difference.interval.n
     where = f" {context}" if context else ""
     kind = verdict(difference, p_holm if family > 1 else math.nan)
+    subject = f"{method} {what}"
     if kind == "cannot tell":
         return (
-            f"One run per variant cannot tell whether pretraining on {what} helps{where}: {variant} − {baseline} "
+            f"One run per variant cannot tell whether {subject} helps{where}: {variant} − {baseline} "
             f"= {i.mean:+.3f} {metric} in a single seed, with no estimate of run-to-run spread; run more seeds "
             "(experiment.seeds)."
         )
@@ -194,19 +267,21 @@ def answer_sentence(
         return (
             f"No interval can be formed{where}: {variant} − {baseline} = {i.mean:+.3f} {metric} in each of the {n} "
             "seeds, identically, so the runs did not vary from seed to seed (e.g. a data order or initialisation "
-            "that ignores the seed) and their spread, hence any test of pretraining on "
-            f"{what}, is unknown; check that experiment.seeds reach the training and rerun."
+            f"that ignores the seed) and their spread, hence any test of {subject}, is unknown; check that "
+            "experiment.seeds reach the training and rerun."
         )
+    label = "unadjusted 95% CI" if family > 1 else "95% CI"
     numbers = (
-        f"{variant} − {baseline} = {i.mean:+.3f} {metric}, 95% CI [{i.low:+.3f}, {i.high:+.3f}] over {n} seeds"
+        f"{variant} − {baseline} = {i.mean:+.3f} {metric}, {label} [{i.low:+.3f}, {i.high:+.3f}] over {n} seeds"
         f"{_p_text(difference.p_value)}"
     )
+    if math.isfinite(sign_flip):
+        numbers += f", exact sign-flip p = {sign_flip:.3g}"
     if family > 1 and not math.isnan(p_holm):
-        numbers += f", Holm-adjusted over the {family} kinds compared: p = {p_holm:.3g}"
-    if kind == "helped":
-        return f"Pretraining on {what} helped{where}: {numbers}."
-    if kind == "hurt":
-        return f"Pretraining on {what} hurt{where}: {numbers}."
+        numbers += f", Holm-adjusted over the report's {family} comparisons at this fraction: p = {p_holm:.3g}"
+    subject = subject[0].upper() + subject[1:]
+    if kind in ("helped", "hurt"):
+        return f"{subject} {kind}{where}: {numbers}."
     limits = f" {power.sentence(metric)}" if power is not None else ""
     if verdict(difference) != "no difference":
         return f"No difference detectable with {n} seeds after Holm's correction{where}: {numbers}.{limits}"
@@ -217,11 +292,34 @@ def _p_text(p_value: float) -> str:
     return "" if math.isnan(p_value) else f", paired t-test p = {p_value:.3g}"
 
 
+def t_test_power(effect_size: float, n: int, alpha: float = 1 - CONFIDENCE) -> float:
+    """Power of the two-sided one-sample (paired) t-test over ``n`` values for a standardised effect ``d``.
+
+    ``P(|T| > c)`` with ``c = t(1 - alpha/2, n - 1)`` and ``T = (Z + d sqrt(n)) / sqrt(V / (n - 1))``
+    (``Z`` standard normal, ``V`` chi-square with n - 1 degrees of freedom): the noncentral t,
+    integrated over the quantiles of ``V`` (400-point Gauss-Legendre). The same quantity as
+    statsmodels' ``TTestPower.power``, whose noncentral-t routine returns NaN for large effects at
+    small alpha and few seeds (e.g. n = 3 at alpha 0.05 / 9), where a report's family puts it.
+    """
+    df = n - 1
+    critical = float(stats.t.ppf(1 - alpha / 2, df))
+    shift = abs(effect_size) * math.sqrt(n)
+    # V at Gauss-Legendre nodes of its quantiles: the integral over V's distribution as one on (0, 1)
+    edge = critical * np.sqrt(stats.chi2.ppf(_QUANTILES, df) / df)
+    rejected = stats.norm.sf(edge - shift) + stats.norm.cdf(-edge - shift)
+    return float(min(1.0, np.dot(_WEIGHTS, rejected)))
+
+
+_NODES, _GAUSS_WEIGHTS = np.polynomial.legendre.leggauss(400)
+#: Quantile levels and weights of a 400-point Gauss-Legendre rule on (0, 1) (:func:`t_test_power`).
+_QUANTILES, _WEIGHTS = (_NODES + 1) / 2, _GAUSS_WEIGHTS / 2
+
+
 def minimum_detectable_effect(sd: float, n: int, power: float = POWER, confidence: float = CONFIDENCE) -> float:
     """Smallest true mean difference the paired t-test over ``n`` seeds detects with probability ``power``.
 
-    ``d * sd`` where ``d`` solves the power equation of a two-sided one-sample t-test at
-    ``alpha = 1 - confidence`` (noncentral t; statsmodels ``TTestPower.solve_power``).
+    ``d * sd`` where ``d`` solves ``t_test_power(d, n, 1 - confidence) = power`` (Brent's method
+    on :func:`t_test_power`).
 
     Args:
         sd: standard deviation of the per-seed differences (ddof 1), in the metric's units.
@@ -234,17 +332,18 @@ def minimum_detectable_effect(sd: float, n: int, power: float = POWER, confidenc
         return math.nan
     if sd == 0:
         return 0.0
-    d = TTestPower().solve_power(effect_size=None, nobs=n, alpha=1 - confidence, power=power)
+    alpha = 1 - confidence
+    d = optimize.brentq(lambda size: t_test_power(size, n, alpha) - power, 1e-9, 1e4, xtol=1e-10)
     return float(d * sd)
 
 
 def seeds_needed(effect: float, sd: float, power: float = POWER, confidence: float = CONFIDENCE) -> int | float | None:
     """Seeds a paired t-test needs to detect a true mean difference ``effect`` with probability ``power``.
 
-    The smallest integer ``2 <= n <= SEEDS_CAP`` whose power (statsmodels ``TTestPower``,
-    evaluated for every such ``n`` at once) is at least ``power``. The normal approximation
+    The smallest integer ``2 <= n <= SEEDS_CAP`` whose :func:`t_test_power` is at least
+    ``power``, found by bisection (power grows with ``n``). The normal approximation
     ``n = ((z(1 - alpha/2) + z(power)) sd / effect)^2`` is a lower bound on the t-test's ``n``:
-    when it already exceeds :data:`SEEDS_CAP` the t-test is not evaluated.
+    when it already exceeds :data:`SEEDS_CAP` no t-test power is computed.
 
     Returns:
         The count; ``math.inf`` when more than :data:`SEEDS_CAP` seeds would be needed; None
@@ -258,12 +357,16 @@ def seeds_needed(effect: float, sd: float, power: float = POWER, confidence: flo
     size = abs(effect) / sd
     alpha = 1 - confidence
     normal = ((stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) / size) ** 2
-    if normal > SEEDS_CAP:
+    if normal > SEEDS_CAP or t_test_power(size, SEEDS_CAP, alpha) < power:
         return math.inf
-    counts = np.arange(2, SEEDS_CAP + 1)
-    powers = TTestPower().power(effect_size=size, nobs=counts, alpha=alpha)
-    reached = np.flatnonzero(powers >= power)
-    return int(counts[reached[0]]) if len(reached) else math.inf
+    low, high = 2, SEEDS_CAP  # power(high) >= power
+    while low < high:
+        middle = (low + high) // 2
+        if t_test_power(size, middle, alpha) >= power:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def holm(p_values: list[float]) -> list[float]:
