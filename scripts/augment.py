@@ -1,7 +1,8 @@
 """Rule ``augment``: build and save the augmentation pipelines, a preview and the offline copies.
 
 A thin entry point: the stage (parameters, named files, what it does) is
-:mod:`weakseg.ops.stages.augment`; its rule passes one JSON argument, the rule's ``params.call``.
+:mod:`weakseg.ops.stages.augment`; its rule passes two JSON
+arguments, the rule's ``params.call`` and ``params.files``.
 """
 
 import sys

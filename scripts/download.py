@@ -1,7 +1,8 @@
 """Rule ``download``: fetch (or generate) a dataset's raw scenes (:func:`weakseg.data.download.download`).
 
 A thin entry point: the stage (parameters, named files, what it does) is
-:mod:`weakseg.ops.stages.download`; its rule passes one JSON argument, the rule's ``params.call``.
+:mod:`weakseg.ops.stages.download`; its rule passes two JSON
+arguments, the rule's ``params.call`` and ``params.files``.
 """
 
 import sys

@@ -1,7 +1,8 @@
 """Rule ``evaluate``: score one trained run on the scored set (test if the split has one, else val).
 
 A thin entry point: the stage (parameters, named files, what it does) is
-:mod:`weakseg.ops.stages.evaluate`; its rule passes one JSON argument, the rule's ``params.call``.
+:mod:`weakseg.ops.stages.evaluate`; its rule passes two JSON
+arguments, the rule's ``params.call`` and ``params.files``.
 """
 
 import sys

@@ -1,7 +1,8 @@
 """Rule ``predict``: apply a trained run to whole images or scenes of any size (sliding window).
 
 A thin entry point: the stage (parameters, named files, what it does) is
-:mod:`weakseg.ops.stages.predict`; its rule passes one JSON argument, the rule's ``params.call``.
+:mod:`weakseg.ops.stages.predict`; its rule passes two JSON
+arguments, the rule's ``params.call`` and ``params.files``.
 """
 
 import sys

@@ -1,7 +1,8 @@
 """Rule ``prepare``: decode one scene to an image array and a class-index label array.
 
 A thin entry point: the stage (parameters, named files, what it does) is
-:mod:`weakseg.ops.stages.prepare`; its rule passes one JSON argument, the rule's ``params.call``.
+:mod:`weakseg.ops.stages.prepare`; its rule passes two JSON
+arguments, the rule's ``params.call`` and ``params.files``.
 """
 
 import sys

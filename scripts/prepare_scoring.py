@@ -1,7 +1,8 @@
 """Rule ``prepare_scoring``: decode one scene's label of the scoring label set (e.g. ISPRS's eroded labels).
 
 A thin entry point: the stage (parameters, named files, what it does) is
-:mod:`weakseg.ops.stages.prepare_scoring`; its rule passes one JSON argument, the rule's ``params.call``.
+:mod:`weakseg.ops.stages.prepare_scoring`; its rule passes two JSON
+arguments, the rule's ``params.call`` and ``params.files``.
 """
 
 import sys

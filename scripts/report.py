@@ -1,7 +1,8 @@
 """Rule ``report``: the self-contained HTML report (:func:`weakseg.report.html.build_report`).
 
 A thin entry point: the stage (parameters, named files, what it does) is
-:mod:`weakseg.ops.stages.report`; its rule passes one JSON argument, the rule's ``params.call``.
+:mod:`weakseg.ops.stages.report`; its rule passes two JSON
+arguments, the rule's ``params.call`` and ``params.files``.
 """
 
 import sys

@@ -1,7 +1,8 @@
 """Rule ``split``: split tiles into val / test / pool (strong + weak) sets (:mod:`weakseg.data.splitting`).
 
 A thin entry point: the stage (parameters, named files, what it does) is
-:mod:`weakseg.ops.stages.split`; its rule passes one JSON argument, the rule's ``params.call``.
+:mod:`weakseg.ops.stages.split`; its rule passes two JSON
+arguments, the rule's ``params.call`` and ``params.files``.
 """
 
 import sys

@@ -1,7 +1,8 @@
 """Rule ``stats``: per-band mean and standard deviation of a split's training tiles.
 
 A thin entry point: the stage (parameters, named files, what it does) is
-:mod:`weakseg.ops.stages.stats`; its rule passes one JSON argument, the rule's ``params.call``.
+:mod:`weakseg.ops.stages.stats`; its rule passes two JSON
+arguments, the rule's ``params.call`` and ``params.files``.
 """
 
 import sys

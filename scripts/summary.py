@@ -1,7 +1,8 @@
 """Rule ``summary``: every run's scores and wall times in ``results/summary.csv``.
 
 A thin entry point: the stage (parameters, named files, what it does) is
-:mod:`weakseg.ops.stages.summary`; its rule passes one JSON argument, the rule's ``params.call``.
+:mod:`weakseg.ops.stages.summary`; its rule passes two JSON
+arguments, the rule's ``params.call`` and ``params.files``.
 """
 
 import sys

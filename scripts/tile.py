@@ -1,7 +1,8 @@
 """Rule ``tile``: cut the prepared scenes into tiles (:func:`weakseg.data.tiling.write_tiles`).
 
 A thin entry point: the stage (parameters, named files, what it does) is
-:mod:`weakseg.ops.stages.tile`; its rule passes one JSON argument, the rule's ``params.call``.
+:mod:`weakseg.ops.stages.tile`; its rule passes two JSON
+arguments, the rule's ``params.call`` and ``params.files``.
 """
 
 import sys

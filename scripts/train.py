@@ -1,7 +1,8 @@
 """Rule ``train``: train one run (a variant at a strong fraction, seed and grid point).
 
 A thin entry point: the stage (parameters, named files, what it does) is
-:mod:`weakseg.ops.stages.train`; its rule passes one JSON argument, the rule's ``params.call``.
+:mod:`weakseg.ops.stages.train`; its rule passes two JSON
+arguments, the rule's ``params.call`` and ``params.files``.
 """
 
 import sys

@@ -1,7 +1,8 @@
 """Rule ``weak_labels``: the weak label of every tile, the only stage that reads a weak tile's mask.
 
 A thin entry point: the stage (parameters, named files, what it does) is
-:mod:`weakseg.ops.stages.weak_labels`; its rule passes one JSON argument, the rule's ``params.call``.
+:mod:`weakseg.ops.stages.weak_labels`; its rule passes two JSON
+arguments, the rule's ``params.call`` and ``params.files``.
 """
 
 import sys
