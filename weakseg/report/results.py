@@ -1,4 +1,6 @@
-"""The study's numbers, computed from ``summary.csv`` rows: intervals per arm, paired differences, the grid.
+"""The study's numbers, computed from ``summary.csv`` rows: intervals per arm, the grid, costs and curves.
+
+The paired comparisons and the answer are :mod:`weakseg.report.comparisons`.
 
 An *arm* is a variant with its kind of weak label: ``strong_only``, ``weak_finetuned[presence]``
 (:attr:`weakseg.design.experiment.Run.arm`). :func:`with_arms` puts it in each row's
