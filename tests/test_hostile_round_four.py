@@ -218,12 +218,19 @@ def test_gcp_georeferencing_and_its_crs_are_carried_to_the_outputs(tmp_path):
     ]
     (tmp_path / "images").mkdir()
     _float_raster(tmp_path / "images" / "scan.tif", float("nan"), gcps=gcps)
-    _predict(tmp_path, folder_images(tmp_path / "images"), RasterOptions(scale=(0, 255), probabilities=True))
+    options = RasterOptions(scale=(0, 255), probabilities=True, vectors="geojson")
+    _predict(tmp_path, folder_images(tmp_path / "images"), options)
     for name in ("scan.tif", "scan_probabilities.tif"):
         with rasterio.open(tmp_path / "out" / name) as result:
             written, crs = result.gcps
             assert crs == rasterio.crs.CRS.from_epsg(4326), name
             assert [(p.row, p.col, p.x, p.y) for p in written] == [(p.row, p.col, p.x, p.y) for p in gcps], name
+    # the polygons are in the GCPs' CRS (their affine fit), not in pixel coordinates labelled as degrees
+    collection = json.loads((tmp_path / "out" / "scan.geojson").read_text())
+    assert collection["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::4326"
+    points = np.array([xy for f in collection["features"] for ring in f["geometry"]["coordinates"] for xy in ring])
+    assert len(points) and (points[:, 0] >= 8.0 - 1e-9).all() and (points[:, 0] <= 8.01 + 1e-9).all()
+    assert (points[:, 1] >= 48.99 - 1e-9).all() and (points[:, 1] <= 49.0 + 1e-9).all()
 
 
 def test_a_raster_larger_than_max_megapixels_is_refused_before_any_pixel_is_read(tmp_path):

@@ -21,6 +21,8 @@ import numpy as np
 import rasterio
 import rasterio.features
 import rasterio.shutil
+import rasterio.transform
+import rasterio.windows
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
@@ -332,17 +334,23 @@ def polygon_features(
 ) -> Iterator[tuple[int, dict]]:
     """(class index, GeoJSON geometry) of each class region of a class raster, block by block.
 
+    Coordinates are in the raster's CRS: through its geotransform, or for a raster georeferenced
+    by ground control points through their least-squares affine fit (rasterio ``from_gcps``).
+
     Regions are 4-connected pixels of one class (rasterio.features.shapes); a region that
     crosses a block border (``block`` px) is cut there, so memory stays one block whatever the
     raster's size and the polygons' areas still sum to the class pixels x pixel area.
     """
     with rasterio.open(class_raster) as src:
+        gcps, _ = src.gcps
+        # a raster georeferenced by ground control points: their least-squares affine fit (exact for affine GCPs)
+        base = rasterio.transform.from_gcps(gcps) if src.transform.is_identity and gcps else src.transform
         for y in range(0, src.height, block):
             for x in range(0, src.width, block):
                 window = Window(x, y, min(block, src.width - x), min(block, src.height - y))
                 classes = src.read(1, window=window)
                 shapes = rasterio.features.shapes(
-                    classes, mask=classes != nodata, transform=src.window_transform(window)
+                    classes, mask=classes != nodata, transform=rasterio.windows.transform(window, base)
                 )
                 for geometry, value in shapes:
                     if int(value) < len(class_names):
@@ -357,7 +365,7 @@ def write_polygons(class_raster, path, class_names: list[str], nodata: int, bloc
     allows WGS 84 only. Features are streamed to the file: memory is one block.
     """
     with rasterio.open(class_raster) as src:
-        crs = src.crs
+        crs = src.crs if src.crs is not None else src.gcps[1]
     count = 0
     with open(path, "w", encoding="utf-8") as handle:
         handle.write('{"type": "FeatureCollection",')
