@@ -202,18 +202,7 @@ def predict_raster(
             *reader.shape[:2],
             reader.info.megapixels,
         )
-        colours = {k: tuple(int(c) for c in palette[k]) for k in range(len(class_names))}
-        writers = [CogWriter(out / f"{item.name}.tif", reader.info, 1, nodata=IGNORE_INDEX, colormap=colours)]
-        if raster.probabilities:
-            writers.append(
-                CogWriter(
-                    out / f"{item.name}_probabilities.tif",
-                    reader.info,
-                    len(class_names),
-                    resampling="average",
-                    band_names=class_names,
-                )
-            )
+        writers = _raster_writers(out, item, reader.info, palette, class_names, raster.probabilities)
         try:
             window, overlap, batch_size = windows.window, windows.overlap, windows.batch_size
             blocks = blended_blocks(predict_batch, reader, window, overlap, batch_size, fill=fill)
@@ -239,6 +228,16 @@ def predict_raster(
         if raster.vectors:
             write_polygons(out / f"{item.name}.tif", out / f"{item.name}.geojson", class_names, IGNORE_INDEX)
     log.info("%s: %d x %d px predicted (raster, window by window)", item.name, reader.shape[0], reader.shape[1])
+
+
+def _raster_writers(out: Path, item: PredictImage, info, palette, class_names: list[str], probabilities: bool):
+    """The COG writers of a raster: its classes (palette as colour table), and its probabilities if asked."""
+    colours = {k: tuple(int(c) for c in palette[k]) for k in range(len(class_names))}
+    writers = [CogWriter(out / f"{item.name}.tif", info, 1, nodata=IGNORE_INDEX, colormap=colours)]
+    if probabilities:
+        path = out / f"{item.name}_probabilities.tif"
+        writers.append(CogWriter(path, info, len(class_names), resampling="average", band_names=class_names))
+    return writers
 
 
 def _check_size(item: PredictImage, info, max_megapixels: float) -> None:
