@@ -115,7 +115,9 @@ class Power:
     def seeds_range_text(self) -> str:
         """:attr:`seeds_range` in words, e.g. ``4 to 46`` (empty when unknown)."""
         low, high = self.seeds_range
-        return "" if low is None or high is None else f"{self._count(low)} to {self._count(high)}"
+        if low is None or high is None or low == high:  # unknown, or no range to give (e.g. beyond the cap)
+            return ""
+        return f"{self._count(low)} to {self._count(high)}"
 
     def sentence(self, metric: str = "mIoU") -> str:
         """What a "no difference" cannot exclude, as a sentence."""
@@ -124,8 +126,13 @@ class Power:
         spread = f" ({self.seeds_range_text} over the 95% interval of the spread)" if self.seeds_range_text else ""
         return (
             f"With this spread the study detects (80% power{level}) only differences of at least {self.mde:.3f} "
-            f"{metric}; detecting {self.effect:+.3f} would take {seeds} seeds{spread}."
+            f"{metric}; detecting {_effect_text(self.effect)} would take {seeds} seeds{spread}."
         )
+
+
+def _effect_text(effect: float) -> str:
+    """``+0.020``; an effect below 0.001 in three significant digits (``+1e-06``), not as ``+0.000``."""
+    return f"{effect:+.3f}" if abs(effect) >= 1e-3 or effect == 0 else f"{effect:+.3g}"
 
 
 def sd_interval(sd: float, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
