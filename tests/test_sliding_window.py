@@ -6,9 +6,10 @@ import torch
 from conftest import model_spec
 from torch import nn
 
+from weakseg.formats.splits import whole_scenes
 from weakseg.formats.tiles import Tile
 from weakseg.io.errors import WeaksegError
-from weakseg.learn.evaluation import SceneScoring, score_scenes, whole_scenes
+from weakseg.learn.evaluation import SceneScoring, score_scenes
 from weakseg.learn.models import build_model
 from weakseg.learn.sliding_window import blended_blocks, model_batches, predict_classes, predict_logits
 

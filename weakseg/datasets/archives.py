@@ -6,7 +6,6 @@ Credentials for a download URL come only from the environment variables
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import logging
 import os
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from weakseg.datasets.credentials import PASSWORD_VARIABLE, USER_VARIABLE, check_source_url
+from weakseg.io.digest import file_digest
 from weakseg.io.errors import WeaksegError
 from weakseg.io.outputs import staged_outputs
 
@@ -32,15 +32,6 @@ SKIP_MD5 = "skip"
 #: Default limit on the bytes extracted from one archive: a few times the largest official
 #: ISPRS archive uncompressed (Potsdam 4_Ortho_RGBIR: 38 scenes of 6000 x 6000 x 4 bytes, 5.5 GB).
 DEFAULT_MAX_EXTRACTED_BYTES = 32 * 2**30
-
-
-def file_digest(path: str | os.PathLike, algorithm: str, chunk_bytes: int = 1 << 22) -> str:
-    """Hex digest (``hashlib`` ``algorithm``, e.g. md5, sha256) of a file, read in chunks of ``chunk_bytes`` bytes."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def md5sum(path: str | os.PathLike, chunk_bytes: int = 1 << 22) -> str:

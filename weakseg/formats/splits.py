@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from weakseg.design.experiment import HELD_OUT, POOL
+from weakseg.formats.tiles import Tile
 from weakseg.io.errors import WeaksegError
 
 
@@ -71,3 +72,27 @@ def strong_share(splits: dict, strong: list[str]) -> float:
     is directly comparable with ``split.fractions.strong`` and ``experiment.strong_fractions``.
     """
     return len(strong) / max(splits["n_tiles"], 1)
+
+
+def whole_scenes(
+    tiles: list[Tile], sets: dict[str, list[str]], scored_set: str, needed_by: str = "evaluation.mode: scenes"
+) -> list[str]:
+    """The scenes of ``scored_set``, each of whose tiles must all be in that set.
+
+    Args:
+        needed_by: the config setting that asks for whole scenes, for the message.
+
+    Raises:
+        WeaksegError: a scene with tiles in the scored set and in another set (naming both
+            and ``needed_by``).
+    """
+    set_of = {t: name for name, ids in sets.items() for t in ids}
+    scored = sorted({t.scene for t in tiles if set_of.get(t.tile_id) == scored_set})
+    for tile in tiles:
+        other = set_of.get(tile.tile_id, scored_set)
+        if tile.scene in scored and other != scored_set:
+            raise WeaksegError(
+                f"{needed_by} needs whole scenes in the {scored_set} set, but scene {tile.scene} also "
+                f"has tiles in {other}; use split.group_by: scene (or split.use_official_test)"
+            )
+    return scored

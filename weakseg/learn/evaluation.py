@@ -17,7 +17,8 @@ import torch
 
 from weakseg.design.experiment import HELD_OUT
 from weakseg.formats.model_record import ModelSpec
-from weakseg.formats.tiles import Tile, read_tiles
+from weakseg.formats.splits import whole_scenes
+from weakseg.formats.tiles import read_tiles
 from weakseg.io.errors import WeaksegError
 from weakseg.io.imageio import display_rgb, write_png
 from weakseg.io.labels import IGNORE_INDEX, colorize
@@ -54,30 +55,6 @@ class SceneScoring:
     overlap: float
     batch_size: int
     shorter_side: int | None = None
-
-
-def whole_scenes(
-    tiles: list[Tile], sets: dict[str, list[str]], scored_set: str, needed_by: str = "evaluation.mode: scenes"
-) -> list[str]:
-    """The scenes of ``scored_set``, each of whose tiles must all be in that set.
-
-    Args:
-        needed_by: the config setting that asks for whole scenes, for the message.
-
-    Raises:
-        WeaksegError: a scene with tiles in the scored set and in another set (naming both
-            and ``needed_by``).
-    """
-    set_of = {t: name for name, ids in sets.items() for t in ids}
-    scored = sorted({t.scene for t in tiles if set_of.get(t.tile_id) == scored_set})
-    for tile in tiles:
-        other = set_of.get(tile.tile_id, scored_set)
-        if tile.scene in scored and other != scored_set:
-            raise WeaksegError(
-                f"{needed_by} needs whole scenes in the {scored_set} set, but scene {tile.scene} also "
-                f"has tiles in {other}; use split.group_by: scene (or split.use_official_test)"
-            )
-    return scored
 
 
 def score_scenes(model, device: torch.device, scenes: list[str], scoring: SceneScoring, n_classes: int) -> np.ndarray:

@@ -31,12 +31,12 @@ from tqdm import tqdm
 
 from weakseg.formats.model_record import ModelSpec
 from weakseg.formats.predictions import PredictImage, check_output_names, folder_images
+from weakseg.formats.splits import whole_scenes
 from weakseg.io.errors import WeaksegError
 from weakseg.io.georaster import CogWriter, RasterReader, gdal_env, write_polygons
 from weakseg.io.imageio import display_rgb, open_image, write_png
 from weakseg.io.labels import IGNORE_INDEX, colorize
 from weakseg.io.outputs import staged_outputs, write_json
-from weakseg.learn.evaluation import whole_scenes
 from weakseg.learn.inference import check_model_fits, load_model, resolve_device
 from weakseg.learn.metrics import confusion_matrix, segmentation_metrics
 from weakseg.learn.sliding_window import blended_blocks, model_batches, predict_classes
@@ -264,7 +264,7 @@ def scenes_of_set(tiles, sets: dict[str, list[str]], set_name: str, files: dict[
     """The prepared scenes of ``set_name`` as :class:`PredictImage` with their labels.
 
     Raises:
-        WeaksegError: see :func:`weakseg.learn.evaluation.whole_scenes`, or a scene without prepared files.
+        WeaksegError: see :func:`weakseg.formats.splits.whole_scenes`, or a scene without prepared files.
     """
     names = whole_scenes(
         tiles, sets, set_name, f"predict.input: {set_name} (whole scenes; or give predict.input a folder of images)"

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from weakseg.datasets.archives import file_digest
+from weakseg.io.digest import file_digest
 from weakseg.io.errors import WeaksegError
 
 
