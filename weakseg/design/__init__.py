@@ -1,4 +1,4 @@
-"""Layer 2: the study's design: the variant table, the run plan and its checks, the task (binary or multi-class).
+"""Layer 3: the study's design: the variant table, the run plan and its checks, the task (binary or multi-class).
 
 Imports only :mod:`weakseg.io`.
 """

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from weakseg.io.errors import WeaksegError
 from weakseg.io.names import label_value
+from weakseg.weak import get_weak_kind
 
 #: Sets of a split: pixel-labelled ``strong``, weakly labelled ``weak``, ``val`` (selection:
 #: epochs, grid points) and the optional ``test`` (scoring, when ``split.fractions.test`` > 0).
@@ -144,9 +145,6 @@ PRETRAINED = "weak_finetuned"
 CONTROLS = ("strong_only_long", "shuffled_labels")
 #: The ``weak_kind`` of runs that use no weak label.
 NO_WEAK = "none"
-#: Kinds whose weak loss teaches nothing alone (no label): planned for ``joint`` variants only.
-#: Tested against :attr:`weakseg.weak.kind.WeakKind.needs_pixel_loss` of the registry.
-PIXEL_LOSS_KINDS = ("unlabelled",)
 
 
 def uses_weak_labels(variant: str) -> bool:
@@ -158,14 +156,15 @@ def uses_weak_labels(variant: str) -> bool:
 def kinds_of(variant: str, weak_kinds: list[str]) -> list[str]:
     """The ``weak_kind`` values ``variant`` runs with: ``none``, or each of ``weak_kinds`` it can train on.
 
-    A kind of :data:`PIXEL_LOSS_KINDS` only with a ``joint`` variant; a shuffled control only with
-    kinds that have labels to shuffle.
+    A kind whose weak loss teaches nothing alone (no label: its
+    :attr:`~weakseg.weak.kind.WeakKind.needs_pixel_loss`) only with a ``joint`` variant; a
+    shuffled control only with kinds that have labels to shuffle.
     """
     if not uses_weak_labels(variant):
         return [NO_WEAK]
     joint = VARIANTS[variant].mode == "joint"
     shuffled = any(VARIANTS[v].shuffled for v in lineage_of(variant))
-    return [k for k in weak_kinds if k not in PIXEL_LOSS_KINDS or (joint and not shuffled)]
+    return [k for k in weak_kinds if not get_weak_kind(k).needs_pixel_loss or (joint and not shuffled)]
 
 
 def lineage_of(variant: str) -> list[str]:
@@ -470,8 +469,8 @@ def check_experiment(config: dict) -> None:
         if idle:
             raise WeaksegError(
                 f"config experiment.{key}: {idle} can train on none of experiment.weak_kinds "
-                f"{experiment['weak_kinds']} (kinds without labels, {', '.join(PIXEL_LOSS_KINDS)}, train in joint "
-                "only); add a kind with labels"
+                f"{experiment['weak_kinds']} (kinds without labels, such as unlabelled, train in joint only); add a "
+                "kind with labels"
             )
     pool = sum(config["split"]["fractions"].get(name, 0) for name in POOL)
     for fraction in strong_fractions(config):
