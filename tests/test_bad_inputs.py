@@ -355,7 +355,6 @@ def test_valid_config_dry_run_passes(workflow):
         ({"experiment": {"weak_kinds": ["tags"]}}, ["weak_kinds", "tags"]),
         ({"weak_labels": {"presence": {"threshold": 0}}}, ["weak_labels", "presence", "threshold"]),
         ({"resources": {"job_defaults": {"gpu_lease": "x"}}}, ["resources.job_defaults.gpu_lease", "resources.gpus"]),
-        ({"predict": {"input": ""}}, ["config predict.input: is empty"]),
     ],
     ids=[
         "wrong-type",
@@ -383,7 +382,6 @@ def test_valid_config_dry_run_passes(workflow):
         "unknown-weak-kind",
         "bad-kind-option",
         "reserved-gpu-lease",  # was a Python TypeError from rules/training.smk
-        "empty-predict-input",  # was Snakemake's MissingInputException from the rule file
     ],
 )
 def test_bad_config_fails_before_any_job_naming_the_key(workflow, config, fragments, request):
