@@ -81,20 +81,28 @@ def archives_with_eroded_labels(tmp_path, vaihingen_dir):
     return folder, complete
 
 
-def test_the_eroded_labels_are_downloaded_and_prepared_for_scoring_beside_the_complete_ones(
-    tmp_path, archives_with_eroded_labels
-):
-    folder, complete = archives_with_eroded_labels
-    settings = {
+def _settings(folder, *rewritten: str) -> dict:
+    """Download settings of the archives in ``folder``: complete labels, scored on eroded ones.
+
+    The made-up eroded archive, and any ``rewritten`` archive, skip the MD5 check.
+    """
+    md5 = {**VAIHINGEN_SAMPLE_MD5, ERODED: "skip", **dict.fromkeys(rewritten, "skip")}
+    return {
         "name": "vaihingen",
         "scenes": None,
-        "source": {"folder": str(folder), "url": None, "md5": {**VAIHINGEN_SAMPLE_MD5, ERODED: "skip"}},
+        "source": {"folder": str(folder), "url": None, "md5": md5},
         "labels": "complete",
         "scoring_labels": "eroded",
         "bands": None,
     }
+
+
+def test_the_eroded_labels_are_downloaded_and_prepared_for_scoring_beside_the_complete_ones(
+    tmp_path, archives_with_eroded_labels
+):
+    folder, complete = archives_with_eroded_labels
     raw = tmp_path / "data/vaihingen/raw"
-    scenes = download(raw, settings)
+    scenes = download(raw, _settings(folder))
     assert [s.scoring_label for s in scenes] == ["scoring_labels/top_mosaic_09cm_area4_noBoundary.tif"]
     assert read_scenes(raw) == scenes
     with open(raw / "scenes.csv", newline="") as handle:
@@ -122,14 +130,8 @@ def test_a_scene_without_an_eroded_label_is_named(tmp_path, archives_with_eroded
     folder, _ = archives_with_eroded_labels
     with zipfile.ZipFile(folder / ERODED, "w") as archive:
         archive.writestr("top_mosaic_09cm_area5_noBoundary.tif", b"not this scene")
-    settings = {
-        "name": "vaihingen",
-        "source": {"folder": str(folder), "md5": {**VAIHINGEN_SAMPLE_MD5, ERODED: "skip"}},
-        "labels": "complete",
-        "scoring_labels": "eroded",
-    }
     with pytest.raises(WeaksegError, match=rf"{ERODED}: no eroded label of scene\(s\) area4"):
-        download(tmp_path / "raw", settings)
+        download(tmp_path / "raw", _settings(folder))
     assert not (tmp_path / "raw").exists()
 
 
@@ -171,19 +173,6 @@ def test_the_protocol_card_says_which_labels_classes_and_split_the_scores_come_f
     }
 
 
-def _settings(folder, **changes):
-    settings = {
-        "name": "vaihingen",
-        "scenes": None,
-        "source": {"folder": str(folder), "url": None, "md5": {**VAIHINGEN_SAMPLE_MD5, ERODED: "skip"}},
-        "labels": "complete",
-        "scoring_labels": "eroded",
-        "bands": None,
-    }
-    settings["source"]["md5"][VAIHINGEN_LABELS] = "skip"
-    return {**settings, **changes}
-
-
 def _rewrite_label_archive(path, member: str, label: np.ndarray) -> None:
     buffer = BytesIO()
     tifffile.imwrite(buffer, label, photometric="rgb")
@@ -196,7 +185,7 @@ def test_swapped_label_archives_are_refused_at_the_download(tmp_path, archives_w
     folder, complete = archives_with_eroded_labels
     _rewrite_label_archive(folder / VAIHINGEN_LABELS, "top_mosaic_09cm_area4.tif", eroded(complete))
     with pytest.raises(WeaksegError) as raised:
-        download(tmp_path / "raw", _settings(folder))
+        download(tmp_path / "raw", _settings(folder, VAIHINGEN_LABELS))
     message = str(raised.value)
     assert "top_mosaic_09cm_area4.tif: this complete label" in message and "black (unlabelled) pixels" in message
     assert "swapped" in message and not (tmp_path / "raw").exists()
@@ -204,7 +193,7 @@ def test_swapped_label_archives_are_refused_at_the_download(tmp_path, archives_w
     _rewrite_label_archive(folder / VAIHINGEN_LABELS, "top_mosaic_09cm_area4.tif", complete)
     _rewrite_label_archive(folder / ERODED, "top_mosaic_09cm_area4_noBoundary.tif", complete)
     with pytest.raises(WeaksegError, match=r"this eroded label \(from .*\) has no black \(unlabelled\) pixel"):
-        download(tmp_path / "raw", _settings(folder))
+        download(tmp_path / "raw", _settings(folder, VAIHINGEN_LABELS))
 
 
 def test_an_eroded_label_with_nothing_to_score_is_refused_naming_it(tmp_path, archives_with_eroded_labels):
