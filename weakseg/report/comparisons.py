@@ -114,11 +114,11 @@ def family_comparisons(
             scores = by_seed(rows, variant, ALL_TILES if variant == UPPER_BOUND else fraction, column)
             base = by_seed(rows, reference, fraction, column)
             if scores and base:
-                members.append((variant, reference, scores, paired_difference(scores, base)))
+                members.append((variant, reference, scores, base, paired_difference(scores, base)))
         alpha = (1 - CONFIDENCE) / max(len(members), 1)
         adjusted = holm([d.p_value for *_, d in members])
-        for (variant, reference, scores, difference), p in zip(members, adjusted, strict=True):
-            flips = [scores[s] - by_seed(rows, reference, fraction, column)[s] for s in difference.seeds]
+        for (variant, reference, scores, base, difference), p in zip(members, adjusted, strict=True):
+            flips = [scores[s] - base[s] for s in difference.seeds]
             found[variant, reference, fraction] = Comparison(
                 variant,
                 reference,
