@@ -6,11 +6,10 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import tifffile
 
 from weakseg.datasets import DatasetAdapter
 from weakseg.io.errors import WeaksegError
-from weakseg.io.imageio import read_image
+from weakseg.io.imageio import read_image, tiff_map
 from weakseg.io.labels import IGNORE_INDEX
 from weakseg.io.npy import NpyWriter
 from weakseg.io.outputs import staged_outputs
@@ -127,17 +126,6 @@ def _decodable_by_bands(adapter: DatasetAdapter, size: tuple[int, int] | None) -
     return size is None and type(adapter).read_label is DatasetAdapter.read_label
 
 
-def _tiff_map(path: str | Path) -> np.ndarray | None:
-    """An uncompressed, contiguous (H, W, C) uint8 TIFF as a memory map, or None if it is not one."""
-    if Path(path).suffix.lower() not in (".tif", ".tiff"):
-        return None
-    try:
-        array = tifffile.memmap(path, mode="r")
-    except (ValueError, OSError, tifffile.TiffFileError):
-        return None
-    return array if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] <= 4 else None
-
-
 def prepare_to_files(
     image_path: str | Path,
     label_path: str | Path,
@@ -159,8 +147,8 @@ def prepare_to_files(
         WeaksegError: see :func:`prepare_scene`.
     """
     streamed = not frames and _decodable_by_bands(adapter, size)
-    image_map = _tiff_map(image_path) if streamed else None
-    label_map = _tiff_map(label_path) if image_map is not None else None
+    image_map = tiff_map(image_path) if streamed else None
+    label_map = tiff_map(label_path) if image_map is not None else None
     if label_map is None:
         image, label = prepare_scene(image_path, label_path, adapter, snap_max_distance, frames, size)
         write_prepared(image_out, label_out, image, label)
@@ -175,13 +163,13 @@ def prepare_to_files(
     ):
         for y in range(0, height, BAND_ROWS):
             # maps opened for one band and closed with it: the scene's pages do not pile up
-            images.write(np.array(_tiff_map(image_path)[y : y + BAND_ROWS]))
+            images.write(np.array(tiff_map(image_path)[y : y + BAND_ROWS]))
             labels.write(_label_band(label_path, y, adapter, snap_max_distance))
 
 
 def _label_band(label_path, y: int, adapter: DatasetAdapter, snap_max_distance: float | None) -> np.ndarray:
     """(h, W) uint8 class indices of rows ``y`` to ``y + BAND_ROWS`` of a colour-coded TIFF label."""
-    raw = np.array(_tiff_map(label_path)[y : y + BAND_ROWS])
+    raw = np.array(tiff_map(label_path)[y : y + BAND_ROWS])
     return adapter.label_to_index(raw, str(label_path), snap_max_distance)[0]
 
 
@@ -202,7 +190,7 @@ def prepare_scoring_to_file(
         WeaksegError: see :func:`prepare_scoring_label`, or the label has no labelled pixel.
     """
     streamed = _decodable_by_bands(adapter, size)
-    label_map = _tiff_map(label_path) if streamed else None
+    label_map = tiff_map(label_path) if streamed else None
     if label_map is None:
         label = prepare_scoring_label(label_path, image_shape, adapter, snap_max_distance, size)
         _check_something_to_score(label_path, int(np.count_nonzero(label != IGNORE_INDEX)))

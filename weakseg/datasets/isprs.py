@@ -17,7 +17,7 @@ import numpy as np
 from weakseg.datasets.archives import ArchiveSource, extract_matching
 from weakseg.datasets.base import DatasetAdapter, SceneFiles
 from weakseg.io.errors import WeaksegError
-from weakseg.io.imageio import read_image
+from weakseg.io.imageio import read_image, tiff_map
 
 log = logging.getLogger(__name__)
 
@@ -175,11 +175,8 @@ def _black_share(path: Path) -> float:
 
     Where those rows hold none, the share over every row (a whole read, so the rare clean label costs one decode).
     """
-    import tifffile
-
-    try:
-        label = tifffile.memmap(path, mode="r")
-    except (ValueError, OSError):  # compressed or not a plain TIFF: decode it whole
+    label = tiff_map(path)
+    if label is None:  # compressed or not a plain RGB TIFF: decode it whole
         label = read_image(path)
     share = _black(np.asarray(label[::SAMPLE_ROWS]))
     # none in the sampled rows: the other rows decide (a border may run along unsampled rows only)

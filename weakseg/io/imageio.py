@@ -118,3 +118,17 @@ def display_rgb(image: np.ndarray, frames: int = 1) -> np.ndarray:
     """
     last = image[..., image.shape[2] - image.shape[2] // frames :]
     return last[..., :3] if last.shape[2] >= 3 else np.repeat(last[..., :1], 3, axis=2)
+
+
+def tiff_map(path: str | Path) -> np.ndarray | None:
+    """An uncompressed, contiguous (H, W, C) uint8 TIFF (C <= 4) as a read-only memory map, or None if it is not one.
+
+    Lets a caller read a large scene or label a band of rows at a time instead of decoding it whole.
+    """
+    if Path(path).suffix.lower() not in (".tif", ".tiff"):
+        return None
+    try:
+        array = tifffile.memmap(path, mode="r")
+    except (ValueError, OSError, tifffile.TiffFileError):
+        return None
+    return array if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] <= 4 else None
