@@ -48,8 +48,8 @@ with st.sidebar:
     st.header("Run")
     variant = st.selectbox("variant", sorted({r.variant for r in runs}), key="variant")
     of_variant = [r for r in runs if r.variant == variant]
-    fraction = st.selectbox("strong fraction", sorted({r.fraction for r in of_variant}), key="fraction")
-    of_fraction = [r for r in of_variant if r.fraction == fraction]
+    fraction = st.selectbox("strong fraction", sorted({r.strong_fraction for r in of_variant}), key="strong_fraction")
+    of_fraction = [r for r in of_variant if r.strong_fraction == fraction]
     seed = st.selectbox("seed", sorted({r.seed for r in of_fraction}), key="seed")
     of_seed = [r for r in of_fraction if r.seed == seed]
     point = st.selectbox("grid point", sorted({r.point for r in of_seed}), key="point")

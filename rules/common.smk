@@ -77,7 +77,7 @@ wildcard_constraints:
     dataset=DATASET,
     variant="|".join(VARIANTS),
     weak_kind="|".join([NO_WEAK, *WEAK_KINDS]),
-    fraction=r"all|[0-9][0-9.e-]*",
+    strong_fraction=r"all|[0-9][0-9.e-]*",
     seed=r"\d+",
     split_seed=r"\d+",
     point=r"[^/]+",

@@ -4,25 +4,25 @@ rule evaluate:
         scene_images=scene_inputs("image", SCORES_SCENES),
         scene_labels=scene_inputs("scoring_label", SCORES_SCENES),
     output:
-        metrics="results/eval/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}/metrics.json",
+        metrics="results/eval/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}/metrics.json",
         per_class=report(
-            "results/eval/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}/per_class.csv",
+            "results/eval/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}/per_class.csv",
             caption="../report/per_class.rst",
             category="Evaluation",
             subcategory="{variant}",
         ),
-        confusion="results/eval/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}/confusion.csv",
+        confusion="results/eval/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}/confusion.csv",
         predictions=report(
-            directory("results/eval/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}/predictions"),
+            directory("results/eval/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}/predictions"),
             patterns=["{tile}.png"],
             caption="../report/predictions.rst",
             category="Evaluation",
             subcategory="{variant}",
         ),
     log:
-        "results/logs/evaluate/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}.log",
+        "results/logs/evaluate/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}.log",
     benchmark:
-        "results/benchmarks/evaluate/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}.tsv"
+        "results/benchmarks/evaluate/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 2

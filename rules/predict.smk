@@ -4,11 +4,11 @@ rule predict:
         scene_images=scene_inputs("image", PREDICTS_SCENES),
         scene_labels=scene_inputs("scoring_label", PREDICTS_SCENES),
     output:
-        predictions=directory("results/predict/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}"),
+        predictions=directory("results/predict/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}"),
     log:
-        "results/logs/predict/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}.log",
+        "results/logs/predict/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}.log",
     benchmark:
-        "results/benchmarks/predict/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}.tsv"
+        "results/benchmarks/predict/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 2

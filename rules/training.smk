@@ -7,16 +7,16 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        model="results/models/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}/model.pt",
-        last="results/models/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}/last.pt",
-        history="results/models/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}/history.csv",
+        model="results/models/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}/model.pt",
+        last="results/models/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}/last.pt",
+        history="results/models/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}/history.csv",
         tensorboard=directory(
-            "results/models/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}/tensorboard"
+            "results/models/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}/tensorboard"
         ),
     log:
-        "results/logs/train/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}.log",
+        "results/logs/train/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}.log",
     benchmark:
-        "results/benchmarks/train/{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}.tsv"
+        "results/benchmarks/train/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 2

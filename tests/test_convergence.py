@@ -24,12 +24,19 @@ def test_runs_are_flagged_per_arm_and_fraction_with_the_seeds_that_still_rose():
     flat = [{"epoch": e, "val_miou": min(0.1 * e, 0.4)} for e in range(1, 9)]
     barely = [{"epoch": e, "val_miou": 0.4 + (TOLERANCE / 2 if e == 8 else 0) * 1} for e in range(1, 9)]
     runs = [
-        {"variant": "strong_only", "fraction": "0.1", "seed": 0},
-        {"variant": "strong_only", "fraction": "0.1", "seed": 1},
-        {"variant": "full", "fraction": "all", "seed": 0},
-        {"variant": "joint[points]", "fraction": "0.1", "seed": 0},
+        {"variant": "strong_only", "strong_fraction": "0.1", "seed": 0},
+        {"variant": "strong_only", "strong_fraction": "0.1", "seed": 1},
+        {"variant": "full", "strong_fraction": "all", "seed": 0},
+        {"variant": "joint[points]", "strong_fraction": "0.1", "seed": 0},
     ]
     rows = still_improving(runs, [rising, flat, flat, barely])
     assert rows == [
-        {"variant": "strong_only", "fraction": "0.1", "flagged": [0], "n": 2, "rise": pytest.approx(0.2), "window": 2}
+        {
+            "variant": "strong_only",
+            "strong_fraction": "0.1",
+            "flagged": [0],
+            "n": 2,
+            "rise": pytest.approx(0.2),
+            "window": 2,
+        }
     ]

@@ -126,7 +126,9 @@ def test_damaged_or_odd_runs_are_named_and_skipped_the_rest_shown(cityscapes_run
         "seed-old": (None, None),
     }
     for seed, (name, spoil) in damage.items():
-        run_dir = Path(source.variant, f"weak-{source.weak_kind}", f"strong-{source.fraction}", seed, source.point)
+        run_dir = Path(
+            source.variant, f"weak-{source.weak_kind}", f"strong-{source.strong_fraction}", seed, source.point
+        )
         model_dir, eval_dir = results / "models" / run_dir, results / "eval" / run_dir
         shutil.copytree(source.model_dir, model_dir)
         shutil.copytree(source.eval_dir, eval_dir)

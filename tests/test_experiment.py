@@ -36,8 +36,8 @@ def test_default_config_plans_every_variant_times_every_seed_with_label_proporti
     variants, seeds = CONFIG["experiment"]["variants"], CONFIG["experiment"]["seeds"]
     assert len(runs) == len(seeds) * len(variants)
     assert {r.variant for r in runs} == set(variants)
-    assert {r.fraction for r in runs if r.variant == "full"} == {"all"}
-    assert {r.fraction for r in runs if r.variant != "full"} == {"0.1"}
+    assert {r.strong_fraction for r in runs if r.variant == "full"} == {"all"}
+    assert {r.strong_fraction for r in runs if r.variant != "full"} == {"0.1"}
     assert {r.weak_kind for r in runs if uses_weak_labels(r.variant)} == {"proportions"}
     assert {r.weak_kind for r in runs if not uses_weak_labels(r.variant)} == {NO_WEAK}
 

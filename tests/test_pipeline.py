@@ -124,7 +124,7 @@ def test_report_numbers_equal_summary_csv(demo_run):
     for match in re.finditer(r"<td([^>]*)>([^<]*)<", page):
         attributes = dict(re.findall(r"""data-([a-z-]+)=['"]([^'"]+)['"]""", match.group(1)))
         if attributes.get("stat") in ("mean", "diff") and "point" not in attributes and "metric" in attributes:
-            key = (attributes["variant"], attributes.get("fraction"), attributes["metric"], attributes["stat"])
+            key = (attributes["variant"], attributes.get("strong-fraction"), attributes["metric"], attributes["stat"])
             text = html.unescape(match.group(2)).rstrip(" †")
             cells[key] = math.nan if text == "n/a" else float(text)
     rows = read_summary_csv(demo_run)
@@ -169,7 +169,7 @@ def test_adding_a_seed_plans_only_that_seeds_runs(demo_run):
     planned = planned_jobs(demo_run, "--configfile", "seeds.yaml")
     assert planned == {"train": 5, "evaluate": 5, "summary": 1, "report": 1, "all": 1}
     jobs = re.findall(
-        r"wildcards: variant=\w+, weak_kind=\w+, fraction=[\w.]+, seed=(\d+)", result.stdout + result.stderr
+        r"wildcards: variant=\w+, weak_kind=\w+, strong_fraction=[\w.]+, seed=(\d+)", result.stdout + result.stderr
     )
     assert jobs and set(jobs) == {"2"}
 

@@ -85,7 +85,7 @@ def summary_rows(scored_set="val", selected="last", grid=()) -> list[dict]:
         row = {
             "variant": run.variant,
             "weak_kind": run.weak_kind,
-            "strong_fraction": run.fraction,
+            "strong_fraction": run.strong_fraction,
             "seed": run.seed,
             "point": run.point,
             "set": scored_set,
@@ -195,7 +195,7 @@ def _fake_history(path: Path, rng) -> Path:
 
 
 class Cells(HTMLParser):
-    """Collects the text of every <td> with data-variant/-fraction/-metric/-stat (and -point), and every img src."""
+    """Collects every <td> text with data-variant, -strong-fraction, -metric, -stat (and -point), and img srcs."""
 
     def __init__(self):
         super().__init__()
@@ -206,7 +206,12 @@ class Cells(HTMLParser):
         if tag == "img":
             self.srcs.append(attrs.get("src", ""))
         if tag == "td" and "data-stat" in attrs:
-            key = (attrs["data-variant"], attrs.get("data-fraction"), attrs.get("data-metric"), attrs["data-stat"])
+            key = (
+                attrs["data-variant"],
+                attrs.get("data-strong-fraction"),
+                attrs.get("data-metric"),
+                attrs["data-stat"],
+            )
             if "data-control" in attrs:
                 key += (attrs["data-control"],)
             if "data-point" in attrs:

@@ -19,7 +19,7 @@ WILDCARDS = SimpleNamespace(
     split_seed="0",
     variant="joint",
     weak_kind="presence",
-    fraction="0.1",
+    strong_fraction="0.1",
     seed="1",
     point="default",
 )

@@ -184,15 +184,15 @@ class Run:
     """
 
     variant: str
-    fraction: str
+    strong_fraction: str
     seed: int
     point: str = DEFAULT_POINT
     weak_kind: str = NO_WEAK
 
     @property
     def path(self) -> str:
-        """``{variant}/weak-{weak_kind}/strong-{fraction}/seed-{seed}/{point}``, as in the rules' paths."""
-        return f"{self.variant}/weak-{self.weak_kind}/strong-{self.fraction}/seed-{self.seed}/{self.point}"
+        """``{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}``, as in the rules' paths."""
+        return f"{self.variant}/weak-{self.weak_kind}/strong-{self.strong_fraction}/seed-{self.seed}/{self.point}"
 
     @property
     def arm(self) -> str:
@@ -215,15 +215,17 @@ class Run:
 
     @classmethod
     def from_wildcards(cls, wildcards) -> Run:
-        """The run of a job's ``variant``, ``weak_kind``, ``fraction``, ``seed`` and ``point`` wildcards."""
-        return cls(wildcards.variant, wildcards.fraction, int(wildcards.seed), wildcards.point, wildcards.weak_kind)
+        """The run of a job's ``variant``, ``weak_kind``, ``strong_fraction``, ``seed`` and ``point`` wildcards."""
+        return cls(
+            wildcards.variant, wildcards.strong_fraction, int(wildcards.seed), wildcards.point, wildcards.weak_kind
+        )
 
     def as_dict(self) -> dict:
-        """``{"variant", "weak_kind", "fraction", "seed", "point"}``: the run's identity in JSON files and tables."""
+        """``{"variant", "weak_kind", "strong_fraction", "seed", "point"}``: the run's identity in files and tables."""
         return {
             "variant": self.variant,
             "weak_kind": self.weak_kind,
-            "fraction": self.fraction,
+            "strong_fraction": self.strong_fraction,
             "seed": self.seed,
             "point": self.point,
         }
@@ -317,7 +319,7 @@ def scored_set(config: dict) -> str:
 def init_run(run: Run) -> Run | None:
     """The run whose ``model.pt`` ``run`` starts from (same kind, fraction, seed, point), or None."""
     parent = VARIANTS[run.variant].init_from
-    return None if parent is None else Run(parent, run.fraction, run.seed, run.point, run.weak_kind)
+    return None if parent is None else Run(parent, run.strong_fraction, run.seed, run.point, run.weak_kind)
 
 
 def _with_overrides(config: dict, overrides: dict) -> dict:
@@ -358,7 +360,7 @@ def run_settings(config: dict, run: Run) -> dict:
         "variant": variant.name,
         "mode": variant.mode,
         "weak_kind": run.weak_kind,
-        "strong_fraction": run.fraction,
+        "strong_fraction": run.strong_fraction,
         "seed": int(run.seed),
         "point": run.point,
         "model": {**sections["model"], "frames": config["sequence"]["length"]},

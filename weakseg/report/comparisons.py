@@ -60,7 +60,7 @@ class Comparison:
 
     variant: str
     reference: str
-    fraction: str
+    strong_fraction: str
     difference: PairedDifference
     p_holm: float
     family: int
@@ -137,7 +137,7 @@ def differences(family: dict, rows: list[dict], column: str = "miou") -> list[di
     """The differences table: every arm against ``strong_only`` at each fraction (``full``: at every fraction).
 
     Returns:
-        Rows ``{"variant", "fraction", "comparison": Comparison, "gap_closed": Ratio | None}``:
+        Rows ``{"variant", "strong_fraction", "comparison": Comparison, "gap_closed": Ratio | None}``:
         ``gap_closed`` is (arm - strong_only) / (full - strong_only) with Fieller's 95% interval
         over the seeds all three share, None without ``full`` (or for ``full`` itself).
     """
@@ -149,7 +149,7 @@ def differences(family: dict, rows: list[dict], column: str = "miou") -> list[di
         gap = None
         if variant != UPPER_BOUND:
             gap = _gap_ratio(by_seed(rows, variant, fraction, column), by_seed(rows, BASELINE, fraction, column), upper)
-        table.append({"variant": variant, "fraction": fraction, "comparison": comparison, "gap_closed": gap})
+        table.append({"variant": variant, "strong_fraction": fraction, "comparison": comparison, "gap_closed": gap})
     return table
 
 
@@ -166,7 +166,7 @@ def controls(family: dict, rows: list[dict]) -> list[dict]:
     Against ``strong_only_long`` (as many optimiser steps as ``weak_finetuned``, no weak labels)
     the difference is what the weak labels gave beyond compute; against
     ``shuffled_labels[kind]`` (same images and steps, labels permuted) what the labels'
-    information gave. Rows ``{"variant", "control", "fraction", "comparison": Comparison}``.
+    information gave. Rows ``{"variant", "control", "strong_fraction", "comparison": Comparison}``.
     """
     table = []
     for fraction in fractions_of(rows):
@@ -174,7 +174,9 @@ def controls(family: dict, rows: list[dict]) -> list[dict]:
             for control in _controls_of(arm, kind):
                 comparison = family.get((arm, control, fraction))
                 if comparison is not None:
-                    table.append({"variant": arm, "control": control, "fraction": fraction, "comparison": comparison})
+                    table.append(
+                        {"variant": arm, "control": control, "strong_fraction": fraction, "comparison": comparison}
+                    )
     return table
 
 

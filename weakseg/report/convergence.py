@@ -41,18 +41,18 @@ def still_improving(runs: list[dict], histories: list[list[dict]]) -> list[dict]
     """Per arm and fraction, the runs whose validation mIoU still rose at the end (see the module docstring).
 
     Args:
-        runs: ``{"variant", "fraction", "seed"}`` per run (``variant`` the arm).
+        runs: ``{"variant", "strong_fraction", "seed"}`` per run (``variant`` the arm).
         histories: each run's ``history.csv`` rows (``epoch``, ``val_miou``), in the order of ``runs``.
 
     Returns:
-        Rows ``{"variant", "fraction", "flagged": [seed, ...], "n": runs, "rise": mean rise of the
+        Rows ``{"variant", "strong_fraction", "flagged": [seed, ...], "n": runs, "rise": mean rise of the
         flagged runs, "window": epochs looked at}``, only for arms with a flagged run.
     """
     groups: dict[tuple[str, str], dict] = {}
     for run, rows in zip(runs, histories, strict=True):
         values = [_number(r.get("val_miou")) for r in sorted(rows, key=lambda r: _number(r.get("epoch")))]
         rise = late_rise(values)
-        group = groups.setdefault((run["variant"], run["fraction"]), {"flagged": [], "rises": [], "n": 0})
+        group = groups.setdefault((run["variant"], run["strong_fraction"]), {"flagged": [], "rises": [], "n": 0})
         group["n"] += 1
         group["window"] = window_of(len(values))
         if rise > TOLERANCE:
@@ -61,7 +61,7 @@ def still_improving(runs: list[dict], histories: list[list[dict]]) -> list[dict]
     return [
         {
             "variant": variant,
-            "fraction": fraction,
+            "strong_fraction": fraction,
             "flagged": sorted(group["flagged"]),
             "n": group["n"],
             "rise": float(np.mean(group["rises"])),

@@ -34,7 +34,7 @@ class FinishedRun:
     """
 
     variant: str
-    fraction: str
+    strong_fraction: str
     seed: int
     point: str
     model_dir: Path
@@ -44,7 +44,9 @@ class FinishedRun:
     @property
     def label(self) -> str:
         """``variant / weak-k / strong-f / seed-s / point``, as the run's folders name it."""
-        return f"{self.variant} / weak-{self.weak_kind} / strong-{self.fraction} / seed-{self.seed} / {self.point}"
+        return (
+            f"{self.variant} / weak-{self.weak_kind} / strong-{self.strong_fraction} / seed-{self.seed} / {self.point}"
+        )
 
 
 #: Scores the page shows from every run's ``metrics.json``.
@@ -78,7 +80,7 @@ def finished_runs(results: str | Path, skipped: list[str] | None = None) -> list
                 raise DamagedRun(f"{history.parent}: not a run folder ({error})") from None
             run = FinishedRun(
                 planned.variant,
-                planned.fraction,
+                planned.strong_fraction,
                 planned.seed,
                 planned.point,
                 history.parent,
@@ -215,7 +217,7 @@ def summary_rows(results: str | Path) -> list[dict]:
         raise DamagedRun(f"{path}: cannot be read ({error}); rerun: snakemake --cores 2 results/summary.csv") from None
     rows = []
     for entry in table:
-        row = {"variant": entry["variant"], "strong fraction": entry["fraction"], "seeds": entry["n"]}
+        row = {"variant": entry["variant"], "strong fraction": entry["strong_fraction"], "seeds": entry["n"]}
         for column, name in (("miou", "mIoU"), ("dice", "Dice")):
             interval = entry[column]
             row.update({name: interval.mean, f"{name} CI low": interval.low, f"{name} CI high": interval.high})

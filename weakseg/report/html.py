@@ -175,7 +175,7 @@ def _check_inputs(inputs: ReportInputs) -> None:
 
 
 def _main_run(path: str) -> dict:
-    """``strong_only/weak-none/strong-0.1/seed-0/default`` -> ``{"variant", "weak_kind", "fraction", "seed", "point"}``.
+    """``strong_only/weak-none/strong-0.1/seed-0/default`` -> the run's :meth:`~weakseg.design.experiment.Run.as_dict`.
 
     ``variant`` is the run's arm (``variant[kind]`` for runs with weak labels), as the tables name it.
     """
@@ -236,7 +236,9 @@ def _results_context(rows: list[dict], class_names: list[str], family: dict) -> 
         "scores": results.score_table(rows, columns),
         "differences": comparisons.differences(family, rows),
         "controls": comparisons.controls(family, rows),
-        "family_sizes": {f: max((c.family for c in family.values() if c.fraction == f), default=0) for f in fractions},
+        "family_sizes": {
+            f: max((c.family for c in family.values() if c.strong_fraction == f), default=0) for f in fractions
+        },
         "headline": {f: comparisons.headline_reference(rows, f) for f in fractions},
         "per_class": {f: results.per_class_table(rows, f, class_names) for f in fractions},
         "per_class_chart": _per_class_chart(rows, fractions[0] if fractions else ALL_TILES, class_names),
@@ -344,8 +346,8 @@ def _efficiency_chart(rows: list[dict], fractions: list[str]) -> str | None:
 def _grid_context(rows: list[dict]) -> dict:
     table = results.grid_table(rows)
     charts = []
-    for variant, fraction in dict.fromkeys((t["variant"], t["fraction"]) for t in table):
-        members = [t for t in table if (t["variant"], t["fraction"]) == (variant, fraction)]
+    for variant, fraction in dict.fromkeys((t["variant"], t["strong_fraction"]) for t in table):
+        members = [t for t in table if (t["variant"], t["strong_fraction"]) == (variant, fraction)]
         keys, parsed = results.grid_axes([t["point"] for t in members])
         if len(keys) != 2:
             continue
@@ -455,21 +457,21 @@ def _weak_label_context(inputs: ReportInputs) -> dict:
 
 def _shown_fractions(runs: list[dict]) -> set[str]:
     """The fractions of the per-run figures: the smallest strong fraction, and ``all`` (``full``)."""
-    fractions = sorted({r["fraction"] for r in runs if r["fraction"] != ALL_TILES}, key=float)
+    fractions = sorted({r["strong_fraction"] for r in runs if r["strong_fraction"] != ALL_TILES}, key=float)
     return {fractions[0] if fractions else ALL_TILES, ALL_TILES}
 
 
 def _first_runs(runs: list[dict]) -> list[int]:
     """Indices of the main runs of the first seed at the shown fractions (see :func:`_shown_fractions`)."""
     seed, wanted = min(r["seed"] for r in runs), _shown_fractions(runs)
-    return [i for i, r in enumerate(runs) if r["seed"] == seed and r["fraction"] in wanted]
+    return [i for i, r in enumerate(runs) if r["seed"] == seed and r["strong_fraction"] in wanted]
 
 
 def _curves_context(inputs: ReportInputs, runs: list[dict]) -> str:
     wanted = _shown_fractions(runs)
     per_variant: dict[str, dict[int, list[dict]]] = defaultdict(dict)
     for run, path in zip(runs, inputs.histories, strict=False):
-        if run["fraction"] in wanted:
+        if run["strong_fraction"] in wanted:
             per_variant[run["variant"]][run["seed"]] = _read_csv(path, tuple(c for c, _ in HISTORY_PANELS) + ("epoch",))
     series = {v: results.mean_curves(h, tuple(c for c, _ in HISTORY_PANELS)) for v, h in per_variant.items()}
     return figures.curves(series, HISTORY_PANELS)
@@ -493,7 +495,7 @@ def _confusion_context(inputs: ReportInputs, runs: list[dict]) -> str:
     wanted = _shown_fractions(runs)
     summed: dict[str, tuple[list[str], np.ndarray]] = {}
     for run, path in zip(runs, inputs.confusions, strict=False):
-        if run["fraction"] in wanted:
+        if run["strong_fraction"] in wanted:
             names, counts = _read_confusion(path)
             previous = summed.get(run["variant"], (names, 0))[1]
             summed[run["variant"]] = (names, previous + counts)

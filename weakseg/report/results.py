@@ -103,10 +103,10 @@ def variant_cells(rows: list[dict]) -> list[tuple[str, str]]:
 
 
 def score_table(rows: list[dict], columns: list[str]) -> list[dict]:
-    """Per (variant, fraction): ``{"variant", "fraction", "n", column: Interval ...}`` over seeds."""
+    """Per (variant, fraction): ``{"variant", "strong_fraction", "n", column: Interval ...}`` over seeds."""
     table = []
     for variant, fraction in variant_cells(rows):
-        entry = {"variant": variant, "fraction": fraction}
+        entry = {"variant": variant, "strong_fraction": fraction}
         for column in columns:
             entry[column] = mean_interval(list(by_seed(rows, variant, fraction, column).values()))
         entry["n"] = entry[columns[0]].n
@@ -131,7 +131,7 @@ def grid_table(rows: list[dict]) -> list[dict]:
     """Per (variant, fraction, grid point): mean val mIoU (the ranking score) and scored mIoU over seeds.
 
     Returns:
-        Rows ``{"variant", "fraction", "point", "val": Interval, "scored": Interval, "best": bool}``,
+        Rows ``{"variant", "strong_fraction", "point", "val": Interval, "scored": Interval, "best": bool}``,
         ``best`` marking the point with the highest mean val mIoU of its (variant, fraction).
     """
     groups = defaultdict(list)
@@ -143,17 +143,17 @@ def grid_table(rows: list[dict]) -> list[dict]:
         table.append(
             {
                 "variant": variant,
-                "fraction": fraction,
+                "strong_fraction": fraction,
                 "point": point,
                 "val": mean_interval([r["val_miou"] for r in runs]),
                 "scored": mean_interval([r["miou"] for r in runs]),
                 "best": False,
             }
         )
-    for key in {(t["variant"], t["fraction"]) for t in table}:
-        members = [t for t in table if (t["variant"], t["fraction"]) == key]
+    for key in {(t["variant"], t["strong_fraction"]) for t in table}:
+        members = [t for t in table if (t["variant"], t["strong_fraction"]) == key]
         max(members, key=lambda t: -math.inf if math.isnan(t["val"].mean) else t["val"].mean)["best"] = True
-    return sorted(table, key=lambda t: (t["variant"], fraction_key(t["fraction"]), -_or_inf(t["val"].mean)))
+    return sorted(table, key=lambda t: (t["variant"], fraction_key(t["strong_fraction"]), -_or_inf(t["val"].mean)))
 
 
 def _or_inf(value: float) -> float:
@@ -238,7 +238,7 @@ def annotation_hours(rows: list[dict], set_sizes: dict[str, dict[str, int]], sec
         seconds: ``annotation`` section: seconds per tile for ``full`` and each kind.
 
     Returns:
-        Rows ``{"variant", "fraction", "kind", "seconds_per_weak_tile", "hours", "miou": Interval}``.
+        Rows ``{"variant", "strong_fraction", "kind", "seconds_per_weak_tile", "hours", "miou": Interval}``.
     """
     table = []
     for arm, fraction in variant_cells(rows):
@@ -258,7 +258,7 @@ def annotation_hours(rows: list[dict], set_sizes: dict[str, dict[str, int]], sec
         table.append(
             {
                 "variant": arm,
-                "fraction": fraction,
+                "strong_fraction": fraction,
                 "kind": kind,
                 "seconds_per_weak_tile": weak_seconds,
                 "hours": (pixel_tiles * seconds["full"] + weak_tiles * weak_seconds) / 3600,

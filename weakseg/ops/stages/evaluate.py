@@ -41,13 +41,7 @@ class EvaluateParams:
         """From ``evaluation``, ``training.device``, ``tiling.shorter_side`` and the run's wildcards."""
         run, evaluation = Run.from_wildcards(wildcards), config["evaluation"]
         return cls(
-            run={
-                "variant": run.variant,
-                "weak_kind": run.weak_kind,
-                "strong_fraction": run.fraction,
-                "seed": run.seed,
-                "point": run.point,
-            },
+            run=run.as_dict(),
             dataset=config["dataset"]["name"],
             scored_set=scored_set(config),
             batch_size=evaluation["batch_size"],
