@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from weakseg.formats.bundles import OfflineCopies, Pipelines, RunFiles, TileFiles, TrainingFiles
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 VAIHINGEN_DIR = SHARED_DATA / "vaihingen"
@@ -292,6 +294,32 @@ def _run_cityscapes_study(folder: Path, cityscapes_dir: Path) -> None:
     )
     result = run_snakemake(workdir, "--cores", "2", *ONE_THREAD_JOBS, "--configfile", *configs, timeout=900)
     assert result.returncode == 0, result.stderr[-5000:]
+
+
+def tile_files(folder: Path) -> TileFiles:
+    """The tile rule's files, named as ``rules/data.smk`` names them, in ``folder`` (for hand-made tiles)."""
+    names = {"tiles": "tiles.csv", "images": "images.npy", "masks": "masks.npy", "class_pixels": "class_pixels.npy"}
+    return TileFiles(**{key: Path(folder) / name for key, name in names.items()})
+
+
+def offline_files(folder: Path) -> OfflineCopies:
+    """The augment rule's offline copies, named as ``rules/data.smk`` names them, in ``folder``."""
+    return OfflineCopies(Path(folder) / "images.npy", Path(folder) / "masks.npy", Path(folder) / "copies.csv")
+
+
+def training_files(folder: Path, weak_labels: Path | None = None) -> TrainingFiles:
+    """A run's inputs in one ``folder``: tiles, ``splits.json``, ``strong.yaml``/``weak.yaml``, ``offline/``."""
+    folder = Path(folder)
+    pipelines = Pipelines(folder / "strong.yaml", folder / "weak.yaml")
+    return TrainingFiles(
+        tile_files(folder), folder / "splits.json", pipelines, offline_files(folder / "offline"), weak_labels
+    )
+
+
+def run_files(folder: Path) -> RunFiles:
+    """The train rule's outputs, named as ``rules/training.smk`` names them, in ``folder``."""
+    folder = Path(folder)
+    return RunFiles(folder / "model.pt", folder / "last.pt", folder / "history.csv", folder / "tensorboard")
 
 
 def model_spec(arch, encoder, encoder_weights, in_channels, n_classes, task="auto", mean=None, std=None, frames=1):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, offline_files
 
 from weakseg.data.augmentation import load_pipeline, overlay, preview, save_pipeline, strong_pipeline, weak_pipeline
 from weakseg.io.labels import IGNORE_INDEX
@@ -206,7 +206,7 @@ def test_offline_copies_of_weak_tiles_carry_no_mask_and_are_reproducible(setting
     pipelines = {"strong": strong_pipeline(settings), "weak": weak_pipeline(settings)}
     rows_by_set = {"strong": [0], "weak": [1, 2]}
     ids = ["t0", "t1", "t2"]
-    n = write_offline_copies(images, masks, rows_by_set, pipelines, ids, 3, 0, tmp_path / "a")
+    n = write_offline_copies(images, masks, rows_by_set, pipelines, ids, 3, 0, offline_files(tmp_path / "a"))
     assert n == 9
     out_masks = np.load(tmp_path / "a" / "masks.npy")
     out_images = np.load(tmp_path / "a" / "images.npy")
@@ -224,11 +224,11 @@ def test_offline_copies_of_weak_tiles_carry_no_mask_and_are_reproducible(setting
         else:  # the strong pipeline moves the mask with the image and keeps its classes
             assert set(np.unique(copy_mask)) - {IGNORE_INDEX} <= set(np.unique(original)) - {IGNORE_INDEX}
     # the same seed gives the same bytes
-    write_offline_copies(images, masks, rows_by_set, pipelines, ids, 3, 0, tmp_path / "b")
+    write_offline_copies(images, masks, rows_by_set, pipelines, ids, 3, 0, offline_files(tmp_path / "b"))
     for name in ("images.npy", "masks.npy", "copies.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     # no copies: empty arrays, header-only CSV
-    assert write_offline_copies(images, masks, rows_by_set, pipelines, ids, 0, 0, tmp_path / "c") == 0
+    assert write_offline_copies(images, masks, rows_by_set, pipelines, ids, 0, 0, offline_files(tmp_path / "c")) == 0
     assert np.load(tmp_path / "c" / "images.npy").shape == (0, *images.shape[1:])
 
 

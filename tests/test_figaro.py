@@ -5,7 +5,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, _require
+from conftest import SHARED_DATA, _require, tile_files
 from PIL import Image
 
 from weakseg.data.prepare import prepare_scene
@@ -99,7 +99,7 @@ def test_varying_sizes_are_tiled_at_the_shorter_side_without_stretching(tmp_path
         np.save(folder / "image.npy", np.zeros((h, w, 3), np.uint8))
         np.save(folder / "label.npy", np.ones((h, w), np.uint8))
         scenes.append((scene, folder / "image.npy", folder / "label.npy"))
-    tiles = write_tiles(scenes, 64, 64, 0.5, tmp_path / "tiles", shorter_side=64, n_classes=2)
+    tiles = write_tiles(scenes, 64, 64, 0.5, tile_files(tmp_path / "tiles"), shorter_side=64, n_classes=2)
     # 300 x 450 -> 64 x 96 (two tiles across); 500 x 250 -> 128 x 64 (two tiles down)
     assert {(t.scene, t.y, t.x) for t in tiles} == {
         ("Training_a", 0, 0),

@@ -6,10 +6,11 @@ import torch
 from conftest import model_spec
 from torch import nn
 
+from weakseg.design.scoring import Windows
 from weakseg.formats.splits import whole_scenes
 from weakseg.formats.tiles import Tile
 from weakseg.io.errors import WeaksegError
-from weakseg.learn.evaluation import SceneScoring, score_scenes
+from weakseg.learn.evaluation import score_scenes
 from weakseg.learn.models import build_model
 from weakseg.learn.sliding_window import blended_blocks, model_batches, predict_classes, predict_logits
 
@@ -80,8 +81,8 @@ def test_whole_scene_scoring_equals_the_confusion_matrix_computed_by_hand(tmp_pa
     truth[:5] = 255
     np.save(tmp_path / "image.npy", image)
     np.save(tmp_path / "label.npy", truth)
-    scoring = SceneScoring({"s": (str(tmp_path / "image.npy"), str(tmp_path / "label.npy"))}, 64, 0.5, 4)
-    confusion = score_scenes(_RedIsHair(), torch.device("cpu"), ["s"], scoring, 2)
+    files = {"s": (str(tmp_path / "image.npy"), str(tmp_path / "label.npy"))}
+    confusion = score_scenes(_RedIsHair(), torch.device("cpu"), ["s"], files, Windows(64, 0.5, 4), 2)
     predicted = (image[..., 0] > 128).astype(int)
     labelled = truth != 255
     expected = np.array(

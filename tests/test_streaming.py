@@ -2,6 +2,7 @@
 
 import numpy as np
 import tifffile
+from conftest import tile_files
 
 import weakseg.data.prepare as prepare
 from weakseg.data.tiling import write_tiles
@@ -40,7 +41,7 @@ def test_tiles_written_row_by_row_are_the_scenes_crops_with_their_class_counts(t
         out.mkdir()
         prepare.prepare_to_files(image_path, label_path, adapter, out / "image.npy", out / "label.npy")
         scenes.append((f"s{seed}", str(out / "image.npy"), str(out / "label.npy")))
-    tiles = write_tiles(scenes, 32, 24, 0.5, tmp_path / "tiles", n_classes=6)
+    tiles = write_tiles(scenes, 32, 24, 0.5, tile_files(tmp_path / "tiles"), n_classes=6)
     images, masks = np.load(tmp_path / "tiles/images.npy"), np.load(tmp_path / "tiles/masks.npy")
     assert len(tiles) == len(images) == len(masks) > 10
     for row, tile in enumerate(tiles):

@@ -4,6 +4,7 @@ import csv
 
 import numpy as np
 import pytest
+from conftest import tile_files
 
 from weakseg.data.tiling import plan_tiles, tile_offsets, write_tiles
 from weakseg.formats.tiles import read_tiles
@@ -82,7 +83,7 @@ def test_written_arrays_hold_the_scene_pixels_of_each_csv_row(tmp_path):
         np.save(tmp_path / f"{name}_label.npy", label)
         scenes.append((name, tmp_path / f"{name}_image.npy", tmp_path / f"{name}_label.npy"))
     out = tmp_path / "tiles"
-    tiles = write_tiles(scenes, 32, 24, 0.0, out, n_classes=6)
+    tiles = write_tiles(scenes, 32, 24, 0.0, tile_files(out), n_classes=6)
     images, masks = np.load(out / "images.npy"), np.load(out / "masks.npy")
     read = read_tiles(out / "tiles.csv")
     assert [t.tile_id for t in read] == [t.tile_id for t in tiles]
@@ -107,7 +108,12 @@ def test_write_tiles_refuses_a_scene_smaller_than_the_tile_and_writes_nothing(tm
     np.save(tmp_path / "label.npy", np.zeros((30, 90), np.uint8))
     with pytest.raises(WeaksegError, match="30x90"):
         write_tiles(
-            [("small", tmp_path / "image.npy", tmp_path / "label.npy")], 32, 32, 0.5, tmp_path / "tiles", n_classes=6
+            [("small", tmp_path / "image.npy", tmp_path / "label.npy")],
+            32,
+            32,
+            0.5,
+            tile_files(tmp_path / "tiles"),
+            n_classes=6,
         )
     assert not (tmp_path / "tiles").exists() or not any((tmp_path / "tiles").iterdir())
 
@@ -117,6 +123,11 @@ def test_write_tiles_refuses_when_no_tile_is_kept(tmp_path):
     np.save(tmp_path / "label.npy", np.full((64, 64), IGNORE_INDEX, np.uint8))
     with pytest.raises(WeaksegError, match="min_labeled_fraction"):
         write_tiles(
-            [("empty", tmp_path / "image.npy", tmp_path / "label.npy")], 32, 32, 0.5, tmp_path / "tiles", n_classes=6
+            [("empty", tmp_path / "image.npy", tmp_path / "label.npy")],
+            32,
+            32,
+            0.5,
+            tile_files(tmp_path / "tiles"),
+            n_classes=6,
         )
     assert not (tmp_path / "tiles" / "tiles.csv").exists()

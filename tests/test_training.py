@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO, model_spec
+from conftest import REPO, model_spec, offline_files, run_files, training_files
 
 from weakseg.design.experiment import VARIANTS
 from weakseg.io.errors import WeaksegError
@@ -80,7 +80,7 @@ def _data(folder, dataset_type=TileDataset) -> TrainingData:
 
 def test_checkpoint_best_publishes_the_best_validation_epoch_and_drops_the_resume_folder(tiny_tiles):
     out = tiny_tiles / "run"
-    history = train(_data(tiny_tiles), _settings(2), out)
+    history = train(_data(tiny_tiles), _settings(2), run_files(out))
     assert [row["epoch"] for row in history] == [1, 2]
     record = torch.load(out / "model.pt", weights_only=False)
     best = max(history, key=lambda row: row["val_miou"])
@@ -95,7 +95,7 @@ def test_checkpoint_best_publishes_the_best_validation_epoch_and_drops_the_resum
 def test_a_loss_turning_nan_stops_with_a_message_and_keeps_the_last_good_checkpoint(tiny_tiles):
     out = tiny_tiles / "run"
     with pytest.raises(WeaksegError, match=r"loss became nan at epoch 2, batch 1.*checkpoint .* is intact"):
-        train(_data(tiny_tiles, PoisonedTiles), _settings(3), out)
+        train(_data(tiny_tiles, PoisonedTiles), _settings(3), run_files(out))
     checkpoint = torch.load(out / "resume/checkpoint.pt", weights_only=False)
     assert checkpoint["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in checkpoint["model"].values() if v.is_floating_point())
@@ -177,7 +177,7 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
     save_pipeline(pipeline, tiny_tiles / "weak.yaml")
     images = np.load(tiny_tiles / "images.npy")
     written = write_offline_copies(
-        images, masks, {"weak": [1, 2, 3]}, {"weak": pipeline}, tile_ids, 2, 0, tiny_tiles / "offline"
+        images, masks, {"weak": [1, 2, 3]}, {"weak": pipeline}, tile_ids, 2, 0, offline_files(tiny_tiles / "offline")
     )
     assert written == 6
 
@@ -185,12 +185,8 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
     data = load_training_data(
         VARIANTS["weak_only"],
         "0.125",
-        tiles_dir=tiny_tiles,
-        splits_path=tiny_tiles / "splits.json",
+        training_files(tiny_tiles, tiny_tiles / "weak.csv"),
         class_names=CLASSES,
-        weak_labels_path=tiny_tiles / "weak.csv",
-        pipelines_dir=tiny_tiles,
-        offline_dir=tiny_tiles / "offline",
         seed=0,
     )
     assert len(data.train) == 3 + 6 and len(data.val) == 2
@@ -208,7 +204,7 @@ def test_offline_copies_join_the_training_set_with_their_source_tiles_weak_label
 
 def test_checkpoint_last_publishes_the_final_epoch(tiny_tiles):
     out = tiny_tiles / "last"
-    history = train(_data(tiny_tiles), _settings(3, "last"), out)
+    history = train(_data(tiny_tiles), _settings(3, "last"), run_files(out))
     record = torch.load(out / "model.pt", weights_only=False)
     final = torch.load(out / "last.pt", weights_only=False)["model"]
     assert record["epoch"] == 3 and record["selected"] == "last" and record["last_epoch"] == 3
@@ -260,7 +256,14 @@ def _split_folder(folder, weak_masks_scrambled: bool, kind: str = "proportions",
     save_pipeline(pipelines["weak"], folder / "weak.yaml")
     rows = {"strong": list(range(6)), "weak": list(range(6))} if offline_copies else {}
     write_offline_copies(
-        np.load(folder / "images.npy"), masks, rows, pipelines, tile_ids, offline_copies, 0, folder / "offline"
+        np.load(folder / "images.npy"),
+        masks,
+        rows,
+        pipelines,
+        tile_ids,
+        offline_copies,
+        0,
+        offline_files(folder / "offline"),
     )
 
 
@@ -279,18 +282,14 @@ def _train_variant(folder, variant: str, fraction: str = "0.25", kind: str = "pr
     data = load_training_data(
         VARIANTS[variant],
         fraction,
-        tiles_dir=folder,
-        splits_path=folder / "splits.json",
+        training_files(folder, folder / "weak.csv" if VARIANTS[variant].weak_sets else None),
         class_names=CLASSES,
-        weak_labels_path=folder / "weak.csv" if VARIANTS[variant].weak_sets else None,
-        pipelines_dir=folder,
-        offline_dir=folder / "offline",
         seed=0,
         weak_kind=get_weak_kind(kind),
     )
     settings = _settings(epochs, "last", VARIANTS[variant].mode)
     settings["training"].update(weak_kind=kind, weak_options=_kind_options(kind))
-    history = train(data, settings, folder / variant)
+    history = train(data, settings, run_files(folder / variant))
     return history, torch.load(folder / variant / "model.pt", weights_only=False)["state_dict"]
 
 
@@ -338,7 +337,7 @@ def test_joint_and_full_runs_train_on_their_sets(tiny_tiles):
     history, _ = _train_variant(tiny_tiles, "full", "all")
     assert len(history) == 2
     with pytest.raises(WeaksegError, match="joint mode needs"):
-        train(_data(tiny_tiles), _settings(1, "last", "joint"), tiny_tiles / "bad")
+        train(_data(tiny_tiles), _settings(1, "last", "joint"), run_files(tiny_tiles / "bad"))
 
 
 def test_weights_turning_infinite_are_never_checkpointed_as_good(tiny_tiles):
@@ -348,7 +347,7 @@ def test_weights_turning_infinite_are_never_checkpointed_as_good(tiny_tiles):
     with pytest.raises(
         WeaksegError, match=r"training diverged in epoch 1: the weights .* are not finite.*No checkpoint"
     ):
-        train(_data(tiny_tiles), settings, out)
+        train(_data(tiny_tiles), settings, run_files(out))
     assert not (out / "resume/checkpoint.pt").exists() and not (out / "model.pt").exists()
 
 
@@ -356,7 +355,7 @@ def test_an_empty_training_set_is_a_clear_error(tiny_tiles):
     data = _data(tiny_tiles)
     data.train = TileDataset(tiny_tiles / "images.npy", tiny_tiles / "masks.npy", [])
     with pytest.raises(WeaksegError, match="the training set of this run has no tiles"):
-        train(data, _settings(1, "last"), tiny_tiles / "run")
+        train(data, _settings(1, "last"), run_files(tiny_tiles / "run"))
 
 
 @pytest.mark.parametrize("n_tiles,batch_size", [(22, 21), (1, 2), (3, 2)], ids=["last-batch-of-one", "one-tile", "odd"])
@@ -375,7 +374,7 @@ def test_sets_that_would_leave_a_batch_of_one_train(tmp_path, n_tiles, batch_siz
     )
     settings = _settings(1, "last")
     settings["training"].update(batch_size=batch_size, steps_per_epoch=2)
-    history = train(TrainingData(train_set, val_set, 3, CLASSES), settings, tmp_path / "run")
+    history = train(TrainingData(train_set, val_set, 3, CLASSES), settings, run_files(tmp_path / "run"))
     assert len(history) == 1 and np.isfinite(history[0]["train_loss"])
 
 
@@ -419,11 +418,11 @@ def test_a_batch_that_cannot_fit_is_refused_naming_its_key_before_anything_runs(
     too_many = available_memory(torch.device("cpu")) // (int(np.prod(tile)) * 4) + 1
     settings["training"]["batch_size"] = int(too_many)
     with pytest.raises(WeaksegError, match=rf"training.batch_size: a batch of {too_many} tiles .* GiB for its float32"):
-        train(data, settings, tiny_tiles / "run")
+        train(data, settings, run_files(tiny_tiles / "run"))
     assert not (tiny_tiles / "run").exists()
     settings.update(variant="weak_only", mode="weak")
     with pytest.raises(WeaksegError, match="pretraining.batch_size"):
-        train(data, settings, tiny_tiles / "run")
+        train(data, settings, run_files(tiny_tiles / "run"))
 
 
 def test_finetuning_from_a_model_of_another_class_count_is_named(tiny_tiles):
@@ -437,18 +436,18 @@ def test_finetuning_from_a_model_of_another_class_count_is_named(tiny_tiles):
     torch.save(record, tiny_tiles / "parent.pt")
     settings = {**_settings(1, "last"), "init_from": str(tiny_tiles / "parent.pt")}
     with pytest.raises(WeaksegError, match=r"parent.pt: the model predicts 2 classes .* this dataset has 3"):
-        train(_data(tiny_tiles), settings, tiny_tiles / "run")
+        train(_data(tiny_tiles), settings, run_files(tiny_tiles / "run"))
     record["class_names"] = ["a", "b", "c"]  # right count, wrong weights (a 2-class head)
     torch.save(record, tiny_tiles / "parent.pt")
     with pytest.raises(WeaksegError, match=r"parent.pt: its weights do not fit the model being built"):
-        train(_data(tiny_tiles), settings, tiny_tiles / "run")
+        train(_data(tiny_tiles), settings, run_files(tiny_tiles / "run"))
 
 
 def test_a_full_disk_during_training_is_named_and_the_rerun_resumes_identically(tiny_tiles, monkeypatch):
     """The second epoch's checkpoint goes to /dev/full (ENOSPC, as on a full disk): torch's own error is named."""
     import weakseg.learn.training as training
 
-    whole = train(_data(tiny_tiles), _settings(2, "last"), tiny_tiles / "whole")
+    whole = train(_data(tiny_tiles), _settings(2, "last"), run_files(tiny_tiles / "whole"))
     real_save, saves = torch.save, []
     from pathlib import Path
 
@@ -462,11 +461,11 @@ def test_a_full_disk_during_training_is_named_and_the_rerun_resumes_identically(
     with pytest.raises(
         WeaksegError, match=r"checkpoint.pt: cannot write the checkpoint .* is the disk full\?.*resumes"
     ):
-        train(_data(tiny_tiles), _settings(2, "last"), out)
+        train(_data(tiny_tiles), _settings(2, "last"), run_files(out))
     assert torch.load(out / "resume/checkpoint.pt", weights_only=False)["epoch"] == 1
     assert not list((out / "resume").glob(".*.partial")) and not (out / "model.pt").exists()
     monkeypatch.setattr(training.torch, "save", real_save)
-    resumed = train(_data(tiny_tiles), _settings(2, "last"), out)
+    resumed = train(_data(tiny_tiles), _settings(2, "last"), run_files(out))
     assert [r["train_loss"] for r in resumed] == [r["train_loss"] for r in whole]
 
 
@@ -478,8 +477,8 @@ def test_replacing_local_encoder_weights_refuses_the_resume(tiny_tiles):
     settings["model"]["encoder_weights"] = str(weights)
     out = tiny_tiles / "run"
     with pytest.raises(WeaksegError, match="loss became nan at epoch 2"):  # interrupted after epoch 1
-        train(_data(tiny_tiles, PoisonedTiles), settings, out)
+        train(_data(tiny_tiles, PoisonedTiles), settings, run_files(out))
     torch.manual_seed(1)
     torch.save(build_model(model_spec("FPN", "resnet18", None, 3, 3)).net.encoder.state_dict(), weights)
     with pytest.raises(WeaksegError, match=r"input encoder_weights \(.*enc w.pth\): content changed"):
-        train(_data(tiny_tiles), settings, out)
+        train(_data(tiny_tiles), settings, run_files(out))

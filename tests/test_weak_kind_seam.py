@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO
+from conftest import REPO, run_files, training_files
 
 from weakseg.data.augmentation import save_pipeline, weak_pipeline
 from weakseg.design.experiment import VARIANTS, Run, planned_runs, run_settings, uses_weak_labels
@@ -130,12 +130,8 @@ def test_training_pools_and_learns_with_the_new_kind(registered, tiles):
     data = load_training_data(
         VARIANTS["weak_only"],
         "0.25",
-        tiles_dir=tiles,
-        splits_path=tiles / "splits.json",
+        training_files(tiles, tiles / "weak.csv"),
         class_names=CLASSES,
-        weak_labels_path=tiles / "weak.csv",
-        pipelines_dir=tiles,
-        offline_dir=tiles / "offline",
         seed=0,
     )
     training = {
@@ -152,6 +148,6 @@ def test_training_pools_and_learns_with_the_new_kind(registered, tiles):
         "checkpoint": "last",
     }
     settings = {"mode": "weak", "model": {"arch": "FPN", "encoder": "resnet18", "encoder_weights": None}}
-    history = train(data, {**settings, "training": training, "init_from": None}, tiles / "run")
+    history = train(data, {**settings, "training": training, "init_from": None}, run_files(tiles / "run"))
     losses = [row["train_loss"] for row in history]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]

@@ -24,6 +24,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from weakseg.formats.bundles import OfflineCopies
 from weakseg.io.imageio import display_rgb
 from weakseg.io.labels import IGNORE_INDEX, colorize
 from weakseg.io.npy import NpyWriter
@@ -178,19 +179,19 @@ def write_offline_copies(
     tile_ids: list[str],
     copies: int,
     seed: int,
-    out_dir: str | Path,
+    out: OfflineCopies,
 ) -> int:
     """Write ``copies`` augmented copies of the tiles ``rows_by_pipeline[name]`` with ``pipelines[name]``.
 
-    Outputs ``out_dir/{images.npy, masks.npy, copies.csv}`` (row, tile_id, pipeline, copy); with
+    Writes ``out``: (M, T, T, C) uint8 ``images``, (M, T, T) uint8 ``masks`` and the ``copies`` CSV
+    (row, tile_id, pipeline, copy); with
     ``copies = 0`` the arrays have zero rows. Copies of the ``weak`` pipeline are drawn without
     their masks (their mask rows are all 255): a weak tile's mask is never read here. Returns the
     number of copies written.
     """
-    out_dir = Path(out_dir)
     jobs = [(name, row, c) for name, rows in rows_by_pipeline.items() for row in rows for c in range(copies)]
     tile_shape = images.shape[1:]
-    with staged_outputs(out_dir / "images.npy", out_dir / "masks.npy", out_dir / "copies.csv") as staged:
+    with staged_outputs(out.images, out.masks, out.copies) as staged:
         for pipeline in pipelines.values():
             pipeline.set_random_seed(seed)
         with (

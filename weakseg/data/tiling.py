@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from weakseg.design.experiment import check_tile_grid
+from weakseg.formats.bundles import TileFiles
 from weakseg.formats.tiles import Tile, tile_id
 from weakseg.io.errors import WeaksegError
 from weakseg.io.labels import IGNORE_INDEX, class_pixel_counts
@@ -112,12 +113,12 @@ def write_tiles(
     tile_size: int,
     stride: int,
     min_labeled_fraction: float,
-    out_dir: str | Path,
+    out: TileFiles,
     shorter_side: int | None = None,
     *,
     n_classes: int,
 ) -> list[Tile]:
-    """Tile prepared scenes into ``out_dir/{images.npy,masks.npy,tiles.csv,class_pixels.npy}`` (all or nothing).
+    """Tile prepared scenes into the four files of ``out`` (all or nothing).
 
     Args:
         scenes: ``(scene id, image .npy, label .npy)`` per scene, from the prepare stage.
@@ -125,7 +126,9 @@ def write_tiles(
         min_labeled_fraction: see :func:`plan_tiles`.
         shorter_side: pixels; scenes are first resized to it (see :mod:`weakseg.io.scaling`), or
             tiled at their own size when None. Tile positions are in model-scale pixels.
-        n_classes: K; ``class_pixels.npy`` is (N, K) int64, the labelled pixels of each class in
+        out: where the (N, T, T, C) uint8 ``images``, (N, T, T) uint8 ``masks`` (255 = ignore),
+            ``tiles`` CSV and ``class_pixels`` go.
+        n_classes: K; ``class_pixels`` is (N, K) int64, the labelled pixels of each class in
             each tile: counted here, before any tile is weak, so that later stages (the report's
             class distributions, the majority-class row) never open a weak tile's mask.
 
@@ -134,7 +137,6 @@ def write_tiles(
             scene, a scene whose label has no labelled pixel (naming it), or no tile kept.
     """
     check_tile_grid(tile_size, stride)
-    out_dir = Path(out_dir)
     plans, channels = [], None
     for scene, image_path, label_path in scenes:
         image, label = scene_at_model_scale(image_path, label_path, shorter_side)
@@ -150,9 +152,9 @@ def write_tiles(
             f"no tile of the scenes {', '.join(s for s, _, _ in scenes)} has at least tiling.min_labeled_fraction="
             f"{min_labeled_fraction} labelled pixels; lower it, or use smaller tiles"
         )
-    names = ("images.npy", "masks.npy", "tiles.csv", "class_pixels.npy")
     counts = np.zeros((len(tiles), n_classes), dtype=np.int64)
-    with staged_outputs(*(out_dir / n for n in names)) as (images_tmp, masks_tmp, csv_tmp, counts_tmp):
+    with staged_outputs(out.images, out.masks, out.tiles, out.class_pixels) as staged:
+        images_tmp, masks_tmp, csv_tmp, counts_tmp = staged
         # Written in order with plain writes, not through memory maps: written pages do not stay
         # resident, so memory is one row of tiles whatever the dataset's size.
         with (

@@ -9,13 +9,14 @@ fixed sample of tiles (dataset palette, ignore pixels black).
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from weakseg.design.experiment import HELD_OUT
+from weakseg.design.scoring import Scoring, Windows
+from weakseg.formats.bundles import EvaluationFiles, EvaluationInputs
 from weakseg.formats.model_record import ModelSpec
 from weakseg.formats.splits import whole_scenes
 from weakseg.formats.tiles import read_tiles
@@ -28,8 +29,6 @@ from weakseg.learn.metrics import confusion_matrix, segmentation_metrics
 from weakseg.learn.sliding_window import model_batches, predict_classes
 from weakseg.learn.tile_data import SplitTiles, TileDataset
 
-SCORED_SETS = HELD_OUT
-
 
 def gallery_sample(tile_ids: list[str], n: int) -> list[str]:
     """``n`` tile ids spread evenly over ``tile_ids`` (the same for every variant and rerun)."""
@@ -39,44 +38,33 @@ def gallery_sample(tile_ids: list[str], n: int) -> list[str]:
     return [tile_ids[i] for i in picks]
 
 
-@dataclass(frozen=True)
-class SceneScoring:
-    """``evaluation.mode: scenes``: score whole scenes at their original size by sliding window.
-
-    Attributes:
-        files: scene id -> (prepared image .npy, prepared label .npy) at the original size;
-            every scene of the dataset may be listed, only those of the scored set are read.
-        window, overlap, batch_size: see :func:`weakseg.learn.sliding_window.blended_blocks`.
-        shorter_side: the model scale (``tiling.shorter_side``; None: the scene's own size).
-    """
-
-    files: dict[str, tuple[str, str]]
-    window: int
-    overlap: float
-    batch_size: int
-    shorter_side: int | None = None
-
-
-def score_scenes(model, device: torch.device, scenes: list[str], scoring: SceneScoring, n_classes: int) -> np.ndarray:
+def score_scenes(
+    model, device: torch.device, scenes: list[str], files: Mapping[str, tuple], windows: Windows, n_classes: int
+) -> np.ndarray:
     """(K, K) int64 confusion matrix of ``scenes``, predicted whole and compared at the original size.
 
+    Args:
+        files: scene id -> (prepared image .npy, prepared label .npy) at the original size;
+            every scene of the dataset may be listed, only ``scenes`` are read.
+        windows: the sliding-window setting (:class:`~weakseg.design.scoring.Windows`).
+
     Raises:
-        WeaksegError: a scene without prepared files in ``scoring.files``.
+        WeaksegError: a scene without prepared files in ``files``.
     """
     predict_batch = model_batches(model, device)
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
     for scene in scenes:
-        if scene not in scoring.files:
+        if scene not in files:
             raise WeaksegError(f"scene {scene}: no prepared image and label were given to score it")
-        image_path, label_path = scoring.files[scene]
+        image_path, label_path = files[scene]
         truth = np.load(label_path, mmap_mode="r")
         predicted = predict_classes(
             predict_batch,
             np.load(image_path, mmap_mode="r"),
-            scoring.window,
-            scoring.overlap,
-            scoring.batch_size,
-            scoring.shorter_side,
+            windows.window,
+            windows.overlap,
+            windows.batch_size,
+            windows.shorter_side,
             fill=model.mean_pixel,
         )
         confusion += confusion_matrix(predicted, np.asarray(truth), n_classes)
@@ -84,36 +72,18 @@ def score_scenes(model, device: torch.device, scenes: list[str], scoring: SceneS
 
 
 def evaluate(
-    run: dict,
-    model_path: str | Path,
-    *,
-    tiles_dir: str | Path,
-    splits_path: str | Path,
-    class_names: list[str] | tuple[str, ...],
-    palette: np.ndarray,
-    out_dir: str | Path,
-    batch_size: int = 64,
-    gallery_tiles: int = 6,
-    device_name: str = "auto",
-    threads: int = 1,
-    scored_set: str = "val",
-    scenes: SceneScoring | None = None,
-    without: tuple[str, ...] = (),
-    protocol: dict | None = None,
+    run: dict, inputs: EvaluationInputs, out: EvaluationFiles, dataset, scoring: Scoring, threads: int = 1
 ) -> dict:
-    """Evaluate ``model_path`` on ``scored_set`` and write the stage's outputs to ``out_dir``.
+    """Evaluate ``inputs.model`` on ``scoring.scored_set`` and write ``out`` (all or nothing).
 
     Args:
-        run: the run's identity (variant, weak_kind, strong_fraction, seed, point), copied into ``metrics.json``.
-        class_names: the dataset's K classes; palette: (K, 3) uint8 colours of the gallery.
-        scored_set: ``test`` when the split has a test set (every reported number then comes
-            from it), else ``val``.
-        scenes: score whole scenes instead of tiles (see :class:`SceneScoring`); the proportion
-            MAE and the gallery still come from the tiles.
-        without: classes also scored without (ISPRS: clutter), see
-            :func:`weakseg.learn.metrics.segmentation_metrics`.
-        protocol: how the numbers were made (label sets, classes, split), copied into
-            ``metrics.json`` as ``protocol`` for the report's protocol card.
+        run: the run's identity (:meth:`~weakseg.design.experiment.Run.as_dict`), copied into ``metrics.json``.
+        inputs: the model, tiles (``tiles``, ``images``, ``masks``), split and, for whole-scene
+            scoring, the prepared scenes.
+        dataset: the dataset's adapter: its K ``class_names``, (K, 3) uint8 ``palette_array`` of
+            the gallery and ``scored_without`` (classes also scored without, ISPRS: clutter; see
+            :func:`weakseg.learn.metrics.segmentation_metrics`).
+        scoring: the set, batch, gallery, device, windows (whole scenes) and protocol card.
 
     Returns:
         The content of ``metrics.json``: :func:`weakseg.learn.metrics.segmentation_metrics` plus the
@@ -125,46 +95,43 @@ def evaluate(
         mIoU, used to rank grid points).
 
     Raises:
-        WeaksegError: an unknown or empty scored set, an unreadable model, or one trained for
-            another class or band count (:func:`weakseg.learn.inference.check_model_fits`).
+        WeaksegError: an empty scored set, an unreadable model, or one trained for another class
+            or band count (:func:`weakseg.learn.inference.check_model_fits`).
     """
-    if scored_set not in SCORED_SETS:
-        raise WeaksegError(f"scored set {scored_set!r} is not one of {', '.join(SCORED_SETS)}")
-    out_dir = Path(out_dir)
-    device = resolve_device(device_name)
+    device = resolve_device(scoring.device)
     torch.set_num_threads(max(threads, 1))
-    model, record = load_model(model_path, device)
-    tiles = SplitTiles.load(tiles_dir, splits_path, class_names)
-    bands = np.load(Path(tiles_dir) / "images.npy", mmap_mode="r").shape[-1]
-    check_model_fits(record, model_path, len(tiles.class_names), bands)
+    model, record = load_model(inputs.model, device)
+    tiles = SplitTiles.load(inputs.tiles, inputs.splits, dataset.class_names)
+    bands = np.load(inputs.tiles.images, mmap_mode="r").shape[-1]
+    check_model_fits(record, inputs.model, len(tiles.class_names), bands)
     class_names = list(ModelSpec.from_record(record).class_names)
-    val_ids = tiles.sets[scored_set]
+    val_ids = tiles.sets[scoring.scored_set]
     if not val_ids:
-        raise WeaksegError(f"{splits_path}: the {scored_set} set is empty; nothing to score")
-    dataset = tiles.dataset(val_ids)
-    loader = make_loader(dataset, batch_size, False, max(threads - 1, 0), device, 0)
+        raise WeaksegError(f"{inputs.splits}: the {scoring.scored_set} set is empty; nothing to score")
+    dataset_of_ids = tiles.dataset(val_ids)
+    loader = make_loader(dataset_of_ids, scoring.batch_size, False, max(threads - 1, 0), device, 0)
     result = validate(model, loader, device, len(class_names), None)
-    if scenes is not None:
-        scored = whole_scenes(read_tiles(Path(tiles_dir) / "tiles.csv"), tiles.sets, scored_set)
-        result["confusion"] = score_scenes(model, device, scored, scenes, len(class_names))
+    if scoring.windows is not None:
+        scored = whole_scenes(read_tiles(inputs.tiles.tiles), tiles.sets, scoring.scored_set)
+        result["confusion"] = score_scenes(model, device, scored, inputs.scenes, scoring.windows, len(class_names))
         result["n_scenes"] = len(scored)
     metrics = {
-        **segmentation_metrics(result["confusion"], class_names, tuple(without)),
+        **segmentation_metrics(result["confusion"], class_names, tuple(dataset.scored_without)),
         **run,
-        "protocol": protocol,
-        "set": scored_set,
+        "protocol": scoring.protocol,
+        "set": scoring.scored_set,
         "class_names": class_names,
-        **_scored_checkpoint(result, record, model_path, device),
+        **_scored_checkpoint(result, record, inputs.model, device),
     }
     per_class_mae = result["proportion_abs_error"] / result["n_tiles"]
-    names = ("metrics.json", "per_class.csv", "confusion.csv", "predictions")
-    with staged_outputs(*(out_dir / n for n in names)) as (metrics_tmp, per_class_tmp, confusion_tmp, predictions_tmp):
+    with staged_outputs(out.metrics, out.per_class, out.confusion, out.predictions) as staged:
+        metrics_tmp, per_class_tmp, confusion_tmp, predictions_tmp = staged
         write_json(metrics_tmp, metrics)
         _write_per_class(per_class_tmp, metrics, per_class_mae)
         _write_confusion(confusion_tmp, result["confusion"], class_names)
         predictions_tmp.mkdir()
-        gallery = gallery_sample(val_ids, gallery_tiles)
-        _write_gallery(model, dataset, gallery, val_ids, palette, device, predictions_tmp, class_names, record)
+        gallery = gallery_sample(val_ids, scoring.gallery_tiles)
+        _write_gallery(model, dataset_of_ids, gallery, val_ids, dataset.palette_array, device, predictions_tmp, record)
     return metrics
 
 
@@ -219,7 +186,6 @@ def _write_gallery(
     palette,
     device,
     out_dir: Path,
-    class_names: list[str],
     record: dict,
 ) -> None:
     """The gallery of ``tiles``, everything the report and the dashboard show of them.
@@ -230,7 +196,8 @@ def _write_gallery(
     and ``scores.csv`` (tile_id, miou, dice of each tile).
     """
     position = {tile: i for i, tile in enumerate(val_ids)}
-    frames = ModelSpec.from_record(record).frames
+    spec = ModelSpec.from_record(record)
+    frames, class_names = spec.frames, list(spec.class_names)
     (out_dir / "truth").mkdir()
     (out_dir / "frames").mkdir()
     scores = []

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from weakseg.design.scoring import Windows
 from weakseg.formats.model_record import ModelSpec
 from weakseg.formats.predictions import PredictImage, check_output_names, folder_images
 from weakseg.formats.splits import whole_scenes
@@ -42,16 +43,6 @@ from weakseg.learn.metrics import confusion_matrix, segmentation_metrics
 from weakseg.learn.sliding_window import blended_blocks, model_batches, predict_classes
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Windows:
-    """Sliding-window settings: window (px), overlap (fraction), windows per batch, model scale (px or None)."""
-
-    window: int
-    overlap: float
-    batch_size: int
-    shorter_side: int | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import ConcatDataset, Dataset, Sampler
 
 from weakseg.design.experiment import Variant
+from weakseg.formats.bundles import TileFiles, TrainingFiles
 from weakseg.formats.splits import sets_at_fraction
 from weakseg.formats.tiles import read_tiles, rows_of
 from weakseg.formats.weak_labels import read_weak_labels
@@ -178,7 +179,7 @@ class SplitTiles:
     """The tiles of a split: their rows in the tile arrays and, for runs that use them, their weak labels.
 
     Attributes:
-        tiles_dir: folder with ``images.npy``, ``masks.npy`` and ``tiles.csv``.
+        files: the tile arrays (``tiles``, ``images`` and, for pixel-labelled sets, ``masks``).
         splits: the content of ``splits.json`` (see :func:`weakseg.data.splitting.split_tiles`).
         row_of: tile id -> row in the arrays.
         weak_label_of: tile id -> (D,) float64 weak label (empty without a weak-label table).
@@ -187,7 +188,7 @@ class SplitTiles:
         weak_to_mask: a spatial kind's :meth:`~weakseg.weak.kind.WeakKind.to_mask`, or None.
     """
 
-    tiles_dir: Path
+    files: TileFiles
     splits: dict
     row_of: dict[str, int]
     weak_label_of: dict[str, np.ndarray]
@@ -199,14 +200,13 @@ class SplitTiles:
     @classmethod
     def load(
         cls,
-        tiles_dir: str | Path,
+        files: TileFiles,
         splits_path: str | Path,
         class_names: list[str] | tuple[str, ...],
         weak_labels_path: str | Path | None = None,
     ) -> SplitTiles:
         """Read ``tiles.csv``, ``splits.json`` and, when given (runs that use weak labels), ``weak_labels.csv``."""
-        tiles_dir = Path(tiles_dir)
-        row_of = rows_of(read_tiles(tiles_dir / "tiles.csv"))
+        row_of = rows_of(read_tiles(files.tiles))
         weak_label_of = {}
         if weak_labels_path is not None:
             label_ids, _, labels, _ = read_weak_labels(weak_labels_path)
@@ -214,7 +214,7 @@ class SplitTiles:
         with open(splits_path) as handle:
             splits = json.load(handle)
         return cls(
-            tiles_dir,
+            files,
             splits,
             row_of,
             weak_label_of,
@@ -247,7 +247,7 @@ class SplitTiles:
         missing = [t for t in ids if t not in self.row_of or (weak and t not in self.weak_label_of)]
         if missing:
             raise WeaksegError(
-                f"{self.splits_path}: tiles {missing[:5]} are not in {self.tiles_dir / 'tiles.csv'}"
+                f"{self.splits_path}: tiles {missing[:5]} are not in {self.files.tiles}"
                 f"{f' or {self.weak_labels_path}' if weak else ''}; rerun the split"
             )
         labels = np.array([self.weak_label_of[t] for t in ids]).reshape(len(ids), -1) if weak else None
@@ -260,9 +260,9 @@ class SplitTiles:
         sets and unaugmented ones (validation), never for augmented pixel-labelled sets.
         """
         rows, weak_labels = self.rows_and_weak_labels(ids)
-        masks = self.tiles_dir / "masks.npy" if pixel_labels else None
+        masks = self.files.masks if pixel_labels else None
         render = self.weak_to_mask if weak_labels is not None and (not pixel_labels or transform is None) else None
-        return TileDataset(self.tiles_dir / "images.npy", masks, rows, transform, weak_labels, seed, render)
+        return TileDataset(self.files.images, masks, rows, transform, weak_labels, seed, render)
 
     def shuffle_weak_labels(self, ids: list[str], seed: int) -> None:
         """Give each tile of ``ids`` the weak label of another (a seeded permutation): the shuffled-labels control."""
@@ -271,68 +271,58 @@ class SplitTiles:
         self.weak_label_of.update({t: labels[j] for t, j in zip(ids, order, strict=True)})
 
 
-def _training_set(tiles: SplitTiles, ids: list[str], pixel_labels: bool, pipeline_path, offline_dir: Path, seed: int):
-    """Tiles ``ids`` augmented online with the pipeline, or with their offline copies (unaugmented)."""
+def _training_set(tiles: SplitTiles, ids: list[str], pixel_labels: bool, files: TrainingFiles, seed: int):
+    """Tiles ``ids`` augmented online with their pipeline (strong or weak), or with their offline copies."""
     pipeline = "strong" if pixel_labels else "weak"
-    with open(offline_dir / "copies.csv", newline="") as handle:
+    with open(files.offline.copies, newline="") as handle:
         wanted = set(ids)
         copies = [row for row in csv.DictReader(handle) if row["pipeline"] == pipeline and row["tile_id"] in wanted]
     if not copies:
         from weakseg.data.augmentation import load_pipeline  # albumentations only where a pipeline is loaded
 
-        return tiles.dataset(ids, load_pipeline(pipeline_path), pixel_labels, seed)
+        return tiles.dataset(ids, load_pipeline(files.pipelines.of_pipeline(pipeline)), pixel_labels, seed)
     copy_labels = None
     if tiles.weak_labels_path is not None:
         copy_labels = np.array([tiles.weak_label_of[row["tile_id"]] for row in copies])
-    masks = offline_dir / "masks.npy" if pixel_labels else None
+    masks = files.offline.masks if pixel_labels else None
     return EpochConcatDataset(
         [
             tiles.dataset(ids, None, pixel_labels, seed),
-            TileDataset(
-                offline_dir / "images.npy", masks, [int(row["row"]) for row in copies], None, copy_labels, seed
-            ),
+            TileDataset(files.offline.images, masks, [int(row["row"]) for row in copies], None, copy_labels, seed),
         ]
     )
 
 
 def load_training_data(
     variant: Variant,
-    fraction: str,
+    strong_fraction: str,
+    files: TrainingFiles,
     *,
-    tiles_dir: str | Path,
-    splits_path: str | Path,
     class_names: list[str] | tuple[str, ...],
-    weak_labels_path: str | Path | None,
-    pipelines_dir: str | Path,
-    offline_dir: str | Path,
     seed: int,
     mean=IMAGENET_MEAN,
     std=IMAGENET_STD,
     weak_kind: WeakKind | None = None,
 ) -> TrainingData:
-    """Datasets for one run of ``variant`` at strong fraction ``fraction`` (``"all"``: the pool).
+    """Datasets for one run of ``variant`` at ``strong_fraction`` (``"all"``: the pool).
 
     Pixel-labelled training tiles are the union of the variant's ``pixel_sets``, augmented with
-    ``pipelines_dir/strong.yaml``; weakly labelled ones the union of its ``weak_sets``,
-    augmented with ``weak.yaml`` and read without their masks (their pixel labels are never
+    ``files.pipelines.strong``; weakly labelled ones the union of its ``weak_sets``,
+    augmented with ``files.pipelines.weak`` and read without their masks (their pixel labels are never
     opened). Offline copies from the augment stage replace online augmentation when present.
-    Weak labels come from ``weak_labels.csv``, read only by variants with weak sets
-    (``weak_labels_path`` None otherwise); a spatial ``weak_kind`` (points) renders them as masks,
+    Weak labels come from ``files.weak_labels``, read only by variants with weak sets
+    (None otherwise); a spatial ``weak_kind`` (points) renders them as masks,
     and a shuffled variant permutes them among the weak tiles (seeded by ``seed``). ``mean``
     and ``std`` (fractions of 255 per band) are the input normalisation of the run's model.
 
     Raises:
         WeaksegError: a tile id of the split missing from ``tiles.csv`` or the weak labels,
-            a variant with weak sets but no ``weak_labels_path``, or an empty set at this fraction.
+            a variant with weak sets but no ``files.weak_labels``, or an empty set at this fraction.
     """
-    if variant.weak_sets and weak_labels_path is None:
+    if variant.weak_sets and files.weak_labels is None:
         raise WeaksegError(f"variant {variant.name} trains on weak labels: give the weak-label table")
-    tiles, offline_dir, pipelines_dir = (
-        SplitTiles.load(tiles_dir, splits_path, class_names, weak_labels_path),
-        Path(offline_dir),
-        Path(pipelines_dir),
-    )
-    sets = tiles.sets_at(fraction)
+    tiles = SplitTiles.load(files.tiles, files.splits, class_names, files.weak_labels)
+    sets = tiles.sets_at(strong_fraction)
     union = lambda names: [t for name in names for t in sets[name]]  # noqa: E731
     if weak_kind is not None and weak_kind.spatial:
         tiles.weak_to_mask = weak_kind.to_mask
@@ -340,14 +330,10 @@ def load_training_data(
         tiles.shuffle_weak_labels(union(variant.weak_sets), seed)
     parts = []
     if variant.pixel_sets:
-        parts.append(
-            _training_set(tiles, union(variant.pixel_sets), True, pipelines_dir / "strong.yaml", offline_dir, seed)
-        )
+        parts.append(_training_set(tiles, union(variant.pixel_sets), True, files, seed))
     if variant.weak_sets:
-        parts.append(
-            _training_set(tiles, union(variant.weak_sets), False, pipelines_dir / "weak.yaml", offline_dir, seed)
-        )
+        parts.append(_training_set(tiles, union(variant.weak_sets), False, files, seed))
     val = tiles.dataset(sets["val"], seed=seed)
-    in_channels = int(np.load(tiles.tiles_dir / "images.npy", mmap_mode="r").shape[3])
+    in_channels = int(np.load(files.tiles.images, mmap_mode="r").shape[3])
     weak = parts[1] if len(parts) > 1 else None
     return TrainingData(parts[0], val, in_channels, tiles.class_names, weak, list(mean), list(std))

@@ -13,7 +13,8 @@ Training length is counted in optimiser steps, the same for every variant: ``epo
 (so ``full``, with eight times the tiles of ``strong_only``, takes the same time, and a
 comparison of variants is one of supervision, not of compute). An epoch is a fixed number of
 steps followed by a validation pass and a resume checkpoint (model, optimizer, scheduler,
-RNG states, history, a fingerprint of the inputs) under ``out_dir/resume/``; a rerun resumes
+RNG states, history, a fingerprint of the inputs) in the run's resume folder
+(:mod:`weakseg.learn.run_state`); a rerun resumes
 from it, and refuses to if the settings or the content of any input changed (see
 :mod:`weakseg.learn.resume`). An epoch that leaves non-finite weights is never checkpointed.
 Declared outputs appear only when the run completes: ``model.pt`` (the final epoch with
@@ -23,14 +24,11 @@ checkpoint), ``history.csv`` and ``tensorboard/``.
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import os
-import shutil
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +37,8 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from weakseg.design.experiment import VARIANTS, local_encoder_weights
-from weakseg.formats.model_record import ModelSpec
+from weakseg.formats.bundles import RunFiles
 from weakseg.io.errors import WeaksegError
-from weakseg.io.outputs import staged_outputs
 from weakseg.learn.inference import (
     autocast_dtype,
     check_model_fits,
@@ -56,7 +53,17 @@ from weakseg.learn.inference import (
 from weakseg.learn.losses import SegmentationLoss, joint_loss
 from weakseg.learn.metrics import segmentation_metrics
 from weakseg.learn.models import build_model, resolve_task
-from weakseg.learn.resume import check_same_run, fingerprint, rng_state, seed_everything, set_rng_state, settings_hash
+from weakseg.learn.resume import seed_everything
+from weakseg.learn.run_state import (
+    RunState,
+    check_finite,
+    last_good,
+    model_record,
+    model_spec,
+    publish,
+    resume_run,
+    save_epoch,
+)
 from weakseg.learn.tile_data import TrainingData
 from weakseg.weak import get_weak_kind
 
@@ -66,58 +73,7 @@ MODES = ("strong", "weak", "joint")
 CHECKPOINTS = ("last", "best")
 
 
-def _history_fields(class_names: list[str]) -> list[str]:
-    return ["epoch", "train_loss", "val_loss", "val_miou", "val_oa", "lr", "seconds"] + [
-        f"iou_{c}" for c in class_names
-    ]
-
-
-def write_history(path: Path, history: list[dict], class_names: list[str]) -> None:
-    """Per-epoch metrics as CSV (one row per epoch, columns :func:`_history_fields`)."""
-    with staged_outputs(path) as (staged,):
-        with open(staged, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=_history_fields(class_names))
-            writer.writeheader()
-            for row in history:
-                writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-
-
-def _save(path: Path, obj) -> None:
-    """``torch.save`` to ``path`` all or nothing.
-
-    Raises:
-        WeaksegError: the write failed (a full disk makes torch raise ``RuntimeError:
-            basic_ios::clear: iostream error``), naming the file, the free space and the fix.
-    """
-    try:
-        with staged_outputs(path) as (staged,):
-            torch.save(obj, staged)
-    except (RuntimeError, OSError) as error:
-        free = shutil.disk_usage(path.parent).free if path.parent.exists() else 0
-        raise WeaksegError(
-            f"{path}: cannot write the checkpoint ({str(error)[:120]}); is the disk full? {free / 2**30:.3g} GiB "
-            f"free on its file system. Free space and rerun: the run resumes from its last good checkpoint"
-        ) from None
-
-
-@dataclass
-class _Run:
-    """The state of a run in progress."""
-
-    model: torch.nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    scaler: torch.amp.GradScaler
-    device: torch.device
-    step_model: torch.nn.Module  # model, or torch.compile(model): same weights
-    history: list[dict] = field(default_factory=list)
-    best_score: float = -math.inf
-    start_epoch: int = 1
-    generators: list[torch.Generator] = field(default_factory=list)
-    inputs: dict[str, dict] = field(default_factory=dict)
-
-
-def _build(data: TrainingData, settings: dict, device: torch.device) -> _Run:
+def _build(data: TrainingData, settings: dict, device: torch.device) -> RunState:
     """Model (from ``init_from`` if given), AdamW, cosine annealing over the epochs, grad scaler."""
     cfg = settings["training"]
     model = build_model(model_spec(settings, data))
@@ -132,33 +88,7 @@ def _build(data: TrainingData, settings: dict, device: torch.device) -> _Run:
     scaler = torch.amp.GradScaler("cuda", enabled=autocast_dtype(device) == torch.float16)
     # The compiled module shares the weights; state_dicts are taken from the plain one.
     step_model = torch.compile(model) if cfg.get("compile") else model
-    return _Run(model, optimizer, scheduler, scaler, device, step_model)
-
-
-def _resume(run: _Run, settings: dict, inputs: dict[str, str], resume_path: Path) -> None:
-    """Fingerprint the run's inputs; load an interrupted run of the same settings and inputs, if any.
-
-    Raises:
-        WeaksegError: the resume checkpoint is unreadable, or its settings or inputs differ
-            (naming what changed).
-    """
-    if not resume_path.exists():
-        run.inputs = fingerprint(inputs)
-        return
-    checkpoint = read_checkpoint(resume_path, f"delete {resume_path.parent} to start this run over")
-    run.inputs = fingerprint(inputs, known=checkpoint.get("inputs"))
-    check_same_run(checkpoint, settings, run.inputs, resume_path)
-    run.model.load_state_dict(checkpoint["model"])
-    run.optimizer.load_state_dict(checkpoint["optimizer"])
-    run.scheduler.load_state_dict(checkpoint["scheduler"])
-    run.scaler.load_state_dict(checkpoint["scaler"])
-    set_rng_state(checkpoint["rng"], run.generators)
-    run.history, run.best_score, run.start_epoch = (
-        checkpoint["history"],
-        checkpoint["best_score"],
-        checkpoint["epoch"] + 1,
-    )
-    log.info("resuming from %s after epoch %d of %d", resume_path, checkpoint["epoch"], settings["training"]["epochs"])
+    return RunState(model, optimizer, scheduler, scaler, device, step_model)
 
 
 def _loss_functions(mode: str, cfg: dict, binary: bool = False):
@@ -198,7 +128,7 @@ def _loss_functions(mode: str, cfg: dict, binary: bool = False):
     return step_loss, val_loss
 
 
-def _train_epoch(run: _Run, loaders: list, step_loss, epoch: int, cfg: dict, resume_path: Path) -> float:
+def _train_epoch(run: RunState, loaders: list, step_loss, epoch: int, cfg: dict, resume_path: Path) -> float:
     """One epoch of optimiser steps; returns the mean training loss per tile.
 
     Raises:
@@ -225,7 +155,7 @@ def _train_epoch(run: _Run, loaders: list, step_loss, epoch: int, cfg: dict, res
         loss = step_loss(logits.float(), *batches)
         if not torch.isfinite(loss):
             raise WeaksegError(
-                f"loss became {loss.item()} at epoch {epoch}, batch {step + 1}; stopped. {_last_good(resume_path)}. "
+                f"loss became {loss.item()} at epoch {epoch}, batch {step + 1}; stopped. {last_good(resume_path)}. "
                 "Try a lower learning rate"
             )
         run.optimizer.zero_grad(set_to_none=True)
@@ -253,36 +183,10 @@ def _epoch_row(epoch: int, train_loss: float, val: dict, lr: float, seconds: flo
     }
 
 
-def _checkpoint(run: _Run, settings: dict, data: TrainingData, row: dict, resume_dir: Path) -> None:
-    """Write the epoch's history, the best model so far, and the resume checkpoint (last, atomically)."""
-    epoch = row["epoch"]
-    score = -1.0 if row["val_miou"] is None else row["val_miou"]
-    if score > run.best_score:
-        run.best_score = score
-        _save(resume_dir / "best.pt", _model_record(run.model, settings, data, epoch, row["val_miou"]))
-    write_history(resume_dir / "history.csv", run.history, data.class_names)
-    _save(
-        resume_dir / "checkpoint.pt",
-        {
-            "model": run.model.state_dict(),
-            "optimizer": run.optimizer.state_dict(),
-            "scheduler": run.scheduler.state_dict(),
-            "scaler": run.scaler.state_dict(),
-            "epoch": epoch,
-            "rng": rng_state(run.generators),
-            "history": run.history,
-            "best_score": run.best_score,
-            "settings": settings,
-            "settings_hash": settings_hash(settings),
-            "inputs": run.inputs,
-        },
-    )
-
-
 def train(
-    data: TrainingData, settings: dict, out_dir: str | Path, threads: int = 1, inputs: dict[str, str] | None = None
+    data: TrainingData, settings: dict, out: RunFiles, threads: int = 1, inputs: dict[str, str] | None = None
 ) -> list[dict]:
-    """Train a model and write ``model.pt``, ``last.pt``, ``history.csv`` and ``tensorboard/`` in ``out_dir``.
+    """Train a model and write ``out`` (model, last checkpoint, history, tensorboard) when it completes.
 
     Args:
         data: training and validation tiles (and the weak tiles in joint mode).
@@ -300,7 +204,7 @@ def train(
             :mod:`weakseg.learn.resume`).
 
     Returns:
-        The history: one dict per epoch (see :func:`write_history`).
+        The history: one dict per epoch (see :func:`~weakseg.learn.run_state.write_history`).
 
     Raises:
         WeaksegError: bad settings, an empty set, an unreadable resume checkpoint, an
@@ -308,8 +212,7 @@ def train(
             that turned NaN/inf (the last good resume checkpoint is left intact).
     """
     mode, cfg = _checked_settings(data, settings)
-    out_dir = Path(out_dir)
-    resume_dir = out_dir / "resume"
+    resume_dir = out.resume
     resume_path = resume_dir / "checkpoint.pt"
     device = resolve_device(cfg["device"])
     tile_shape = np.load(data.val.images_path, mmap_mode="r").shape[1:]  # every set shares the tile arrays
@@ -322,7 +225,7 @@ def train(
     weights = local_encoder_weights(settings["model"])
     if weights is not None:
         inputs["encoder_weights"] = weights
-    _resume(run, settings, inputs, resume_path)
+    resume_run(run, settings, inputs, resume_path)
     resume_dir.mkdir(parents=True, exist_ok=True)
     binary = resolve_task(settings["model"].get("task", "auto"), len(data.class_names)) == "binary"
     step_loss, val_loss = _loss_functions(mode, cfg, binary)
@@ -339,17 +242,17 @@ def train(
         run.scheduler.step()
         val = validate(run.model, val_loader, device, len(data.class_names), val_loss)
         row = _epoch_row(epoch, train_loss, val, lr, time.perf_counter() - started, data.class_names)
-        _check_finite(run, row, resume_path)
+        check_finite(run, row, resume_path)
         run.history.append(row)
         _log_epoch(writer, row)
-        _checkpoint(run, settings, data, row, resume_dir)
+        save_epoch(run, settings, data, row, resume_dir)
     writer.close()
-    final = _model_record(run.model, settings, data, cfg["epochs"], run.history[-1]["val_miou"])
-    _publish(resume_dir, out_dir, final, run.history, cfg.get("checkpoint", "last"))
+    final = model_record(run.model, settings, data, cfg["epochs"], run.history[-1]["val_miou"])
+    publish(resume_dir, out, final, run.history, cfg.get("checkpoint", "last"))
     return run.history
 
 
-def _loaders(run: _Run, data: TrainingData, cfg: dict, workers: int, device: torch.device) -> tuple[list, object]:
+def _loaders(run: RunState, data: TrainingData, cfg: dict, workers: int, device: torch.device) -> tuple[list, object]:
     """The training loaders (train, then weak in joint mode) and the validation loader.
 
     Every loader has its own seeded generator, kept on ``run`` so the resume checkpoint holds
@@ -423,29 +326,6 @@ def _section(settings: dict) -> str:
     return VARIANTS[settings["variant"]].section if settings.get("variant") in VARIANTS else "training"
 
 
-def _last_good(resume_path: Path) -> str:
-    if not resume_path.exists():
-        return "No checkpoint was written yet"
-    return f"The last good checkpoint ({resume_path}) is intact"
-
-
-def _check_finite(run: _Run, row: dict, resume_path: Path) -> None:
-    """Refuse to checkpoint an epoch that left non-finite weights or a non-finite validation loss.
-
-    Raises:
-        WeaksegError: naming the epoch and the first non-finite tensor (or the loss).
-    """
-    state = run.model.state_dict()
-    bad = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
-    if bad is None and (row["val_loss"] is None or math.isfinite(row["val_loss"])):
-        return
-    what = f"the weights {bad} are not finite" if bad else f"the validation loss is {row['val_loss']}"
-    raise WeaksegError(
-        f"training diverged in epoch {row['epoch']}: {what}; nothing of this epoch was saved. "
-        f"{_last_good(resume_path)}. Try a lower learning rate"
-    )
-
-
 def _log_epoch(writer: SummaryWriter, row: dict) -> None:
     for key in ("train_loss", "val_loss", "val_miou", "val_oa", "lr"):
         if row[key] is not None:
@@ -459,50 +339,3 @@ def _log_epoch(writer: SummaryWriter, row: dict) -> None:
         row["val_miou"],
         row["seconds"],
     )
-
-
-def model_spec(settings: dict, data: TrainingData) -> ModelSpec:
-    """The run's model: its ``model`` settings, with the data's bands, classes and normalisation."""
-    model = settings["model"]
-    return ModelSpec(
-        arch=model["arch"],
-        encoder=model["encoder"],
-        in_channels=data.in_channels,
-        class_names=tuple(data.class_names),
-        task=model.get("task", "auto"),
-        mean=tuple(data.mean),
-        std=tuple(data.std),
-        frames=model.get("frames", 1),
-        encoder_weights=model["encoder_weights"],
-    )
-
-
-def _model_record(model, settings: dict, data: TrainingData, epoch: int, miou: float | None) -> dict:
-    """What ``model.pt`` holds (:mod:`weakseg.formats.model_record`): weights, the spec that rebuilds them."""
-    return {
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "spec": model_spec(settings, data).as_record(),
-        "epoch": epoch,
-        "val_miou": miou,
-        "settings": settings,
-    }
-
-
-def _publish(resume_dir: Path, out_dir: Path, final: dict, history: list[dict], checkpoint: str) -> None:
-    """Move the finished run's files to the declared outputs and drop the resume folder.
-
-    ``model.pt`` is ``final`` (``checkpoint: last``) or the best validation epoch (``best``);
-    either way it records ``selected``, ``best_epoch`` and ``last_epoch``.
-    """
-    record = read_checkpoint(resume_dir / "best.pt") if checkpoint == "best" else final
-    scores = [-1.0 if row["val_miou"] is None else row["val_miou"] for row in history]
-    record.update(
-        selected=checkpoint, best_epoch=history[int(np.argmax(scores))]["epoch"], last_epoch=history[-1]["epoch"]
-    )
-    _save(resume_dir / "model.pt", record)
-    with staged_outputs(
-        out_dir / "model.pt", out_dir / "last.pt", out_dir / "history.csv", out_dir / "tensorboard"
-    ) as staged:
-        for source, target in zip(("model.pt", "checkpoint.pt", "history.csv", "tensorboard"), staged, strict=False):
-            shutil.move(str(resume_dir / source), str(target))
-    shutil.rmtree(resume_dir)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -76,7 +77,7 @@ class Stage:
             WeaksegError: not a call of this stage (not JSON, missing parts, unknown parameters).
         """
         try:
-            params = self.params(**json.loads(call))
+            params = _record(self.params, json.loads(call))
             named = json.loads(files)
             return params, SimpleNamespace(**named["input"]), SimpleNamespace(**named["output"])
         except (json.JSONDecodeError, KeyError, TypeError) as error:
@@ -102,6 +103,17 @@ class Stage:
             run_on_leased_gpu(parser, stage, argv)
         else:
             stage(parser.parse_args(argv))
+
+
+def _record(cls: type, value: dict) -> Any:
+    """``cls(**value)``, with the fields that are records (``X`` or ``X | None``) rebuilt from their dicts."""
+    hints = typing.get_type_hints(cls)
+
+    def field_value(name: str, item: Any) -> Any:
+        records = [t for t in (hints.get(name), *typing.get_args(hints.get(name))) if dataclasses.is_dataclass(t)]
+        return _record(records[0], item) if records and isinstance(item, dict) else item
+
+    return cls(**{name: field_value(name, item) for name, item in value.items()})
 
 
 def files_json(input: Any, output: Any) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from weakseg.ops.stage import Stage
 
@@ -25,22 +24,11 @@ class AugmentParams:
 
 def run(params: AugmentParams, input, output, threads: int) -> None:
     """Pipelines ``output.strong``/``output.weak``, ``output.preview`` and the offline copies of the pool."""
-    import numpy as np
-
-    from weakseg.data.augmentation import (
-        COLOUR_BANDS,
-        preview,
-        save_pipeline,
-        strong_pipeline,
-        weak_pipeline,
-        write_offline_copies,
-    )
-    from weakseg.datasets import get_dataset
+    from weakseg.data.augmentation import COLOUR_BANDS, strong_pipeline, weak_pipeline, write_offline_copies
+    from weakseg.formats.bundles import OfflineCopies
     from weakseg.formats.splits import pool_rows, read_splits
     from weakseg.formats.tiles import read_tiles, rows_of
-    from weakseg.io.imageio import write_png
     from weakseg.io.npy import NpyRows
-    from weakseg.io.outputs import staged_outputs
 
     settings = params.settings
     images, masks = NpyRows(input.images), NpyRows(input.masks)  # plain reads: memory stays flat
@@ -57,14 +45,7 @@ def run(params: AugmentParams, input, output, threads: int) -> None:
         "strong": strong_pipeline(settings, bands, params.frames),
         "weak": weak_pipeline(settings, bands, params.frames),
     }
-    strong_rows = [row_of[t] for t in sets["strong"]]
-    shown = np.sort(np.random.default_rng(settings["seed"]).permutation(strong_rows)[: settings["preview_tiles"]])
-    palette = get_dataset(params.dataset).palette_array
-    grid = preview(images[shown], masks[shown], *pipelines.values(), palette, settings["seed"])
-    with staged_outputs(output.strong, output.weak, output.preview) as (strong_tmp, weak_tmp, png_tmp):
-        save_pipeline(pipelines["strong"], strong_tmp)
-        save_pipeline(pipelines["weak"], weak_tmp)
-        write_png(png_tmp, grid)
+    _write_pipelines(params, pipelines, images, masks, [row_of[t] for t in sets["strong"]], output)
     write_offline_copies(
         images,
         masks,
@@ -73,8 +54,27 @@ def run(params: AugmentParams, input, output, threads: int) -> None:
         tile_ids,
         settings["offline_copies"],
         settings["seed"],
-        Path(output.offline_copies).parent,
+        OfflineCopies.of(output, "offline_{}"),
     )
+
+
+def _write_pipelines(params: AugmentParams, pipelines: dict, images, masks, strong_rows: list[int], output) -> None:
+    """``output.strong``/``output.weak`` (the pipelines) and ``output.preview`` (strong tiles through both)."""
+    import numpy as np
+
+    from weakseg.data.augmentation import preview, save_pipeline
+    from weakseg.datasets import get_dataset
+    from weakseg.io.imageio import write_png
+    from weakseg.io.outputs import staged_outputs
+
+    settings = params.settings
+    shown = np.sort(np.random.default_rng(settings["seed"]).permutation(strong_rows)[: settings["preview_tiles"]])
+    palette = get_dataset(params.dataset).palette_array
+    grid = preview(images[shown], masks[shown], *pipelines.values(), palette, settings["seed"])
+    with staged_outputs(output.strong, output.weak, output.preview) as (strong_tmp, weak_tmp, png_tmp):
+        save_pipeline(pipelines["strong"], strong_tmp)
+        save_pipeline(pipelines["weak"], weak_tmp)
+        write_png(png_tmp, grid)
 
 
 STAGE = Stage("augment", AugmentParams, run)

@@ -3,84 +3,55 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from weakseg.datasets import get_dataset
 from weakseg.design.experiment import Run, scored_set
+from weakseg.design.scoring import Scoring, Windows
 from weakseg.formats.protocol import protocol_card
 from weakseg.ops.stage import Stage
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
-    """The run, the scored set and how it is scored.
+    """The run, its dataset and how it is scored.
 
     Attributes:
-        run: the run's identity (variant, weak_kind, strong_fraction, seed, point), copied into ``metrics.json``.
-        batch_size: tiles (or windows) per forward pass; gallery_tiles: predictions drawn per run.
-        scenes: ``evaluation.mode: scenes``: score whole scenes by sliding window of ``window``
-            pixels, ``overlap`` (share of the window), at model scale ``shorter_side`` (pixels or None).
-        protocol: how the numbers are made, written to ``metrics.json``
-            (:func:`weakseg.formats.protocol.protocol_card`).
+        run: the run's identity (:meth:`~weakseg.design.experiment.Run.as_dict`), copied into ``metrics.json``.
+        scoring: the scored set, batch, gallery, device, windows (``evaluation.mode: scenes``)
+            and protocol card (:class:`~weakseg.design.scoring.Scoring`).
     """
 
     run: dict
     dataset: str
-    scored_set: str
-    batch_size: int
-    gallery_tiles: int
-    device: str
-    scenes: bool
-    window: int
-    overlap: float
-    shorter_side: int | None
-    protocol: dict
+    scoring: Scoring
 
     @classmethod
     def from_config(cls, config: dict, wildcards) -> EvaluateParams:
         """From ``evaluation``, ``training.device``, ``tiling.shorter_side`` and the run's wildcards."""
-        run, evaluation = Run.from_wildcards(wildcards), config["evaluation"]
-        return cls(
-            run=run.as_dict(),
-            dataset=config["dataset"]["name"],
+        evaluation = config["evaluation"]
+        batch_size = evaluation["batch_size"]
+        scoring = Scoring(
             scored_set=scored_set(config),
-            batch_size=evaluation["batch_size"],
+            batch_size=batch_size,
             gallery_tiles=evaluation["gallery_tiles"],
             device=config["training"]["device"],
-            scenes=evaluation["mode"] == "scenes",
-            window=evaluation["window"],
-            overlap=evaluation["overlap"],
-            shorter_side=config["tiling"]["shorter_side"],
+            windows=Windows.from_config(config, batch_size) if evaluation["mode"] == "scenes" else None,
             protocol=protocol_card(config, get_dataset(config["dataset"]["name"])),
         )
+        return cls(Run.from_wildcards(wildcards).as_dict(), config["dataset"]["name"], scoring)
 
 
 def run(params: EvaluateParams, input, output, threads: int) -> None:
-    """Score ``input.model``: ``output.{metrics, per_class, confusion, predictions}`` in one folder."""
-    from weakseg.data.prepare import scene_files
-    from weakseg.learn.evaluation import SceneScoring, evaluate
+    """Score ``input.model``: ``output.{metrics, per_class, confusion, predictions}``."""
+    from pathlib import Path
 
-    adapter, scenes = get_dataset(params.dataset), None
-    if params.scenes:
-        files = scene_files(input.scene_images, input.scene_labels)
-        scenes = SceneScoring(files, params.window, params.overlap, params.batch_size, params.shorter_side)
-    evaluate(
-        params.run,
-        input.model,
-        tiles_dir=Path(input.tiles).parent,
-        splits_path=input.splits,
-        class_names=adapter.class_names,
-        palette=adapter.palette_array,
-        out_dir=Path(output.metrics).parent,
-        batch_size=params.batch_size,
-        gallery_tiles=params.gallery_tiles,
-        device_name=params.device,
-        threads=threads,
-        scored_set=params.scored_set,
-        scenes=scenes,
-        without=adapter.scored_without,
-        protocol=params.protocol,
-    )
+    from weakseg.data.prepare import scene_files
+    from weakseg.formats.bundles import EvaluationFiles, EvaluationInputs, TileFiles
+    from weakseg.learn.evaluation import evaluate
+
+    scenes = scene_files(input.scene_images, input.scene_labels) if params.scoring.windows is not None else {}
+    inputs = EvaluationInputs(Path(input.model), TileFiles.of(input), Path(input.splits), scenes)
+    evaluate(params.run, inputs, EvaluationFiles.of(output), get_dataset(params.dataset), params.scoring, threads)
 
 
 STAGE = Stage("evaluate", EvaluateParams, run, gpu=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from weakseg.design.scoring import Windows
 from weakseg.ops.stage import Stage
 
 
@@ -12,18 +13,15 @@ class PredictParams:
     """What to predict (``source``: a folder of images, or ``val``/``test``: the scenes of that set) and how.
 
     Attributes:
-        window: pixels; overlap: share of the window; batch_size: windows per forward pass;
-        shorter_side: the model scale, pixels (None: the image's own size).
+        windows: the sliding-window setting (:class:`~weakseg.design.scoring.Windows`), with
+            ``predict.batch_size`` windows per forward pass.
         bands, scale, probabilities, vectors, max_megapixels: how TIFF input is read, what is
             written for it and the largest raster accepted (:class:`weakseg.learn.predict.RasterOptions`).
     """
 
     dataset: str
     source: str
-    window: int
-    overlap: float
-    batch_size: int
-    shorter_side: int | None
+    windows: Windows
     device: str
     bands: tuple[int, ...] | None = None
     scale: tuple[float, float] | None = None
@@ -38,10 +36,7 @@ class PredictParams:
         return cls(
             dataset=config["dataset"]["name"],
             source=predict["input"],
-            window=config["evaluation"]["window"],
-            overlap=config["evaluation"]["overlap"],
-            batch_size=predict["batch_size"],
-            shorter_side=config["tiling"]["shorter_side"],
+            windows=Windows.from_config(config, predict["batch_size"]),
             device=config["training"]["device"],
             bands=tuple(predict["bands"]) if predict.get("bands") else None,
             scale=tuple(predict["scale"]) if predict.get("scale") is not None else None,
@@ -63,17 +58,16 @@ def run(params: PredictParams, input, output, threads: int) -> None:
     from weakseg.formats.predictions import images_of_files
     from weakseg.formats.splits import read_splits
     from weakseg.formats.tiles import read_tiles
-    from weakseg.learn.predict import RasterOptions, Windows, predict_images, scenes_of_set
+    from weakseg.learn.predict import RasterOptions, predict_images, scenes_of_set
 
     if params.predicts_scenes:
         files = scene_files(input.scene_images, input.scene_labels)
         images = scenes_of_set(read_tiles(input.tiles), read_splits(input.splits), params.source, files)
     else:
         images = images_of_files(input.images)
-    windows = Windows(params.window, params.overlap, params.batch_size, params.shorter_side)
     palette = get_dataset(params.dataset).palette_array
     raster = RasterOptions(params.bands, params.scale, params.probabilities, params.vectors, params.max_megapixels)
-    predict_images(input.model, images, output.predictions, windows, palette, params.device, raster)
+    predict_images(input.model, images, output.predictions, params.windows, palette, params.device, raster)
 
 
 STAGE = Stage("predict", PredictParams, run, gpu=True)

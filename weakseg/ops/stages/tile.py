@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from weakseg.ops.stage import Stage
 
@@ -34,9 +33,10 @@ class TileParams:
 
 
 def run(params: TileParams, input, output, threads: int) -> None:
-    """Tile ``input.images``/``input.labels`` into ``output.{images, masks, tiles, class_pixels}`` (one folder)."""
+    """Tile ``input.images``/``input.labels`` into ``output.{images, masks, tiles, class_pixels}``."""
     from weakseg.data.prepare import scene_files
     from weakseg.data.tiling import write_tiles
+    from weakseg.formats.bundles import TileFiles
 
     scenes = [(scene, image, label) for scene, (image, label) in scene_files(input.images, input.labels).items()]
     write_tiles(
@@ -44,7 +44,7 @@ def run(params: TileParams, input, output, threads: int) -> None:
         params.tile_size,
         params.stride,
         params.min_labeled_fraction,
-        Path(output.tiles).parent,
+        TileFiles.of(output),
         params.shorter_side,
         n_classes=params.n_classes,
     )

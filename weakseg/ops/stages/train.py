@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from weakseg.design.experiment import Run, run_settings
 from weakseg.ops.stage import Stage
@@ -23,13 +22,14 @@ class TrainParams:
 
 
 def run(params: TrainParams, input, output, threads: int) -> None:
-    """Train on the run's sets; ``output.{model, last, history, tensorboard}`` in one folder.
+    """Train on the run's sets into ``output.{model, last, history, tensorboard}``.
 
     Every named input is fingerprinted for the resume check (:mod:`weakseg.learn.resume`).
     """
     from weakseg.data.band_statistics import resolve_normalization
     from weakseg.datasets import get_dataset
     from weakseg.design.experiment import VARIANTS
+    from weakseg.formats.bundles import RunFiles, TrainingFiles
     from weakseg.formats.stats import read_statistics
     from weakseg.learn.models import IMAGENET_MEAN, IMAGENET_STD
     from weakseg.learn.tile_data import load_training_data
@@ -43,18 +43,14 @@ def run(params: TrainParams, input, output, threads: int) -> None:
     data = load_training_data(
         VARIANTS[settings["variant"]],
         settings["strong_fraction"],
-        tiles_dir=Path(input.tiles).parent,
-        splits_path=input.splits,
+        TrainingFiles.of(files),
         class_names=get_dataset(params.dataset).class_names,
-        weak_labels_path=files.get("weak_labels"),
-        pipelines_dir=Path(input.strong_pipeline).parent,
-        offline_dir=Path(input.offline_copies).parent,
         seed=settings["training"]["seed"],
         mean=mean,
         std=std,
         weak_kind=get_weak_kind(settings["training"]["weak_kind"]) if "weak_kind" in settings["training"] else None,
     )
-    train(data, settings, Path(output.model).parent, threads, files)
+    train(data, settings, RunFiles.of(output), threads, files)
 
 
 STAGE = Stage("train", TrainParams, run, gpu=True)
