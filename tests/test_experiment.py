@@ -9,11 +9,11 @@ import yaml
 from conftest import grid_tiles
 
 from weakseg.data.splitting import split_tiles
+from weakseg.design.checks import check_experiment
 from weakseg.design.experiment import (
     NO_WEAK,
     VARIANTS,
     Run,
-    check_experiment,
     init_run,
     planned_runs,
     run_settings,

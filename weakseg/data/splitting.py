@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from weakseg.design.experiment import HELD_OUT, check_fractions, check_grouping
+from weakseg.design.checks import check_fractions, check_grouping
+from weakseg.design.experiment import HELD_OUT
 from weakseg.formats.splits import sets_at_fraction
 from weakseg.formats.tiles import Tile
 from weakseg.io.errors import WeaksegError

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from weakseg.design.experiment import check_tile_grid
+from weakseg.design.checks import check_tile_grid
 from weakseg.formats.bundles import TileFiles
 from weakseg.formats.tiles import Tile, tile_id
 from weakseg.io.errors import WeaksegError

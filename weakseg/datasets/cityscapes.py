@@ -165,7 +165,23 @@ class CityscapesDataset(DatasetAdapter):
                 f"leftImg8bit/{unlabelled[0]}_leftImg8bit.png (expected gtFine/{unlabelled[0]}_gtFine_labelIds.png); "
                 f"add the labels or remove those images ({_where(source)})"
             )
-        length = int(settings.get("sequence_length", 1))
+        earlier, frames = self._earlier_frames(keys, int(settings.get("sequence_length", 1)), raw_dir, roots, source)
+        return [
+            SceneFiles(
+                _scene_id(key),
+                str(images[key].relative_to(raw_dir)),
+                str(labels[key].relative_to(raw_dir)),
+                tuple(str(frames[f].relative_to(raw_dir)) for f in earlier[key]),
+            )
+            for key in keys
+        ]
+
+    def _earlier_frames(self, keys: list[str], length: int, raw_dir: Path, roots: list[Path], source: dict):
+        """``(key -> its T - 1 earlier frame keys, frame key -> file)`` of the annotated frames ``keys``.
+
+        Raises:
+            WeaksegError: an earlier frame of a sequence of ``length`` frames is missing or unreadable.
+        """
         earlier = {key: _earlier_frames(key, length) for key in keys}
         needed = {f for frames in earlier.values() for f in frames}
         try:
@@ -186,15 +202,7 @@ class CityscapesDataset(DatasetAdapter):
                     f"({_where(source)}); sequence.length {length} needs the {length - 1} frames before "
                     f"{_scene_id(key)}"
                 )
-        return [
-            SceneFiles(
-                _scene_id(key),
-                str(images[key].relative_to(raw_dir)),
-                str(labels[key].relative_to(raw_dir)),
-                tuple(str(frames[f].relative_to(raw_dir)) for f in earlier[key]),
-            )
-            for key in keys
-        ]
+        return earlier, frames
 
     def _gather(self, folder: str, suffix: str, raw_dir: Path, roots: list[Path], source: dict, wanted) -> dict:
         """Frame key ``<split>/<city>/<stem>`` -> file under ``raw_dir``, for the files of ``folder`` in ``wanted``.

@@ -11,15 +11,8 @@ from pathlib import Path
 
 from weakseg.datasets import DATASETS, get_dataset, official_test_adapter
 from weakseg.datasets.credentials import check_source_url
-from weakseg.design.experiment import (
-    check_experiment,
-    check_fractions,
-    check_grouping,
-    check_tile_grid,
-    grid_points,
-    local_encoder_weights,
-    uses_weak_labels,
-)
+from weakseg.design.checks import check_experiment, check_fractions, check_grouping, check_tile_grid
+from weakseg.design.experiment import grid_points, local_encoder_weights, uses_weak_labels
 from weakseg.design.task import check_loss, resolve_task
 from weakseg.io.errors import WeaksegError
 from weakseg.io.names import check_name
