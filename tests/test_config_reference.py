@@ -28,21 +28,21 @@ def test_every_key_has_a_description(key, node):
     assert node.get("description", "").strip(), f"{key} has no description"
 
 
-def test_readme_configuration_reference_is_current():
+def test_the_configuration_reference_is_current():
     result = subprocess.run(
         [sys.executable, str(REPO / "tools/config_reference.py"), "--check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    readme = (REPO / "README.md").read_text()
-    assert reference_markdown(SCHEMA) in readme
-    assert "| `training.lr` | `0.002` | number, > 0 |" in readme
+    page = (REPO / "docs/configuration.md").read_text()
+    assert reference_markdown(SCHEMA) in page
+    assert "| `training.lr` | `0.002` | number, > 0 |" in page
 
 
 def test_a_stale_reference_is_detected(tmp_path):
-    stale = tmp_path / "README.md"
-    stale.write_text((REPO / "README.md").read_text().replace("AdamW learning rate", "Learning rate", 1))
+    stale = tmp_path / "configuration.md"
+    stale.write_text((REPO / "docs/configuration.md").read_text().replace("AdamW learning rate", "Learning rate", 1))
     result = subprocess.run(
-        [sys.executable, str(REPO / "tools/config_reference.py"), "--check", "--readme", str(stale)],
+        [sys.executable, str(REPO / "tools/config_reference.py"), "--check", "--page", str(stale)],
         capture_output=True,
         text=True,
     )

@@ -1,4 +1,7 @@
-"""Every repository path the README and CONTRIBUTING.md name exists (the README once ran a script never committed)."""
+"""Every repository path the docs name exists (the README once ran a script never committed), and every link resolves.
+
+The docs: README.md, CONTRIBUTING.md and the pages under docs/ the README links to.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ import re
 
 from conftest import REPO
 
-DOCS = ("README.md", "CONTRIBUTING.md")
+DOCS = ("README.md", "CONTRIBUTING.md", *sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md")))
+#: A relative Markdown link or image: ``[text](target)`` without a scheme.
+LINK = re.compile(r"\]\((?!https?:|#|mailto:)([^)#\s]+)")
 #: The repository's top-level folders and files: a backticked path or a ``python <path>`` command
 #: starting with one of them names a file of the repository.
 TOP_LEVEL = (
@@ -33,6 +38,24 @@ def named_paths(text: str) -> list[tuple[str, str]]:
 def missing_paths(text: str) -> list[str]:
     """The named paths that do not exist, but for files a worked example creates (marked ``(new)``)."""
     return [path for path, after in named_paths(text) if not (REPO / path).exists() and "(new)" not in after]
+
+
+def broken_links(doc: str, text: str) -> list[str]:
+    """The relative link targets of ``text`` (a file at ``doc``, relative to the repository) that do not exist."""
+    folder = (REPO / doc).parent
+    return [target for target in LINK.findall(text) if not (folder / target).exists()]
+
+
+def test_the_readme_links_every_docs_page_and_every_link_resolves():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    pages = [doc for doc in DOCS if doc.startswith("docs/")]
+    assert len(pages) >= 5 and all(f"]({page})" in readme for page in pages), f"pages not linked: {pages}"
+    broken = {doc: broken_links(doc, (REPO / doc).read_text(encoding="utf-8")) for doc in DOCS}
+    assert not any(broken.values()), f"links to nothing: {broken}"
+
+
+def test_a_broken_link_is_found():
+    assert broken_links("docs/x.md", "[up](../README.md) [web](https://x.org/a) [gone](missing.md)") == ["missing.md"]
 
 
 def test_every_path_the_docs_name_exists():

@@ -1,4 +1,4 @@
-"""Write the README's configuration reference from the config schema (or check that it is current).
+"""Write the configuration reference (docs/configuration.md) from the config schema (or check that it is current).
 
 A developer tool, not part of the runtime package: ``python tools/config_reference.py [--check]``.
 """
@@ -27,7 +27,7 @@ def with_reference(readme: str, reference: str) -> str:
         WeaksegError: the markers are missing.
     """
     if START not in readme or END not in readme:
-        raise WeaksegError(f"the README has no {START} ... {END} markers")
+        raise WeaksegError(f"the page has no {START} ... {END} markers")
     head, rest = readme.split(START, 1)
     _, tail = rest.split(END, 1)
     return f"{head}{START}\n{reference}{END}{tail}"
@@ -50,7 +50,7 @@ def _default_text(value) -> str:
 
 
 def reference_markdown(schema: dict) -> str:
-    """The README's configuration reference: one table per section (key, default, allowed, meaning)."""
+    """The configuration reference: one table per section (key, default, allowed, meaning)."""
     lines = []
     for section, node in schema["properties"].items():
         lines += [
@@ -79,20 +79,20 @@ def _reference_row(key: str, node: dict) -> str:
 
 
 def main() -> None:
-    """Parse the command line and rewrite (or check) the README."""
+    """Parse the command line and rewrite (or check) the configuration page."""
     root = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--schema", default=root / "schemas/config.schema.yaml", type=Path)
-    parser.add_argument("--readme", default=root / "README.md", type=Path)
-    parser.add_argument("--check", action="store_true", help="exit 1 if the README's reference is out of date")
+    parser.add_argument("--page", default=root / "docs/configuration.md", type=Path)
+    parser.add_argument("--check", action="store_true", help="exit 1 if the page's reference is out of date")
     args = parser.parse_args()
-    readme = args.readme.read_text()
-    updated = with_reference(readme, reference_markdown(yaml.safe_load(args.schema.read_text())))
+    page = args.page.read_text()
+    updated = with_reference(page, reference_markdown(yaml.safe_load(args.schema.read_text())))
     if args.check:
-        if updated != readme:
-            raise WeaksegError(f"{args.readme}: the configuration reference is out of date; run {__file__}")
+        if updated != page:
+            raise WeaksegError(f"{args.page}: the configuration reference is out of date; run {__file__}")
         return
-    args.readme.write_text(updated)
+    args.page.write_text(updated)
 
 
 if __name__ == "__main__":

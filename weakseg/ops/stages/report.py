@@ -21,7 +21,7 @@ class ReportParams:
         """The config as Snakemake holds it, and the runs at the configured hyperparameters.
 
         Without ``resources``: what a job asks of a machine never changes a result, so editing
-        it must not rerun the report (README: resources never rerun a job).
+        it must not rerun the report (docs/configuration.md: resources never rerun a job).
         """
         shown = {key: value for key, value in config.items() if key != "resources"}
         return cls(shown, config["dataset"]["name"], [run.path for run in main_runs(config)])
