@@ -3,6 +3,7 @@
 The real command-line scripts are run as the workflow's rules run them.
 """
 
+import dataclasses
 import json
 import re
 import shutil
@@ -25,6 +26,7 @@ from conftest import (
     run_snakemake,
     run_stage,
     stage_call,
+    tile_files,
     write_raw_scene,
     write_tiles_csv,
 )
@@ -221,9 +223,9 @@ def run_tile(folder, labels: dict, tile_size: int):
             "images": [folder / "prepared" / s / "image.npy" for s in labels],
             "labels": [folder / "prepared" / s / "label.npy" for s in labels],
         },
-        {"images": out / "images.npy", "masks": out / "masks.npy", "tiles": out / "tiles.csv"},
+        dataclasses.asdict(tile_files(out)),
     )
-    return result, [out / "images.npy", out / "masks.npy", out / "tiles.csv"]
+    return result, list(dataclasses.asdict(tile_files(out)).values())
 
 
 def test_tile_larger_than_the_scene_names_scene_and_sizes(tmp_path):

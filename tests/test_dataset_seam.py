@@ -7,6 +7,7 @@ schema's ``dataset.name`` enum and a config file. The download, prepare, tile an
 stages then run on it unchanged, and the config check asks it what it can do.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, tile_files
 from PIL import Image
 
 from weakseg.datasets import DATASETS, DatasetAdapter, SceneFiles, get_dataset
@@ -77,7 +78,7 @@ def test_the_stages_run_on_the_new_dataset(registered, tmp_path):
     assert label[0, 0] == 1 and label[0, 16] == 0  # scene 1 starts light
     images = [prepared / s / "image.npy" for s in ("s0", "s1")]
     labels = [prepared / s / "label.npy" for s in ("s0", "s1")]
-    tiles = {k: tmp_path / "tiles" / f"{k}.{'csv' if k == 'tiles' else 'npy'}" for k in ("images", "masks", "tiles")}
+    tiles = dataclasses.asdict(tile_files(tmp_path / "tiles"))
     run("tile", {"images": images, "labels": labels}, tiles)
     assert len(read_tiles(tiles["tiles"])) == 8
 

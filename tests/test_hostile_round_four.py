@@ -267,8 +267,8 @@ def test_a_terminated_predict_job_leaves_no_partial_output(tmp_path):
     profile = dict(driver="GTiff", height=3000, width=3000, count=3, dtype="uint8", tiled=True)
     with rasterio.open(image, "w", **profile) as raster:
         raster.write(np.random.default_rng(0).integers(0, 255, (3, 3000, 3000), dtype=np.uint8))
-    params = {"dataset": "figaro1k", "source": str(tmp_path / "images"), "window": 256, "overlap": 0.25}
-    params.update(batch_size=4, shorter_side=None, device="cpu")
+    windows = {"window": 256, "overlap": 0.25, "batch_size": 4, "shorter_side": None}
+    params = {"dataset": "figaro1k", "source": str(tmp_path / "images"), "windows": windows, "device": "cpu"}
     files = {"model": str(_saved_model(tmp_path / "model.pt")), "images": [str(image)]}
     out = tmp_path / "out"
     process = subprocess.Popen(

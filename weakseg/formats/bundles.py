@@ -24,13 +24,14 @@ class FileBundle:
     """Base of the bundles: fields are paths, picked by name from a rule's named files."""
 
     @classmethod
-    def of(cls: type[B], files: Any, key: str = "{}") -> B:
+    def of(cls: type[B], files: Any, key: str = "{}", complete: bool = False) -> B:
         """The bundle of a rule's named files.
 
         Args:
             files: the rule's named inputs or outputs, a mapping or a namespace of name -> path
                 (a stage's ``input``/``output``).
             key: how the rule names a field: ``"{}"`` (the field's name) or e.g. ``"offline_{}"``.
+            complete: require every field, optional ones too (the stage that writes the bundle).
 
         Raises:
             WeaksegError: a required field has no file of that name (a rule and its stage disagree).
@@ -41,7 +42,7 @@ class FileBundle:
             name = key.format(entry.name)
             if name in named and named[name] is not None:
                 values[entry.name] = Path(named[name])
-            elif entry.default is dataclasses.MISSING:
+            elif complete or entry.default is dataclasses.MISSING:
                 missing.append(name)
         if missing:
             raise WeaksegError(

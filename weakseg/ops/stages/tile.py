@@ -44,7 +44,7 @@ def run(params: TileParams, input, output, threads: int) -> None:
         params.tile_size,
         params.stride,
         params.min_labeled_fraction,
-        TileFiles.of(output),
+        TileFiles.of(output, complete=True),
         params.shorter_side,
         n_classes=params.n_classes,
     )
