@@ -106,28 +106,16 @@ def test_written_arrays_hold_the_scene_pixels_of_each_csv_row(tmp_path):
 def test_write_tiles_refuses_a_scene_smaller_than_the_tile_and_writes_nothing(tmp_path):
     np.save(tmp_path / "image.npy", np.zeros((30, 90, 3), np.uint8))
     np.save(tmp_path / "label.npy", np.zeros((30, 90), np.uint8))
+    scene = (tmp_path / "image.npy", tmp_path / "label.npy")
     with pytest.raises(WeaksegError, match="30x90"):
-        write_tiles(
-            [("small", tmp_path / "image.npy", tmp_path / "label.npy")],
-            32,
-            32,
-            0.5,
-            tile_files(tmp_path / "tiles"),
-            n_classes=6,
-        )
+        write_tiles([("small", *scene)], 32, 32, 0.5, tile_files(tmp_path / "tiles"), n_classes=6)
     assert not (tmp_path / "tiles").exists() or not any((tmp_path / "tiles").iterdir())
 
 
 def test_write_tiles_refuses_when_no_tile_is_kept(tmp_path):
     np.save(tmp_path / "image.npy", np.zeros((64, 64, 3), np.uint8))
     np.save(tmp_path / "label.npy", np.full((64, 64), IGNORE_INDEX, np.uint8))
+    scene = (tmp_path / "image.npy", tmp_path / "label.npy")
     with pytest.raises(WeaksegError, match="min_labeled_fraction"):
-        write_tiles(
-            [("empty", tmp_path / "image.npy", tmp_path / "label.npy")],
-            32,
-            32,
-            0.5,
-            tile_files(tmp_path / "tiles"),
-            n_classes=6,
-        )
+        write_tiles([("empty", *scene)], 32, 32, 0.5, tile_files(tmp_path / "tiles"), n_classes=6)
     assert not (tmp_path / "tiles" / "tiles.csv").exists()
