@@ -13,7 +13,9 @@ rule evaluate:
         ),
         confusion="results/eval/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}/confusion.csv",
         predictions=report(
-            directory("results/eval/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}/predictions"),
+            directory(
+                "results/eval/{variant}/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}/predictions"
+            ),
             patterns=["{tile}.png"],
             caption="../report/predictions.rst",
             category="Evaluation",
