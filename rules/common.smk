@@ -25,7 +25,7 @@ from weakseg.io.names import SAFE_NAME_PATTERN
 from weakseg.formats.predictions import folder_images
 from weakseg.ops.stage import files_json
 from weakseg.ops.stages import get_stage
-from weakseg.weak import WEAK_KINDS
+from weakseg.weak import WEAK_KINDS, get_weak_kind
 
 try:
     check_config(config, os.path.join(workflow.basedir, "schemas/config.schema.yaml"))
@@ -43,6 +43,8 @@ MAIN_RUNS = main_runs(config)
 REFERENCE_SPLIT = config["split"]["seed"]
 #: The kind of weak label the report's weak-label section shows (the first of experiment.weak_kinds).
 REFERENCE_KIND = config["experiment"]["weak_kinds"][0]
+#: Kinds whose label is a weak mask per tile (rule weak_masks).
+DENSE_KINDS = [name for name in WEAK_KINDS if get_weak_kind(name).dense]
 
 
 def gpu_lease_options():
@@ -163,15 +165,26 @@ def run_output(rule, key, run):
     return output_of(rule, key, **run.as_dict())
 
 
+def weak_label_inputs(wildcards):
+    """Inputs of a weak_labels job: the tiles and split, and the true masks, or a dense kind's weak masks."""
+    s, kind = wildcards.split_seed, wildcards.weak_kind
+    masks = (
+        {"weak_masks": output_of("weak_masks", "masks", split_seed=s, weak_kind=kind)}
+        if kind in DENSE_KINDS
+        else {"masks": tile_files()["masks"]}
+    )
+    return {**masks, "tiles": tile_files()["tiles"], "splits": output_of("split", "splits", split_seed=s)}
+
+
 def split_files(seed, weak_kind=NO_WEAK):
     """The split-dependent inputs of a run of ``seed``: splits, pipelines, offline copies, band statistics,
-    and the weak labels of ``weak_kind`` (none for ``none``)."""
+    and the weak labels of ``weak_kind`` (none for ``none``; a dense kind's weak masks too)."""
     s = split_seed(config, seed)
-    weak = (
-        {}
-        if weak_kind == NO_WEAK
-        else {"weak_labels": output_of("weak_labels", "labels", split_seed=s, weak_kind=weak_kind)}
-    )
+    weak = {}
+    if weak_kind != NO_WEAK:
+        weak["weak_labels"] = output_of("weak_labels", "labels", split_seed=s, weak_kind=weak_kind)
+    if weak_kind in DENSE_KINDS:
+        weak["weak_masks"] = output_of("weak_masks", "masks", split_seed=s, weak_kind=weak_kind)
     return {
         "splits": output_of("split", "splits", split_seed=s),
         **weak,

@@ -105,11 +105,34 @@ rule split:
         stage_shell("split")
 
 
-rule weak_labels:
+# Dense kinds only (scribbles, boxes, coarse, noisy_masks): a weak mask per tile.
+rule weak_masks:
     input:
         masks=tile_files()["masks"],
         tiles=tile_files()["tiles"],
         splits=rules.split.output.splits,
+    output:
+        masks="results/weak_labels/seed-{split_seed}/{weak_kind}/weak_masks.npy",
+    log:
+        "results/logs/weak_masks/seed-{split_seed}/{weak_kind}.log",
+    benchmark:
+        "results/benchmarks/weak_masks/seed-{split_seed}/{weak_kind}.tsv"
+    wildcard_constraints:
+        weak_kind="|".join(DENSE_KINDS),
+    conda:
+        "../envs/data.yaml"
+    resources:
+        **job_resources("weak_masks"),
+    params:
+        call=stage_call("weak_masks"),
+        files=stage_files,
+    shell:
+        stage_shell("weak_masks")
+
+
+rule weak_labels:
+    input:
+        unpack(weak_label_inputs),
     output:
         labels="results/weak_labels/seed-{split_seed}/{weak_kind}/weak_labels.csv",
         summary="results/weak_labels/seed-{split_seed}/{weak_kind}/summary.csv",

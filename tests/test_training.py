@@ -234,6 +234,11 @@ def _split_folder(folder, weak_masks_scrambled: bool, kind: str = "proportions",
     masks[3:5, 10:20] = 0  # weak tiles differ from each other
     weak_kind = get_weak_kind(kind)
     labels = weak_kind.label(masks, 3, _kind_options(kind), np.random.default_rng(0))
+    if weak_kind.dense:  # the weak_masks stage: computed from the true masks, before they are scrambled
+        rng = np.random.default_rng(0)
+        np.save(
+            folder / "weak_masks.npy", np.stack([weak_kind.label_mask(m, 3, _kind_options(kind), rng) for m in masks])
+        )
     if weak_masks_scrambled:
         noise = np.random.default_rng(1).integers(0, 4, masks[2:6].shape)
         masks[2:6] = np.where(noise == 3, 255, noise)
@@ -268,11 +273,21 @@ def _split_folder(folder, weak_masks_scrambled: bool, kind: str = "proportions",
 
 
 def _kind_options(kind: str) -> dict:
-    """The schema's default options of ``kind`` (``weak_labels.<kind>``)."""
+    """The schema's default options of ``kind`` (``weak_labels.<kind>``), with class ``b`` as the object class."""
     from weakseg.ops.config import schema_defaults
+    from weakseg.weak import get_weak_kind
 
     schema = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
-    return schema_defaults(schema)["weak_labels"][kind]
+    options = schema_defaults(schema)["weak_labels"][kind]
+    return get_weak_kind(kind).resolve_options(options, tuple(CLASSES), ("b",))
+
+
+def _with_weak_masks(files):
+    """``files`` with the folder's weak masks, when a dense kind wrote them."""
+    import dataclasses
+
+    weak_masks = files.splits.parent / "weak_masks.npy"
+    return dataclasses.replace(files, weak_masks=weak_masks) if weak_masks.exists() else files
 
 
 def _train_variant(folder, variant: str, fraction: str = "0.25", kind: str = "proportions", epochs: int = 2):
@@ -282,7 +297,7 @@ def _train_variant(folder, variant: str, fraction: str = "0.25", kind: str = "pr
     data = load_training_data(
         VARIANTS[variant],
         fraction,
-        training_files(folder, folder / "weak.csv" if VARIANTS[variant].weak_sets else None),
+        _with_weak_masks(training_files(folder, folder / "weak.csv" if VARIANTS[variant].weak_sets else None)),
         class_names=CLASSES,
         seed=0,
         weak_kind=get_weak_kind(kind),
@@ -297,6 +312,7 @@ def _train_variant(folder, variant: str, fraction: str = "0.25", kind: str = "pr
 KINDS_AND_VARIANTS = [
     (kind, variant)
     for kind in ("proportions", "noisy_proportions", "presence", "size_bounds", "points", "unlabelled")
+    + ("scribbles", "boxes", "coarse", "noisy_masks")
     for variant in ("weak_only", "joint")
     if kind != "unlabelled" or variant == "joint"
 ] + [("proportions", "shuffled_weak_only")]

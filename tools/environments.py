@@ -123,7 +123,8 @@ def import_closure(script: Path, root: Path, package: str = "weakseg") -> dict[s
     lazy registries; the standard library and ``package`` itself are left out. A registry member
     counts with its module-level imports only: what it imports inside a function belongs to the
     stages that call that function (a weak-label kind's torch loss, not the label the data
-    stage computes), and is checked through those stages' own imports.
+    stage computes), and is checked through those stages' own imports; so do the package
+    modules a member imports (a kind's shared base, e.g. ``weakseg.weak.dense``).
     Returns ``{file relative to root: {top-level name}}``.
     """
     closure: dict[str, set[str]] = {}
@@ -140,7 +141,7 @@ def import_closure(script: Path, root: Path, package: str = "weakseg") -> dict[s
             if top == package:
                 module = _module_file(root, name)
                 if module is not None:
-                    pending.append((module, is_member))
+                    pending.append((module, is_member or member))
             elif top not in sys.stdlib_module_names and top != "__future__":
                 third_party.add(top)
         if third_party:

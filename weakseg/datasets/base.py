@@ -49,6 +49,9 @@ class DatasetAdapter:
         has_cities: whether scenes belong to cities (``dataset.cities``, ``split.group_by: city``).
         scored_without: classes the dataset's benchmark also reports scores without (ISPRS:
             clutter), see :func:`weakseg.learn.metrics.segmentation_metrics`.
+        object_classes: the classes of countable objects (ISPRS: building, car), the default
+            of the kinds that box or move objects (``weak_labels.boxes.classes``,
+            ``weak_labels.noisy_masks.classes``).
     """
 
     name: str
@@ -60,6 +63,7 @@ class DatasetAdapter:
     has_sequences: bool = False
     has_cities: bool = False
     scored_without: tuple[str, ...] = ()
+    object_classes: tuple[str, ...] = ()
 
     @property
     def n_classes(self) -> int:

@@ -333,4 +333,6 @@ CITYSCAPES = CityscapesDataset(
     download_keys=("source", "cities", "synthetic_cities", "mix_synthetic", "synthetic"),
     has_sequences=True,
     has_cities=True,
+    # Cityscapes' "things" (instance classes): person, rider, car, truck, bus, train, motorcycle, bicycle.
+    object_classes=tuple(label.name.replace(" ", "_") for label in TRAIN_LABELS if label.hasInstances),
 )

@@ -113,4 +113,5 @@ FIGARO1K = FigaroDataset(
     class_names=("background", "hair"),
     palette=((96, 96, 96), (255, 215, 0)),  # black is kept for unlabelled pixels
     band_order="RGB",
+    object_classes=("hair",),
 )

@@ -44,6 +44,7 @@ class IsprsDataset(DatasetAdapter):
     #: Label sets that mark unlabelled pixels black (the eroded class borders); the others label every pixel.
     ignore_marked: tuple[str, ...] = ("eroded",)
     scored_without: tuple[str, ...] = ("clutter",)
+    object_classes: tuple[str, ...] = ("building", "car")
     image_archives: dict = field(default_factory=dict)
     label_archives: dict = field(default_factory=dict)
     official_md5: dict = field(default_factory=dict)

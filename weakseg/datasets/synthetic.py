@@ -56,4 +56,5 @@ SYNTHETIC = SyntheticDataset(
     download_keys=("synthetic",),
     has_sequences=True,
     scored_without=("clutter",),  # scored as ISPRS is, like the data it stands in for
+    object_classes=("building", "car"),
 )

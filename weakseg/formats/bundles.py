@@ -91,13 +91,17 @@ class OfflineCopies(FileBundle):
 
 @dataclass(frozen=True)
 class TrainingFiles:
-    """Everything a run trains on: tiles, split, pipelines, offline copies, and its kind's weak labels (or None)."""
+    """Everything a run trains on: tiles, split, pipelines, offline copies, and its kind's weak labels (or None).
+
+    ``weak_masks``: a dense kind's (N, T, T) uint8 weak masks (the ``weak_masks`` rule's), else None.
+    """
 
     tiles: TileFiles
     splits: Path
     pipelines: Pipelines
     offline: OfflineCopies
     weak_labels: Path | None = None
+    weak_masks: Path | None = None
 
     @classmethod
     def of(cls, files: Any) -> TrainingFiles:
@@ -107,13 +111,14 @@ class TrainingFiles:
             WeaksegError: see :meth:`FileBundle.of`.
         """
         named = files if isinstance(files, Mapping) else vars(files)
-        weak_labels = named.get("weak_labels")
+        weak_labels, weak_masks = named.get("weak_labels"), named.get("weak_masks")
         return cls(
             TileFiles.of(named),
             Path(named["splits"]),
             Pipelines.of(named, "{}_pipeline"),
             OfflineCopies.of(named, "offline_{}"),
             None if weak_labels is None else Path(weak_labels),
+            None if weak_masks is None else Path(weak_masks),
         )
 
 

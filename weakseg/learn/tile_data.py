@@ -271,6 +271,25 @@ class SplitTiles:
         self.weak_label_of.update({t: labels[j] for t, j in zip(ids, order, strict=True)})
 
 
+class WeakMaskRows:
+    """A dense kind's weak masks as a ``weak_to_mask``: the "label" of a tile is its row in ``weak_masks.npy``.
+
+    Picklable (each DataLoader worker maps the file itself, on first use).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path, self._masks = str(path), None
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "_masks": None}
+
+    def __call__(self, label: np.ndarray, height: int, width: int) -> np.ndarray:
+        """(H, W) uint8 weak mask at row ``label[0]`` (a (1,) float array)."""
+        if self._masks is None:
+            self._masks = np.load(self.path, mmap_mode="r")
+        return np.asarray(self._masks[int(label[0])])
+
+
 def _training_set(tiles: SplitTiles, ids: list[str], pixel_labels: bool, files: TrainingFiles, seed: int):
     """Tiles ``ids`` augmented online with their pipeline (strong or weak), or with their offline copies."""
     pipeline = "strong" if pixel_labels else "weak"
@@ -293,6 +312,18 @@ def _training_set(tiles: SplitTiles, ids: list[str], pixel_labels: bool, files: 
     )
 
 
+def _use_weak_masks(tiles: SplitTiles, files: TrainingFiles) -> None:
+    """A dense kind: each tile's weak label becomes its row in ``files.weak_masks`` (a shuffle then permutes rows).
+
+    Raises:
+        WeaksegError: no weak masks were given.
+    """
+    if files.weak_masks is None:
+        raise WeaksegError("a dense weak kind trains on its weak masks (weak_masks.npy): give them")
+    tiles.weak_label_of = {t: np.array([tiles.row_of[t]], dtype=np.float64) for t in tiles.weak_label_of}
+    tiles.weak_to_mask = WeakMaskRows(files.weak_masks)
+
+
 def load_training_data(
     variant: Variant,
     strong_fraction: str,
@@ -311,7 +342,8 @@ def load_training_data(
     augmented with ``files.pipelines.weak`` and read without their masks (their pixel labels are never
     opened). Offline copies from the augment stage replace online augmentation when present.
     Weak labels come from ``files.weak_labels``, read only by variants with weak sets
-    (None otherwise); a spatial ``weak_kind`` (points) renders them as masks,
+    (None otherwise); a spatial ``weak_kind`` (points) renders them as masks, a dense one
+    (scribbles, boxes, coarse, noisy masks) reads its weak masks from ``files.weak_masks``,
     and a shuffled variant permutes them among the weak tiles (seeded by ``seed``). ``mean``
     and ``std`` (fractions of 255 per band) are the input normalisation of the run's model.
 
@@ -324,7 +356,9 @@ def load_training_data(
     tiles = SplitTiles.load(files.tiles, files.splits, class_names, files.weak_labels)
     sets = tiles.sets_at(strong_fraction)
     union = lambda names: [t for name in names for t in sets[name]]  # noqa: E731
-    if weak_kind is not None and weak_kind.spatial:
+    if weak_kind is not None and weak_kind.dense and variant.weak_sets:
+        _use_weak_masks(tiles, files)
+    elif weak_kind is not None and weak_kind.spatial:
         tiles.weak_to_mask = weak_kind.to_mask
     if variant.shuffled:
         tiles.shuffle_weak_labels(union(variant.weak_sets), seed)

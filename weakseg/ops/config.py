@@ -194,11 +194,17 @@ def check_grid_values(config: dict, schema: dict) -> None:
 
 
 def check_weak_kinds(config: dict) -> None:
-    """Each kind of ``experiment.weak_kinds`` is registered and its options (``weak_labels.<kind>``) pass its checks."""
+    """Each kind of ``experiment.weak_kinds`` is registered and its options (``weak_labels.<kind>``) pass its checks.
+
+    Options naming classes are checked against the dataset's
+    (:meth:`~weakseg.weak.kind.WeakKind.resolve_options`).
+    """
+    adapter = get_dataset(config["dataset"]["name"])
     for name in config["experiment"]["weak_kinds"]:
         kind = get_weak_kind(name)
         try:
             kind.check_options(config["weak_labels"][name])
+            kind.resolve_options(config["weak_labels"][name], adapter.class_names, adapter.object_classes)
         except WeaksegError as error:
             raise WeaksegError(f"config {error}") from None
         if kind.spatial and config["augment"]["offline_copies"] > 0:

@@ -20,6 +20,10 @@ WEAK_KINDS: dict[str, str] = {
     "size_bounds": "weakseg.weak.size_bounds:SIZE_BOUNDS",
     "points": "weakseg.weak.points:POINTS",
     "unlabelled": "weakseg.weak.unlabelled:UNLABELLED",
+    "scribbles": "weakseg.weak.scribbles:SCRIBBLES",
+    "boxes": "weakseg.weak.boxes:BOXES",
+    "coarse": "weakseg.weak.coarse:COARSE",
+    "noisy_masks": "weakseg.weak.noisy_masks:NOISY_MASKS",
 }
 
 

@@ -37,6 +37,8 @@ class WeakKind(ABC):
             the kind has one loss and no such option.
         label_keys: option keys the labels depend on.
         spatial: labels are pixel positions (see above).
+        dense: the label is a whole weak mask per tile (:mod:`weakseg.weak.dense`), written by the
+            ``weak_masks`` stage; ``weak_labels.csv`` then holds its class shares.
         draws: :meth:`label` draws from its generator (noise, sampling), so ``weak_labels.seed``
             is one of its label options.
         needs_pixel_loss: the weak loss alone teaches nothing (no label): only variants that
@@ -49,6 +51,7 @@ class WeakKind(ABC):
     losses: tuple[str, ...] = ()
     label_keys: tuple[str, ...] = ()
     spatial: bool = False
+    dense: bool = False
     needs_pixel_loss: bool = False
     draws: bool = False
     citation: str = ""
@@ -85,6 +88,18 @@ class WeakKind(ABC):
     def to_mask(self, label: np.ndarray, height: int, width: int) -> np.ndarray:
         """(H, W) uint8 sparse mask of one tile's (D,) label, 255 where unlabelled (spatial kinds only)."""
         raise NotImplementedError(f"weak kind {self.name} is not spatial")
+
+    def resolve_options(self, options: dict, class_names: tuple[str, ...], object_classes: tuple[str, ...]) -> dict:
+        """The options with the dataset's facts filled in (default: unchanged).
+
+        Args:
+            class_names: the dataset's K classes; object_classes: those it counts as objects
+                (``DatasetAdapter.object_classes``, e.g. ISPRS building and car).
+
+        Raises:
+            WeaksegError: an option naming a class the dataset lacks (see the kinds that override it).
+        """
+        return dict(options)
 
     def check_options(self, options: dict) -> None:
         """Refuse options the schema cannot judge (default: a ``loss`` outside :attr:`losses`).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from weakseg.io.labels import IGNORE_INDEX
+from weakseg.weak.dense import partial_cross_entropy
 from weakseg.weak.kind import WeakKind
 
 #: Row, column and class of an unused point slot (a tile with fewer labelled pixels than points).
@@ -77,12 +78,7 @@ class Points(WeakKind):
 
     def loss(self, logits, target, options: dict):
         """Cross-entropy at the points of the augmented (B, H, W) point masks (0 for a batch without points)."""
-        import torch.nn.functional as F
-
-        target = target.to(logits.device)
-        if not (target != IGNORE_INDEX).any():
-            return logits.sum() * 0.0
-        return F.cross_entropy(logits.float(), target, ignore_index=IGNORE_INDEX)
+        return partial_cross_entropy(logits, target)
 
 
 POINTS = Points()

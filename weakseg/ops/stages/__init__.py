@@ -19,6 +19,7 @@ STAGE_MODULES = {
         "prepare_scoring",
         "tile",
         "split",
+        "weak_masks",
         "weak_labels",
         "augment",
         "stats",

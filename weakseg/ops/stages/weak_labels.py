@@ -32,12 +32,31 @@ class WeakLabelsParams:
         seed = int(section["seed"]) if kind.draws else None  # a deterministic kind does not rerun on a new seed
         return cls(config["dataset"]["name"], kind.name, options, seed, int(wildcards.split_seed))
 
+    def resolved(self):
+        """``(kind, options, rng)``: the kind, its options with the dataset's classes filled in, the seeded generator.
+
+        Raises:
+            WeaksegError: an option naming a class the dataset lacks
+                (:meth:`~weakseg.weak.kind.WeakKind.resolve_options`).
+        """
+        import numpy as np
+
+        from weakseg.datasets import get_dataset
+        from weakseg.weak import get_weak_kind
+
+        kind, adapter = get_weak_kind(self.kind), get_dataset(self.dataset)
+        options = kind.resolve_options(self.options, adapter.class_names, adapter.object_classes)
+        return kind, options, np.random.default_rng([self.seed or 0, self.split_seed])
+
 
 def run(params: WeakLabelsParams, input, output, threads: int) -> None:
-    """Weak labels of every tile of ``input.masks`` into ``output.labels``, with ``output.summary`` per set.
+    """Weak labels of every tile into ``output.labels``, with ``output.summary`` per set.
 
-    Kinds that draw (noise, points) draw from ``numpy.random.default_rng([seed, split_seed])``,
-    tile by tile in the order of ``tiles.csv``. Labels that cannot train anything are refused
+    From ``input.masks`` with the kind's :meth:`~weakseg.weak.kind.WeakKind.label`; for a dense
+    kind, the class shares of its weak masks (``input.weak_masks``, the ``weak_masks`` stage's),
+    so that the true masks are not read again. Kinds that draw (noise, points) draw from
+    ``numpy.random.default_rng([seed, split_seed])``, tile by tile in the order of ``tiles.csv``.
+    Labels that cannot train anything are refused
     (:meth:`~weakseg.weak.kind.WeakKind.check_labels`), so nothing is written.
     """
     import numpy as np
@@ -47,14 +66,17 @@ def run(params: WeakLabelsParams, input, output, threads: int) -> None:
     from weakseg.formats.tiles import read_tiles
     from weakseg.formats.weak_labels import write_weak_labels
     from weakseg.io.npy import NpyRows
-    from weakseg.weak import get_weak_kind
+    from weakseg.weak.shares import label_proportions
 
-    adapter, kind = get_dataset(params.dataset), get_weak_kind(params.kind)
+    adapter = get_dataset(params.dataset)
+    kind, options, rng = params.resolved()
     tile_ids = [t.tile_id for t in read_tiles(input.tiles)]
     set_of = {tile: name for name, ids in read_splits(input.splits).items() for tile in ids}
-    rng = np.random.default_rng([params.seed or 0, params.split_seed])
     # plain reads of the masks, not a memory map: memory stays flat however many tiles there are
-    labels = kind.label(NpyRows(input.masks), adapter.n_classes, params.options, rng)
+    if kind.dense:
+        labels = label_proportions(NpyRows(input.weak_masks), adapter.n_classes)
+    else:
+        labels = kind.label(NpyRows(input.masks), adapter.n_classes, options, rng)
     kind.check_labels(labels, np.array([set_of.get(t) == "weak" for t in tile_ids]), params.options)
     write_weak_labels(
         output.labels,
