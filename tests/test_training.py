@@ -18,6 +18,7 @@ from weakseg.learn.inference import resolve_device
 from weakseg.learn.models import build_model
 from weakseg.learn.tile_data import TileDataset, TrainingData
 from weakseg.learn.training import train
+from weakseg.weak import WEAK_KINDS as WEAK_KIND_NAMES
 
 CLASSES = ["a", "b", "c"]
 
@@ -308,14 +309,13 @@ def _train_variant(folder, variant: str, fraction: str = "0.25", kind: str = "pr
     return history, torch.load(folder / variant / "model.pt", weights_only=False)["state_dict"]
 
 
-#: Every kind in each mode that reads weak labels (weak, joint), and the shuffled control once.
-KINDS_AND_VARIANTS = [
-    (kind, variant)
-    for kind in ("proportions", "noisy_proportions", "presence", "size_bounds", "points", "unlabelled")
-    + ("scribbles", "boxes", "coarse", "noisy_masks")
-    for variant in ("weak_only", "joint")
-    if kind != "unlabelled" or variant == "joint"
-] + [("proportions", "shuffled_weak_only")]
+#: Every kind in weak mode; in joint mode one kind of each label form (a row of values, points, a weak mask,
+#: no label: the joint step reads weak tiles through the same loaders as weak mode); the shuffled control once.
+KINDS_AND_VARIANTS = (
+    [(kind, "weak_only") for kind in sorted(set(WEAK_KIND_NAMES) - {"unlabelled"})]
+    + [(kind, "joint") for kind in ("proportions", "points", "scribbles", "unlabelled")]
+    + [("proportions", "shuffled_weak_only")]
+)
 
 
 @pytest.mark.parametrize("kind, variant", KINDS_AND_VARIANTS)
