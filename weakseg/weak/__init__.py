@@ -1,4 +1,4 @@
-"""Layer 2: the kinds of weak label, a registry. A kind's ``label`` is the only code that reads a weak tile's mask.
+"""Layer 2: the kinds of weak label, a registry. A kind's ``label`` (``label_mask``) alone reads a weak tile's mask.
 
 Adding a kind: one module defining a :class:`weakseg.weak.kind.WeakKind`, one entry in
 :data:`WEAK_KINDS` (the schema's ``experiment.weak_kinds`` enum is tested against it) and tests.
