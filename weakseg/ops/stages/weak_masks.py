@@ -16,7 +16,7 @@ CHUNK = 256
 def run(params: WeakLabelsParams, input, output, threads: int) -> None:
     """``output.masks``: (N, T, T) uint8, the weak mask of each tile of ``input.masks``, rows in ``tiles.csv`` order.
 
-    Tile by tile (memory is one tile, whatever the dataset), drawing from
+    In chunks of :data:`CHUNK` tiles (memory is one chunk, whatever the dataset), drawing from
     ``numpy.random.default_rng([seed, split_seed])`` in row order, as the ``weak_labels`` stage does.
 
     Raises:
