@@ -17,6 +17,7 @@ validate(config, "schemas/config.schema.yaml")
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/training.smk"
+include: "rules/pseudo_masks.smk"
 include: "rules/evaluation.smk"
 include: "rules/predict.smk"
 include: "rules/report.smk"

@@ -20,6 +20,7 @@ from weakseg.design.experiment import (
     planned_runs,
     run_settings,
     split_seed,
+    teacher_run,
 )
 from weakseg.io.names import SAFE_NAME_PATTERN
 from weakseg.formats.predictions import folder_images
@@ -217,7 +218,48 @@ def train_inputs(wildcards):
     parent = init_run(Run.from_wildcards(wildcards))
     if parent is not None:
         files["init"] = run_output("train", "model", parent)
+    teacher = teacher_run(Run.from_wildcards(wildcards))
+    if teacher is not None:
+        files["pseudo_masks"] = run_output("pseudo_masks", "masks", teacher)
     return files
+
+
+def pseudo_mask_student(wildcards):
+    """The student run (variant with a teacher, weakseg.methods.pseudo_masks) of a pseudo-mask job's wildcards."""
+    variant = next(v.name for v in VARIANTS.values() if v.teacher is not None)
+    return Run(variant, wildcards.strong_fraction, int(wildcards.seed), wildcards.point, wildcards.weak_kind)
+
+
+def pseudo_mask_audit(run):
+    """The audit file of a pseudo-mask student ``run`` (its wildcards without the variant)."""
+    named = {k: v for k, v in run.as_dict().items() if k != "variant"}
+    return output_of("pseudo_mask_audit", "audit", **named)
+
+
+def pseudo_mask_inputs(wildcards):
+    """Inputs of a pseudo_masks job: the teacher (joint[kind]), the tiles, the split and the kind's labels.
+
+    Never the true masks: a dense kind's weak masks stand in for them.
+    """
+    teacher = teacher_run(pseudo_mask_student(wildcards))
+    split = split_files(teacher.seed, teacher.weak_kind)
+    files = {key: tile_files()[key] for key in ("images", "tiles")}
+    files.update({key: split[key] for key in ("splits", "weak_labels", "weak_masks") if key in split})
+    return {**files, "model": run_output("train", "model", teacher)}
+
+
+def pseudo_mask_audit_inputs(wildcards):
+    """Inputs of a pseudo_mask_audit job: the pseudo-masks and, now that the student has trained, the true masks."""
+    student = pseudo_mask_student(wildcards)
+    named = dict(wildcards.items())
+    return {
+        "pseudo_masks": output_of("pseudo_masks", "masks", **named),
+        "summary": output_of("pseudo_masks", "summary", **named),
+        "masks": tile_files()["masks"],
+        "tiles": tile_files()["tiles"],
+        "splits": split_files(student.seed)["splits"],
+        "student": run_output("train", "model", student),
+    }
 
 
 def scene_inputs(kind, needed):
@@ -293,6 +335,7 @@ def report_inputs(wildcards):
         "histories": [run_output("train", "history", run) for run in MAIN_RUNS],
         "confusions": [run_output("evaluate", "confusion", run) for run in MAIN_RUNS],
         "predictions": [run_output("evaluate", "predictions", run) for run in MAIN_RUNS],
+        "audits": [pseudo_mask_audit(run) for run in MAIN_RUNS if VARIANTS[run.variant].teacher is not None],
         "benchmarks": [
             *data_benchmarks(),
             *rules.summary.input.train_benchmarks,

@@ -127,6 +127,31 @@ def weak_pipeline(settings: dict, bands: int = 3, frames: int = 1) -> A.Compose:
     return A.Compose([A.D4(p=1.0), *_color_transforms(settings, bands)], additional_targets=frame_targets(frames))
 
 
+#: The strong view's photometric changes (UniMatch, Yang et al. CVPR 2023, after FixMatch): colour jitter
+#: (brightness, contrast, saturation, hue) with probability 0.8, grey 0.2, Gaussian blur (sigma 0.1-2 px) 0.5.
+STRONG_VIEW = {"jitter": (0.5, 0.5, 0.5, 0.25), "p_jitter": 0.8, "p_gray": 0.2, "sigma": (0.1, 2.0), "p_blur": 0.5}
+
+
+def strong_view_pipeline(bands: int = 3, frames: int = 1) -> A.Compose:
+    """The strongly augmented view of a weak view (consistency training): photometric only, image only.
+
+    Geometry is left alone, so a pixel of the strong view is the same pixel of the weak view
+    its pseudo-label comes from; CutMix is applied per batch in training
+    (:mod:`weakseg.methods.consistency`). Settings: :data:`STRONG_VIEW`. Hue, saturation and grey
+    apply to 3-band tiles only; other band counts get brightness and contrast on every band.
+    """
+    brightness, contrast, saturation, hue = STRONG_VIEW["jitter"]
+    if bands == 3:
+        colour = [
+            A.ColorJitter(brightness, contrast, saturation, hue, p=STRONG_VIEW["p_jitter"]),
+            A.ToGray(p=STRONG_VIEW["p_gray"]),
+        ]
+    else:
+        colour = [A.RandomBrightnessContrast(brightness, contrast, p=STRONG_VIEW["p_jitter"])]
+    blur = A.GaussianBlur(blur_limit=0, sigma_limit=STRONG_VIEW["sigma"], p=STRONG_VIEW["p_blur"])
+    return A.Compose([*colour, blur], additional_targets=frame_targets(frames))
+
+
 def save_pipeline(pipeline: A.Compose, path: str | Path) -> None:
     """Serialise with albumentations (YAML)."""
     A.save(pipeline, str(path), data_format="yaml")

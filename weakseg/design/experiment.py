@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from weakseg.io.errors import WeaksegError
 from weakseg.io.names import label_value
+from weakseg.methods import get_method, method_variants
+from weakseg.methods.method import Variant
 from weakseg.weak import get_weak_kind
 
 #: Sets of a split: pixel-labelled ``strong``, weakly labelled ``weak``, ``val`` (selection:
@@ -35,96 +37,26 @@ ALL_TILES = "all"
 DEFAULT_POINT = "default"
 
 
-@dataclass(frozen=True)
-class Variant:
-    """One way of training a model.
-
-    Attributes:
-        name: the ``variant`` wildcard.
-        pixel_sets: sets whose pixel labels give the pixel loss.
-        weak_sets: sets whose weak labels (of the run's ``weak_kind``) give the weak loss.
-        section: config section holding the schedule (epochs, steps, batch size, lr, loss).
-        init_from: variant whose ``model.pt`` (same kind, fraction, seed and grid point) it starts from.
-        per_fraction: False if the training set does not depend on the strong fraction.
-        description: one line for the report.
-        shuffled: the weak labels are permuted among the weak tiles (seeded by the run's seed):
-            same images, same steps, no information in the labels.
-        steps_matched_to: the variant whose total optimiser steps (its own and those of the
-            run it starts from) this one's schedule is lengthened to (compute-matched control).
-    """
-
-    name: str
-    pixel_sets: tuple[str, ...]
-    weak_sets: tuple[str, ...]
-    section: str
-    init_from: str | None
-    per_fraction: bool
-    description: str
-    shuffled: bool = False
-    steps_matched_to: str | None = None
-
-    @property
-    def mode(self) -> str:
-        """``strong`` (pixel loss only), ``weak`` (weak loss only) or ``joint`` (both)."""
-        if self.pixel_sets and self.weak_sets:
-            return "joint"
-        return "strong" if self.pixel_sets else "weak"
-
-
+#: The variants of no method: the baseline, its compute-matched control and the upper bound.
+CONTROL_VARIANTS = (
+    Variant("strong_only", ("strong",), (), "training", None, True, "pixel loss on the strong set (the baseline)"),
+    Variant(
+        "strong_only_long",
+        ("strong",),
+        (),
+        "training",
+        None,
+        True,
+        "control: strong_only with as many optimiser steps as weak_finetuned (pretraining + training)",
+        steps_matched_to="weak_finetuned",
+    ),
+)
+#: Every variant: the controls, each method's variants (:func:`weakseg.methods.method_variants`), the upper bound.
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
-        Variant("strong_only", ("strong",), (), "training", None, True, "pixel loss on the strong set (the baseline)"),
-        Variant(
-            "strong_only_long",
-            ("strong",),
-            (),
-            "training",
-            None,
-            True,
-            "control: strong_only with as many optimiser steps as weak_finetuned (pretraining + training)",
-            steps_matched_to="weak_finetuned",
-        ),
-        Variant(
-            "weak_only", (), ("weak",), "pretraining", None, True, "weak loss on the weak set (its weak labels only)"
-        ),
-        Variant(
-            "weak_finetuned",
-            ("strong",),
-            (),
-            "training",
-            "weak_only",
-            True,
-            "weak_only's weights, then the strong_only schedule on the strong set",
-        ),
-        Variant(
-            "shuffled_weak_only",
-            (),
-            ("weak",),
-            "pretraining",
-            None,
-            True,
-            "weak_only with each tile's weak label taken from another weak tile",
-            shuffled=True,
-        ),
-        Variant(
-            "shuffled_labels",
-            ("strong",),
-            (),
-            "training",
-            "shuffled_weak_only",
-            True,
-            "control: weak_finetuned's schedule on shuffled weak labels (same images and steps, no information)",
-        ),
-        Variant(
-            "joint",
-            ("strong",),
-            ("weak",),
-            "training",
-            None,
-            True,
-            "each step: pixel loss on a strong batch + joint_weight x weak loss on a weak batch",
-        ),
+        *CONTROL_VARIANTS,
+        *method_variants(),
         Variant(
             "full",
             ("strong", "weak"),
@@ -281,6 +213,9 @@ def point_overrides(config: dict, point: str) -> dict:
 def planned_runs(config: dict) -> list[Run]:
     """The runs the report scores: every selected variant x weak kind x fraction x seed, plus the grid.
 
+    The selected variants are ``experiment.variants`` and the arms of ``experiment.methods``
+    (:func:`selected_variants`).
+
     Variants that use weak labels run once per kind of ``experiment.weak_kinds`` they can train
     on (:func:`kinds_of`), the others once (kind ``none``), so adding a kind plans only its
     runs. ``full`` runs once per seed (fraction ``all``). Grid points run for each variant of
@@ -292,7 +227,7 @@ def planned_runs(config: dict) -> list[Run]:
     kinds = list(experiment["weak_kinds"])
     runs = []
     for names, points in (
-        (experiment["variants"], [DEFAULT_POINT]),
+        (selected_variants(config), [DEFAULT_POINT]),
         (experiment["grid_variants"], [label for label, _ in grid_points(experiment["grid"])]),
     ):
         for name in names:
@@ -302,6 +237,13 @@ def planned_runs(config: dict) -> list[Run]:
                         for fraction in fractions if VARIANTS[name].per_fraction else [ALL_TILES]:
                             runs.append(Run(name, fraction, int(seed), point, kind))
     return list(dict.fromkeys(runs))
+
+
+def selected_variants(config: dict) -> list[str]:
+    """``experiment.variants``, then the arm of each method of ``experiment.methods`` (each once)."""
+    experiment = config["experiment"]
+    arms = [get_method(name).arm for name in experiment.get("methods", [])]
+    return list(dict.fromkeys([*experiment["variants"], *arms]))
 
 
 def main_runs(config: dict) -> list[Run]:
@@ -321,6 +263,12 @@ def init_run(run: Run) -> Run | None:
     return None if parent is None else Run(parent, run.strong_fraction, run.seed, run.point, run.weak_kind)
 
 
+def teacher_run(run: Run) -> Run | None:
+    """The run whose ``model.pt`` predicts ``run``'s pseudo-masks (same kind, fraction, seed, point), or None."""
+    teacher = VARIANTS[run.variant].teacher
+    return None if teacher is None else Run(teacher, run.strong_fraction, run.seed, run.point, run.weak_kind)
+
+
 def _with_overrides(config: dict, overrides: dict) -> dict:
     sections = {name: dict(config[name]) for name in GRID_SECTIONS}
     for key, value in overrides.items():
@@ -337,7 +285,9 @@ def run_settings(config: dict, run: Run) -> dict:
         ``training`` holds the schedule of the variant's section (grid overrides applied),
         the keys of :data:`SHARED_TRAINING_KEYS`, ``seed``; for variants that train on weak
         labels also ``weak_kind`` and ``weak_options`` (``weak_labels.<kind>``), for shuffled
-        ones ``shuffled_weak_labels``, for ``joint`` ``joint_weight``, and for a
+        ones ``shuffled_weak_labels``, for joint-mode variants ``joint_weight``, for a method
+        with options (consistency, pseudo-masks) ``method`` and ``method_options``
+        (``methods.<name>``), and for a
         compute-matched control ``epochs`` lengthened by :func:`matched_extra_epochs`. Runs
         without weak labels carry no weak-label setting, so changing a kind reruns exactly the
         runs that use it.
@@ -353,6 +303,9 @@ def run_settings(config: dict, run: Run) -> dict:
         training["shuffled_weak_labels"] = True
     if variant.mode == "joint":
         training["joint_weight"] = config["experiment"]["joint_weight"]
+    if variant.method is not None and get_method(variant.method).has_options:
+        training["method"] = variant.method
+        training["method_options"] = dict(config["methods"][variant.method])
     if variant.steps_matched_to is not None:
         training["epochs"] += matched_extra_epochs(sections, variant.steps_matched_to)
     return {

@@ -94,6 +94,7 @@ class TrainingFiles:
     """Everything a run trains on: tiles, split, pipelines, offline copies, and its kind's weak labels (or None).
 
     ``weak_masks``: a dense kind's (N, T, T) uint8 weak masks (the ``weak_masks`` rule's), else None.
+    ``pseudo_masks``: a pseudo-mask student's (N, T, T) uint8 pseudo-masks (the ``pseudo_masks`` rule's), else None.
     """
 
     tiles: TileFiles
@@ -102,6 +103,7 @@ class TrainingFiles:
     offline: OfflineCopies
     weak_labels: Path | None = None
     weak_masks: Path | None = None
+    pseudo_masks: Path | None = None
 
     @classmethod
     def of(cls, files: Any) -> TrainingFiles:
@@ -111,14 +113,13 @@ class TrainingFiles:
             WeaksegError: see :meth:`FileBundle.of`.
         """
         named = files if isinstance(files, Mapping) else vars(files)
-        weak_labels, weak_masks = named.get("weak_labels"), named.get("weak_masks")
+        optional = {key: named.get(key) for key in ("weak_labels", "weak_masks", "pseudo_masks")}
         return cls(
             TileFiles.of(named),
             Path(named["splits"]),
             Pipelines.of(named, "{}_pipeline"),
             OfflineCopies.of(named, "offline_{}"),
-            None if weak_labels is None else Path(weak_labels),
-            None if weak_masks is None else Path(weak_masks),
+            **{key: None if path is None else Path(path) for key, path in optional.items()},
         )
 
 

@@ -2,7 +2,8 @@
 
 An epoch ends with :func:`save_epoch`: the best model so far (``best.pt``), ``history.csv``
 and the resume checkpoint (``checkpoint.pt``: model, optimizer, scheduler, grad scaler, RNG
-states, history, settings and a fingerprint of the inputs), each written all or nothing in the
+states, a method's extra modules such as an EMA teacher, history, settings and a fingerprint
+of the inputs), each written all or nothing in the
 run's resume folder (:attr:`weakseg.formats.bundles.RunFiles.resume`). :func:`resume_run`
 loads it on a rerun, or refuses when the settings or the content of an input changed
 (:mod:`weakseg.learn.resume`). :func:`publish` moves the finished run's files to the rule's
@@ -81,6 +82,7 @@ class RunState:
     start_epoch: int = 1
     generators: list[torch.Generator] = field(default_factory=list)
     inputs: dict[str, dict] = field(default_factory=dict)
+    extras: dict[str, torch.nn.Module] = field(default_factory=dict)  # a method's modules (an EMA teacher)
 
 
 def resume_run(run: RunState, settings: dict, inputs: dict[str, str], resume_path: Path) -> None:
@@ -101,6 +103,8 @@ def resume_run(run: RunState, settings: dict, inputs: dict[str, str], resume_pat
     run.scheduler.load_state_dict(checkpoint["scheduler"])
     run.scaler.load_state_dict(checkpoint["scaler"])
     set_rng_state(checkpoint["rng"], run.generators)
+    for name, module in run.extras.items():
+        module.load_state_dict(checkpoint["extras"][name])
     run.history, run.best_score, run.start_epoch = (
         checkpoint["history"],
         checkpoint["best_score"],
@@ -131,6 +135,7 @@ def save_epoch(run: RunState, settings: dict, data: TrainingData, row: dict, res
             "settings": settings,
             "settings_hash": settings_hash(settings),
             "inputs": run.inputs,
+            "extras": {name: module.state_dict() for name, module in run.extras.items()},
         },
     )
 

@@ -19,6 +19,7 @@ from weakseg.formats.tiles import read_tiles, rows_of
 from weakseg.formats.weak_labels import read_weak_labels
 from weakseg.io.errors import WeaksegError
 from weakseg.learn.models import IMAGENET_MEAN, IMAGENET_STD
+from weakseg.methods import get_method
 from weakseg.weak.kind import WeakKind
 
 
@@ -35,6 +36,8 @@ class TileDataset(Dataset):
         ``weak_label``: (D,) float32 weak label, when ``weak_labels`` was given; with
         ``weak_to_mask`` (a spatial kind, e.g. points) instead the (T, T) int64 mask it renders
         the label as, augmented with the image;
+        ``strong_view``: with a ``strong_view`` pipeline (consistency training), (C, T, T) uint8
+        the augmented image after that pipeline's photometric changes (same geometry);
         ``row``: the tile's row in the arrays.
 
     Items are looked up by ``(epoch, draw, index)`` keys (from :class:`EpochSampler`; ``draw``
@@ -53,6 +56,7 @@ class TileDataset(Dataset):
         weak_labels: np.ndarray | None = None,
         seed: int = 0,
         weak_to_mask=None,
+        strong_view=None,
     ):
         self.images_path = str(images_path)
         self.masks_path = None if masks_path is None else str(masks_path)
@@ -61,6 +65,7 @@ class TileDataset(Dataset):
         self.weak_labels = None if weak_labels is None else np.asarray(weak_labels, dtype=np.float32)
         self.seed = seed
         self.weak_to_mask = weak_to_mask
+        self.strong_view = strong_view
         self._images = self._masks = None
 
     def __len__(self) -> int:
@@ -93,6 +98,8 @@ class TileDataset(Dataset):
             "image": torch.from_numpy(np.ascontiguousarray(targets["image"].transpose(2, 0, 1))),
             "row": row,
         }
+        if self.strong_view is not None:
+            item["strong_view"] = self._strong_view(targets["image"], epoch, draw)
         if "mask" in targets:
             item["mask"] = torch.from_numpy(targets["mask"].astype(np.int64))
         if weak_mask is not None:
@@ -100,6 +107,14 @@ class TileDataset(Dataset):
         elif self.weak_labels is not None:
             item["weak_label"] = torch.from_numpy(self.weak_labels[index])
         return item
+
+    def _strong_view(self, image: np.ndarray, epoch: int, draw: int) -> torch.Tensor:
+        """(C, T, T) uint8: one draw of :attr:`strong_view` on the (T, T, C) weak view, seeded apart from it."""
+        from weakseg.data.augmentation import augment
+
+        self.strong_view.set_random_seed(((self.seed * 1_000_003 + epoch) * 1_000_003 + draw + 0x57) % 2**32)
+        view = augment(self.strong_view, image)["image"]
+        return torch.from_numpy(np.ascontiguousarray(view.transpose(2, 0, 1)))
 
 
 def split_key(key: int | tuple[int, ...]) -> tuple[int, int, int]:
@@ -253,7 +268,9 @@ class SplitTiles:
         labels = np.array([self.weak_label_of[t] for t in ids]).reshape(len(ids), -1) if weak else None
         return [self.row_of[t] for t in ids], labels
 
-    def dataset(self, ids: list[str], transform=None, pixel_labels: bool = True, seed: int = 0) -> TileDataset:
+    def dataset(
+        self, ids: list[str], transform=None, pixel_labels: bool = True, seed: int = 0, strong_view=None
+    ) -> TileDataset:
         """A :class:`TileDataset` of tiles ``ids``, their weak labels (if loaded), their masks if ``pixel_labels``.
 
         A spatial kind's labels are rendered as masks (:attr:`weak_to_mask`) for weakly labelled
@@ -262,7 +279,7 @@ class SplitTiles:
         rows, weak_labels = self.rows_and_weak_labels(ids)
         masks = self.files.masks if pixel_labels else None
         render = self.weak_to_mask if weak_labels is not None and (not pixel_labels or transform is None) else None
-        return TileDataset(self.files.images, masks, rows, transform, weak_labels, seed, render)
+        return TileDataset(self.files.images, masks, rows, transform, weak_labels, seed, render, strong_view)
 
     def shuffle_weak_labels(self, ids: list[str], seed: int) -> None:
         """Give each tile of ``ids`` the weak label of another (a seeded permutation): the shuffled-labels control."""
@@ -290,8 +307,13 @@ class WeakMaskRows:
         return np.asarray(self._masks[int(label[0])])
 
 
-def _training_set(tiles: SplitTiles, ids: list[str], pixel_labels: bool, files: TrainingFiles, seed: int):
-    """Tiles ``ids`` augmented online with their pipeline (strong or weak), or with their offline copies."""
+def _training_set(
+    tiles: SplitTiles, ids: list[str], pixel_labels: bool, files: TrainingFiles, seed: int, strong_view=None
+):
+    """Tiles ``ids`` augmented online with their pipeline (strong or weak), or with their offline copies.
+
+    ``strong_view``: a pipeline that also gives each tile a strongly augmented view (consistency).
+    """
     pipeline = "strong" if pixel_labels else "weak"
     with open(files.offline.copies, newline="") as handle:
         wanted = set(ids)
@@ -299,29 +321,50 @@ def _training_set(tiles: SplitTiles, ids: list[str], pixel_labels: bool, files: 
     if not copies:
         from weakseg.data.augmentation import load_pipeline  # albumentations only where a pipeline is loaded
 
-        return tiles.dataset(ids, load_pipeline(files.pipelines.of_pipeline(pipeline)), pixel_labels, seed)
+        return tiles.dataset(ids, load_pipeline(files.pipelines.of_pipeline(pipeline)), pixel_labels, seed, strong_view)
     copy_labels = None
     if tiles.weak_labels_path is not None:
         copy_labels = np.array([tiles.weak_label_of[row["tile_id"]] for row in copies])
     masks = files.offline.masks if pixel_labels else None
     return EpochConcatDataset(
         [
-            tiles.dataset(ids, None, pixel_labels, seed),
-            TileDataset(files.offline.images, masks, [int(row["row"]) for row in copies], None, copy_labels, seed),
+            tiles.dataset(ids, None, pixel_labels, seed, strong_view),
+            TileDataset(
+                files.offline.images,
+                masks,
+                [int(row["row"]) for row in copies],
+                None,
+                copy_labels,
+                seed,
+                strong_view=strong_view,
+            ),
         ]
     )
 
 
-def _use_weak_masks(tiles: SplitTiles, files: TrainingFiles) -> None:
-    """A dense kind: each tile's weak label becomes its row in ``files.weak_masks`` (a shuffle then permutes rows).
+def _use_weak_masks(tiles: SplitTiles, path: Path | None, what: str) -> None:
+    """Each tile's weak label becomes its row in the (N, T, T) masks at ``path`` (a shuffle then permutes rows).
+
+    ``what`` names the masks in the error: a dense kind's weak masks, or a student's pseudo-masks.
 
     Raises:
-        WeaksegError: no weak masks were given.
+        WeaksegError: no file was given.
     """
-    if files.weak_masks is None:
-        raise WeaksegError("a dense weak kind trains on its weak masks (weak_masks.npy): give them")
+    if path is None:
+        raise WeaksegError(f"this run trains on {what}: give them")
     tiles.weak_label_of = {t: np.array([tiles.row_of[t]], dtype=np.float64) for t in tiles.weak_label_of}
-    tiles.weak_to_mask = WeakMaskRows(files.weak_masks)
+    tiles.weak_to_mask = WeakMaskRows(path)
+
+
+def _strong_view(variant: Variant, files: TrainingFiles):
+    """The strong-view pipeline of a method that trains on one (consistency), else None."""
+    if variant.method is None or not get_method(variant.method).strong_view:
+        return None
+    from weakseg.data.augmentation import load_pipeline, pipeline_frames, strong_view_pipeline
+
+    frames = pipeline_frames(load_pipeline(files.pipelines.weak))
+    bands = int(np.load(files.tiles.images, mmap_mode="r").shape[3]) // frames
+    return strong_view_pipeline(bands, frames)
 
 
 def load_training_data(
@@ -343,8 +386,10 @@ def load_training_data(
     opened). Offline copies from the augment stage replace online augmentation when present.
     Weak labels come from ``files.weak_labels``, read only by variants with weak sets
     (None otherwise); a spatial ``weak_kind`` (points) renders them as masks, a dense one
-    (scribbles, boxes, coarse, noisy masks) reads its weak masks from ``files.weak_masks``,
-    and a shuffled variant permutes them among the weak tiles (seeded by ``seed``). ``mean``
+    (scribbles, boxes, coarse, noisy masks) reads its weak masks from ``files.weak_masks``, a
+    pseudo-mask student (a variant with a ``teacher``) its pseudo-masks from
+    ``files.pseudo_masks``, a consistency run's weak tiles also come in a strong view, and a
+    shuffled variant permutes them among the weak tiles (seeded by ``seed``). ``mean``
     and ``std`` (fractions of 255 per band) are the input normalisation of the run's model.
 
     Raises:
@@ -356,8 +401,10 @@ def load_training_data(
     tiles = SplitTiles.load(files.tiles, files.splits, class_names, files.weak_labels)
     sets = tiles.sets_at(strong_fraction)
     union = lambda names: [t for name in names for t in sets[name]]  # noqa: E731
-    if weak_kind is not None and weak_kind.dense and variant.weak_sets:
-        _use_weak_masks(tiles, files)
+    if variant.teacher is not None:
+        _use_weak_masks(tiles, files.pseudo_masks, "its teacher's pseudo-masks (pseudo_masks.npy)")
+    elif weak_kind is not None and weak_kind.dense and variant.weak_sets:
+        _use_weak_masks(tiles, files.weak_masks, "a dense kind's weak masks (weak_masks.npy)")
     elif weak_kind is not None and weak_kind.spatial:
         tiles.weak_to_mask = weak_kind.to_mask
     if variant.shuffled:
@@ -366,7 +413,7 @@ def load_training_data(
     if variant.pixel_sets:
         parts.append(_training_set(tiles, union(variant.pixel_sets), True, files, seed))
     if variant.weak_sets:
-        parts.append(_training_set(tiles, union(variant.weak_sets), False, files, seed))
+        parts.append(_training_set(tiles, union(variant.weak_sets), False, files, seed, _strong_view(variant, files)))
     val = tiles.dataset(sets["val"], seed=seed)
     in_channels = int(np.load(files.tiles.images, mmap_mode="r").shape[3])
     weak = parts[1] if len(parts) > 1 else None

@@ -47,10 +47,8 @@ from weakseg.learn.inference import (
     place_model,
     read_checkpoint,
     resolve_device,
-    to_device,
     validate,
 )
-from weakseg.learn.losses import SegmentationLoss, joint_loss
 from weakseg.learn.metrics import segmentation_metrics
 from weakseg.learn.models import build_model, resolve_task
 from weakseg.learn.resume import seed_everything
@@ -64,6 +62,7 @@ from weakseg.learn.run_state import (
     resume_run,
     save_epoch,
 )
+from weakseg.learn.steps import Step, loss_functions, run_method
 from weakseg.learn.tile_data import TrainingData
 from weakseg.weak import get_weak_kind
 
@@ -91,44 +90,7 @@ def _build(data: TrainingData, settings: dict, device: torch.device) -> RunState
     return RunState(model, optimizer, scheduler, scaler, device, step_model)
 
 
-def _loss_functions(mode: str, cfg: dict, binary: bool = False):
-    """``(step_loss(logits, batch, weak_batch), val_loss(logits, batch))`` for ``mode`` (and a binary task)."""
-    if mode != "strong":
-        kind, options = get_weak_kind(cfg["weak_kind"]), cfg["weak_options"]
-
-        def kind_loss(logits, labels):
-            return kind.loss(logits, labels.to(logits.device, non_blocking=True), options)
-
-    if mode == "weak":
-
-        def weak_loss(logits, batch, _=None):
-            return kind_loss(logits, batch["weak_label"])
-
-        return weak_loss, weak_loss
-    pixel = SegmentationLoss(cfg["loss"], binary)
-
-    def val_loss(logits, batch):
-        return pixel(logits, batch["mask"].to(logits.device, non_blocking=True))
-
-    if mode == "strong":
-        return (lambda logits, batch, _=None: val_loss(logits, batch)), val_loss
-
-    def step_loss(logits, batch, weak_batch):
-        strong, weak = logits[: len(batch["image"])], logits[len(batch["image"]) :]
-        return joint_loss(
-            strong,
-            batch["mask"].to(logits.device, non_blocking=True),
-            weak,
-            weak_batch["weak_label"],
-            pixel,
-            kind_loss,
-            cfg["joint_weight"],
-        )
-
-    return step_loss, val_loss
-
-
-def _train_epoch(run: RunState, loaders: list, step_loss, epoch: int, cfg: dict, resume_path: Path) -> float:
+def _train_epoch(run: RunState, loaders: list, step: Step, epoch: int, cfg: dict, resume_path: Path) -> float:
     """One epoch of optimiser steps; returns the mean training loss per tile.
 
     Raises:
@@ -137,7 +99,6 @@ def _train_epoch(run: RunState, loaders: list, step_loss, epoch: int, cfg: dict,
     run.model.train()
     for loader in loaders:
         loader.sampler.epoch = epoch
-    dtype = autocast_dtype(run.device)
     loss_sum, count = 0.0, 0
     progress = tqdm(
         zip(*loaders, strict=False),
@@ -147,24 +108,21 @@ def _train_epoch(run: RunState, loaders: list, step_loss, epoch: int, cfg: dict,
         mininterval=5,
         ascii=True,
     )
-    for step, batches in enumerate(progress):
-        images = batches[0]["image"] if len(batches) == 1 else torch.cat([b["image"] for b in batches])
-        images = to_device(images, run.device)
-        with torch.autocast(run.device.type, dtype=dtype, enabled=dtype is not None):
-            logits = run.step_model(images)
-        loss = step_loss(logits.float(), *batches)
+    for index, batches in enumerate(progress):
+        loss = step(run.step_model, list(batches), run.device, run.extras, epoch, index)
         if not torch.isfinite(loss):
             raise WeaksegError(
-                f"loss became {loss.item()} at epoch {epoch}, batch {step + 1}; stopped. {last_good(resume_path)}. "
+                f"loss became {loss.item()} at epoch {epoch}, batch {index + 1}; stopped. {last_good(resume_path)}. "
                 "Try a lower learning rate"
             )
         run.optimizer.zero_grad(set_to_none=True)
         run.scaler.scale(loss).backward()
         run.scaler.step(run.optimizer)
         run.scaler.update()
+        step.method.after_step(run.model, run.extras, step.options)
         loss_sum += loss.item() * len(batches[0]["image"])
         count += len(batches[0]["image"])
-        if (step + 1) % cfg["log_every_batches"] == 0:
+        if (index + 1) % cfg["log_every_batches"] == 0:
             progress.set_postfix(loss=f"{loss_sum / count:.4f}")
     return loss_sum / max(count, 1)
 
@@ -225,10 +183,11 @@ def train(
     weights = local_encoder_weights(settings["model"])
     if weights is not None:
         inputs["encoder_weights"] = weights
+    run.extras = run_method(cfg).extra_modules(run.model, cfg.get("method_options", {}))
     resume_run(run, settings, inputs, resume_path)
     resume_dir.mkdir(parents=True, exist_ok=True)
     binary = resolve_task(settings["model"].get("task", "auto"), len(data.class_names)) == "binary"
-    step_loss, val_loss = _loss_functions(mode, cfg, binary)
+    step, val_loss = _step(mode, cfg, binary, run)
     writer = SummaryWriter(str(resume_dir / "tensorboard"), purge_step=run.start_epoch)
     weak = f" + {len(data.weak)} weak tiles" if data.weak is not None else ""
     log.info(
@@ -237,7 +196,7 @@ def train(
     )
     for epoch in range(run.start_epoch, cfg["epochs"] + 1):
         started = time.perf_counter()
-        train_loss = _train_epoch(run, loaders, step_loss, epoch, cfg, resume_path)
+        train_loss = _train_epoch(run, loaders, step, epoch, cfg, resume_path)
         lr = run.optimizer.param_groups[0]["lr"]
         run.scheduler.step()
         val = validate(run.model, val_loader, device, len(data.class_names), val_loss)
@@ -250,6 +209,15 @@ def train(
     final = model_record(run.model, settings, data, cfg["epochs"], run.history[-1]["val_miou"])
     publish(resume_dir, out, final, run.history, cfg.get("checkpoint", "last"))
     return run.history
+
+
+def _step(mode: str, cfg: dict, binary: bool, run: RunState) -> tuple[Step, object]:
+    """The run's :class:`~weakseg.learn.steps.Step` and its validation loss."""
+    method = run_method(cfg)
+    step_loss, val_loss, pixel = loss_functions(mode, cfg, binary, method)
+    weak_label = mode == "strong" or get_weak_kind(cfg["weak_kind"]).has_label
+    options = cfg.get("method_options", {})
+    return Step(method, options, step_loss, pixel, weak_label, cfg["seed"]), val_loss
 
 
 def _loaders(run: RunState, data: TrainingData, cfg: dict, workers: int, device: torch.device) -> tuple[list, object]:

@@ -15,7 +15,8 @@ class ReportInputs:
 
     ``main_runs`` are the run folders (``variant/weak-K/strong-F/seed-S/default``) of the runs at the
     configured hyperparameters; ``histories``, ``confusions`` and ``predictions`` hold one
-    path per main run, in the same order.
+    path per main run, in the same order; ``audits`` one ``audit.json`` per pseudo-mask student
+    among them (:mod:`weakseg.ops.stages.pseudo_mask_audit`).
     """
 
     config: dict
@@ -37,6 +38,7 @@ class ReportInputs:
     predictions: tuple[Path, ...]
     benchmarks: tuple[Path, ...] = ()
     stats: Path | None = None
+    audits: tuple[Path, ...] = ()
 
 
 def read_csv(path: Path, required: tuple[str, ...] = ()) -> list[dict]:

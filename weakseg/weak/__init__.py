@@ -24,6 +24,7 @@ WEAK_KINDS: dict[str, str] = {
     "boxes": "weakseg.weak.boxes:BOXES",
     "coarse": "weakseg.weak.coarse:COARSE",
     "noisy_masks": "weakseg.weak.noisy_masks:NOISY_MASKS",
+    "all_pixels": "weakseg.weak.all_pixels:ALL_PIXELS",
 }
 
 

@@ -42,7 +42,9 @@ class WeakKind(ABC):
         draws: :meth:`label` draws from its generator (noise, sampling), so ``weak_labels.seed``
             is one of its label options.
         needs_pixel_loss: the weak loss alone teaches nothing (no label): only variants that
-            also train on pixel labels in the same step (``joint``) use the kind.
+            also train on pixel labels in the same step (joint mode) use the kind.
+        has_label: the kind carries a label (False for ``unlabelled``: a method such as
+            consistency then adds no weak loss of the kind).
         citation: where the kind and its loss come from, for the report.
     """
 
@@ -53,6 +55,7 @@ class WeakKind(ABC):
     spatial: bool = False
     dense: bool = False
     needs_pixel_loss: bool = False
+    has_label: bool = True
     draws: bool = False
     citation: str = ""
 
@@ -84,6 +87,14 @@ class WeakKind(ABC):
                 :meth:`to_mask` after augmentation.
             options: the kind's options.
         """
+
+    def refine(self, probabilities: np.ndarray, label: np.ndarray, options: dict) -> np.ndarray:
+        """A teacher's (K, H, W) float64 class probabilities on a tile, refined by its (D,) label (default: unchanged).
+
+        Used by the ``pseudo_masks`` stage (:mod:`weakseg.methods.pseudo_masks`); pixels a
+        spatial or dense label names are overridden there, not here (see :mod:`weakseg.weak.refine`).
+        """
+        return probabilities
 
     def to_mask(self, label: np.ndarray, height: int, width: int) -> np.ndarray:
         """(H, W) uint8 sparse mask of one tile's (D,) label, 255 where unlabelled (spatial kinds only)."""

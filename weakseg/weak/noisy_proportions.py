@@ -82,6 +82,12 @@ class NoisyProportions(WeakKind):
                 "for no rounding, or a step a person would round to, e.g. 0.05 or 0.1"
             )
 
+    def refine(self, probabilities: np.ndarray, label: np.ndarray, options: dict) -> np.ndarray:
+        """As label proportions: priors rescaled to the noisy shares (:func:`~weakseg.weak.refine.match_shares`)."""
+        from weakseg.weak.refine import match_shares
+
+        return match_shares(probabilities, label)
+
     def loss(self, logits, target, options: dict):
         """As for exact proportions: :func:`~weakseg.weak.proportions.proportion_loss` over every pixel."""
         from weakseg.weak.proportions import predicted_proportions, proportion_loss  # torch: training only

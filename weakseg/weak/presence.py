@@ -48,6 +48,12 @@ class Presence(WeakKind):
         """See :func:`presence_tags` (no randomness)."""
         return presence_tags(masks, n_classes, float(options["threshold"]))
 
+    def refine(self, probabilities: np.ndarray, label: np.ndarray, options: dict) -> np.ndarray:
+        """Classes the tags say are absent suppressed (:func:`~weakseg.weak.refine.suppress`)."""
+        from weakseg.weak.refine import suppress
+
+        return suppress(probabilities, np.asarray(label) > 0)
+
     def loss(self, logits, target, options: dict):
         """Binary cross-entropy between :func:`lse_pool` (``options["r"]``) of the logits and the tags."""
         import torch.nn.functional as F

@@ -90,6 +90,12 @@ class LabelProportions(WeakKind):
         """See :func:`label_proportions` (no randomness)."""
         return label_proportions(masks, n_classes)
 
+    def refine(self, probabilities: np.ndarray, label: np.ndarray, options: dict) -> np.ndarray:
+        """Priors rescaled until the mean probabilities equal the label (:func:`~weakseg.weak.refine.match_shares`)."""
+        from weakseg.weak.refine import match_shares
+
+        return match_shares(probabilities, label)
+
     def loss(self, logits, target, options: dict):
         """:func:`proportion_loss` ``options["loss"]`` of :func:`predicted_proportions` (every pixel) and ``target``."""
         return proportion_loss(predicted_proportions(logits), target, options["loss"])

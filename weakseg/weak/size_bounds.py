@@ -52,6 +52,13 @@ class SizeBounds(WeakKind):
         """See :func:`size_bounds` (no randomness)."""
         return size_bounds(masks, n_classes, float(options["margin"]))
 
+    def refine(self, probabilities: np.ndarray, label: np.ndarray, options: dict) -> np.ndarray:
+        """Priors rescaled until each share lies within its bounds (:func:`~weakseg.weak.refine.within_bounds`)."""
+        from weakseg.weak.refine import within_bounds
+
+        k = len(label) // 2
+        return within_bounds(probabilities, np.asarray(label[:k]), np.asarray(label[k:]))
+
     def loss(self, logits, target, options: dict):
         """:func:`size_penalty` of :func:`~weakseg.weak.proportions.predicted_proportions` (every pixel)."""
         from weakseg.weak.proportions import predicted_proportions  # torch: training only

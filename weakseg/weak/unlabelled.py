@@ -5,9 +5,12 @@ The same pool of tiles, without any annotation, trained with confidence-threshol
 confidence threshold, 0.95 there): the model's own prediction on a weak tile becomes the
 target of every pixel whose top softmax probability is at least ``confidence``, with a
 cross-entropy averaged over all pixels (pixels under the threshold add 0). The tile is
-augmented with the weak pipeline (dihedral flips and colour); FixMatch's second, strongly
-augmented view is not used. The signal only makes sense next to a pixel loss, so this kind is
-trained in the joint variant only (:attr:`needs_pixel_loss`).
+augmented with the weak pipeline (dihedral flips and colour), and the pseudo-label comes from
+the same view it trains: self-training by entropy minimisation (Lee 2013), which is what the
+``joint`` method does with this kind. FixMatch proper, with its second, strongly augmented view,
+is the ``consistency`` method (:mod:`weakseg.methods.consistency`): with this kind it adds no
+loss of its own, and that run is the semi-supervised competitor. The signal only makes sense
+next to a pixel loss, so this kind is trained in joint mode only (:attr:`needs_pixel_loss`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ class Unlabelled(WeakKind):
     name = "unlabelled"
     title = "unlabelled (pseudo-labels)"
     needs_pixel_loss = True
+    has_label = False
     citation = "Lee 2013 (Pseudo-Label); Sohn et al. 2020 (FixMatch's confidence threshold)"
 
     def columns(self, class_names, options: dict) -> list[str]:

@@ -24,6 +24,8 @@ STAGE_MODULES = {
         "augment",
         "stats",
         "train",
+        "pseudo_masks",
+        "pseudo_mask_audit",
         "evaluate",
         "summary",
         "report",

@@ -39,7 +39,10 @@ def run(params: ReportParams, input, output, threads: int) -> None:
         dataset=params.dataset,
         **{name: Path(getattr(input, name)) for name in (*single, "template", "css")},
         main_runs=tuple(params.main_runs),
-        **{name: tuple(map(Path, getattr(input, name))) for name in ("histories", "confusions", "predictions")},
+        **{
+            name: tuple(map(Path, getattr(input, name)))
+            for name in ("histories", "confusions", "predictions", "audits")
+        },
         benchmarks=tuple(map(Path, input.benchmarks)),
         stats=Path(input.stats) if hasattr(input, "stats") else None,
     )

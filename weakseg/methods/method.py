@@ -1,0 +1,118 @@
+"""The interface of a weak-supervision method, and the variants (ways of training one run) it adds.
+
+A *method* is how a kind of weak label is used: pretraining then finetuning, joint training,
+FixMatch consistency, pseudo-masks. It is the second axis of the study, beside the kind. Each
+method adds the variants it needs to the variant table (:data:`weakseg.design.experiment.VARIANTS`):
+its *arm* (the variant whose runs answer "does this kind, used this way, help?") and the runs the
+arm starts from or is controlled by. The training loop stays one loop: a method shapes a step
+through :meth:`Method.step_inputs` and :meth:`Method.step_loss`, and keeps extra state (an EMA
+teacher) through :meth:`Method.extra_modules` and :meth:`Method.after_step`. Hooks import torch
+themselves, so the workflow plans without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of training a model.
+
+    Attributes:
+        name: the ``variant`` wildcard.
+        pixel_sets: sets whose pixel labels give the pixel loss.
+        weak_sets: sets whose weak labels (of the run's ``weak_kind``) give the weak loss.
+        section: config section holding the schedule (epochs, steps, batch size, lr, loss).
+        init_from: variant whose ``model.pt`` (same kind, fraction, seed and grid point) it starts from.
+        per_fraction: False if the training set does not depend on the strong fraction.
+        description: one line for the report.
+        shuffled: the weak labels are permuted among the weak tiles (seeded by the run's seed):
+            same images, same steps, no information in the labels.
+        steps_matched_to: the variant whose total optimiser steps (its own and those of the
+            run it starts from) this one's schedule is lengthened to (compute-matched control).
+        method: the method (:data:`weakseg.methods.METHODS`) whose step the run takes; None for
+            the plain steps of the controls, the baseline and the upper bound.
+        teacher: the variant whose model (same kind, fraction, seed and point) predicts the
+            pseudo-masks this variant's weak tiles are trained on (rule ``pseudo_masks``).
+    """
+
+    name: str
+    pixel_sets: tuple[str, ...]
+    weak_sets: tuple[str, ...]
+    section: str
+    init_from: str | None
+    per_fraction: bool
+    description: str
+    shuffled: bool = False
+    steps_matched_to: str | None = None
+    method: str | None = None
+    teacher: str | None = None
+
+    @property
+    def mode(self) -> str:
+        """``strong`` (pixel loss only), ``weak`` (weak loss only) or ``joint`` (both)."""
+        if self.pixel_sets and self.weak_sets:
+            return "joint"
+        return "strong" if self.pixel_sets else "weak"
+
+
+class Method:
+    """One weak-supervision method (a member of :data:`weakseg.methods.METHODS`).
+
+    Attributes:
+        name: the value in ``experiment.methods``.
+        title: how the report names it.
+        verb: how the answer says it, before the kind (``pretraining on``).
+        arm: the variant whose runs answer for the method (one per kind).
+        variants: the variants the method adds to the table (its arm last).
+        controls: variants, beyond the compute-matched one, its arm is compared with; those that
+            use weak labels are taken at the arm's kind (``shuffled_labels[points]``).
+        citation: where the method comes from.
+        has_options: the config has a ``methods.<name>`` section the method's runs read.
+        strong_view: the weak tiles also come in a strongly augmented view (``strong_view``).
+    """
+
+    name: str
+    title: str
+    verb: str
+    arm: str
+    variants: tuple[Variant, ...] = ()
+    controls: tuple[str, ...] = ()
+    citation: str = ""
+    has_options: bool = False
+    strong_view: bool = False
+
+    def weak_loss(self, kind, options: dict):
+        """``loss(logits, target)`` on a weak batch, or None for the kind's own loss (default)."""
+        return None
+
+    def prepare_step(self, batches: list[dict], options: dict, generator) -> None:
+        """Change one step's batches in place before its forward pass (CutMix); default nothing."""
+
+    def step_inputs(self, batches: list[dict]) -> list:
+        """The image tensors of one step's single forward pass (default: each batch's ``image``)."""
+        return [batch["image"] for batch in batches]
+
+    def step_loss(self, parts: list, batches: list[dict], base_loss, context: dict):
+        """Scalar loss of one step from the logits of :meth:`step_inputs`, in the same order.
+
+        Args:
+            parts: (B_i, K, H, W) float32 logits per input tensor.
+            batches: the step's batches (strong, then weak in joint mode).
+            base_loss: ``base_loss(logits, batch, weak_batch)``, the mode's plain loss on the
+                logits of the batches' ``image`` tensors concatenated.
+            context: ``options`` (``methods.<name>``), ``extras`` (:meth:`extra_modules`),
+                ``generator`` (a torch.Generator seeded per step), ``weak_label`` (whether the
+                kind has a label to train on), ``pixel_loss``.
+        """
+        import torch
+
+        return base_loss(torch.cat(parts[: len(batches)]), *batches)
+
+    def extra_modules(self, model, options: dict) -> dict:
+        """Modules the method keeps beside the model (saved in the resume checkpoint); default none."""
+        return {}
+
+    def after_step(self, model, extras: dict, options: dict) -> None:
+        """Called after each optimiser step (an EMA teacher follows the student here); default nothing."""
