@@ -230,10 +230,10 @@ def pseudo_mask_student(wildcards):
     return Run(variant, wildcards.strong_fraction, int(wildcards.seed), wildcards.point, wildcards.weak_kind)
 
 
-def pseudo_mask_audit(run):
-    """The audit file of a pseudo-mask student ``run`` (its wildcards without the variant)."""
+def pseudo_mask_audit(run, key):
+    """The ``audit`` or ``preview`` file of a pseudo-mask student ``run`` (its wildcards without the variant)."""
     named = {k: v for k, v in run.as_dict().items() if k != "variant"}
-    return output_of("pseudo_mask_audit", "audit", **named)
+    return output_of("pseudo_mask_audit", key, **named)
 
 
 def pseudo_mask_inputs(wildcards):
@@ -256,6 +256,7 @@ def pseudo_mask_audit_inputs(wildcards):
         "pseudo_masks": output_of("pseudo_masks", "masks", **named),
         "summary": output_of("pseudo_masks", "summary", **named),
         "masks": tile_files()["masks"],
+        "images": tile_files()["images"],
         "tiles": tile_files()["tiles"],
         "splits": split_files(student.seed)["splits"],
         "student": run_output("train", "model", student),
@@ -335,7 +336,10 @@ def report_inputs(wildcards):
         "histories": [run_output("train", "history", run) for run in MAIN_RUNS],
         "confusions": [run_output("evaluate", "confusion", run) for run in MAIN_RUNS],
         "predictions": [run_output("evaluate", "predictions", run) for run in MAIN_RUNS],
-        "audits": [pseudo_mask_audit(run) for run in MAIN_RUNS if VARIANTS[run.variant].teacher is not None],
+        "audits": [pseudo_mask_audit(run, "audit") for run in MAIN_RUNS if VARIANTS[run.variant].teacher is not None],
+        "audit_previews": [
+            pseudo_mask_audit(run, "preview") for run in MAIN_RUNS if VARIANTS[run.variant].teacher is not None
+        ],
         "benchmarks": [
             *data_benchmarks(),
             *rules.summary.input.train_benchmarks,

@@ -32,6 +32,12 @@ rule pseudo_mask_audit:
         unpack(pseudo_mask_audit_inputs),
     output:
         audit="results/pseudo_masks/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}/audit.json",
+        preview=report(
+            "results/pseudo_masks/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}/preview.png",
+            caption="../report/pseudo_masks.rst",
+            category="Pseudo-masks",
+            subcategory="{weak_kind}",
+        ),
     log:
         "results/logs/pseudo_mask_audit/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}.log",
     benchmark:

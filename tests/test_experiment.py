@@ -17,6 +17,7 @@ from weakseg.design.experiment import (
     init_run,
     planned_runs,
     run_settings,
+    selected_variants,
     uses_weak_labels,
 )
 from weakseg.formats.splits import sets_at_fraction
@@ -33,7 +34,8 @@ def config_with(**experiment) -> dict:
 
 def test_default_config_plans_every_variant_times_every_seed_with_label_proportions():
     runs = planned_runs(CONFIG)
-    variants, seeds = CONFIG["experiment"]["variants"], CONFIG["experiment"]["seeds"]
+    variants, seeds = selected_variants(CONFIG), CONFIG["experiment"]["seeds"]
+    assert variants == ["strong_only", "full", "weak_finetuned"]  # the variants, then each method's arm
     assert len(runs) == len(seeds) * len(variants)
     assert {r.variant for r in runs} == set(variants)
     assert {r.strong_fraction for r in runs if r.variant == "full"} == {"all"}
@@ -44,7 +46,7 @@ def test_default_config_plans_every_variant_times_every_seed_with_label_proporti
 
 def test_strong_fractions_multiply_every_variant_but_full():
     runs = planned_runs(config_with(strong_fractions=[0.05, 0.1, 0.2]))
-    per_fraction = len(CONFIG["experiment"]["variants"]) - 1
+    per_fraction = len(selected_variants(CONFIG)) - 1
     assert len(runs) == len(CONFIG["experiment"]["seeds"]) * (3 * per_fraction + 1)
 
 
@@ -56,9 +58,10 @@ def test_every_kind_and_control_plans_exactly_the_expected_runs():
     runs = planned_runs(config_with(variants=ALL_VARIANTS, weak_kinds=ALL_KINDS, seeds=[0, 1]))
     # Per seed: 3 runs without weak labels (strong_only, strong_only_long, full); five kinds with labels x the
     # four variants that train on them or start from them alone (weak_only, weak_finetuned, shuffled_weak_only,
-    # shuffled_labels); six kinds x joint (unlabelled trains in joint only).
-    assert len(runs) == 2 * (3 + 5 * 4 + 6)
-    assert {r.variant for r in runs if r.weak_kind == "unlabelled"} == {"joint"}
+    # shuffled_labels); six kinds x the three joint-mode arms (joint, consistency, pseudo_masks; unlabelled
+    # trains in joint mode only).
+    assert len(runs) == 2 * (3 + 5 * 4 + 6 * 3)
+    assert {r.variant for r in runs if r.weak_kind == "unlabelled"} == {"joint", "consistency", "pseudo_masks"}
     assert len(set(runs)) == len(runs)
     for run in runs:
         assert Run.parse(f"results/models/{run.path}") == run
@@ -70,7 +73,7 @@ def test_adding_a_kind_plans_only_its_runs():
     assert before < after
     added = after - before
     assert {r.weak_kind for r in added} == {"presence"}
-    assert {r.variant for r in added} == {v for v in CONFIG["experiment"]["variants"] if uses_weak_labels(v)}
+    assert {r.variant for r in added} == {v for v in selected_variants(CONFIG) if uses_weak_labels(v)}
     # ... and the settings of the runs both plans share are unchanged, so nothing of them reruns.
     config_a, config_b = config_with(weak_kinds=["proportions"]), config_with(weak_kinds=["proportions", "presence"])
     assert all(run_settings(config_a, r) == run_settings(config_b, r) for r in before)
@@ -84,7 +87,13 @@ def test_a_kind_option_reruns_only_the_runs_of_that_kind():
         (r.variant, r.weak_kind) for r in planned_runs(config) if run_settings(config, r) != run_settings(edited, r)
     }
     # The runs that train on presence tags; the fine-tuned ones rerun through the model they start from.
-    assert changed == {("weak_only", "presence"), ("shuffled_weak_only", "presence"), ("joint", "presence")}
+    assert changed == {
+        ("weak_only", "presence"),
+        ("shuffled_weak_only", "presence"),
+        ("joint", "presence"),
+        ("consistency", "presence"),
+        ("pseudo_masks", "presence"),
+    }
 
 
 def test_a_grid_adds_one_run_per_point_and_seed_of_the_grid_variants():
@@ -92,7 +101,7 @@ def test_a_grid_adds_one_run_per_point_and_seed_of_the_grid_variants():
     runs = planned_runs(config_with(grid=grid))
     points = [r for r in runs if r.point != "default"]
     seeds = len(CONFIG["experiment"]["seeds"])
-    assert len(runs) == seeds * len(CONFIG["experiment"]["variants"]) + seeds * 6 and len(points) == seeds * 6
+    assert len(runs) == seeds * len(selected_variants(CONFIG)) + seeds * 6 and len(points) == seeds * 6
     assert {r.variant for r in points} == {"strong_only"}
     settings = run_settings(config_with(grid=grid), points[0])
     assert (settings["training"]["lr"], settings["training"]["batch_size"]) == (0.001, 8)
@@ -104,7 +113,16 @@ def test_each_run_depends_on_its_own_config_section_only():
     edited = copy.deepcopy(config)
     edited["training"]["lr"] = 0.01
     changed = {r.variant for r in planned_runs(config) if run_settings(config, r) != run_settings(edited, r)}
-    assert changed == {"strong_only", "strong_only_long", "weak_finetuned", "shuffled_labels", "joint", "full"}
+    assert changed == {
+        "strong_only",
+        "strong_only_long",
+        "weak_finetuned",
+        "shuffled_labels",
+        "joint",
+        "consistency",
+        "pseudo_masks",
+        "full",
+    }
     edited = copy.deepcopy(config)
     edited["pretraining"]["lr"] = 0.01
     changed = {r.variant for r in planned_runs(config) if run_settings(config, r) != run_settings(edited, r)}
@@ -211,7 +229,7 @@ def test_weak_runs_on_eroded_labels_get_a_warning_and_complete_labels_none():
     eroded = copy.deepcopy(CONFIG)
     eroded["dataset"].update(name="vaihingen", labels="eroded")
     assert any("under-state classes with long borders" in w for w in config_warnings(eroded))
-    eroded["experiment"]["variants"] = ["strong_only", "full"]
+    eroded["experiment"].update(variants=["strong_only", "full"], methods=[])
     assert config_warnings(eroded) == []
     assert config_warnings(CONFIG) == []
 

@@ -12,7 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "weakseg"
 #: Bottom to top. A module may import its own layer and the layers before it.
-LAYERS = ("io", "weak", "design", "formats", "datasets", "data", "learn", "report", "ops")
+LAYERS = ("io", "weak", "methods", "design", "formats", "datasets", "data", "learn", "report", "ops")
 
 
 def module_name(path: Path) -> str:

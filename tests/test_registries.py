@@ -16,6 +16,7 @@ from weakseg.design.task import TASKS
 from weakseg.learn.losses import SEGMENTATION_LOSSES
 from weakseg.learn.models import ARCHITECTURES
 from weakseg.learn.training import CHECKPOINTS
+from weakseg.methods import METHODS, get_method
 from weakseg.ops.stages import STAGE_MODULES, get_stage
 from weakseg.weak import WEAK_KINDS, get_weak_kind
 
@@ -46,10 +47,19 @@ def enum(path: str) -> list:
         ("experiment.variants", VARIANTS),
         ("experiment.grid_variants", VARIANTS),
         ("experiment.weak_kinds", WEAK_KINDS),
+        ("experiment.methods", METHODS),
     ],
 )
 def test_a_schema_enum_equals_its_registry(path, registry):
     assert sorted(enum(path)) == sorted(registry), f"schema {path} vs the code's registry"
+
+
+def test_each_method_with_options_has_its_section_and_its_arm_among_its_variants():
+    with_options = sorted(name for name in METHODS if get_method(name).has_options)
+    assert sorted(node("methods")["properties"]) == with_options
+    for name in METHODS:
+        method = get_method(name)
+        assert method.variants[-1].name == method.arm and VARIANTS[method.arm].method == name
 
 
 def test_each_kind_has_its_options_losses_and_annotation_cost_in_the_schema():

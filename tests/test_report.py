@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from conftest import stage_call
 from PIL import Image
 from scipy import stats
@@ -21,26 +22,41 @@ from weakseg.datasets import get_dataset
 from weakseg.design.experiment import VARIANTS, Run
 from weakseg.formats.summary import IOU_PREFIX, write_summary
 from weakseg.io.errors import WeaksegError
+from weakseg.ops.config import schema_defaults
 from weakseg.report.html import ReportInputs, build_report
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = get_dataset("synthetic").class_names
 TILE = 8
 SEEDS = (0, 1, 2)
-CONFIG = {
-    "dataset": {"name": "synthetic", "labels": "complete", "scoring_labels": None},
-    "tiling": {"tile_size": TILE, "stride": TILE},
-    "split": {
-        "seed": 0,
-        "fractions": {"strong": 0.1, "weak": 0.7, "val": 0.2},
-        "use_official_test": False,
-        "group_by": "block",
+
+
+def _merged(base: dict, overrides: dict) -> dict:
+    """``base`` with ``overrides`` merged in, key by key (as a layered --configfile)."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        merged[key] = _merged(base[key], value) if isinstance(value, dict) and key in base else value
+    return merged
+
+
+#: The schema's defaults (schedules: the report shows each method's compute) with the study's own settings.
+CONFIG = _merged(
+    schema_defaults(yaml.safe_load((ROOT / "schemas/config.schema.yaml").read_text())),
+    {
+        "dataset": {"name": "synthetic", "labels": "complete", "scoring_labels": None},
+        "tiling": {"tile_size": TILE, "stride": TILE},
+        "split": {
+            "seed": 0,
+            "fractions": {"strong": 0.1, "weak": 0.7, "val": 0.2},
+            "use_official_test": False,
+            "group_by": "block",
+        },
+        "evaluation": {"mode": "tiles"},
+        "training": {"checkpoint": "last"},
+        "experiment": {"weak_kinds": ["proportions"], "resample_split": False, "effect_of_interest": 0.02},
+        "annotation": {"full": 240.0, "proportions": 60.0},
     },
-    "evaluation": {"mode": "tiles"},
-    "training": {"checkpoint": "last"},
-    "experiment": {"weak_kinds": ["proportions"], "resample_split": False, "effect_of_interest": 0.02},
-    "annotation": {"full": 240.0, "proportions": 60.0},
-}
+)
 #: mIoU per arm and seed; weak_finetuned beats strong_only in every seed.
 MIOU = {
     "strong_only": (0.40, 0.42, 0.38),

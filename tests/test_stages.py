@@ -61,8 +61,9 @@ def test_a_call_is_the_config_values_the_stage_reads_only():
         for n in STAGE_MODULES
         if get_stage(n).call_json(edited, WILDCARDS) != get_stage(n).call_json(CONFIG, WILDCARDS)
     }
-    # weak_masks shares weak_labels' parameters (a dense kind's label options rerun both); presence has no such job
-    assert changed == {"weak_masks", "weak_labels", "train", "report"}
+    # weak_masks shares weak_labels' parameters (a dense kind's label options rerun both); presence has no such job;
+    # the pseudo-masks are refined by the labels, so they read the label options too
+    assert changed == {"weak_masks", "weak_labels", "pseudo_masks", "train", "report"}
 
 
 def test_a_call_that_is_not_the_stages_is_refused_naming_the_script():

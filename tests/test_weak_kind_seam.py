@@ -18,7 +18,7 @@ import yaml
 from conftest import REPO, run_files, training_files
 
 from weakseg.data.augmentation import save_pipeline, weak_pipeline
-from weakseg.design.experiment import VARIANTS, Run, planned_runs, run_settings, uses_weak_labels
+from weakseg.design.experiment import VARIANTS, Run, planned_runs, run_settings, selected_variants, uses_weak_labels
 from weakseg.formats.weak_labels import read_weak_labels
 from weakseg.io.errors import WeaksegError
 from weakseg.learn.tile_data import load_training_data
@@ -113,7 +113,7 @@ def test_the_config_takes_the_kind_and_only_weak_runs_carry_it(registered):
     check_weak_kinds(config)
     runs = planned_runs(config)
     assert {r.variant for r in runs if r.weak_kind == "test_tags"} == {
-        v for v in config["experiment"]["variants"] if uses_weak_labels(v)
+        v for v in selected_variants(config) if uses_weak_labels(v)
     }
     run = Run("weak_only", "0.1", 0, weak_kind="test_tags")
     assert run_settings(config, run)["training"]["weak_options"] == {"share": 0.1, "loss": "bce"}

@@ -35,10 +35,10 @@ def logits_with_proportions(proportions, height: int = 8, width: int = 8) -> tor
     return p.log().view(1, -1, 1, 1).expand(1, len(proportions), height, width).clone()
 
 
-def test_the_registry_holds_the_ten_kinds_and_each_has_a_title_and_a_source():
+def test_the_registry_holds_the_eleven_kinds_and_each_has_a_title_and_a_source():
     assert sorted(WEAK_KINDS) == sorted(
         ["proportions", "noisy_proportions", "presence", "size_bounds", "points", "unlabelled"]
-        + ["scribbles", "boxes", "coarse", "noisy_masks"]
+        + ["scribbles", "boxes", "coarse", "noisy_masks", "all_pixels"]
     )
     for name in WEAK_KINDS:
         kind = get_weak_kind(name)

@@ -70,10 +70,6 @@ VARIANTS: dict[str, Variant] = {
 }
 BASELINE = "strong_only"
 UPPER_BOUND = "full"
-#: The variant that answers "does pretraining on weak labels help?".
-PRETRAINED = "weak_finetuned"
-#: The controls of :data:`PRETRAINED`: equal compute without weak labels, and weak labels without information.
-CONTROLS = ("strong_only_long", "shuffled_labels")
 #: The ``weak_kind`` of runs that use no weak label.
 NO_WEAK = "none"
 

@@ -127,3 +127,25 @@ def audit_pseudo_masks(pseudo: Path, masks: Path, rows: list[int], n_classes: in
             t[keep].astype(np.int64) * n_classes + p[keep], minlength=n_classes * n_classes
         ).reshape(n_classes, n_classes)
     return confusion
+
+
+#: Weak tiles shown in an audit's preview.
+PREVIEW_TILES = 4
+
+
+def audit_preview(images: Path, masks: Path, pseudo: Path, rows: list[int], palette: np.ndarray) -> np.ndarray:
+    """(n * (T + 4), 3 * (T + 4), 3) uint8: image, true mask and pseudo-mask of the first weak tiles.
+
+    The first :data:`PREVIEW_TILES` of ``rows``; masks colourised with ``palette`` ((K, 3) uint8),
+    ignore white. For the report only (it shows weak tiles' true masks).
+    """
+    from weakseg.io.imageio import display_rgb
+    from weakseg.io.labels import colorize
+
+    shown = list(rows[:PREVIEW_TILES])
+    image_rows = NpyRows(images)[shown] if shown else np.zeros((0, 1, 1, 3), np.uint8)
+    panels = []
+    for image, truth, mask in zip(image_rows, NpyRows(masks)[shown], NpyRows(pseudo)[shown], strict=True):
+        cells = [display_rgb(image), colorize(truth, palette), colorize(mask, palette)]
+        panels.append(np.concatenate([np.pad(c, ((2, 2), (2, 2), (0, 0)), constant_values=255) for c in cells], 1))
+    return np.concatenate(panels, axis=0) if panels else np.full((4, 4, 3), 255, np.uint8)

@@ -109,6 +109,10 @@ class Consistency(Method):
         ),
     )
 
+    def batches_per_step(self, mode: str) -> int:
+        """3: the strong batch, the weak view and the strong view (the teacher's pass is not a training image)."""
+        return 3
+
     def step_inputs(self, batches: list[dict]) -> list:
         """Strong batch, weak view, and the strong view (CutMix is applied in :meth:`step_loss`'s order)."""
         return [batches[0]["image"], batches[1]["image"], batches[1]["strong_view"]]

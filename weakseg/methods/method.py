@@ -83,6 +83,10 @@ class Method:
     has_options: bool = False
     strong_view: bool = False
 
+    def batches_per_step(self, mode: str) -> int:
+        """Batches of ``batch_size`` images one step passes forward: 1 (strong or weak mode), 2 (joint)."""
+        return 2 if mode == "joint" else 1
+
     def weak_loss(self, kind, options: dict):
         """``loss(logits, target)`` on a weak batch, or None for the kind's own loss (default)."""
         return None

@@ -12,7 +12,7 @@ from pathlib import Path
 from weakseg.datasets import DATASETS, get_dataset, official_test_adapter
 from weakseg.datasets.credentials import check_source_url
 from weakseg.design.checks import check_experiment, check_fractions, check_grouping, check_tile_grid
-from weakseg.design.experiment import grid_points, local_encoder_weights, uses_weak_labels
+from weakseg.design.experiment import grid_points, local_encoder_weights, selected_variants, uses_weak_labels
 from weakseg.design.task import check_loss, resolve_task
 from weakseg.io.errors import WeaksegError
 from weakseg.io.names import check_name
@@ -223,7 +223,7 @@ def config_warnings(config: dict) -> list[str]:
       (cars) are under-stated by roughly 8-24% (relative); complete labels are the practice.
     """
     warnings = []
-    variants = config["experiment"]["variants"] + config["experiment"]["grid_variants"]
+    variants = selected_variants(config) + config["experiment"]["grid_variants"]
     if config["dataset"].get("labels") == "eroded" and any(uses_weak_labels(v) for v in variants):
         warnings.append(
             "config dataset.labels: eroded ground truth leaves class borders unlabelled, so the weak labels "

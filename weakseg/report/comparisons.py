@@ -4,12 +4,13 @@
 fraction, each counted once:
 
 * each arm against ``strong_only`` (the differences table; the upper bound ``full`` too),
-* each weak arm (``weak_finetuned[kind]``, ``joint[kind]``) against the headline reference (the
-  answer): ``strong_only_long``, the compute-matched control, when the study ran it, else
-  ``strong_only``,
+* each weak arm (a method's arm at a kind: ``weak_finetuned[kind]``, ``joint[kind]``,
+  ``consistency[kind]``, ``pseudo_masks[kind]``, :mod:`weakseg.methods`) against the headline
+  reference (the answer): ``strong_only_long``, the compute-matched control, when the study ran
+  it, else ``strong_only``,
 * each weak arm against each control that applies to it (the controls table:
-  ``strong_only_long`` for both, ``shuffled_labels[kind]`` for ``weak_finetuned[kind]``, whose
-  schedule it repeats).
+  ``strong_only_long`` for every method, and the method's own controls, e.g.
+  ``shuffled_labels[kind]`` for ``weak_finetuned[kind]``, whose schedule it repeats).
 
 Their paired t-test p-values are Holm-corrected together (Holm 1979), so the table, the answer
 and the controls give a comparison one adjusted p and one verdict, whichever section shows it.
@@ -25,7 +26,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from weakseg.design.experiment import ALL_TILES, BASELINE, CONTROLS, NO_WEAK, PRETRAINED, UPPER_BOUND
+from weakseg.design.experiment import ALL_TILES, BASELINE, NO_WEAK, UPPER_BOUND, VARIANTS, uses_weak_labels
+from weakseg.methods import METHODS, get_method
 from weakseg.report.results import arm_name, arms_of, by_seed, fractions_of, kinds_of_rows
 from weakseg.report.statistics import (
     CONFIDENCE,
@@ -42,8 +44,11 @@ from weakseg.report.statistics import (
 
 #: The compute-matched control: the headline reference when the study ran it.
 COMPUTE_MATCHED = "strong_only_long"
-#: The variants whose arms answer the question (weak labels used with the pixel labels), and how each uses them.
-WEAK_METHODS = {PRETRAINED: "pretraining on", "joint": "joint training with"}
+
+
+def weak_methods() -> dict[str, str]:
+    """Arm variant -> how the answer says it (``weak_finetuned`` -> ``pretraining on``), one per registered method."""
+    return {get_method(name).arm: get_method(name).verb for name in METHODS}
 
 
 @dataclass(frozen=True)
@@ -78,16 +83,17 @@ def weak_arms(rows: list[dict]) -> list[tuple[str, str, str]]:
     """``(arm, kind, method)`` of every weak arm in the study, kinds in order of appearance, pretraining first."""
     return [
         (arm_name(variant, kind), kind, method)
-        for variant, method in WEAK_METHODS.items()
+        for variant, method in weak_methods().items()
         for kind in kinds_of_rows(rows) or [NO_WEAK]
         if any(r["variant"] == arm_name(variant, kind) for r in rows)
     ]
 
 
 def _controls_of(arm: str, kind: str) -> list[str]:
-    if arm.startswith(PRETRAINED):
-        return [arm_name(control, kind if control == "shuffled_labels" else NO_WEAK) for control in CONTROLS]
-    return [COMPUTE_MATCHED]
+    """The compute-matched control, then the arm's method's own controls at its kind (``shuffled_labels[kind]``)."""
+    variant = arm.split("[")[0]
+    own = get_method(VARIANTS[variant].method).controls if VARIANTS[variant].method else ()
+    return [COMPUTE_MATCHED, *(arm_name(c, kind if uses_weak_labels(c) else NO_WEAK) for c in own)]
 
 
 def _pairs(rows: list[dict], fraction: str) -> list[tuple[str, str]]:
@@ -214,7 +220,7 @@ def answer(family: dict, rows: list[dict], shares: dict | None = None, titles: d
             )
     if not sentences:
         sentences.append(
-            f"The question cannot be answered: it needs runs of a weak arm ({', '.join(WEAK_METHODS)}) and of "
+            f"The question cannot be answered: it needs runs of a weak arm ({', '.join(weak_methods())}) and of "
             f"{BASELINE}."
         )
     return sentences

@@ -22,7 +22,7 @@ from weakseg.formats.summary import WITHOUT_COLUMNS, read_summary
 from weakseg.formats.tiles import read_tiles
 from weakseg.io.errors import WeaksegError
 from weakseg.io.outputs import staged_outputs
-from weakseg.report import comparisons, convergence, figures, results
+from weakseg.report import comparisons, convergence, figures, methods_table, results
 from weakseg.report.data_sections import dataset_context, design_context, read_class_pixels, weak_label_context
 from weakseg.report.inputs import ReportInputs, read_csv
 from weakseg.report.provenance import provenance
@@ -78,6 +78,7 @@ def render_report(inputs: ReportInputs) -> str:
         **_results_context(rows, adapter.class_names, family),
         **_protocol_context(inputs.config, adapter, rows),
         "cost": _cost_context(rows, design["set_sizes"], inputs.config["annotation"]),
+        "methods": _methods_context(inputs, rows, family, design["set_sizes"]),
         "grid": _grid_context(rows),
         "provenance": provenance(inputs.config, inputs.benchmarks),
         "dataset": dataset_context(inputs, adapter, tiles, class_pixels),
@@ -128,6 +129,8 @@ def _check_inputs(inputs: ReportInputs) -> None:
         *inputs.histories,
         *inputs.confusions,
         *inputs.benchmarks,
+        *inputs.audits,
+        *inputs.audit_previews,
     ]
     for path in files:
         if not Path(path).is_file():
@@ -219,6 +222,25 @@ def _protocol_context(config: dict, adapter, rows: list[dict]) -> dict:
 
 def _kind_titles(rows: list[dict]) -> dict[str, str]:
     return {kind: get_weak_kind(kind).title for kind in results.kinds_of_rows(rows)}
+
+
+def _methods_context(inputs: ReportInputs, rows: list[dict], family: dict, set_sizes: dict) -> dict:
+    """The methods x kinds table, the positive control's sentences, the controls' compute, the pseudo-mask previews."""
+    hours = results.annotation_hours(rows, set_sizes, inputs.config["annotation"])
+    table = methods_table.methods_table(family, rows, inputs.config, methods_table.read_audits(inputs.audits), hours)
+    first_seed = min((Run.parse(str(Path(p).parent)).seed for p in inputs.audit_previews), default=None)
+    previews = [
+        (Run.parse(str(Path(p).parent)).weak_kind, figures.png_uri(p))
+        for p in inputs.audit_previews
+        if Run.parse(str(Path(p).parent)).seed == first_seed
+    ]
+    return {
+        "table": table,
+        "positive_control": methods_table.positive_control_sentences(table),
+        "control_compute": methods_table.control_compute(inputs.config, rows),
+        "previews": previews,
+        "preview_seed": first_seed,
+    }
 
 
 def _cost_context(rows: list[dict], set_sizes: dict, seconds: dict) -> dict:

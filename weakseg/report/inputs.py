@@ -16,7 +16,7 @@ class ReportInputs:
     ``main_runs`` are the run folders (``variant/weak-K/strong-F/seed-S/default``) of the runs at the
     configured hyperparameters; ``histories``, ``confusions`` and ``predictions`` hold one
     path per main run, in the same order; ``audits`` one ``audit.json`` per pseudo-mask student
-    among them (:mod:`weakseg.ops.stages.pseudo_mask_audit`).
+    among them (:mod:`weakseg.ops.stages.pseudo_mask_audit`), and ``audit_previews`` its preview PNG.
     """
 
     config: dict
@@ -39,6 +39,7 @@ class ReportInputs:
     benchmarks: tuple[Path, ...] = ()
     stats: Path | None = None
     audits: tuple[Path, ...] = ()
+    audit_previews: tuple[Path, ...] = ()
 
 
 def read_csv(path: Path, required: tuple[str, ...] = ()) -> list[dict]:

@@ -18,6 +18,7 @@ class AllPixels(DenseKind):
     """The positive control (see the module docstring)."""
 
     name = "all_pixels"
+    positive_control = True
     title = "every pixel (positive control)"
     citation = "positive control: points (Bearman et al. 2016) at every labelled pixel = the full mask"
 

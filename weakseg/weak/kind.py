@@ -43,6 +43,9 @@ class WeakKind(ABC):
             is one of its label options.
         needs_pixel_loss: the weak loss alone teaches nothing (no label): only variants that
             also train on pixel labels in the same step (joint mode) use the kind.
+        positive_control: the label holds all the information of the pixel labels (``all_pixels``):
+            a method given it must close nearly all of the gap to ``full``, and the report says
+            whether it did.
         has_label: the kind carries a label (False for ``unlabelled``: a method such as
             consistency then adds no weak loss of the kind).
         citation: where the kind and its loss come from, for the report.
@@ -56,6 +59,7 @@ class WeakKind(ABC):
     dense: bool = False
     needs_pixel_loss: bool = False
     has_label: bool = True
+    positive_control: bool = False
     draws: bool = False
     citation: str = ""
 

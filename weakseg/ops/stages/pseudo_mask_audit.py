@@ -26,18 +26,23 @@ class AuditParams:
 
 
 def run(params: AuditParams, input, output, threads: int) -> None:
-    """``output.audit`` (JSON): mIoU, per-class IoU and the labelled share of the weak tiles' pseudo-masks."""
+    """``output.audit`` (JSON: mIoU, per-class IoU, labelled share of the pseudo-masks) and ``output.preview``.
+
+    The preview (PNG) shows the first weak tiles: image, true mask, pseudo-mask.
+    """
     import json
     from pathlib import Path
 
     from weakseg.datasets import get_dataset
     from weakseg.formats.splits import sets_at_fraction
     from weakseg.formats.tiles import read_tiles
+    from weakseg.io.imageio import write_png
     from weakseg.io.outputs import staged_outputs
     from weakseg.learn.metrics import segmentation_metrics
-    from weakseg.learn.pseudo_labels import audit_pseudo_masks
+    from weakseg.learn.pseudo_labels import audit_preview, audit_pseudo_masks
 
-    class_names = list(get_dataset(params.dataset).class_names)
+    adapter = get_dataset(params.dataset)
+    class_names = list(adapter.class_names)
     row_of = {t.tile_id: i for i, t in enumerate(read_tiles(input.tiles))}
     weak = sets_at_fraction(json.loads(Path(input.splits).read_text()), params.strong_fraction)["weak"]
     rows = [row_of[t] for t in weak]
@@ -51,8 +56,11 @@ def run(params: AuditParams, input, output, threads: int) -> None:
         "tiles": len(weak),
         "per_class": {c: scores["per_class"][c]["iou"] for c in class_names},
     }
-    with staged_outputs(output.audit) as (staged,):
-        Path(staged).write_text(json.dumps(audit, indent=2))
+    palette = adapter.palette_array
+    preview = audit_preview(Path(input.images), Path(input.masks), Path(input.pseudo_masks), rows, palette)
+    with staged_outputs(output.audit, output.preview) as (staged_audit, staged_preview):
+        Path(staged_audit).write_text(json.dumps(audit, indent=2))
+        write_png(staged_preview, preview)
 
 
 STAGE = Stage("pseudo_mask_audit", AuditParams, run)

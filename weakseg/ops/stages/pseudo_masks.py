@@ -13,7 +13,7 @@ from weakseg.ops.stage import Stage
 
 @dataclass(frozen=True)
 class PseudoMasksParams:
-    """The dataset, the kind and its options (the refinement reads them), the confidence, fraction and device."""
+    """The dataset, the kind and its label options, the confidence, the strong fraction and the device."""
 
     dataset: str
     kind: str
@@ -24,12 +24,19 @@ class PseudoMasksParams:
 
     @classmethod
     def from_config(cls, config: dict, wildcards) -> PseudoMasksParams:
-        """From ``weak_labels.<kind>``, ``methods.pseudo_masks.confidence``, ``training.device`` and the wildcards."""
-        kind = wildcards.weak_kind
+        """From the kind's label options, ``methods.pseudo_masks.confidence``, ``training.device`` and the wildcards.
+
+        Only the options the labels depend on (``label_keys``), as for the weak_labels stage:
+        a training option of the kind (its loss) changes the teacher, and so the pseudo-masks
+        through their input, not through these params.
+        """
+        from weakseg.weak import get_weak_kind
+
+        kind = get_weak_kind(wildcards.weak_kind)
         return cls(
             config["dataset"]["name"],
-            kind,
-            dict(config["weak_labels"][kind]),
+            kind.name,
+            {key: config["weak_labels"][kind.name][key] for key in kind.label_keys},
             float(config["methods"]["pseudo_masks"]["confidence"]),
             wildcards.strong_fraction,
             config["training"]["device"],

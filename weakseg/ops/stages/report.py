@@ -39,10 +39,9 @@ def run(params: ReportParams, input, output, threads: int) -> None:
         dataset=params.dataset,
         **{name: Path(getattr(input, name)) for name in (*single, "template", "css")},
         main_runs=tuple(params.main_runs),
-        **{
-            name: tuple(map(Path, getattr(input, name)))
-            for name in ("histories", "confusions", "predictions", "audits")
-        },
+        **{name: tuple(map(Path, getattr(input, name))) for name in ("histories", "confusions", "predictions")},
+        # a study without pseudo-mask runs has no audits: the rule may then name none
+        **{name: tuple(map(Path, getattr(input, name, ()))) for name in ("audits", "audit_previews")},
         benchmarks=tuple(map(Path, input.benchmarks)),
         stats=Path(input.stats) if hasattr(input, "stats") else None,
     )
