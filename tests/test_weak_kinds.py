@@ -85,6 +85,23 @@ def test_noisy_proportions_round_to_the_step_keep_present_classes_and_repeat_wit
     np.testing.assert_allclose(a.sum(axis=1), 1.0)
     assert (a[:, :3] > 0).all() and (a[:, 3] == 0).all()
     assert len(np.unique(a[:, 0])) > 1  # noisy: tiles with the same mask get different estimates
+    units = a / 0.1
+    np.testing.assert_allclose(units, np.round(units), atol=1e-9)  # every value a multiple of the step
+
+
+def test_rounding_to_the_step_moves_a_share_by_less_than_a_step_and_raises_only_small_present_ones():
+    from weakseg.weak.noisy_proportions import round_shares
+
+    shares = np.random.default_rng(0).dirichlet([4.0, 4.0, 2.0, 0.3], size=2000)
+    present = np.ones(4, bool)
+    rounded = np.array([round_shares(row, present, 0.1) for row in shares])
+    np.testing.assert_allclose(rounded.sum(axis=1), 1.0)
+    np.testing.assert_allclose(rounded * 10, np.round(rounded * 10), atol=1e-9)
+    large, plain = shares >= 0.1, (shares >= 0.1).all(axis=1)  # plain: tiles without a share under a step
+    assert plain.sum() >= 100 and np.abs(rounded - shares)[plain].max() < 0.1 + 1e-9
+    assert abs((rounded - shares)[plain].mean()) < 0.01  # no systematic shift of the shares a person sees
+    np.testing.assert_allclose(rounded[~large], 0.1)  # the documented bias: a present share under a step is a step
+    np.testing.assert_allclose(round_shares(np.array([0.05, 0.47, 0.48]), present[:3], 0.1), [0.1, 0.4, 0.5])
 
 
 def test_presence_tags_follow_the_threshold():

@@ -5,9 +5,11 @@ replaced by a draw from a Dirichlet distribution with parameters ``concentration
 the estimate is unbiased (``E[p] = t``) with variance ``t (1 - t) / (concentration + 1)``
 (the Dirichlet's moments; e.g. ``concentration`` 20: a true share of 0.3 is estimated with a
 standard deviation of 0.10). Classes absent from the tile stay at 0 (an annotator sees that a
-class is absent). With ``step`` > 0 the estimate is then rounded to multiples of ``step`` (as a
-person answering "about 30%" does) and renormalised to sum to 1. Training is that of exact
-label proportions.
+class is absent). With ``step`` > 0 the estimate is then rounded to multiples of ``step`` that
+sum to 1 (as a person answering "about 30%" does; :func:`round_shares`): each share moves by less
+than one step, except that a present class is never rounded to nothing (a share under ``step``
+becomes ``step``, a known upward bias for small classes, taken from the others). Training is that of exact label
+proportions.
 """
 
 from __future__ import annotations
@@ -40,11 +42,44 @@ def noisy_label_proportions(
             continue
         noisy[i, present] = rng.dirichlet(concentration * row[present])
         if step > 0:
-            rounded = np.round(noisy[i] / step) * step
-            # A present class never rounds to nothing: the annotator saw it.
-            rounded[present] = np.maximum(rounded[present], min(step, 1.0) / 2)
-            noisy[i] = rounded / rounded.sum()
+            noisy[i] = round_shares(noisy[i], present, step)
     return noisy
+
+
+def round_shares(shares: np.ndarray, present: np.ndarray, step: float) -> np.ndarray:
+    """(K,) shares summing to 1 rounded to multiples of ``step`` that still sum to 1, as a person would give them.
+
+    Largest-remainder rounding (Hamilton's apportionment): each class gets the whole steps of
+    its share, a present class at least one (the annotator saw it), and the steps left go to the
+    largest remainders (or, when the minimum of one step overshoots, come off the smallest
+    remainders of classes above one step). So every value is a multiple of ``step``, the sum is
+    1, and a share moves by less than one step, except where present shares under ``step`` are
+    raised to ``step``: those steps come off the other classes. When ``step`` does not divide 1
+    (e.g. 0.3) or more classes are present than there are steps, the shares are rounded to the
+    nearest multiple (present ones at least one step) and renormalised, so they sum to 1 but are
+    not all multiples of ``step``.
+
+    Args:
+        shares: (K,) float64, summing to 1; present: (K,) bool; step: in (0, 1).
+    """
+    total = round(1 / step)
+    if abs(total * step - 1) > 1e-9 or present.sum() > total:
+        rounded = np.round(shares / step) * step
+        rounded[present] = np.maximum(rounded[present], step)
+        return rounded / rounded.sum()
+    exact = shares / step
+    units = np.floor(exact + 1e-9)
+    units[present] = np.maximum(units[present], 1)
+    remainder = exact - units  # negative for a present class raised to one step
+    while units.sum() < total:
+        k = int(np.argmax(np.where(present, remainder, -np.inf)))
+        units[k] += 1
+        remainder[k] -= 1
+    while units.sum() > total:
+        k = int(np.argmin(np.where(units > 1, remainder, np.inf)))
+        units[k] -= 1
+        remainder[k] += 1
+    return units * step
 
 
 #: The finest rounding ``step`` accepted (a share of 0.1%): finer steps round nothing a person would,
