@@ -295,3 +295,13 @@ def test_runs_without_a_method_step_take_the_plain_step_of_their_mode():
     batch = {"image": torch.ones(2, 3, 4, 4), "mask": torch.ones(2, 4, 4, dtype=torch.int64)}
     expected = torch.nn.functional.cross_entropy(model(batch["image"]), batch["mask"])
     assert torch.allclose(step(model, [batch], torch.device("cpu"), {}, 1, 0), expected)
+
+
+def test_classes_no_run_learned_are_named_and_only_those():
+    from weakseg.report.results import unlearned_classes
+
+    rows = [
+        {"iou_a": 0.5, "iou_b": 0.0, "iou_c": 0.0, "iou_d": float("nan")},
+        {"iou_a": 0.4, "iou_b": 0.0, "iou_c": 0.01, "iou_d": float("nan")},
+    ]
+    assert unlearned_classes(rows, ["a", "b", "c", "d"]) == ["b"]  # c was learned once; d is absent (NaN)

@@ -199,6 +199,8 @@ def _results_context(rows: list[dict], class_names: list[str], family: dict) -> 
         "headline": {f: comparisons.headline_reference(rows, f) for f in fractions},
         "per_class": {f: results.per_class_table(rows, f, class_names) for f in fractions},
         "per_class_chart": _per_class_chart(rows, fractions[0] if fractions else ALL_TILES, class_names),
+        "unlearned": results.unlearned_classes(rows, list(class_names)),
+        "n_classes": len(class_names),
         "efficiency": _efficiency_chart(rows, fractions),
         "fractions": fractions,
         "seeds": sorted({r["seed"] for r in rows}),

@@ -127,6 +127,21 @@ def per_class_table(rows: list[dict], fraction: str, class_names: list[str]) -> 
     return table
 
 
+def unlearned_classes(rows: list[dict], class_names: list[str]) -> list[str]:
+    """Classes whose IoU is exactly 0 in every run of ``rows`` (the upper bound included): no run learned them.
+
+    Dropping them from the mean rescales every mIoU by K / (K - len(result)), the same factor for
+    every run, so differences scale alike and paired p-values are unchanged: reporting that mean
+    selects nothing. A class absent from the scored data (IoU NaN) is not counted here.
+    """
+    found = []
+    for name in class_names:
+        values = [r.get(IOU_PREFIX + name) for r in rows]
+        if values and all(v is not None and not math.isnan(v) and v == 0 for v in values):
+            found.append(name)
+    return found
+
+
 def grid_table(rows: list[dict]) -> list[dict]:
     """Per (variant, fraction, grid point): mean val mIoU (the ranking score) and scored mIoU over seeds.
 
