@@ -1,4 +1,4 @@
-"""Layer 7: models, losses, metrics, tile datasets, training, inference, sliding window, evaluation, predict.
+"""Layer 8: models, losses, metrics, tile datasets, training, inference, sliding window, evaluation, predict.
 
 Imports the layers below.
 """

@@ -30,8 +30,8 @@ from weakseg.report.run_sections import confusion_context, curves_context, galle
 from weakseg.weak import get_weak_kind
 
 QUESTION = (
-    "Does pretraining on weak labels help when only a small share of tiles have pixel labels, which kind of "
-    "weak label helps most, and how much per hour of annotation?"
+    "Do weak labels help when only a small share of tiles have pixel labels, which kind of weak label, used by "
+    "which method, helps most, and how much per hour of annotation?"
 )
 
 
