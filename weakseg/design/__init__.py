@@ -1,4 +1,5 @@
-"""Layer 4: the study's design: the variant table (controls and each method's variants), the run plan and its checks, compute, the task.
+"""Layer 4: the study's design: the variant table, the run plan and its checks, compute, the task.
 
-Imports only :mod:`weakseg.io`.
+The variant table holds the controls and each method's variants. Imports the layers below
+(:mod:`weakseg.io`, :mod:`weakseg.weak`, :mod:`weakseg.methods`), and neither torch nor numpy.
 """
