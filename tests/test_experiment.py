@@ -56,11 +56,12 @@ ALL_KINDS = ["proportions", "noisy_proportions", "presence", "size_bounds", "poi
 
 def test_every_kind_and_control_plans_exactly_the_expected_runs():
     runs = planned_runs(config_with(variants=ALL_VARIANTS, weak_kinds=ALL_KINDS, seeds=[0, 1]))
-    # Per seed: 3 runs without weak labels (strong_only, strong_only_long, full); five kinds with labels x the
+    # Per seed: 6 runs without weak labels (strong_only, strong_only_long, the three matched_<method> controls,
+    # full); five kinds with labels x the
     # four variants that train on them or start from them alone (weak_only, weak_finetuned, shuffled_weak_only,
     # shuffled_labels); six kinds x the three joint-mode arms (joint, consistency, pseudo_masks; unlabelled
     # trains in joint mode only).
-    assert len(runs) == 2 * (3 + 5 * 4 + 6 * 3)
+    assert len(runs) == 2 * (6 + 5 * 4 + 6 * 3)
     assert {r.variant for r in runs if r.weak_kind == "unlabelled"} == {"joint", "consistency", "pseudo_masks"}
     assert len(set(runs)) == len(runs)
     for run in runs:
@@ -118,8 +119,11 @@ def test_each_run_depends_on_its_own_config_section_only():
         "strong_only_long",
         "weak_finetuned",
         "shuffled_labels",
+        "matched_joint",
         "joint",
+        "matched_consistency",
         "consistency",
+        "matched_pseudo_masks",
         "pseudo_masks",
         "full",
     }
@@ -266,3 +270,21 @@ def test_point_labels_refuse_offline_copies_that_would_misplace_them():
         check_weak_kinds(config)
     config["experiment"]["weak_kinds"] = ["proportions", "presence"]
     check_weak_kinds(config)
+
+
+@pytest.mark.parametrize("method", ["pretrain_finetune", "joint", "consistency", "pseudo_masks"])
+def test_each_method_s_control_takes_as_many_steps_and_images_as_its_arm(method):
+    from weakseg.design.compute import run_compute
+    from weakseg.methods import get_method
+
+    arm, control = get_method(method).arm, get_method(method).compute_control
+    for config in (CONFIG, config_with(grid={})):
+        assert run_compute(config, Run(control, "0.1", 0)) == run_compute(
+            config, Run(arm, "0.1", 0, weak_kind="points")
+        )
+    # by hand, at the defaults (8 x 8 steps of 16 tiles; pretraining 6 x 8): joint 64 steps of 32 images,
+    # consistency 64 of 48 (the strong view), pseudo-masks 128 of 32 (teacher and student), pretraining 112 of 16
+    expected = {"pretrain_finetune": (112, 16), "joint": (64, 32), "consistency": (64, 48), "pseudo_masks": (128, 32)}
+    steps, per_step = expected[method]
+    assert run_compute(CONFIG, Run(control, "0.1", 0)).images == steps * per_step
+    assert run_settings(CONFIG, Run(control, "0.1", 0))["training"]["batch_size"] == per_step

@@ -1,15 +1,16 @@
 """What a run cost in compute: optimiser steps and images passed forward, its own and those it was built on.
 
 The report shows them beside every method's score, since a method that trains longer or on more
-images per step may gain from compute alone (the compute-matched control ``strong_only_long``
-matches ``weak_finetuned``'s steps; see docs/study.md for how it relates to the other methods).
+images per step may gain from compute alone; each method's compute-matched control
+(``strong_only_long``, ``matched_<method>``) takes as many steps and images without weak labels.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from weakseg.design.experiment import VARIANTS, Run, init_run, run_settings, teacher_run
+from weakseg.design.experiment import VARIANTS, Run, chain_of, run_settings
 from weakseg.methods import get_method
 from weakseg.methods.method import Method
 
@@ -29,16 +30,13 @@ class Compute:
 
 
 def run_compute(config: dict, run: Run) -> Compute:
-    """The :class:`Compute` of ``run`` and of every run it starts from or learns from (a pseudo-mask teacher)."""
+    """The :class:`Compute` of ``run`` and of every run it is built on (:func:`~weakseg.design.experiment.chain_of`)."""
     steps = images = 0
-    pending = [run]
-    while pending:
-        current = pending.pop()
-        training = run_settings(config, current)["training"]
-        variant = VARIANTS[current.variant]
+    for name in chain_of(run.variant):
+        training = run_settings(config, dataclasses.replace(run, variant=name))["training"]
+        variant = VARIANTS[name]
         method = get_method(variant.method) if variant.method else Method()
         own = int(training["epochs"]) * int(training["steps_per_epoch"])
         steps += own
         images += own * int(training["batch_size"]) * method.batches_per_step(variant.mode)
-        pending += [r for r in (init_run(current), teacher_run(current)) if r is not None]
     return Compute(steps, images)

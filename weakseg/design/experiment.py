@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from weakseg.io.errors import WeaksegError
 from weakseg.io.names import label_value
 from weakseg.methods import get_method, method_variants
-from weakseg.methods.method import Variant
+from weakseg.methods.method import Method, Variant
 from weakseg.weak import get_weak_kind
 
 #: Sets of a split: pixel-labelled ``strong``, weakly labelled ``weak``, ``val`` (selection:
@@ -283,8 +283,8 @@ def run_settings(config: dict, run: Run) -> dict:
         labels also ``weak_kind`` and ``weak_options`` (``weak_labels.<kind>``), for shuffled
         ones ``shuffled_weak_labels``, for joint-mode variants ``joint_weight``, for a method
         with options (consistency, pseudo-masks) ``method`` and ``method_options``
-        (``methods.<name>``), and for a
-        compute-matched control ``epochs`` lengthened by :func:`matched_extra_epochs`. Runs
+        (``methods.<name>``), and for a compute-matched control ``epochs`` lengthened by
+        :func:`matched_extra_epochs` and ``batch_size`` by :func:`matched_batch_size`. Runs
         without weak labels carry no weak-label setting, so changing a kind reruns exactly the
         runs that use it.
     """
@@ -304,6 +304,7 @@ def run_settings(config: dict, run: Run) -> dict:
         training["method_options"] = dict(config["methods"][variant.method])
     if variant.steps_matched_to is not None:
         training["epochs"] += matched_extra_epochs(sections, variant.steps_matched_to)
+        training["batch_size"] = matched_batch_size(sections, variant.steps_matched_to)
     return {
         "variant": variant.name,
         "mode": variant.mode,
@@ -316,13 +317,32 @@ def run_settings(config: dict, run: Run) -> dict:
     }
 
 
+def chain_of(variant: str) -> list[str]:
+    """``variant``, the variants it starts from and, for a pseudo-mask student, its teacher's: all it was built on."""
+    chain, pending = [], [variant]
+    while pending:
+        name = pending.pop(0)
+        chain.append(name)
+        pending += [v for v in (VARIANTS[name].init_from, VARIANTS[name].teacher) if v is not None]
+    return chain
+
+
+def _steps_and_images(sections: dict, variant: str) -> tuple[int, int]:
+    """Optimiser steps, and images passed forward, of ``variant``'s runs (:func:`chain_of`), summed."""
+    steps = images = 0
+    for name in chain_of(variant):
+        v = VARIANTS[name]
+        section = sections[v.section]
+        own = int(section["epochs"]) * int(section["steps_per_epoch"])
+        method = get_method(v.method) if v.method is not None else Method()
+        steps += own
+        images += own * int(section["batch_size"]) * method.batches_per_step(v.mode)
+    return steps, images
+
+
 def total_steps(sections: dict, variant: str) -> int:
-    """Optimiser steps of a run of ``variant`` and of the runs it starts from (epochs x steps_per_epoch each)."""
-    steps = 0
-    for name in lineage_of(variant):
-        section = sections[VARIANTS[name].section]
-        steps += int(section["epochs"]) * int(section["steps_per_epoch"])
-    return steps
+    """Optimiser steps of a run of ``variant`` and of the runs it is built on (epochs x steps_per_epoch each)."""
+    return _steps_and_images(sections, variant)[0]
 
 
 def matched_extra_epochs(sections: dict, matched_to: str) -> int:
@@ -334,6 +354,16 @@ def matched_extra_epochs(sections: dict, matched_to: str) -> int:
     training = sections["training"]
     missing = total_steps(sections, matched_to) - int(training["epochs"]) * int(training["steps_per_epoch"])
     return max(0, -(-missing // int(training["steps_per_epoch"])))
+
+
+def matched_batch_size(sections: dict, matched_to: str) -> int:
+    """The batch size at which a control's steps see as many images as ``matched_to``'s: images / steps, rounded.
+
+    ``weak_finetuned`` (one batch per step): the batch size itself; ``joint`` (a strong and a
+    weak batch per step): twice it; ``consistency`` (the strong view is a third): three times.
+    """
+    steps, images = _steps_and_images(sections, matched_to)
+    return max(1, round(images / max(steps, 1)))
 
 
 #: ``model.encoder_weights`` values that name no file: random init, or smp's ImageNet download.

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from weakseg.methods.method import Method, Variant
+from weakseg.methods.method import Method, Variant, matched_control
 
 #: CutMix box area as a share of the tile (UniMatch's ``obtain_cutmix_box``: 0.02 to 0.4).
 BOX_AREA = (0.02, 0.4)
@@ -96,7 +96,9 @@ class Consistency(Method):
     citation = "Sohn et al. 2020 (FixMatch); Tarvainen & Valpola 2017 (Mean Teacher); Yang et al. 2023 (UniMatch)"
     has_options = True
     strong_view = True
+    compute_control = "matched_consistency"
     variants = (
+        matched_control("consistency", "consistency"),
         Variant(
             "consistency",
             ("strong",),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from weakseg.methods.method import Method, Variant
+from weakseg.methods.method import Method, Variant, matched_control
 
 
 class Joint(Method):
@@ -13,7 +13,9 @@ class Joint(Method):
     verb = "joint training with"
     arm = "joint"
     citation = "multi-task training on pixel and weak labels, e.g. Papandreou et al. 2015 (semi-supervised EM)"
+    compute_control = "matched_joint"
     variants = (
+        matched_control("joint", "joint"),
         Variant(
             "joint",
             ("strong",),

@@ -29,8 +29,9 @@ class Variant:
         description: one line for the report.
         shuffled: the weak labels are permuted among the weak tiles (seeded by the run's seed):
             same images, same steps, no information in the labels.
-        steps_matched_to: the variant whose total optimiser steps (its own and those of the
-            run it starts from) this one's schedule is lengthened to (compute-matched control).
+        steps_matched_to: the variant whose total optimiser steps and images (its own and those
+            of the runs it is built on) this one's schedule is lengthened and widened to (a
+            compute-matched control: more epochs, and a batch of as many images as its steps see).
         method: the method (:data:`weakseg.methods.METHODS`) whose step the run takes; None for
             the plain steps of the controls, the baseline and the upper bound.
         teacher: the variant whose model (same kind, fraction, seed and point) predicts the
@@ -57,6 +58,20 @@ class Variant:
         return "strong" if self.pixel_sets else "weak"
 
 
+def matched_control(method: str, arm: str) -> Variant:
+    """The compute-matched control of ``method``'s ``arm``: ``strong_only`` with the arm's steps and images per step."""
+    return Variant(
+        f"matched_{method}",
+        ("strong",),
+        (),
+        "training",
+        None,
+        True,
+        f"control: strong_only with as many optimiser steps and images as {arm} (and the runs it is built on)",
+        steps_matched_to=arm,
+    )
+
+
 class Method:
     """One weak-supervision method (a member of :data:`weakseg.methods.METHODS`).
 
@@ -66,6 +81,9 @@ class Method:
         verb: how the answer says it, before the kind (``pretraining on``).
         arm: the variant whose runs answer for the method (one per kind).
         variants: the variants the method adds to the table (its arm last).
+        compute_control: the compute-matched control of its arm (``strong_only_long`` for
+            ``weak_finetuned``, ``matched_<name>`` for the others): pixel labels only, as many
+            optimiser steps and images as the arm and the runs it is built on.
         controls: variants, beyond the compute-matched one, its arm is compared with; those that
             use weak labels are taken at the arm's kind (``shuffled_labels[points]``).
         citation: where the method comes from.
@@ -78,6 +96,7 @@ class Method:
     verb: str
     arm: str
     variants: tuple[Variant, ...] = ()
+    compute_control: str = "strong_only_long"
     controls: tuple[str, ...] = ()
     citation: str = ""
     has_options: bool = False

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from weakseg.io.labels import IGNORE_INDEX
-from weakseg.methods.method import Method, Variant
+from weakseg.methods.method import Method, Variant, matched_control
 
 
 def pseudo_mask(probabilities: np.ndarray, confidence: float, labelled: np.ndarray | None = None) -> np.ndarray:
@@ -55,7 +55,9 @@ class PseudoMasks(Method):
     arm = "pseudo_masks"
     citation = "Ahn & Kwak 2018 (refined pseudo-masks retrain a segmenter); OME (TGRS 2023) in remote sensing"
     has_options = True
+    compute_control = "matched_pseudo_masks"
     variants = (
+        matched_control("pseudo_masks", "pseudo_masks"),
         Variant(
             "pseudo_masks",
             ("strong",),

@@ -42,7 +42,7 @@ from weakseg.report.statistics import (
     verdict,
 )
 
-#: The compute-matched control: the headline reference when the study ran it.
+#: The compute-matched control of pretraining (each method names its own: ``Method.compute_control``).
 COMPUTE_MATCHED = "strong_only_long"
 
 
@@ -74,9 +74,28 @@ class Comparison:
     sign_flip: float
 
 
-def headline_reference(rows: list[dict], fraction: str) -> str:
-    """``strong_only_long`` when the study ran it at ``fraction`` (compute-matched), else ``strong_only``."""
-    return COMPUTE_MATCHED if by_seed(rows, COMPUTE_MATCHED, fraction, "miou") else BASELINE
+def compute_control(arm: str) -> str:
+    """The compute-matched control of ``arm``'s method (``strong_only_long`` for ``weak_finetuned[kind]``)."""
+    method = VARIANTS[arm.split("[")[0]].method
+    return get_method(method).compute_control if method else COMPUTE_MATCHED
+
+
+def reference_of(rows: list[dict], arm: str, fraction: str) -> str:
+    """What ``arm`` answers against: its method's compute-matched control if the study ran it, else strong_only."""
+    control = compute_control(arm)
+    return control if by_seed(rows, control, fraction, "miou") else BASELINE
+
+
+def headlines(rows: list[dict], fraction: str) -> list[tuple[str, str, bool]]:
+    """``(method title, reference, compute-matched)`` of each method with an arm in the study at ``fraction``."""
+    found = []
+    for name in METHODS:
+        method = get_method(name)
+        arms = [arm for arm, _, _ in weak_arms(rows) if arm.split("[")[0] == method.arm]
+        if arms:
+            reference = reference_of(rows, arms[0], fraction)
+            found.append((method.title, reference, reference != BASELINE))
+    return found
 
 
 def weak_arms(rows: list[dict]) -> list[tuple[str, str, str]]:
@@ -90,18 +109,17 @@ def weak_arms(rows: list[dict]) -> list[tuple[str, str, str]]:
 
 
 def _controls_of(arm: str, kind: str) -> list[str]:
-    """The compute-matched control, then the arm's method's own controls at its kind (``shuffled_labels[kind]``)."""
+    """The arm's compute-matched control, then its method's own controls at its kind (``shuffled_labels[kind]``)."""
     variant = arm.split("[")[0]
     own = get_method(VARIANTS[variant].method).controls if VARIANTS[variant].method else ()
-    return [COMPUTE_MATCHED, *(arm_name(c, kind if uses_weak_labels(c) else NO_WEAK) for c in own)]
+    return [compute_control(arm), *(arm_name(c, kind if uses_weak_labels(c) else NO_WEAK) for c in own)]
 
 
 def _pairs(rows: list[dict], fraction: str) -> list[tuple[str, str]]:
     """Every ``(variant, reference)`` the report states at ``fraction``, once each (see the module docstring)."""
     pairs = [(arm, BASELINE) for arm in arms_of(rows) if arm != BASELINE]
-    reference = headline_reference(rows, fraction)
     for arm, kind, _ in weak_arms(rows):
-        pairs += [(arm, reference), *((arm, control) for control in _controls_of(arm, kind))]
+        pairs += [(arm, reference_of(rows, arm, fraction)), *((arm, control) for control in _controls_of(arm, kind))]
     return list(dict.fromkeys(pairs))
 
 
@@ -187,7 +205,7 @@ def controls(family: dict, rows: list[dict]) -> list[dict]:
 
 
 def answer(family: dict, rows: list[dict], shares: dict | None = None, titles: dict | None = None) -> list[str]:
-    """The answer sentences: each weak arm against the headline reference, at every fraction, in mIoU.
+    """The answer sentences: each weak arm against its reference (:func:`reference_of`), at every fraction, in mIoU.
 
     Args:
         shares: strong fraction -> ``{"tiles": share, "pixels": share}`` realised by the split
@@ -196,8 +214,8 @@ def answer(family: dict, rows: list[dict], shares: dict | None = None, titles: d
     """
     sentences = []
     for fraction in fractions_of(rows):
-        reference = headline_reference(rows, fraction)
         for arm, kind, method in weak_arms(rows):
+            reference = reference_of(rows, arm, fraction)
             c = family.get((arm, reference, fraction))
             if c is None:
                 continue

@@ -196,7 +196,7 @@ def _results_context(rows: list[dict], class_names: list[str], family: dict) -> 
         "family_sizes": {
             f: max((c.family for c in family.values() if c.strong_fraction == f), default=0) for f in fractions
         },
-        "headline": {f: comparisons.headline_reference(rows, f) for f in fractions},
+        "headline": {f: comparisons.headlines(rows, f) for f in fractions},
         "per_class": {f: results.per_class_table(rows, f, class_names) for f in fractions},
         "per_class_chart": _per_class_chart(rows, fractions[0] if fractions else ALL_TILES, class_names),
         "unlearned": results.unlearned_classes(rows, list(class_names)),

@@ -1,7 +1,7 @@
 """The methods x kinds table: each method's arm at each kind, against the same controls, positive control first.
 
 One row per (strong fraction, kind, method): the arm's mIoU (95% interval over seeds), its
-difference to the headline reference (the compute-matched control when the study ran it) with
+difference to its reference (its method's compute-matched control when the study ran it) with
 the family's Holm p and verdict (:mod:`weakseg.report.comparisons`), the share of the gap
 between ``strong_only`` and ``full`` it closed (Fieller's interval), its compute (optimiser steps
 and images passed forward, with the runs it was built on: :mod:`weakseg.design.compute`), the
@@ -19,7 +19,7 @@ import numpy as np
 from weakseg.design.compute import run_compute
 from weakseg.design.experiment import ALL_TILES, BASELINE, DEFAULT_POINT, UPPER_BOUND, Run
 from weakseg.methods import METHODS, get_method
-from weakseg.report.comparisons import headline_reference
+from weakseg.report.comparisons import reference_of
 from weakseg.report.results import arm_name, by_seed, fractions_of, kinds_of_rows
 from weakseg.report.statistics import fieller_interval, mean_interval
 from weakseg.weak import get_weak_kind
@@ -72,7 +72,6 @@ def methods_table(family: dict, rows: list[dict], config: dict, audits: dict, ho
     table = []
     hours_of = {(h["variant"], h["strong_fraction"]): h["hours"] for h in hours}
     for fraction in fractions_of(rows):
-        reference = headline_reference(rows, fraction)
         for kind in ordered_kinds(rows):
             for name in METHODS:
                 method = get_method(name)
@@ -80,6 +79,7 @@ def methods_table(family: dict, rows: list[dict], config: dict, audits: dict, ho
                 scores = by_seed(rows, arm, fraction, "miou")
                 if not scores:
                     continue
+                reference = reference_of(rows, arm, fraction)
                 pseudo = [audits[kind, fraction, s] for s in scores if (kind, fraction, s) in audits]
                 table.append(
                     {
