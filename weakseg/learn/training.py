@@ -8,6 +8,11 @@
 * ``joint`` mode: each step sums the pixel loss on a strong batch and ``joint_weight`` x
   the weak loss on a weak batch (one forward pass over both batches).
 
+A run's method (``training.method``: FixMatch consistency, a pseudo-mask student) shapes each
+step without changing this loop (:mod:`weakseg.learn.steps`, :mod:`weakseg.methods`): which
+images go through the forward pass, the loss of their logits, and extra state such as an EMA
+teacher, kept in the resume checkpoint.
+
 Training length is counted in optimiser steps, the same for every variant: ``epochs`` x
 ``steps_per_epoch`` batches of ``batch_size`` tiles, whatever the size of the training set
 (so ``full``, with eight times the tiles of ``strong_only``, takes the same time, and a
@@ -152,7 +157,8 @@ def train(
             ``training`` (epochs, steps_per_epoch, batch_size, lr, weight_decay, loss or
             weak_kind and weak_options in weak and joint mode, joint_weight in joint mode, seed, device,
             log_every_batches,
-            checkpoint: last | best), and ``init_from`` (a ``model.pt`` to start from, or None);
+            checkpoint: last | best; ``method`` and ``method_options`` for a method with options),
+            and ``init_from`` (a ``model.pt`` to start from, or None);
             other keys (variant, fraction, ...) only identify the run. AdamW with cosine
             annealing of the learning rate over the epochs.
         threads: CPU threads; DataLoader workers = threads - 1.
