@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from weakseg.design.compute import run_compute
-from weakseg.design.experiment import ALL_TILES, BASELINE, DEFAULT_POINT, UPPER_BOUND, Run
+from weakseg.design.experiment import ALL_TILES, BASELINE, DEFAULT_POINT, UPPER_BOUND, VARIANTS, Run
 from weakseg.methods import METHODS, get_method
 from weakseg.report.comparisons import reference_of
 from weakseg.report.results import arm_name, by_seed, fractions_of, kinds_of_rows
@@ -80,7 +80,8 @@ def methods_table(family: dict, rows: list[dict], config: dict, audits: dict, ho
                 if not scores:
                     continue
                 reference = reference_of(rows, arm, fraction)
-                pseudo = [audits[kind, fraction, s] for s in scores if (kind, fraction, s) in audits]
+                teacher = VARIANTS[method.arm].teacher is not None  # the audits are of a student's pseudo-masks
+                pseudo = [audits[kind, fraction, s] for s in scores if teacher and (kind, fraction, s) in audits]
                 table.append(
                     {
                         "strong_fraction": fraction,
