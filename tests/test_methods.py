@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -146,18 +147,21 @@ def test_the_positive_control_is_the_mask_and_a_method_that_cannot_use_it_is_sai
     mask = np.array([[0, 1], [255, 2]], np.uint8)
     kind = get_weak_kind("all_pixels")
     assert kind.positive_control and np.array_equal(kind.label_mask(mask, 3, {}, np.random.default_rng(0)), mask)
+    row = {"positive_control": True, "kind": "all_pixels", "strong_fraction": "0.1", "comparison": None}
     rows = [
-        {"positive_control": True, "method": "good", "kind": "all_pixels", "strong_fraction": "0.1",
-         "gap": Ratio(0.95, 0.7, 1.2, 4)},
-        {"positive_control": True, "method": "broken", "kind": "all_pixels", "strong_fraction": "0.1",
-         "gap": Ratio(0.3, 0.1, 0.5, 4)},
-        {"positive_control": True, "method": "unknown", "kind": "all_pixels", "strong_fraction": "0.1",
-         "gap": Ratio(0.5, -np.inf, np.inf, 4)},
+        {**row, "method": "good", "gap": Ratio(0.95, 0.7, 1.2, 4), "reference": "strong_only"},
+        {**row, "method": "broken", "gap": Ratio(0.3, 0.1, 0.5, 4), "reference": "strong_only"},
+        {**row, "method": "unknown", "gap": Ratio(0.5, -np.inf, np.inf, 4), "reference": "strong_only"},
+        {**row, "method": "compute", "gap": Ratio(1.5, 1.1, 2.8, 4), "reference": "matched_joint",
+         "comparison": SimpleNamespace(difference=SimpleNamespace(interval=SimpleNamespace(mean=0.005)),
+                                       p_holm=1.0, verdict="no difference")},
     ]  # fmt: skip
-    good, broken, unknown = positive_control_sentences(rows)
+    good, broken, unknown, compute = positive_control_sentences(rows)
     assert "95% of the gap" in good and "consistent with closing nearly all" in good
     assert "FAILS the positive control" in broken and "at most 50%" in broken
     assert "cannot judge" in unknown
+    assert "compute-matched control matched_joint: +0.005 mIoU, Holm p = 1 (no difference)" in compute
+    assert "full is not an upper bound for this method's compute" in compute
 
 
 # ---------------------------------------------------------------- no training reads a weak tile's mask

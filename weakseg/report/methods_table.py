@@ -133,8 +133,24 @@ def positive_control_sentences(table: list[dict]) -> list[str]:
                 "weak labels say little about those labels"
             )
         what = f"{row['method']} on {row['kind']} ({row['strong_fraction']} strong)"
-        sentences.append(f"{what} closes {interval}: {verdict}.")
+        sentences.append(f"{what} closes {interval}: {verdict}.{_against_compute(row)}")
     return sentences
+
+
+def _against_compute(row: dict) -> str:
+    """A sentence on the positive control against the method's compute-matched control (empty without one)."""
+    c = row["comparison"]
+    if c is None or row["reference"] == BASELINE:
+        return ""
+    text = f" Against its compute-matched control {row['reference']}: {c.difference.interval.mean:+.3f} mIoU, "
+    text += f"Holm p = {c.p_holm:.3g} ({c.verdict})"
+    if c.verdict != "helped":
+        text += (
+            "; with the information of the upper bound on the weak tiles it did not detectably beat the same "
+            f"compute spent on the strong tiles' pixel labels alone, so {UPPER_BOUND} is not an upper bound for "
+            "this method's compute and the gap closed overstates what the labels gave"
+        )
+    return text + "."
 
 
 def _share(value: float) -> str:
