@@ -137,7 +137,7 @@ def audit_preview(images: Path, masks: Path, pseudo: Path, rows: list[int], pale
     """(n * (T + 4), 3 * (T + 4), 3) uint8: image, true mask and pseudo-mask of the first weak tiles.
 
     The first :data:`PREVIEW_TILES` of ``rows``; masks colourised with ``palette`` ((K, 3) uint8),
-    ignore white. For the report only (it shows weak tiles' true masks).
+    ignore black. For the report only (it shows weak tiles' true masks).
     """
     from weakseg.io.imageio import display_rgb
     from weakseg.io.labels import colorize
