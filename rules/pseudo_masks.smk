@@ -43,7 +43,7 @@ rule pseudo_mask_audit:
     benchmark:
         "results/benchmarks/pseudo_mask_audit/weak-{weak_kind}/strong-{strong_fraction}/seed-{seed}/{point}.tsv"
     conda:
-        "../envs/data.yaml"
+        "../envs/torch.yaml"
     resources:
         **job_resources("pseudo_mask_audit"),
     params:

@@ -447,7 +447,14 @@ def test_a_grid_over_local_weights_files_plans_and_makes_each_file_a_train_input
     for name in ("enc a.pth", "enc b.pth"):
         torch.save(encoder, workflow / "my weights" / name)
     files = ["my weights/enc a.pth", "my weights/enc b.pth"]
-    config = {"experiment": {"variants": ["strong_only"], "seeds": [0], "grid": {"model.encoder_weights": files}}}
+    config = {
+        "experiment": {
+            "variants": ["strong_only"],
+            "methods": [],
+            "seeds": [0],
+            "grid": {"model.encoder_weights": files},
+        }
+    }
     (workflow / "weights-grid.yaml").write_text(yaml.safe_dump(config))
     result = run_snakemake(workflow, "-n", "--cores", "1", "--configfile", "weights-grid.yaml")
     assert result.returncode == 0, result.stderr

@@ -70,7 +70,7 @@ def test_a_shell_command_in_a_file_name_never_runs(tmp_path):
     folder = _hostile_folder(tmp_path / "cityscapes")
     config = {
         "dataset": {"name": "cityscapes", "source": {"folder": str(folder)}},
-        "experiment": {"seeds": [0], "variants": ["strong_only"]},
+        "experiment": {"seeds": [0], "variants": ["strong_only"], "methods": []},
     }
     (workdir / "hostile.yaml").write_text(yaml.safe_dump(config))
     result = run_snakemake(workdir, "results/split/seed-0/splits.json", "--cores", "1", "--configfile", "hostile.yaml")

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.pipeline
 TINY = {
     "dataset": {"synthetic": {"n_scenes": 3, "height": 192, "width": 192}},
     "training": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 4},
-    "experiment": {"variants": ["strong_only", "full"], "seeds": [0]},
+    "experiment": {"variants": ["strong_only", "full"], "methods": [], "seeds": [0]},
     "evaluation": {"gallery_tiles": 1},
 }
 #: What the train rule asks for by default (resources.rules.train; threads from the profile).

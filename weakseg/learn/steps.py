@@ -72,7 +72,8 @@ class Step:
     """
 
     def __init__(self, method: Method, options: dict, base_loss, pixel_loss, weak_label: bool, seed: int):
-        self.method, self.options, self.base_loss = method, options, base_loss
+        self.method, self.options = method, options
+        self.base_loss = lambda parts, *batches: base_loss(torch.cat(parts), *batches)
         self.pixel_loss, self.weak_label, self.seed = pixel_loss, weak_label, seed
 
     def __call__(self, model, batches: list[dict], device: torch.device, extras: dict, epoch: int, step: int):

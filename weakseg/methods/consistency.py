@@ -126,7 +126,7 @@ class Consistency(Method):
         options = context["options"]
         strong, weak, view = parts
         if context["weak_label"]:
-            loss = base_loss(torch.cat([strong, weak]), *batches)
+            loss = base_loss([strong, weak], *batches)
         else:
             loss = context["pixel_loss"](strong, batches[0]["mask"].to(strong.device))
         teacher = context["extras"].get("teacher")

@@ -123,15 +123,13 @@ class Method:
         Args:
             parts: (B_i, K, H, W) float32 logits per input tensor.
             batches: the step's batches (strong, then weak in joint mode).
-            base_loss: ``base_loss(logits, batch, weak_batch)``, the mode's plain loss on the
-                logits of the batches' ``image`` tensors concatenated.
+            base_loss: ``base_loss(parts, batch, weak_batch)``, the mode's plain loss on the
+                logits of the batches' ``image`` tensors (one part per batch).
             context: ``options`` (``methods.<name>``), ``extras`` (:meth:`extra_modules`),
                 ``generator`` (a torch.Generator seeded per step), ``weak_label`` (whether the
                 kind has a label to train on), ``pixel_loss``.
         """
-        import torch
-
-        return base_loss(torch.cat(parts[: len(batches)]), *batches)
+        return base_loss(parts[: len(batches)], *batches)
 
     def extra_modules(self, model, options: dict) -> dict:
         """Modules the method keeps beside the model (saved in the resume checkpoint); default none."""

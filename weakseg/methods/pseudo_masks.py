@@ -74,7 +74,7 @@ class PseudoMasks(Method):
 
     def weak_loss(self, kind, options: dict):
         """The cross-entropy on the pseudo-masks' labelled pixels, whatever the kind's own loss."""
-        from weakseg.weak.dense import partial_cross_entropy
+        from weakseg.weak.partial import partial_cross_entropy
 
         return partial_cross_entropy
 

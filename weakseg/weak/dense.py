@@ -17,22 +17,8 @@ from abc import abstractmethod
 import numpy as np
 
 from weakseg.io.errors import WeaksegError
-from weakseg.io.labels import IGNORE_INDEX
 from weakseg.weak.kind import WeakKind
-
-
-def partial_cross_entropy(logits, target):
-    """Cross-entropy over the labelled pixels of (B, H, W) int64 ``target`` (255 elsewhere); 0 when none is labelled.
-
-    The partial cross-entropy of scribble and point supervision (Tang et al., "Normalized cut
-    loss for weakly-supervised CNN segmentation", CVPR 2018, eq. 1).
-    """
-    import torch.nn.functional as F
-
-    target = target.to(logits.device)
-    if not (target != IGNORE_INDEX).any():
-        return logits.sum() * 0.0
-    return F.cross_entropy(logits.float(), target, ignore_index=IGNORE_INDEX)
+from weakseg.weak.partial import partial_cross_entropy
 
 
 def class_indices(names, class_names, key: str) -> list[int]:

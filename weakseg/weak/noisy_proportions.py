@@ -62,8 +62,9 @@ def round_shares(shares: np.ndarray, present: np.ndarray, step: float) -> np.nda
     Args:
         shares: (K,) float64, summing to 1; present: (K,) bool; step: in (0, 1).
     """
-    total = round(1 / step)
-    if abs(total * step - 1) > 1e-9 or present.sum() > total:
+    inverse = 1 / step
+    total = round(inverse) if np.isfinite(inverse) else 0  # a step of ~1e-310 overflows: left to check_labels
+    if total == 0 or abs(total * step - 1) > 1e-9 or present.sum() > total:
         rounded = np.round(shares / step) * step
         rounded[present] = np.maximum(rounded[present], step)
         return rounded / rounded.sum()
