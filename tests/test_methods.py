@@ -309,3 +309,16 @@ def test_classes_no_run_learned_are_named_and_only_those():
         {"iou_a": 0.4, "iou_b": 0.0, "iou_c": 0.01, "iou_d": float("nan")},
     ]
     assert unlearned_classes(rows, ["a", "b", "c", "d"]) == ["b"]  # c was learned once; d is absent (NaN)
+
+
+def test_the_miou_over_the_classes_the_upper_bound_learns_leaves_out_only_those_it_never_learns():
+    from weakseg.report.results import LEARNED_MIOU, upper_bound_classes, with_learned_miou
+
+    rows = [
+        {"variant": "full", "iou_a": 0.6, "iou_b": 0.0, "iou_c": 0.0},
+        {"variant": "full", "iou_a": 0.5, "iou_b": 0.1, "iou_c": 0.0},
+        {"variant": "strong_only", "iou_a": 0.4, "iou_b": 0.2, "iou_c": 0.3},  # c is learned here, not by full
+    ]
+    classes = upper_bound_classes(rows, ["a", "b", "c"])
+    assert classes == ["a", "b"]
+    assert [r[LEARNED_MIOU] for r in with_learned_miou(rows, classes)] == pytest.approx([0.3, 0.3, 0.3])

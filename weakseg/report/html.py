@@ -200,6 +200,7 @@ def _results_context(rows: list[dict], class_names: list[str], family: dict) -> 
         "per_class": {f: results.per_class_table(rows, f, class_names) for f in fractions},
         "per_class_chart": _per_class_chart(rows, fractions[0] if fractions else ALL_TILES, class_names),
         "unlearned": results.unlearned_classes(rows, list(class_names)),
+        **_learned_context(rows, list(class_names)),
         "n_classes": len(class_names),
         "efficiency": _efficiency_chart(rows, fractions),
         "fractions": fractions,
@@ -207,6 +208,15 @@ def _results_context(rows: list[dict], class_names: list[str], family: dict) -> 
         "baseline": BASELINE,
         "upper_bound": UPPER_BOUND,
     }
+
+
+def _learned_context(rows: list[dict], class_names: list[str]) -> dict:
+    """MIoU over the classes the upper bound learns, beside the full mean, when it leaves some class out."""
+    classes = results.upper_bound_classes(rows, class_names)
+    if not classes or len(classes) == len(class_names):
+        return {"learned": None}
+    table = results.score_table(results.with_learned_miou(rows, classes), [results.LEARNED_MIOU])
+    return {"learned": {"classes": classes, "left_out": [c for c in class_names if c not in classes], "table": table}}
 
 
 def _protocol_context(config: dict, adapter, rows: list[dict]) -> dict:

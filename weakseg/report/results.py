@@ -142,6 +142,30 @@ def unlearned_classes(rows: list[dict], class_names: list[str]) -> list[str]:
     return found
 
 
+#: The column :func:`with_learned_miou` adds: mIoU over the classes the upper bound learns.
+LEARNED_MIOU = "miou_learned"
+
+
+def upper_bound_classes(rows: list[dict], class_names: list[str]) -> list[str]:
+    """The classes the upper bound learns: IoU above 0 in at least one of ``full``'s runs (empty without them).
+
+    Chosen by ``full``'s scores on the scored set, not by the arms compared; a class no ``full``
+    run ever predicts correctly (a pixel) is left out.
+    """
+    full = [r for r in rows if r.get("base", r["variant"]) == UPPER_BOUND]
+    return [c for c in class_names if any((r.get(IOU_PREFIX + c) or 0) > 0 for r in full)]
+
+
+def with_learned_miou(rows: list[dict], classes: list[str]) -> list[dict]:
+    """Rows with :data:`LEARNED_MIOU`: the mean IoU over ``classes`` (NaN IoUs, absent classes, left out)."""
+    found = []
+    for r in rows:
+        values = [r.get(IOU_PREFIX + c) for c in classes]
+        values = [v for v in values if v is not None and not math.isnan(v)]
+        found.append({**r, LEARNED_MIOU: float(np.mean(values)) if values else math.nan})
+    return found
+
+
 def grid_table(rows: list[dict]) -> list[dict]:
     """Per (variant, fraction, grid point): mean val mIoU (the ranking score) and scored mIoU over seeds.
 
