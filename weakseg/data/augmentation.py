@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from weakseg.formats.bundles import OfflineCopies
-from weakseg.io.imageio import display_rgb
+from weakseg.io.imageio import display_rgb, framed_row
 from weakseg.io.labels import IGNORE_INDEX, colorize
 from weakseg.io.npy import NpyWriter
 from weakseg.io.outputs import staged_outputs
@@ -192,7 +192,7 @@ def preview(
         for pipeline in (strong, weak):
             out = augment(pipeline, image, mask)
             panels.append(overlay(out["image"], out["mask"], palette, frames=frames))
-        rows.append(np.concatenate([np.pad(p, ((2, 2), (2, 2), (0, 0)), constant_values=255) for p in panels], axis=1))
+        rows.append(framed_row(panels))
     return np.concatenate(rows, axis=0)
 
 

@@ -7,12 +7,9 @@ images per step may gain from compute alone; each method's compute-matched contr
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
-from weakseg.design.experiment import VARIANTS, Run, chain_of, run_settings
-from weakseg.methods import get_method
-from weakseg.methods.method import Method
+from weakseg.design.experiment import Run, steps_and_images
 
 
 @dataclass(frozen=True)
@@ -31,12 +28,4 @@ class Compute:
 
 def run_compute(config: dict, run: Run) -> Compute:
     """The :class:`Compute` of ``run`` and of every run it is built on (:func:`~weakseg.design.experiment.chain_of`)."""
-    steps = images = 0
-    for name in chain_of(run.variant):
-        training = run_settings(config, dataclasses.replace(run, variant=name))["training"]
-        variant = VARIANTS[name]
-        method = get_method(variant.method) if variant.method else Method()
-        own = int(training["epochs"]) * int(training["steps_per_epoch"])
-        steps += own
-        images += own * int(training["batch_size"]) * method.batches_per_step(variant.mode)
-    return Compute(steps, images)
+    return Compute(*steps_and_images(config, run))

@@ -328,16 +328,28 @@ def chain_of(variant: str) -> list[str]:
 
 
 def _steps_and_images(sections: dict, variant: str) -> tuple[int, int]:
-    """Optimiser steps, and images passed forward, of ``variant``'s runs (:func:`chain_of`), summed."""
+    """Optimiser steps, and images passed forward, of ``variant``'s runs (:func:`chain_of`), summed.
+
+    A compute-matched control counts with its lengthened and widened schedule.
+    """
     steps = images = 0
     for name in chain_of(variant):
         v = VARIANTS[name]
         section = sections[v.section]
-        own = int(section["epochs"]) * int(section["steps_per_epoch"])
+        epochs, batch = int(section["epochs"]), int(section["batch_size"])
+        if v.steps_matched_to is not None:
+            epochs += matched_extra_epochs(sections, v.steps_matched_to)
+            batch = matched_batch_size(sections, v.steps_matched_to)
+        own = epochs * int(section["steps_per_epoch"])
         method = get_method(v.method) if v.method is not None else Method()
         steps += own
-        images += own * int(section["batch_size"]) * method.batches_per_step(v.mode)
+        images += own * batch * method.batches_per_step(v.mode)
     return steps, images
+
+
+def steps_and_images(config: dict, run: Run) -> tuple[int, int]:
+    """Optimiser steps and images passed forward of ``run`` and the runs it is built on, at its grid point."""
+    return _steps_and_images(_with_overrides(config, point_overrides(config, run.point)), run.variant)
 
 
 def total_steps(sections: dict, variant: str) -> int:

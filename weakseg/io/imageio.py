@@ -111,6 +111,12 @@ def write_png(path: str | Path, array: np.ndarray) -> None:
     Image.fromarray(np.ascontiguousarray(array)).save(path, format="PNG")
 
 
+def framed_row(panels: list[np.ndarray], border: int = 2) -> np.ndarray:
+    """(H + 2 border, sum of (W_i + 2 border), 3) uint8: (H, W_i, 3) panels side by side, each in a white frame."""
+    frame = ((border, border), (border, border), (0, 0))
+    return np.concatenate([np.pad(p, frame, constant_values=255) for p in panels], axis=1)
+
+
 def display_rgb(image: np.ndarray, frames: int = 1) -> np.ndarray:
     """(H, W, 3) uint8 to show for an (H, W, T * C) uint8 sample of ``frames`` frames.
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from weakseg.formats.splits import sets_at_fraction
-from weakseg.formats.tiles import read_tiles
+from weakseg.formats.tiles import read_tiles, rows_of
 from weakseg.formats.weak_labels import read_weak_labels
 from weakseg.io.errors import WeaksegError
 from weakseg.io.labels import IGNORE_INDEX
@@ -54,7 +54,7 @@ class WeakTiles:
         Raises:
             WeaksegError: a weak tile without a weak label (a stale table).
         """
-        row_of = {t.tile_id: i for i, t in enumerate(read_tiles(self.tiles))}
+        row_of = rows_of(read_tiles(self.tiles))
         splits = json.loads(Path(self.splits).read_text())
         ids, _, labels, _ = read_weak_labels(self.weak_labels)
         label_of = dict(zip(ids, labels, strict=True))
@@ -96,7 +96,7 @@ def write_pseudo_masks(teacher: Path, weak: WeakTiles, out: Path, confidence: fl
             chunk = np.full((len(rows), height, width), IGNORE_INDEX, dtype=np.uint8)
             wanted = [i for i, row in enumerate(rows) if row in labels]
             if wanted:
-                pixels = np.stack([np.asarray(images[rows[i]]) for i in wanted]).transpose(0, 3, 1, 2)
+                pixels = images[[rows[i] for i in wanted]].transpose(0, 3, 1, 2)
                 with torch.no_grad():
                     probabilities = torch.softmax(forward(model, torch.from_numpy(pixels), device), dim=1)
                 for i, p in zip(wanted, probabilities.double().cpu().numpy(), strict=True):
@@ -139,7 +139,7 @@ def audit_preview(images: Path, masks: Path, pseudo: Path, rows: list[int], pale
     The first :data:`PREVIEW_TILES` of ``rows``; masks colourised with ``palette`` ((K, 3) uint8),
     ignore black. For the report only (it shows weak tiles' true masks).
     """
-    from weakseg.io.imageio import display_rgb
+    from weakseg.io.imageio import display_rgb, framed_row
     from weakseg.io.labels import colorize
 
     shown = list(rows[:PREVIEW_TILES])
@@ -147,5 +147,5 @@ def audit_preview(images: Path, masks: Path, pseudo: Path, rows: list[int], pale
     panels = []
     for image, truth, mask in zip(image_rows, NpyRows(masks)[shown], NpyRows(pseudo)[shown], strict=True):
         cells = [display_rgb(image), colorize(truth, palette), colorize(mask, palette)]
-        panels.append(np.concatenate([np.pad(c, ((2, 2), (2, 2), (0, 0)), constant_values=255) for c in cells], 1))
+        panels.append(framed_row(cells))
     return np.concatenate(panels, axis=0) if panels else np.full((4, 4, 3), 255, np.uint8)

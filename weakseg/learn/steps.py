@@ -13,6 +13,7 @@ import torch
 
 from weakseg.learn.inference import autocast_dtype, to_device
 from weakseg.learn.losses import SegmentationLoss, joint_loss
+from weakseg.learn.tile_data import draw_seed
 from weakseg.methods import get_method
 from weakseg.methods.method import Method
 from weakseg.weak import get_weak_kind
@@ -78,7 +79,7 @@ class Step:
 
     def __call__(self, model, batches: list[dict], device: torch.device, extras: dict, epoch: int, step: int):
         """The scalar loss of ``batches`` (a strong batch, then a weak batch in joint mode) under ``model``."""
-        generator = torch.Generator().manual_seed(((self.seed * 1_000_003 + epoch) * 1_000_003 + step) % 2**63)
+        generator = torch.Generator().manual_seed(draw_seed(self.seed, epoch, step) % 2**63)
         self.method.prepare_step(batches, self.options, generator)
         inputs = self.method.step_inputs(batches)
         logits = _forward(model, torch.cat(inputs), device)

@@ -87,7 +87,7 @@ class TileDataset(Dataset):
         if self.transform is not None:
             from weakseg.data.augmentation import augment  # albumentations only where a pipeline is used
 
-            self.transform.set_random_seed(((self.seed * 1_000_003 + epoch) * 1_000_003 + draw) % 2**32)
+            self.transform.set_random_seed(draw_seed(self.seed, epoch, draw) % 2**32)
             if weak_mask is not None:
                 # The rendered weak label rides the mask target, so flips and rotations move its pixels too.
                 targets = augment(self.transform, targets["image"], weak_mask)
@@ -112,9 +112,18 @@ class TileDataset(Dataset):
         """(C, T, T) uint8: one draw of :attr:`strong_view` on the (T, T, C) weak view, seeded apart from it."""
         from weakseg.data.augmentation import augment
 
-        self.strong_view.set_random_seed(((self.seed * 1_000_003 + epoch) * 1_000_003 + draw + 0x57) % 2**32)
+        self.strong_view.set_random_seed((draw_seed(self.seed, epoch, draw) + 0x57) % 2**32)
         view = augment(self.strong_view, image)["image"]
         return torch.from_numpy(np.ascontiguousarray(view.transpose(2, 0, 1)))
+
+
+def draw_seed(seed: int, epoch: int, draw: int) -> int:
+    """The seed of one draw's random stream (augmentation, strong view, a step's CutMix): ``(seed, epoch, draw)`` mixed.
+
+    The same with any number of DataLoader workers and after a resume; callers reduce it to
+    their generator's range.
+    """
+    return (seed * 1_000_003 + epoch) * 1_000_003 + draw
 
 
 def split_key(key: int | tuple[int, ...]) -> tuple[int, int, int]:

@@ -165,19 +165,22 @@ def differences(family: dict, rows: list[dict], column: str = "miou") -> list[di
         ``gap_closed`` is (arm - strong_only) / (full - strong_only) with Fieller's 95% interval
         over the seeds all three share, None without ``full`` (or for ``full`` itself).
     """
-    upper = by_seed(rows, UPPER_BOUND, ALL_TILES, column)
     table = []
     for (variant, reference, fraction), comparison in family.items():
         if reference != BASELINE:
             continue
-        gap = None
-        if variant != UPPER_BOUND:
-            gap = _gap_ratio(by_seed(rows, variant, fraction, column), by_seed(rows, BASELINE, fraction, column), upper)
+        gap = None if variant == UPPER_BOUND else gap_closed(rows, variant, fraction, column)
         table.append({"variant": variant, "strong_fraction": fraction, "comparison": comparison, "gap_closed": gap})
     return table
 
 
-def _gap_ratio(scores: dict[int, float], baseline: dict[int, float], upper: dict[int, float]) -> Ratio | None:
+def gap_closed(rows: list[dict], arm: str, fraction: str, column: str = "miou") -> Ratio | None:
+    """(arm - strong_only) / (full - strong_only) at ``fraction``, Fieller's interval over the seeds all three share.
+
+    None when no seed has all three runs.
+    """
+    scores, baseline = by_seed(rows, arm, fraction, column), by_seed(rows, BASELINE, fraction, column)
+    upper = by_seed(rows, UPPER_BOUND, ALL_TILES, column)
     seeds = sorted(set(scores) & set(baseline) & set(upper))
     if not seeds:
         return None

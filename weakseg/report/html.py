@@ -240,12 +240,9 @@ def _methods_context(inputs: ReportInputs, rows: list[dict], family: dict, set_s
     """The methods x kinds table, the positive control's sentences, the controls' compute, the pseudo-mask previews."""
     hours = results.annotation_hours(rows, set_sizes, inputs.config["annotation"])
     table = methods_table.methods_table(family, rows, inputs.config, methods_table.read_audits(inputs.audits), hours)
-    first_seed = min((Run.parse(str(Path(p).parent)).seed for p in inputs.audit_previews), default=None)
-    previews = [
-        (Run.parse(str(Path(p).parent)).weak_kind, figures.png_uri(p))
-        for p in inputs.audit_previews
-        if Run.parse(str(Path(p).parent)).seed == first_seed
-    ]
+    students = [(Run.parse(str(Path(p).parent)), p) for p in inputs.audit_previews]  # the folder names the run
+    first_seed = min((run.seed for run, _ in students), default=None)
+    previews = [(run.weak_kind, figures.png_uri(p)) for run, p in students if run.seed == first_seed]
     return {
         "table": table,
         "positive_control": methods_table.positive_control_sentences(table),

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from weakseg.design.compute import run_compute
-from weakseg.design.experiment import ALL_TILES, BASELINE, DEFAULT_POINT, UPPER_BOUND, VARIANTS, Run
+from weakseg.design.experiment import BASELINE, DEFAULT_POINT, UPPER_BOUND, VARIANTS, Run
 from weakseg.methods import METHODS, get_method
-from weakseg.report.comparisons import reference_of
+from weakseg.report.comparisons import gap_closed, reference_of
 from weakseg.report.results import arm_name, by_seed, fractions_of, kinds_of_rows
-from weakseg.report.statistics import fieller_interval, mean_interval
+from weakseg.report.statistics import mean_interval
 from weakseg.weak import get_weak_kind
 
 #: The share of the gap to ``full`` a method must be able to close on the positive control: the
@@ -43,15 +43,6 @@ def read_audits(paths) -> dict[tuple[str, str, int], float]:
         miou = json.loads(Path(path).read_text())["miou"]
         found[run.weak_kind, run.strong_fraction, run.seed] = math.nan if miou is None else float(miou)
     return found
-
-
-def _gap(rows: list[dict], arm: str, fraction: str):
-    scores, base = by_seed(rows, arm, fraction, "miou"), by_seed(rows, BASELINE, fraction, "miou")
-    upper = by_seed(rows, UPPER_BOUND, ALL_TILES, "miou")
-    seeds = sorted(set(scores) & set(base) & set(upper))
-    if not seeds:
-        return None
-    return fieller_interval([scores[s] - base[s] for s in seeds], [upper[s] - base[s] for s in seeds])
 
 
 def methods_table(family: dict, rows: list[dict], config: dict, audits: dict, hours: list[dict]) -> list[dict]:
@@ -91,7 +82,7 @@ def methods_table(family: dict, rows: list[dict], config: dict, audits: dict, ho
                         "reference": reference,
                         "miou": mean_interval(list(scores.values())),
                         "comparison": family.get((arm, reference, fraction)),
-                        "gap": _gap(rows, arm, fraction),
+                        "gap": gap_closed(rows, arm, fraction),
                         "compute": run_compute(config, Run(method.arm, fraction, 0, DEFAULT_POINT, kind)),
                         "hours": hours_of.get((arm, fraction)),
                         "pseudo_miou": mean_interval(pseudo) if pseudo else None,

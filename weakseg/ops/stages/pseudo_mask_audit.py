@@ -35,7 +35,7 @@ def run(params: AuditParams, input, output, threads: int) -> None:
 
     from weakseg.datasets import get_dataset
     from weakseg.formats.splits import sets_at_fraction
-    from weakseg.formats.tiles import read_tiles
+    from weakseg.formats.tiles import read_tiles, rows_of
     from weakseg.io.imageio import write_png
     from weakseg.io.outputs import staged_outputs
     from weakseg.learn.metrics import segmentation_metrics
@@ -43,7 +43,7 @@ def run(params: AuditParams, input, output, threads: int) -> None:
 
     adapter = get_dataset(params.dataset)
     class_names = list(adapter.class_names)
-    row_of = {t.tile_id: i for i, t in enumerate(read_tiles(input.tiles))}
+    row_of = rows_of(read_tiles(input.tiles))
     weak = sets_at_fraction(json.loads(Path(input.splits).read_text()), params.strong_fraction)["weak"]
     rows = [row_of[t] for t in weak]
     confusion = audit_pseudo_masks(Path(input.pseudo_masks), Path(input.masks), rows, len(class_names))
