@@ -28,6 +28,8 @@ TINY = {
     "experiment": {"variants": ["strong_only", "full"], "methods": [], "seeds": [0]},
     "evaluation": {"gallery_tiles": 1},
 }
+#: The CI cluster keeps no accounting (squeue, not sacct); the jobs' SLURM logs are kept to be read.
+SLURM_OPTIONS = ("--slurm-weakseg-status-command", "squeue", "--slurm-weakseg-keep-successful-logs")
 #: What the train rule asks for by default (resources.rules.train; threads from the profile).
 TRAIN = {"gpus": 1, "cpus_per_gpu": 8, "mem_mb": 32000, "runtime_min": 480}
 
@@ -69,7 +71,7 @@ def test_a_tiny_study_runs_through_the_slurm_profile_with_what_each_job_asks(tmp
     result = run_snakemake(
         workdir,
         *("--profile", "profiles/slurm", "--sdm", "env-modules"),  # env-modules: no conda here, no directive
-        *("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2"),
+        *SLURM_OPTIONS,
         # 2 cores here: no DataLoader workers (the jobs still ask SLURM for resources.rules' CPUs).
         *("--set-threads", "train=1", "evaluate=1"),
         *("--configfile", "tiny.yaml"),
@@ -113,3 +115,29 @@ def test_a_tiny_study_runs_through_the_slurm_profile_with_what_each_job_asks(tmp
         assert found, log[-2000:]
         devices.add(found.group(1))
     assert devices == {"0", "1"}
+    # The data group's prepare jobs ran side by side (upstream issue #469: the plugin's own job
+    # runs a group's jobs one after another, each through a Snakemake of its own).
+    data_log = next((workdir / ".snakemake/slurm_logs").glob("group_data_*/*.log")).read_text()
+    assert _most_at_once(data_log, "prepare") >= 2, data_log[-3000:]
+
+
+def _most_at_once(log: str, rule: str) -> int:
+    """The most ``rule`` jobs (told apart by their wildcards) running at once in a Snakemake log.
+
+    A job starts at its ``rule <rule>:`` block and ends at ``Finished jobid: N (Rule: <rule>)``; a
+    Snakemake started for one job inside another (the plugin's jobstep executor) logs the same job
+    again under its own job id and counts once.
+    """
+    running, most, job_wildcards, block = set(), 0, {}, None
+    for line in log.splitlines():
+        if re.fullmatch(rf"(local)?rule {rule}:", line):
+            block = {}
+        elif block is not None and (found := re.fullmatch(r"\s+(jobid|wildcards): (.*)", line)):
+            block[found.group(1)] = found.group(2)
+            if "jobid" in block and "wildcards" in block:
+                job_wildcards[block["jobid"]] = block["wildcards"]
+                running.add(block["wildcards"])
+                most, block = max(most, len(running)), None
+        elif found := re.fullmatch(rf"Finished jobid: (\d+) \(Rule: {rule}\)", line):
+            running.discard(job_wildcards.get(found.group(1)))
+    return most
