@@ -7,6 +7,8 @@
 # The node advertises 16 CPUs, 64 GB and two fake GPUs (device files linked to /dev/null)
 # whatever the machine has (SlurmdParameters=config_overrides), so the profile's own requests
 # (8 CPUs per GPU, 32 GB for train) are accepted as they are and can be read back from SLURM.
+# A second partition, small (2 CPUs, 60 min), takes jobs over its limits and leaves them pending
+# for ever (EnforcePartLimits=NO, the default): the SLURM test's job that can never start.
 # No job accounting (no slurmdbd): jobs are followed with squeue, kept MinJobAge=300 s.
 # The configuration goes to /etc/slurm/slurm.conf, where every SLURM client finds it (the
 # jobstep plugin drops SLURM_CONF from the srun inside a job); a slurm.conf that this script
@@ -74,6 +76,7 @@ AccountingStorageType=accounting_storage/none
 GresTypes=gpu
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=16 RealMemory=64000 Gres=gpu:2 State=UNKNOWN
 PartitionName=main Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+PartitionName=small Nodes=localhost MaxCPUsPerNode=2 MaxTime=60 State=UP
 EOF
   cat >"$CONF_DIR/gres.conf" <<EOF
 $MARK

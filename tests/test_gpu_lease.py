@@ -153,6 +153,17 @@ def test_slurm_allocation_is_used_as_is(tmp_path):
     assert not (tmp_path / "leases").exists()
 
 
+def test_inside_one_allocation_with_several_gpus_jobs_lease_them_among_themselves(tmp_path):
+    # The whole study in one salloc/sbatch: SLURM shows every GPU of the allocation to every job.
+    pool = GpuPool(None, 1, str(tmp_path / "leases"))
+    first = {"SLURM_JOB_ID": "42", "CUDA_VISIBLE_DEVICES": "0,1"}
+    second = dict(first)
+    with leased_gpu(pool, first) as one, leased_gpu(pool, second) as other:
+        assert {one, other} == {"0", "1"}
+        assert {first["CUDA_VISIBLE_DEVICES"], second["CUDA_VISIBLE_DEVICES"]} == {"0", "1"}
+    assert first["CUDA_VISIBLE_DEVICES"] == "0,1"
+
+
 def test_devices_default_to_cuda_visible_devices():
     assert detect_devices({"CUDA_VISIBLE_DEVICES": "2, 5"}) == ["2", "5"]
     assert detect_devices({"CUDA_VISIBLE_DEVICES": ""}) == []

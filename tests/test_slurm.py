@@ -8,14 +8,18 @@ training jobs run at once, each on the GPU SLURM gave it (fake GPUs: device file
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 import subprocess
+import sys
+import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_workflow, run_snakemake
+from conftest import copy_workflow, run_snakemake, snakemake_env
 
 pytest.importorskip("snakemake_executor_plugin_slurm", reason="the cluster extra is not installed")
 
@@ -28,6 +32,11 @@ TINY = {
     "experiment": {"variants": ["strong_only", "full"], "methods": [], "seeds": [0]},
     "evaluation": {"gallery_tiles": 1},
 }
+#: One run trained long enough to be interrupted twice (8 epochs, a checkpoint after each).
+LONG = {**TINY, "training": {"epochs": 8, "steps_per_epoch": 2, "batch_size": 4}}
+LONG["experiment"] = {**TINY["experiment"], "variants": ["strong_only"]}
+RUN_FOLDER = "results/models/strong_only/weak-none/strong-0.1/seed-0/default"
+TRAIN_LOG = "results/logs/train/strong_only/weak-none/strong-0.1/seed-0/default.log"
 #: The CI cluster keeps no accounting (squeue, not sacct); the jobs' SLURM logs are kept to be read.
 SLURM_OPTIONS = ("--slurm-weakseg-status-command", "squeue", "--slurm-weakseg-keep-successful-logs")
 #: What the train rule asks for by default (resources.rules.train; threads from the profile).
@@ -141,3 +150,125 @@ def _most_at_once(log: str, rule: str) -> int:
         elif found := re.fullmatch(rf"Finished jobid: (\d+) \(Rule: {rule}\)", line):
             running.discard(job_wildcards.get(found.group(1)))
     return most
+
+
+def _study(tmp_path: Path, name: str, config: dict) -> Path:
+    workdir = copy_workflow(tmp_path / name)
+    (workdir / "study.yaml").write_text(yaml.safe_dump(config))
+    return workdir
+
+
+def _slurm(workdir: Path, *configfiles: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """The study in ``workdir`` through the profile (no conda here: env-modules, no directive)."""
+    return run_snakemake(
+        workdir,
+        *("--profile", "profiles/slurm", "--sdm", "env-modules", *SLURM_OPTIONS),
+        *("--set-threads", "train=1", "evaluate=1"),
+        *("--configfile", "study.yaml", *configfiles),
+        timeout=timeout,
+    )
+
+
+def _summary(workdir: Path) -> list[dict]:
+    """summary.csv's rows without the timings, which differ between runs of the same study."""
+    with (workdir / "results/summary.csv").open(newline="") as handle:
+        return [{k: v for k, v in row.items() if not k.endswith("_seconds")} for row in csv.DictReader(handle)]
+
+
+def _queued(workdir: Path) -> list[dict]:
+    return [job for job in _jobs_of(workdir) if job["JobState"] in ("PENDING", "RUNNING", "CONFIGURING")]
+
+
+def test_failures_name_the_slurm_cause_and_the_key_to_change_and_nothing_waits(tmp_path):
+    _cluster_running()
+    workdir = _study(tmp_path, "workflow", LONG)
+    cases = (  # what the config asks, what the message must say
+        # .ci/slurm.sh's partition small (60 min at most) takes train's 480 min and never starts it.
+        ({"slurm_partition": "small"}, ["pending reason 'PartitionTimeLimit'", "resources.rules.train.runtime"]),
+        ({"cpus_per_gpu": 32}, ["node configuration is not available", "resources.rules.train.cpus_per_gpu"]),
+        ({"slurm_partition": "nope"}, ["invalid partition specified: nope", "resources.rules.train.slurm_partition"]),
+    )
+    for number, (train, expected) in enumerate(cases):
+        (workdir / f"case{number}.yaml").write_text(yaml.safe_dump({"resources": {"rules": {"train": train}}}))
+        started = time.monotonic()
+        result = _slurm(workdir, f"case{number}.yaml", timeout=240)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        for words in expected:
+            assert words in output, output[-4000:]
+        assert not _queued(workdir), "a job the run gave up on is still queued"
+        assert not list((workdir / "results/models").rglob("model.pt"))
+        assert time.monotonic() - started < 120
+    assert output.count("sbatch refused the job") == 1  # the refusal is not submitted again
+
+
+def test_a_requeued_then_cancelled_training_resumes_to_the_uninterrupted_summary(tmp_path):
+    _cluster_running()
+    reference = _study(tmp_path, "reference", LONG)
+    local = run_snakemake(
+        reference, "--cores", "2", "--set-threads", "train=1", "evaluate=1", "--configfile", "study.yaml"
+    )
+    assert local.returncode == 0, local.stderr[-3000:]
+    workdir = _study(tmp_path, "workflow", LONG)
+    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "--sdm", "env-modules", *SLURM_OPTIONS]
+    command += ["--set-threads", "train=1", "evaluate=1", "--configfile", "study.yaml"]
+    with subprocess.Popen(
+        command, cwd=workdir, env=snakemake_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as run:
+        checkpoint = workdir / RUN_FOLDER / "resume/checkpoint.pt"
+        _wait_for(checkpoint.exists, "the first checkpoint")
+        (job,) = [j["JobId"] for j in _queued(workdir) if j.get("Comment", "").startswith("rule_run")]
+        subprocess.run(["scontrol", "requeue", job], check=True, timeout=30)  # as a preemption does
+        _wait_for(lambda: _state(job) == "PENDING", "the requeued job pending")
+        subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True, timeout=30)  # no 2-min hold
+        _wait_for(lambda: "resuming from" in _text(workdir / TRAIN_LOG), "the requeued job resuming")
+        subprocess.run(["scancel", job], check=True, timeout=30)  # then killed, as at a time limit
+        output, _ = run.communicate(timeout=300)
+    assert run.returncode != 0
+    assert f"SLURM job {job} ended CANCELLED" in output and "training resumes" in output, output[-3000:]
+    rerun = _slurm(workdir)
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
+    assert re.search(r"resuming from .* after epoch [1-7] of 8", _text(workdir / TRAIN_LOG))
+    assert _summary(workdir) == _summary(reference)
+
+
+def test_one_allocation_runs_the_study_with_the_local_executor_on_the_allocations_gpus(tmp_path):
+    _cluster_running()
+    workdir = _study(tmp_path, "workflow", TINY)
+    snakemake = Path(sys.executable).parent / "snakemake"
+    # The README's recipe: one sbatch, Snakemake's local executor inside, the GPUs leased among its jobs.
+    recipe = f'{snakemake} --cores "$SLURM_CPUS_PER_TASK" --resources gpu=2 --set-threads train=1 evaluate=1'
+    allocation = ["sbatch", "--wait", "--gpus=2", "--cpus-per-task=4", "--mem=16000", "--time=30"]
+    result = subprocess.run(
+        [*allocation, "--output=allocation.log", "--wrap", f"{recipe} --configfile study.yaml"],
+        cwd=workdir,
+        env=snakemake_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr + _text(workdir / "allocation.log")[-3000:]
+    assert (workdir / "results/report.html").exists()
+    leases = [
+        found.group(1)
+        for log in (workdir / "results/logs").glob("[te]*/**/*.log")
+        for found in re.finditer(r"GPU lease \S+: CUDA_VISIBLE_DEVICES=(\S+)", _text(log))
+    ]
+    assert len(leases) == 4 and set(leases) <= {"0", "1"}, leases  # two trains, two evaluations, one GPU each
+
+
+def _text(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _state(job: str) -> str:
+    shown = subprocess.run(["squeue", "--noheader", "--jobs", job, "--format", "%T"], capture_output=True, text=True)
+    return shown.stdout.strip()
+
+
+def _wait_for(condition, what: str, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {seconds} s for {what}")
+        time.sleep(0.2)

@@ -8,9 +8,11 @@ The kernel drops a lock when its process dies, however it dies (SIGKILL included
 lease is never left stale. With ``jobs_per_gpu`` > 1 a device has that many slots; slot 0 of
 every device is tried before slot 1, so jobs spread over the devices before they share one.
 
-Under SLURM (``SLURM_JOB_ID`` set), the scheduler has already set ``CUDA_VISIBLE_DEVICES`` to
-the job's own GPUs and the lease defers to it. Without any device, nothing changes. This
-module imports no CUDA library, so it runs before torch touches the GPU.
+Under SLURM (``SLURM_JOB_ID`` set) with one device in ``CUDA_VISIBLE_DEVICES``, the scheduler
+has already given the job its own GPU (one SLURM job per rule job, ``profiles/slurm``) and the
+lease defers to it. With several, the whole study runs inside one allocation (docs/clusters.md,
+"One allocation") and its jobs lease the allocation's GPUs among themselves as on any machine.
+Without any device, nothing changes. This module imports no CUDA library, so it runs before torch touches the GPU.
 """
 
 from __future__ import annotations
@@ -142,7 +144,8 @@ def leased_gpu(
         WeaksegError: CUDA was initialised in this process before the lease (the variable
             would be ignored), or the lease folder cannot be created.
     """
-    if environ.get("SLURM_JOB_ID") and "CUDA_VISIBLE_DEVICES" in environ:
+    scheduled = [d for d in environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    if environ.get("SLURM_JOB_ID") and len(scheduled) == 1:
         log.info(
             "GPU: SLURM job %s, CUDA_VISIBLE_DEVICES=%s set by the scheduler",
             environ["SLURM_JOB_ID"],

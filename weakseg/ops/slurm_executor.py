@@ -35,7 +35,7 @@ from collections.abc import AsyncGenerator, Iterable
 from snakemake_executor_plugin_slurm import Executor as SlurmExecutor
 from snakemake_executor_plugin_slurm import ExecutorSettings, common_settings
 
-__all__ = ["Executor", "ExecutorSettings", "advice", "common_settings", "next_check_seconds"]
+__all__ = ["Executor", "ExecutorSettings", "advice", "common_settings", "explain", "next_check_seconds"]
 
 #: The plugin's own cap on the time between status checks (seconds; MinJobAge is 300 s by default).
 MAX_CHECK_SECONDS = 180
@@ -64,7 +64,7 @@ _ADVICE = (
     (r"account", ("slurm_account",), "name an account of yours (sacctmgr show assoc user=$USER)"),
     (r"QOS", ("qos",), "name a QOS your account may use"),
     (r"gres|gpu", ("gpu",), "ask for GPUs the partition has (sinfo -o '%P %G')"),
-    (r"PREEMPTED|NODE_FAIL|CANCELLED", (), "rerun the same command: finished jobs are kept, training resumes"),
+    (r"PREEMPTED|NODE_FAIL|CANCELLED", (), "Rerun the same command: finished jobs are kept, training resumes"),
 )
 
 
@@ -96,12 +96,34 @@ def advice(cause: str, rules: Iterable[str]) -> str:
             if not keys:
                 return what
             names = ", ".join(f"resources.rules.{rule}.{key}" for rule in rules for key in keys)
-            return f"change {names} in your config (--configfile; docs/clusters.md): {what}"
-    return "see the SLURM log and the rule's log named above"
+            return f"Change {names} in your config (--configfile; docs/clusters.md): {what}"
+    return "See the SLURM log and the rule's log named above"
+
+
+def explain(message: str, jobid: str | None, rules: Iterable[str]) -> str:
+    """One line for a failed job: its rules, the cause in SLURM's words and what to change.
+
+    Args:
+        message: the SLURM plugin's error message (``SLURM sbatch failed. The error message was
+            '<sbatch's stderr>'...`` or ``SLURM-job 'N' failed, SLURM status is: 'TIMEOUT'...``)
+            or this module's own (a hopeless pending reason).
+        jobid: the SLURM job id (None when sbatch refused the job).
+        rules: the rules of the job (several for a group job).
+    """
+    rules = sorted(set(rules))
+    state = re.search(r"SLURM status is: '(\w+)'", message)
+    refused = re.search(r"The error message was '(.*?)'\.?\n", message, re.DOTALL)
+    if refused:
+        cause = "sbatch refused the job: " + " ".join(refused.group(1).split())
+    elif state:
+        cause = f"SLURM job {jobid} ended {state.group(1)}"
+    else:
+        cause = " ".join(message.split()).rstrip(".")
+    return f"{' and '.join(rules)}: {cause}. {advice(cause, rules)}."
 
 
 def _rules_of(job) -> list[str]:
-    return sorted({rule.name for rule in job.rules}) if job.is_group() else [job.rule.name]
+    return sorted(set(job.rules))  # rule names; a group job's every rule
 
 
 class Executor(SlurmExecutor):
@@ -173,13 +195,5 @@ class Executor(SlurmExecutor):
 
     def report_job_error(self, job_info, msg=None, **kwargs):
         """Log the cause (sbatch's message, the SLURM state) with what to change, then fail the job."""
-        rules = _rules_of(job_info.job)
-        cause = msg or ""
-        state = re.search(r"SLURM status is: '(\w+)'", cause)
-        refused = re.search(r"The error message was '(.*?)'\.?\n", cause, re.DOTALL)
-        if refused:
-            cause = f"sbatch refused the job: {refused.group(1).strip()}"
-        elif state:
-            cause = f"SLURM job {job_info.external_jobid} ended {state.group(1)}"
-        self.logger.error(f"{' and '.join(rules)}: {cause.strip()}. {advice(cause, rules)}.")
+        self.logger.error(explain(msg or "", job_info.external_jobid, _rules_of(job_info.job)))
         super().report_job_error(job_info, msg=msg, **kwargs)
