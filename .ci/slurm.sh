@@ -9,7 +9,8 @@
 # (8 CPUs per GPU, 32 GB for train) are accepted as they are and can be read back from SLURM.
 # A second partition, small (2 CPUs, 60 min), takes jobs over its limits and leaves them pending
 # for ever (EnforcePartLimits=NO, the default): the SLURM test's job that can never start.
-# No job accounting (no slurmdbd): jobs are followed with squeue, kept MinJobAge=300 s.
+# No job accounting (no slurmdbd): jobs are followed with squeue, kept MinJobAge=3600 s (the
+# benchmark reads the records of a whole demo study from scontrol).
 # The configuration goes to /etc/slurm/slurm.conf, where every SLURM client finds it (the
 # jobstep plugin drops SLURM_CONF from the srun inside a job); a slurm.conf that this script
 # did not write is never touched: then nothing starts. stop removes the configuration it wrote:
@@ -70,7 +71,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 SlurmdParameters=config_overrides
 ReturnToService=2
-MinJobAge=300
+MinJobAge=3600
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 GresTypes=gpu

@@ -9,6 +9,13 @@ it prints, it asserts nothing.
 
     python benchmarks/throughput.py                         # the three standard settings
     python benchmarks/throughput.py --settings FPN:resnet18:128:8 --devices cpu --threads 2
+    python benchmarks/throughput.py --loader-only           # the input pipeline alone, per CPU core
+
+``--loader-only`` times the training input pipeline without a model: tile reads from ``.npy``,
+albumentations' strong pipeline, collation, in the main process on one core and one torch
+thread (``workers = 0``), at 256 and 512 px, and prints the cores one GPU needs to be fed at
+:data:`GPU_GOAL` img/s and at the model's own CPU rate (``--model-rate``). The profile's
+``cpus_per_gpu`` comes from it (docs/clusters.md).
 """
 
 import argparse
@@ -23,7 +30,7 @@ import numpy as np
 import torch
 
 from weakseg.data.augmentation import strong_pipeline
-from weakseg.learn.inference import autocast_dtype, to_device
+from weakseg.learn.inference import autocast_dtype, make_loader, to_device
 from weakseg.learn.losses import SegmentationLoss
 from weakseg.learn.tile_data import TileDataset, TrainingData
 from weakseg.learn.training import _build, _loaders, _loss_functions, _train_epoch
@@ -33,6 +40,11 @@ STANDARD = {
     "cuda": ["FPN:resnet18:128:32", "FPN:resnet18:256:32", "DeepLabV3Plus:resnet50:512:16"],
     "cpu": ["FPN:resnet18:128:8", "FPN:resnet18:256:8", "DeepLabV3Plus:resnet50:512:2"],
 }
+
+#: img/s one GPU trains FPN-ResNet-18 at 256 px (the project's GPU goal; docs/clusters.md).
+GPU_GOAL = 1500
+#: tile px -> batch of the loader-only measurement (the CUDA settings' batches).
+LOADER_TILES = {256: 32, 512: 16}
 
 AUGMENT = {
     "p_spatial": 0.5,
@@ -91,6 +103,10 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=20, help="optimiser steps per epoch")
     parser.add_argument("--threads", type=int, default=None, help="torch threads; workers = threads - 1 (all cores)")
     parser.add_argument("--compile", action="store_true", help="training.compile: true")
+    parser.add_argument("--loader-only", action="store_true", help="the input pipeline alone, per CPU core")
+    parser.add_argument(
+        "--model-rate", type=float, default=5.3, help="the model's CPU img/s for --loader-only (FPN-R18, 256 px)"
+    )
     return parser.parse_args()
 
 
@@ -120,18 +136,8 @@ def measure(setting: str, device: torch.device, steps: int, threads: int, compil
     arch, encoder, tile, batch_size = setting.split(":")
     tile, batch_size = int(tile), int(batch_size)
     settings = _settings(arch, encoder, batch_size, steps, device.type, compile_model)
-    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as folder:
-        n = max(64, 2 * batch_size)
-        np.save(Path(folder) / "images.npy", rng.integers(0, 256, (n, tile, tile, 3), dtype=np.uint8))
-        np.save(Path(folder) / "masks.npy", rng.integers(0, 6, (n, tile, tile), dtype=np.uint8))
-        dataset = TileDataset(
-            Path(folder) / "images.npy",
-            Path(folder) / "masks.npy",
-            list(range(n)),
-            strong_pipeline(AUGMENT),
-            np.full((n, 6), 1 / 6),
-        )
+        dataset = _tiles(Path(folder), tile, max(64, 2 * batch_size))
         data = TrainingData(dataset, dataset, 3, [str(k) for k in range(6)])
         run = _build(data, settings, device)
         loaders, _ = _loaders(run, data, settings["training"], max(threads - 1, 0), device)
@@ -149,9 +155,46 @@ def measure(setting: str, device: torch.device, steps: int, threads: int, compil
         return max(trainer), ceiling(run, batch, steps, SegmentationLoss("cross_entropy"))
 
 
+def _tiles(folder: Path, tile: int, n: int) -> TileDataset:
+    """``n`` random tiles of ``tile`` px written as .npy arrays, read through the strong pipeline."""
+    rng = np.random.default_rng(0)
+    np.save(folder / "images.npy", rng.integers(0, 256, (n, tile, tile, 3), dtype=np.uint8))
+    np.save(folder / "masks.npy", rng.integers(0, 6, (n, tile, tile), dtype=np.uint8))
+    pipeline, proportions = strong_pipeline(AUGMENT), np.full((n, 6), 1 / 6)
+    return TileDataset(folder / "images.npy", folder / "masks.npy", list(range(n)), pipeline, proportions)
+
+
+def loader_rate(tile: int, batch_size: int, batches: int) -> float:
+    """img/s of the training input pipeline alone on one core (best of two passes of ``batches``)."""
+    with tempfile.TemporaryDirectory() as folder:
+        dataset = _tiles(Path(folder), tile, max(64, 2 * batch_size))
+        loader = make_loader(dataset, batch_size, True, 0, torch.device("cpu"), 0, batches * batch_size)
+        rates = []
+        for epoch in range(3):  # the first pass warms the page cache
+            loader.sampler.epoch = epoch
+            started = time.perf_counter()
+            for _ in loader:
+                pass
+            rates.append(batches * batch_size / (time.perf_counter() - started))
+        return max(rates[1:])
+
+
+def loader_table(batches: int, model_rate: float) -> None:
+    """Print the loader's img/s per core and the cores one GPU needs, per tile size."""
+    torch.set_num_threads(1)
+    header = f"{'tile px':>7}{'batch':>6}{'img/s per core':>16}{f'cores for {GPU_GOAL} img/s':>22}"
+    print(f"{header}{'cores for the model on CPU':>28}")
+    for tile, batch_size in LOADER_TILES.items():
+        rate = loader_rate(tile, batch_size, batches)
+        print(f"{tile:>7}{batch_size:>6}{rate:>16.1f}{GPU_GOAL / rate:>22.1f}{model_rate / rate:>28.2f}", flush=True)
+
+
 def main() -> None:
     """Measure each setting on each device present and print a table."""
     args = _parse_args()
+    if args.loader_only:
+        loader_table(args.steps, args.model_rate)
+        return
     threads = args.threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     devices = [d for d in args.devices if d == "cpu" or torch.cuda.is_available()]

@@ -8,7 +8,10 @@ import shutil
 import pytest
 from conftest import REPO, copy_workflow, run_snakemake
 
-pytest.importorskip("snakemake_executor_plugin_slurm", reason="the cluster extra is not installed")
+pytest.importorskip(
+    "snakemake_executor_plugin_slurm_weakseg",
+    reason="the slurm-weakseg executor is not installed: pip install -e ./cluster",
+)
 
 
 def _job_blocks(stdout: str) -> dict[str, list[str]]:

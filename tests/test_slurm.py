@@ -3,7 +3,10 @@
 What a dry run cannot show: the CPUs, memory, runtime and GPUs each job really got (read back
 from SLURM's own job records), that the small jobs travel as a few group jobs, and that two
 training jobs run at once, each on the GPU SLURM gave it (fake GPUs: device files linked to
-/dev/null; the jobs train on the CPU and log the CUDA_VISIBLE_DEVICES they were given).
+/dev/null; the jobs train on the CPU and log the CUDA_VISIBLE_DEVICES they were given), that
+a group's jobs run side by side; what a cluster user meets next: failures that name their
+cause and the key to change, a preempted (requeued) and a cancelled training that resume to
+the same summary, and the whole study inside one allocation.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ import pytest
 import yaml
 from conftest import copy_workflow, run_snakemake, snakemake_env
 
-pytest.importorskip("snakemake_executor_plugin_slurm", reason="the cluster extra is not installed")
+pytest.importorskip(
+    "snakemake_executor_plugin_slurm_weakseg",
+    reason="the slurm-weakseg executor is not installed: pip install -e ./cluster",
+)
 
 pytestmark = pytest.mark.pipeline
 

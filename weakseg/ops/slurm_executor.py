@@ -10,8 +10,8 @@ used as they are), with what a study of many short waves and long training runs 
   executor on the allocation's CPUs (``--cores all`` counts the CPUs the job may use): one
   Snakemake start per SLURM job, and a group's independent jobs at once.
 - **Status checks follow the wave.** The plugin checks job states ``init`` seconds after a
-  submission, then 10 s later each time nothing finished, adding 10 s per check up to 180 s,
-  so a 30-s wave was noticed about 20 s late. Here the next check is a tenth of the time the
+  submission, then ``init`` + 10 s, ``init`` + 20 s... apart while nothing finishes (at most 180 s), so
+  with ``init`` 2 a 40-s wave was noticed 28 s late. Here the next check is a tenth of the time the
   wave has run so far, at least ``init`` and at most 180 s (:func:`next_check_seconds`):
   detection costs about a tenth of a wave's length and a long wave is still checked only every
   3 minutes.
