@@ -33,7 +33,7 @@ from weakseg.data.augmentation import strong_pipeline
 from weakseg.learn.inference import autocast_dtype, make_loader, to_device
 from weakseg.learn.losses import SegmentationLoss
 from weakseg.learn.tile_data import TileDataset, TrainingData
-from weakseg.learn.training import _build, _loaders, _loss_functions, _train_epoch
+from weakseg.learn.training import _build, _loaders, _step, _train_epoch
 
 #: arch:encoder:tile px:batch of the issue's three settings; batch per device.
 STANDARD = {
@@ -141,7 +141,7 @@ def measure(setting: str, device: torch.device, steps: int, threads: int, compil
         data = TrainingData(dataset, dataset, 3, [str(k) for k in range(6)])
         run = _build(data, settings, device)
         loaders, _ = _loaders(run, data, settings["training"], max(threads - 1, 0), device)
-        step_loss, _ = _loss_functions("strong", settings["training"])
+        step_loss, _ = _step("strong", settings["training"], False, run)
         resume = Path(folder) / "none"
         _train_epoch(run, loaders, step_loss, 1, settings["training"], resume)  # warm-up, workers start
         trainer = []

@@ -41,7 +41,7 @@ def test_slurm_profile_plans_the_default_experiment(tmp_path):
     assert len(blocks["train"]) == 16 and len(blocks["evaluate"]) == 12
     for block in blocks["train"]:
         resources = _resources(block)
-        assert resources["gpu"] == "1" and resources["cpus_per_gpu"] == "8" and resources["mem_mb"] == "32000"
+        assert resources["gpu"] == "1" and resources["cpus_per_gpu"] == "4" and resources["mem_mb"] == "32000"
         assert resources["runtime"] == "480"
         # The plugin prefers cpus_per_task to cpus_per_gpu: a default of it starved training of CPUs.
         assert "cpus_per_task" not in resources

@@ -46,7 +46,7 @@ TRAIN_LOG = "results/logs/train/strong_only/weak-none/strong-0.1/seed-0/default.
 #: The CI cluster keeps no accounting (squeue, not sacct); the jobs' SLURM logs are kept to be read.
 SLURM_OPTIONS = ("--slurm-weakseg-status-command", "squeue", "--slurm-weakseg-keep-successful-logs")
 #: What the train rule asks for by default (resources.rules.train; threads from the profile).
-TRAIN = {"gpus": 1, "cpus_per_gpu": 8, "mem_mb": 32000, "runtime_min": 480}
+TRAIN = {"gpus": 1, "cpus_per_gpu": 4, "mem_mb": 32000, "runtime_min": 480}
 
 
 def _cluster_running() -> None:
