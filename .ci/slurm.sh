@@ -6,7 +6,7 @@
 # No systemd: the daemons run in the background, their PIDs in $WEAKSEG_SLURM_DIR/*.pid.
 # The node advertises 16 CPUs, 64 GB and two fake GPUs (device files linked to /dev/null)
 # whatever the machine has (SlurmdParameters=config_overrides), so the profile's own requests
-# (8 CPUs per GPU, 32 GB for train) are accepted as they are and can be read back from SLURM.
+# (4 CPUs per GPU, 32 GB for train) are accepted as they are and can be read back from SLURM.
 # A second partition, small (2 CPUs, 60 min), takes jobs over its limits and leaves them pending
 # for ever (EnforcePartLimits=NO, the default): the SLURM test's job that can never start.
 # No job accounting (no slurmdbd): jobs are followed with squeue, kept MinJobAge=3600 s (the
