@@ -330,14 +330,13 @@ def model_spec(arch, encoder, encoder_weights, in_channels, n_classes, task="aut
     return ModelSpec(arch, encoder, in_channels, names, task, mean, std, frames, encoder_weights)
 
 
-#: Test files that run whole studies, longest first; the SLURM file leads: its 3 min are mostly
-#: waits on the cluster, which ran last on one worker while the other had finished.
+#: Test files that run whole studies, longest first.
 LONG_FILES = (
-    "test_slurm.py",
     "test_pipeline.py",
     "test_resume_runs.py",
     "test_cityscapes_pipeline.py",
     "test_dashboard.py",
+    "test_slurm.py",
     "test_potsdam_rgbir.py",
     "test_figaro_pipeline.py",
 )
