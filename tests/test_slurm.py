@@ -39,7 +39,7 @@ TINY = {
     "evaluation": {"gallery_tiles": 1},
 }
 #: One run trained long enough to be interrupted twice (8 epochs, a checkpoint after each).
-LONG = {**TINY, "training": {"epochs": 8, "steps_per_epoch": 3, "batch_size": 4}}
+LONG = {**TINY, "training": {"epochs": 8, "steps_per_epoch": 2, "batch_size": 4}}
 LONG["experiment"] = {**TINY["experiment"], "variants": ["strong_only"]}
 RUN_FOLDER = "results/models/strong_only/weak-none/strong-0.1/seed-0/default"
 TRAIN_LOG = "results/logs/train/strong_only/weak-none/strong-0.1/seed-0/default.log"
