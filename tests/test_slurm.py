@@ -197,17 +197,12 @@ def test_failures_name_the_slurm_cause_and_the_key_to_change_and_nothing_waits(t
     for number, (train, expected) in enumerate(cases):
         (workdir / f"case{number}.yaml").write_text(yaml.safe_dump({"resources": {"rules": {"train": train}}}))
         started = time.monotonic()
-        try:
-            result = _slurm(workdir, f"case{number}.yaml", timeout=240)
-        finally:  # what a run that hung left queued (the old plugin's silent wait) goes too
-            queued = _queued(workdir)
-            for job in queued:
-                subprocess.run(["scancel", job["JobId"]], timeout=30)
+        result = _slurm(workdir, f"case{number}.yaml", timeout=240)
         output = result.stdout + result.stderr
         assert result.returncode != 0
         for words in expected:
             assert words in output, output[-4000:]
-        assert not queued, "a job the run gave up on is still queued"
+        assert not _queued(workdir), "a job the run gave up on is still queued"
         assert not list((workdir / "results/models").rglob("model.pt"))
         assert time.monotonic() - started < 120
     assert output.count("sbatch refused the job") == 1  # the refusal is not submitted again
@@ -223,10 +218,9 @@ def test_a_requeued_then_cancelled_training_resumes_to_the_uninterrupted_summary
     workdir = _study(tmp_path, "workflow", LONG)
     command = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "--sdm", "env-modules", *SLURM_OPTIONS]
     command += ["--set-threads", "train=1", "evaluate=1", "--configfile", "study.yaml"]
-    run = subprocess.Popen(
+    with subprocess.Popen(
         command, cwd=workdir, env=snakemake_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
+    ) as run:
         checkpoint = workdir / RUN_FOLDER / "resume/checkpoint.pt"
         _wait_for(checkpoint.exists, "the first checkpoint")
         (job,) = [j["JobId"] for j in _queued(workdir) if j.get("Comment", "").startswith("rule_run")]
@@ -236,12 +230,6 @@ def test_a_requeued_then_cancelled_training_resumes_to_the_uninterrupted_summary
         _wait_for(lambda: "resuming from" in _text(workdir / TRAIN_LOG), "the requeued job resuming")
         subprocess.run(["scancel", job], check=True, timeout=30)  # then killed, as at a time limit
         output, _ = run.communicate(timeout=300)
-    finally:  # a failed wait leaves neither Snakemake nor its jobs behind
-        if run.poll() is None:
-            run.kill()
-            run.communicate()
-        for queued in _queued(workdir):
-            subprocess.run(["scancel", queued["JobId"]], timeout=30)
     assert run.returncode != 0
     assert f"SLURM job {job} ended CANCELLED" in output and "training resumes" in output, output[-3000:]
     rerun = _slurm(workdir)

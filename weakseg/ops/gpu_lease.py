@@ -12,8 +12,7 @@ Under SLURM (``SLURM_JOB_ID`` set) with one device in ``CUDA_VISIBLE_DEVICES``, 
 has already given the job its own GPU (one SLURM job per rule job, ``profiles/slurm``) and the
 lease defers to it. With several, the whole study runs inside one allocation (docs/clusters.md,
 "One allocation") and its jobs lease the allocation's GPUs among themselves as on any machine.
-Without any device, nothing changes. This module imports no CUDA library, so it runs before
-torch touches the GPU.
+Without any device, nothing changes. This module imports no CUDA library, so it runs before torch touches the GPU.
 """
 
 from __future__ import annotations
