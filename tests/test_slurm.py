@@ -12,8 +12,10 @@ the same summary, and the whole study inside one allocation.
 from __future__ import annotations
 
 import csv
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -223,11 +225,23 @@ def test_a_requeued_then_cancelled_training_resumes_to_the_uninterrupted_summary
     ) as run:
         checkpoint = workdir / RUN_FOLDER / "resume/checkpoint.pt"
         _wait_for(checkpoint.exists, "the first checkpoint")
+        # Frozen at its checkpoint, the training cannot finish before the requeue lands (under CI
+        # load it once did, and the requeued job had nothing left to resume).
+        assert _signal_training(workdir, signal.SIGSTOP) and checkpoint.exists()
         (job,) = [j["JobId"] for j in _queued(workdir) if j.get("Comment", "").startswith("rule_run")]
         subprocess.run(["scontrol", "requeue", job], check=True, timeout=30)  # as a preemption does
-        _wait_for(lambda: _state(job) == "PENDING", "the requeued job pending")
+        _wait_for(lambda: _state(job) == "PENDING", "the requeued job pending", details=lambda: _job_details(job))
+        _wait_for(lambda: not _signal_training(workdir, 0), "the first attempt's training to end")
+        # SLURM revokes the ended attempt's credential to the second: a restart in the same second
+        # fails ("Job credential revoked"; the 2-min hold of a requeued job, skipped below, avoids it).
+        time.sleep(2)
         subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True, timeout=30)  # no 2-min hold
-        _wait_for(lambda: "resuming from" in _text(workdir / TRAIN_LOG), "the requeued job resuming")
+        _wait_for(
+            lambda: "resuming from" in _text(workdir / TRAIN_LOG),
+            "the requeued job resuming",
+            details=lambda: _job_details(job, workdir),
+        )
+        _signal_training(workdir, signal.SIGSTOP)  # again: a checkpoint short of the end is left to resume
         subprocess.run(["scancel", job], check=True, timeout=30)  # then killed, as at a time limit
         output, _ = run.communicate(timeout=300)
     assert run.returncode != 0
@@ -272,9 +286,31 @@ def _state(job: str) -> str:
     return shown.stdout.strip()
 
 
-def _wait_for(condition, what: str, seconds: float = 180) -> None:
+def _signal_training(workdir: Path, number: int) -> list[int]:
+    """Send ``number`` to the study's training processes (``scripts/train.py`` run in ``workdir``)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            ours = proc.joinpath("cwd").resolve() == workdir.resolve()
+            if ours and b"scripts/train.py" in proc.joinpath("cmdline").read_bytes():
+                os.kill(int(proc.name), number)
+                found.append(int(proc.name))
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+    return found
+
+
+def _job_details(job: str, workdir: Path | None = None) -> str:
+    """What SLURM and the logs say of ``job``, for a failed wait's message."""
+    shown = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True, timeout=30)
+    logs = sorted((workdir / ".snakemake/slurm_logs").rglob("*.log")) if workdir else []
+    tails = "".join(f"\n--- {log}:\n{_text(log)[-1500:]}" for log in logs[-2:])
+    return shown.stdout + shown.stderr + tails + (f"\n--- train log:\n{_text(workdir / TRAIN_LOG)}" if workdir else "")
+
+
+def _wait_for(condition, what: str, seconds: float = 180, details=lambda: "") -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"waited {seconds} s for {what}")
+            raise AssertionError(f"waited {seconds} s for {what}\n{details()}")
         time.sleep(0.2)

@@ -25,6 +25,9 @@ def test_status_checks_come_a_tenth_of_the_wave_later_within_init_and_the_plugin
     assert next_check_seconds(300, init=5) == pytest.approx(30)  # a 5-min wave: noticed <= 30 s late
     assert next_check_seconds(10 * 3600, init=5) == MAX_CHECK_SECONDS  # hours: every 3 min, as the plugin
     assert next_check_seconds(100, init=40) == 40  # the plugin's default start still holds
+    # squeue lists a finished job MinJobAge seconds: two checks never fall further apart than half of it.
+    assert next_check_seconds(10 * 3600, init=5, min_job_age=120) == 60
+    assert next_check_seconds(10 * 3600, init=5, min_job_age=3600) == MAX_CHECK_SECONDS
 
 
 def test_a_refused_submission_shows_sbatchs_own_words_and_the_key_to_change():

@@ -34,6 +34,7 @@ from collections.abc import AsyncGenerator, Iterable
 
 from snakemake_executor_plugin_slurm import Executor as SlurmExecutor
 from snakemake_executor_plugin_slurm import ExecutorSettings, common_settings
+from snakemake_executor_plugin_slurm.job_status_query import get_min_job_age
 
 __all__ = ["Executor", "ExecutorSettings", "advice", "common_settings", "explain", "next_check_seconds"]
 
@@ -68,14 +69,17 @@ _ADVICE = (
 )
 
 
-def next_check_seconds(wave_seconds: float, init: float) -> float:
+def next_check_seconds(wave_seconds: float, init: float, min_job_age: float | None = None) -> float:
     """Seconds until the next status check when the current wave has run ``wave_seconds``.
 
     A tenth of the wave's age, at least ``init`` (the profile's
-    ``slurm-weakseg-init-seconds-before-status-checks``) and at most :data:`MAX_CHECK_SECONDS`:
-    a job is noticed at most about 10% of its wave's length (or ``init``) after it ends.
+    ``slurm-weakseg-init-seconds-before-status-checks``) and at most :data:`MAX_CHECK_SECONDS`
+    or half the cluster's ``MinJobAge`` (seconds a finished job stays listed; ``squeue`` would
+    not see a job that ended and left the list between two checks, and the run would wait for
+    it for ever): a job is noticed at most about 10% of its wave's length (or ``init``) after it ends.
     """
-    return float(min(MAX_CHECK_SECONDS, max(init, CHECK_FRACTION * wave_seconds)))
+    longest = MAX_CHECK_SECONDS if not min_job_age else max(init, min(MAX_CHECK_SECONDS, min_job_age / 2))
+    return float(min(longest, max(init, CHECK_FRACTION * wave_seconds)))
 
 
 def advice(cause: str, rules: Iterable[str]) -> str:
@@ -129,10 +133,13 @@ def _rules_of(job) -> list[str]:
 class Executor(SlurmExecutor):
     """The SLURM plugin's executor with the mends in the module's docstring."""
 
-    def __post_init__(self, test_mode: bool = False):
-        super().__post_init__(test_mode=test_mode)
+    def __init__(self, workflow, logger):
+        # Set before the plugin's __init__: it starts the status-check thread, whose first check
+        # runs at once (the plugin's common_settings wait 0 s), before __post_init__ has run.
         self._wave_started = time.monotonic()
         self._pending_noted: dict[str, tuple[float, float]] = {}  # first seen, last said
+        self._min_job_age = get_min_job_age()  # scontrol show config: None where it says nothing
+        super().__init__(workflow, logger)
 
     def additional_general_args(self) -> str:
         """Options of the Snakemake inside each job: it runs the job's rules itself, side by side."""
@@ -150,9 +157,15 @@ class Executor(SlurmExecutor):
         now = time.monotonic()
         if len(running) < len(active_jobs) or not active_jobs:
             self._wave_started = now
-        for job_info in self._end_hopeless(running):
+        try:
+            running = self._end_hopeless(running)
+        except Exception as error:  # noqa: BLE001 - escaping, it would end the whole run (the thread's error)
+            self.logger.error(f"slurm-weakseg: checking pending reasons failed ({error!r}); jobs still followed")
+        for job_info in running:
             yield job_info
-        self.next_seconds_between_status_checks = next_check_seconds(now - self._wave_started, self._init_seconds())
+        self.next_seconds_between_status_checks = next_check_seconds(
+            now - self._wave_started, self._init_seconds(), self._min_job_age
+        )
 
     def _end_hopeless(self, running: list) -> list:
         """Cancel and report jobs pending for a reason no wait resolves; mention long waits."""
