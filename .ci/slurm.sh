@@ -9,6 +9,9 @@
 # (4 CPUs per GPU, 32 GB for train) are accepted as they are and can be read back from SLURM.
 # A second partition, small (2 CPUs, 60 min), takes jobs over its limits and leaves them pending
 # for ever (EnforcePartLimits=NO, the default): the SLURM test's job that can never start.
+# Memory is enforced the way a cluster without cgroups does it (jobacct_gather/linux with
+# OverMemoryKill, sampled every second): a job over its memory is killed and ends FAILED, with
+# slurmstepd's "Exceeded job memory limit" in its log (the SLURM test's job over its memory).
 # No job accounting (no slurmdbd): jobs are followed with squeue, kept MinJobAge=3600 s (the
 # benchmark reads the records of a whole demo study from scontrol).
 # The configuration goes to /etc/slurm/slurm.conf, where every SLURM client finds it (the
@@ -72,7 +75,9 @@ SelectTypeParameters=CR_Core_Memory
 SlurmdParameters=config_overrides
 ReturnToService=2
 MinJobAge=3600
-JobAcctGatherType=jobacct_gather/none
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherParams=OverMemoryKill
+JobAcctGatherFrequency=task=1
 AccountingStorageType=accounting_storage/none
 GresTypes=gpu
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=16 RealMemory=64000 Gres=gpu:2 State=UNKNOWN

@@ -190,14 +190,20 @@ def _queued(workdir: Path) -> list[dict]:
 def test_failures_name_the_slurm_cause_and_the_key_to_change_and_nothing_waits(tmp_path):
     _cluster_running()
     workdir = _study(tmp_path, "workflow", LONG)
-    cases = (  # what the config asks, what the message must say
+    cases = (  # what the config asks of the rules, what the message must say
         # .ci/slurm.sh's partition small (60 min at most) takes train's 480 min and never starts it.
-        ({"slurm_partition": "small"}, ["pending reason 'PartitionTimeLimit'", "resources.rules.train.runtime"]),
-        ({"cpus_per_gpu": 32}, ["node configuration is not available", "resources.rules.train.cpus_per_gpu"]),
-        ({"slurm_partition": "nope"}, ["invalid partition specified: nope", "resources.rules.train.slurm_partition"]),
+        ({"train": {"slurm_partition": "small"}}, ["pending reason 'PartitionTimeLimit'", "rules.train.runtime"]),
+        ({"train": {"cpus_per_gpu": 32}}, ["node configuration is not available", "rules.train.cpus_per_gpu"]),
+        # .ci/slurm.sh's OverMemoryKill ends a job over its memory FAILED: slurmstepd's log line says why.
+        # (train and evaluate travel as one job, which asks the larger of their memories.)
+        (
+            {"train": {"mem_mb": 200}, "evaluate": {"mem_mb": 200}},
+            ["ended FAILED (slurmstepd: Exceeded job memory limit)", "rules.train.mem_mb"],
+        ),
+        ({"train": {"slurm_partition": "nope"}}, ["invalid partition specified: nope", "rules.train.slurm_partition"]),
     )
-    for number, (train, expected) in enumerate(cases):
-        (workdir / f"case{number}.yaml").write_text(yaml.safe_dump({"resources": {"rules": {"train": train}}}))
+    for number, (rules, expected) in enumerate(cases):
+        (workdir / f"case{number}.yaml").write_text(yaml.safe_dump({"resources": {"rules": rules}}))
         started = time.monotonic()
         result = _slurm(workdir, f"case{number}.yaml", timeout=240)
         output = result.stdout + result.stderr

@@ -10,7 +10,14 @@ import pytest
 
 pytest.importorskip("snakemake_executor_plugin_slurm", reason="the cluster extra is not installed")
 
-from weakseg.ops.slurm_executor import HOPELESS, MAX_CHECK_SECONDS, advice, explain, next_check_seconds  # noqa: E402
+from weakseg.ops.slurm_executor import (  # noqa: E402
+    HOPELESS,
+    MAX_CHECK_SECONDS,
+    advice,
+    explain,
+    next_check_seconds,
+    slurmstepd_cause,
+)
 
 REFUSED = (
     "SLURM sbatch failed. The error message was 'sbatch: error: invalid partition specified: nope\n"
@@ -65,3 +72,41 @@ def test_pending_reasons_that_no_wait_resolves_are_told_from_those_that_pass():
 def test_an_unknown_cause_points_to_the_logs_instead_of_guessing():
     line = explain("SLURM-job '7' failed, SLURM status is: 'FAILED'.", "7", ["tile"])
     assert line == "tile: SLURM job 7 ended FAILED. See the SLURM log and the rule's log named above."
+
+
+#: slurmstepd's lines as SLURM 22.05 writes them into a job's log (the CI cluster's memory kill;
+#: a cgroup OOM kill; a time limit), after the rule's own output.
+STEPD = {
+    "memory": (
+        "slurmstepd-localhost: error: StepId=1.batch exceeded memory limit (434720768 > 104857600), being killed\n"
+        "slurmstepd-localhost: error: *** JOB 1 ON localhost CANCELLED AT 2026-12-07T04:18:27 ***\n"
+        "slurmstepd-localhost: error: Exceeded job memory limit\n"
+    ),
+    "cgroup": (
+        "slurmstepd: error: Detected 1 oom-kill event(s) in StepId=9.batch. "
+        "Some of your processes may have been killed by the cgroup out-of-memory handler.\n"
+    ),
+    "time": "slurmstepd: error: *** JOB 5 ON node3 CANCELLED AT 2026-12-07T04:00:00 DUE TO TIME LIMIT ***\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("log", "state", "key"),
+    [("memory", "FAILED", "mem_mb"), ("cgroup", "OUT_OF_MEMORY", "mem_mb"), ("time", "CANCELLED", "runtime")],
+)
+def test_slurmstepds_words_in_the_job_log_name_the_limit_the_state_hides(tmp_path, log, state, key):
+    path = tmp_path / "5.log"
+    path.write_text("localrule train:\n" + "epoch 1/8 ...\n" * 5000 + STEPD[log])  # past the tail's start
+    said = slurmstepd_cause(path)
+    assert said and said in STEPD[log]
+    line = explain(f"SLURM-job '5' failed, SLURM status is: '{state}'.", "5", ["train"], said)
+    assert line.startswith(f"train: SLURM job 5 ended {state} (slurmstepd: {said}).")
+    assert f"resources.rules.train.{key}" in line
+
+
+def test_a_job_log_without_slurmstepds_words_or_missing_adds_nothing(tmp_path):
+    quiet = tmp_path / "7.log"
+    quiet.write_text("localrule tile:\nTraceback (most recent call last):\nValueError: bad tile\n")
+    assert slurmstepd_cause(quiet) is None
+    assert slurmstepd_cause(tmp_path / "missing.log") is None
+    assert slurmstepd_cause(None) is None

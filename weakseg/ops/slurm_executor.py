@@ -18,8 +18,10 @@ used as they are), with what a study of many short waves and long training runs 
 - **Failures say why and what to change.** A refused submission shows sbatch's own message;
   a job that can never start (SLURM's pending reason ``PartitionConfig`` and the like) is
   cancelled and reported instead of waiting forever; a job that ends ``TIMEOUT``,
-  ``OUT_OF_MEMORY``, ``CANCELLED``... is reported with its state. Each message names the rule
-  and the ``resources.rules.<rule>.<key>`` of the config to change (:func:`advice`).
+  ``OUT_OF_MEMORY``, ``CANCELLED``... is reported with its state and slurmstepd's own words from
+  its SLURM log where the state hides the cause (a memory kill that ends ``FAILED``:
+  :func:`slurmstepd_cause`). Each message names the rule and the
+  ``resources.rules.<rule>.<key>`` of the config to change (:func:`advice`).
 
 Registered by the tiny ``snakemake-executor-plugin-slurm-weakseg`` distribution in
 ``cluster/`` (Snakemake finds executors by their module name); ``profiles/slurm`` selects it.
@@ -31,12 +33,21 @@ import re
 import subprocess
 import time
 from collections.abc import AsyncGenerator, Iterable
+from pathlib import Path
 
 from snakemake_executor_plugin_slurm import Executor as SlurmExecutor
 from snakemake_executor_plugin_slurm import ExecutorSettings, common_settings
 from snakemake_executor_plugin_slurm.job_status_query import get_min_job_age
 
-__all__ = ["Executor", "ExecutorSettings", "advice", "common_settings", "explain", "next_check_seconds"]
+__all__ = [
+    "Executor",
+    "ExecutorSettings",
+    "advice",
+    "common_settings",
+    "explain",
+    "next_check_seconds",
+    "slurmstepd_cause",
+]
 
 #: The plugin's own cap on the time between status checks (seconds; MinJobAge is 300 s by default).
 MAX_CHECK_SECONDS = 180
@@ -50,6 +61,14 @@ HOPELESS = re.compile(
 )
 #: How often a job still pending for another reason is mentioned (seconds): no silent wait.
 PENDING_NOTE_SECONDS = 600
+#: What slurmstepd writes into a job's SLURM log when it ends the job: the cause where the state
+#: alone does not say it (a memory kill by JobAcctGatherParams=OverMemoryKill ends FAILED, not
+#: OUT_OF_MEMORY; a job cancelled at its time limit or preempted ends CANCELLED).
+SLURMSTEPD_CAUSE = re.compile(
+    r"Exceeded job memory limit|Detected \d+ oom[-_]kill events?|DUE TO (?:TIME LIMIT|PREEMPTION|NODE FAILURE)"
+)
+#: How much of a job's SLURM log's end is searched for slurmstepd's cause (bytes).
+LOG_TAIL_BYTES = 20_000
 
 #: (pattern in a SLURM state, pending reason or sbatch message, config keys to change, what to do),
 #: first match wins (case ignored): "PartitionTimeLimit" is about time, "PartitionConfig" about size.
@@ -60,7 +79,7 @@ _ADVICE = (
         ("cpus_per_gpu", "mem_mb", "gpu"),
         "ask for no more than one node of the partition has (sinfo -o '%P %c %m %G')",
     ),
-    (r"OUT_OF_MEMORY|--mem|memory|MaxMem", ("mem_mb",), "raise it (MB), or lower the batch or tile size"),
+    (r"OUT_OF_MEMORY|--mem|memory|MaxMem|\boom", ("mem_mb",), "raise it (MB), or lower the batch or tile size"),
     (r"partition", ("slurm_partition",), "name a partition that sinfo lists"),
     (r"account", ("slurm_account",), "name an account of yours (sacctmgr show assoc user=$USER)"),
     (r"QOS", ("qos",), "name a QOS your account may use"),
@@ -104,7 +123,28 @@ def advice(cause: str, rules: Iterable[str]) -> str:
     return "See the SLURM log and the rule's log named above"
 
 
-def explain(message: str, jobid: str | None, rules: Iterable[str]) -> str:
+def slurmstepd_cause(log: str | Path | None) -> str | None:
+    """The cause slurmstepd wrote into a job's SLURM log when it ended the job (:data:`SLURMSTEPD_CAUSE`).
+
+    Args:
+        log: the job's SLURM log (the plugin's ``aux["slurm_logfile"]``); None or a missing file
+            gives None.
+
+    Returns:
+        The last match in the log's final :data:`LOG_TAIL_BYTES` bytes (``Exceeded job memory
+        limit``, ``DUE TO TIME LIMIT``...), or None.
+    """
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, 2) - LOG_TAIL_BYTES))
+            tail = handle.read().decode(errors="replace")
+    except (OSError, TypeError):
+        return None
+    found = SLURMSTEPD_CAUSE.findall(tail)
+    return found[-1] if found else None
+
+
+def explain(message: str, jobid: str | None, rules: Iterable[str], said: str | None = None) -> str:
     """One line for a failed job: its rules, the cause in SLURM's words and what to change.
 
     Args:
@@ -113,6 +153,7 @@ def explain(message: str, jobid: str | None, rules: Iterable[str]) -> str:
             or this module's own (a hopeless pending reason).
         jobid: the SLURM job id (None when sbatch refused the job).
         rules: the rules of the job (several for a group job).
+        said: slurmstepd's cause from the job's SLURM log (:func:`slurmstepd_cause`), if any.
     """
     rules = sorted(set(rules))
     state = re.search(r"SLURM status is: '(\w+)'", message)
@@ -120,7 +161,7 @@ def explain(message: str, jobid: str | None, rules: Iterable[str]) -> str:
     if refused:
         cause = "sbatch refused the job: " + " ".join(refused.group(1).split())
     elif state:
-        cause = f"SLURM job {jobid} ended {state.group(1)}"
+        cause = f"SLURM job {jobid} ended {state.group(1)}" + (f" (slurmstepd: {said})" if said else "")
     else:
         cause = " ".join(message.split()).rstrip(".")
     return f"{' and '.join(rules)}: {cause}. {advice(cause, rules)}."
@@ -208,5 +249,6 @@ class Executor(SlurmExecutor):
 
     def report_job_error(self, job_info, msg=None, **kwargs):
         """Log the cause (sbatch's message, the SLURM state) with what to change, then fail the job."""
-        self.logger.error(explain(msg or "", job_info.external_jobid, _rules_of(job_info.job)))
+        said = slurmstepd_cause((job_info.aux or {}).get("slurm_logfile"))
+        self.logger.error(explain(msg or "", job_info.external_jobid, _rules_of(job_info.job), said))
         super().report_job_error(job_info, msg=msg, **kwargs)
