@@ -330,20 +330,22 @@ def model_spec(arch, encoder, encoder_weights, in_channels, n_classes, task="aut
     return ModelSpec(arch, encoder, in_channels, names, task, mean, std, frames, encoder_weights)
 
 
-#: Test files that run whole studies, longest first.
+#: Test files that run whole studies: the SLURM test first (it mostly waits on its cluster, which
+#: leaves the CPUs to the next file), then the longest first.
 LONG_FILES = (
+    "test_slurm.py",
     "test_pipeline.py",
     "test_resume_runs.py",
     "test_cityscapes_pipeline.py",
     "test_dashboard.py",
-    "test_slurm.py",
     "test_potsdam_rgbir.py",
     "test_figaro_pipeline.py",
 )
 
 
 def pytest_collection_modifyitems(config, items):
-    """Long files first: under pytest-xdist (``./run test``: ``-n auto --dist loadfile``, a file per
-    worker) they start at once, and the short files fill the other workers meanwhile."""
+    """Long files first: under pytest-xdist (``./run test``: ``-n auto --dist loadfile
+    --no-loadscope-reorder``, a file per worker, sent in this order) they start at once, and the
+    short files fill the other workers meanwhile."""
     rank = {name: position for position, name in enumerate(LONG_FILES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))

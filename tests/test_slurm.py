@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -177,6 +178,24 @@ def _slurm(workdir: Path, *configfiles: str, timeout: int = 300) -> subprocess.C
     )
 
 
+def _slurm_started(workdir: Path, *configfiles: str, targets: list[str] = ()) -> subprocess.Popen:
+    """:func:`_slurm`, started in the background (its output in ``stdout``, stderr included)."""
+    command = [sys.executable, "-m", "snakemake", *targets, "--profile", "profiles/slurm", "--sdm", "env-modules"]
+    command += [*SLURM_OPTIONS, "--set-threads", "train=1", "evaluate=1", "--configfile", "study.yaml", *configfiles]
+    return subprocess.Popen(
+        command, cwd=workdir, env=snakemake_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def _frozen_at_first_checkpoint(workdir: Path, run: subprocess.Popen) -> list[int]:
+    """Stop the training of ``run`` once its first checkpoint is written; the processes stopped."""
+    checkpoint = workdir / RUN_FOLDER / "resume/checkpoint.pt"
+    deadline = time.monotonic() + 180
+    while not checkpoint.exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return _signal_training(workdir, signal.SIGSTOP) if checkpoint.exists() else []
+
+
 def _summary(workdir: Path) -> list[dict]:
     """summary.csv's rows without the timings, which differ between runs of the same study."""
     with (workdir / "results/summary.csv").open(newline="") as handle:
@@ -187,9 +206,38 @@ def _queued(workdir: Path) -> list[dict]:
     return [job for job in _jobs_of(workdir) if job["JobState"] in ("PENDING", "RUNNING", "CONFIGURING")]
 
 
+def _cancel(jobs: list[dict]) -> None:
+    if jobs:
+        subprocess.run(["scancel", *[job["JobId"] for job in jobs]], capture_output=True, timeout=30)
+
+
 def test_failures_name_the_slurm_cause_and_the_key_to_change_and_nothing_waits(tmp_path):
     _cluster_running()
-    workdir = _study(tmp_path, "workflow", LONG)
+    # A training over its time limit (1 min; its model alone, so evaluate's 60 min are not added to
+    # the job's), frozen at its first checkpoint: SLURM ends it 60 to 90 s after its start, while the
+    # cases below run.
+    limited = _study(tmp_path, "limited", LONG)
+    (limited / "limit.yaml").write_text(yaml.safe_dump({"resources": {"rules": {"train": {"runtime": 1}}}}))
+    over_time = _slurm_started(limited, "limit.yaml", targets=[f"{RUN_FOLDER}/model.pt"])
+    frozen = []
+    freezer = threading.Thread(target=lambda: frozen.extend(_frozen_at_first_checkpoint(limited, over_time)))
+    freezer.start()
+    try:
+        _failures_at_submission_and_in_the_job(_study(tmp_path, "workflow", LONG))
+        output, _ = over_time.communicate(timeout=240)
+    finally:  # a failed case leaves nothing running behind it
+        over_time.kill()
+        freezer.join()
+        _cancel(_queued(limited))
+    assert frozen, "the time-limited training ended or was never seen before its first checkpoint"
+    assert over_time.returncode != 0
+    assert "ended TIMEOUT" in output and "resources.rules.train.runtime" in output, output[-3000:]
+    assert (limited / RUN_FOLDER / "resume/checkpoint.pt").exists(), "the checkpoint to resume from is kept"
+    assert not (limited / RUN_FOLDER / "model.pt").exists() and not _queued(limited)
+
+
+def _failures_at_submission_and_in_the_job(workdir: Path) -> None:
+    """Each case ends the run in < 2 min, naming its cause and key, with nothing queued or kept."""
     cases = (  # what the config asks of the rules, what the message must say
         # .ci/slurm.sh's partition small (60 min at most) takes train's 480 min and never starts it.
         ({"train": {"slurm_partition": "small"}}, ["pending reason 'PartitionTimeLimit'", "rules.train.runtime"]),
@@ -224,11 +272,7 @@ def test_a_requeued_then_cancelled_training_resumes_to_the_uninterrupted_summary
     )
     assert local.returncode == 0, local.stderr[-3000:]
     workdir = _study(tmp_path, "workflow", LONG)
-    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "--sdm", "env-modules", *SLURM_OPTIONS]
-    command += ["--set-threads", "train=1", "evaluate=1", "--configfile", "study.yaml"]
-    with subprocess.Popen(
-        command, cwd=workdir, env=snakemake_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as run:
+    with _slurm_started(workdir) as run:
         checkpoint = workdir / RUN_FOLDER / "resume/checkpoint.pt"
         _wait_for(checkpoint.exists, "the first checkpoint")
         # Frozen at its checkpoint, the training cannot finish before the requeue lands (under CI
