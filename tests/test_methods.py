@@ -178,7 +178,7 @@ def _tiny_folder(folder: Path, scrambled: bool, kind: str) -> Path:
     return folder
 
 
-def _train(folder: Path, variant: str, kind: str, out: str, pseudo_masks: Path | None = None):
+def _train(folder: Path, variant: str, kind: str, out: str, pseudo_masks: Path | None = None, epochs: int = 1):
     import dataclasses
 
     from conftest import training_files
@@ -191,7 +191,7 @@ def _train(folder: Path, variant: str, kind: str, out: str, pseudo_masks: Path |
     data = load_training_data(
         VARIANTS[variant], "0.25", files, class_names=CLASSES, seed=0, weak_kind=get_weak_kind(kind)
     )
-    settings = {**_settings(1, "last", VARIANTS[variant].mode), "variant": variant}
+    settings = {**_settings(epochs, "last", VARIANTS[variant].mode), "variant": variant}
     settings["training"].update(weak_kind=kind, weak_options=_kind_options(kind))
     method = VARIANTS[variant].method
     if method is not None and get_method(method).has_options:
@@ -233,6 +233,33 @@ def test_the_new_methods_never_read_the_masks_of_weak_tiles(tmp_path, kind, path
         weights.append(_pseudo_student(folder, kind) if path == "pseudo" else _train(folder, path, kind, "run"))
     for name, value in weights[0].items():
         assert torch.equal(value, weights[1][name]), name
+
+
+class _Preempted(Exception):
+    """Raised after an epoch's checkpoint, as a preemption that kills the job there."""
+
+
+def test_a_resumed_consistency_run_with_an_ema_teacher_equals_the_uninterrupted_run(tmp_path, monkeypatch):
+    """The EMA teacher (Mean Teacher), the strong views' draws and the CutMix boxes resume with the run."""
+    import weakseg.learn.training as training
+
+    folder = _tiny_folder(tmp_path / "tiles", False, "proportions")
+    whole = _train(folder, "consistency", "proportions", "whole", epochs=2)
+    save_epoch = training.save_epoch
+
+    def save_then_stop(*args, **kwargs):
+        save_epoch(*args, **kwargs)
+        raise _Preempted
+
+    monkeypatch.setattr(training, "save_epoch", save_then_stop)
+    with pytest.raises(_Preempted):
+        _train(folder, "consistency", "proportions", "run", epochs=2)
+    checkpoint = torch.load(folder / "run/resume/checkpoint.pt", weights_only=False)
+    assert checkpoint["epoch"] == 1 and "teacher" in checkpoint["extras"]
+    monkeypatch.setattr(training, "save_epoch", save_epoch)
+    resumed = _train(folder, "consistency", "proportions", "run", epochs=2)
+    for name, value in whole.items():
+        assert torch.equal(value, resumed[name]), name
 
 
 # ---------------------------------------------------------------- the seam: a method is one module + an entry

@@ -211,6 +211,7 @@ class Executor(SlurmExecutor):
     def _end_hopeless(self, running: list) -> list:
         """Cancel and report jobs pending for a reason no wait resolves; mention long waits."""
         pending = self._pending_reasons([j.external_jobid for j in running if j.external_jobid])
+        self._pending_noted = {job: times for job, times in self._pending_noted.items() if job in pending}
         still = []
         for job_info in running:
             reason = pending.get(job_info.external_jobid)
