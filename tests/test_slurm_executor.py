@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("snakemake_executor_plugin_slurm", reason="the cluster extra is not installed")
 
+import weakseg.ops.slurm_executor as slurm_executor  # noqa: E402
 from weakseg.ops.slurm_executor import (  # noqa: E402
     HOPELESS,
     MAX_CHECK_SECONDS,
@@ -110,3 +111,48 @@ def test_a_job_log_without_slurmstepds_words_or_missing_adds_nothing(tmp_path):
     assert slurmstepd_cause(quiet) is None
     assert slurmstepd_cause(tmp_path / "missing.log") is None
     assert slurmstepd_cause(None) is None
+
+
+class _Job:
+    """What the executor reads of a submitted job (the plugin's SubmittedJobInfo and its job)."""
+
+    def __init__(self, jobid: str, rules: list[str]):
+        self.external_jobid, self.aux = jobid, {}
+        self.job = type("RuleJob", (), {"rules": rules})()
+
+
+class _Log:
+    def __init__(self):
+        self.lines = []
+
+    def info(self, line):
+        self.lines.append(line)
+
+    error = info
+
+
+def test_a_hopeless_pending_job_is_cancelled_and_a_long_wait_is_said_every_10_min(monkeypatch):
+    executor = object.__new__(slurm_executor.Executor)  # no workflow: only the pending-reason mend
+    executor.logger, executor._pending_noted, failed, cancelled = _Log(), {}, [], []
+    executor.report_job_error = lambda job_info, msg=None: failed.append((job_info.external_jobid, msg))
+    monkeypatch.setattr(slurm_executor.subprocess, "run", lambda command, **_: cancelled.append(command))
+    reasons = {"1": "PartitionConfig", "2": "Priority"}
+    executor._pending_reasons = lambda jobids: {job: reasons[job] for job in jobids if job in reasons}
+    clock = [1000.0]
+    monkeypatch.setattr(slurm_executor.time, "monotonic", lambda: clock[0])
+    jobs = [_Job("1", ["train"]), _Job("2", ["evaluate", "train"]), _Job("3", ["tile"])]
+
+    still = executor._end_hopeless(jobs)
+    assert [j.external_jobid for j in still] == ["2", "3"]  # 3 runs; 2 waits its turn
+    assert cancelled == [["scancel", "1"]] and failed[0][0] == "1" and "'PartitionConfig'" in failed[0][1]
+    assert executor.logger.lines == []  # a wait is not said at once
+    clock[0] += 601
+    executor._end_hopeless(still)
+    (said,) = executor.logger.lines
+    assert "SLURM job 2 (evaluate, train) has waited 10 min" in said and "reason 'Priority'" in said
+    clock[0] += 300
+    executor._end_hopeless(still)
+    assert len(executor.logger.lines) == 1  # said again 10 min after the last time, not at every check
+    reasons.pop("2")  # job 2 started: its wait is forgotten
+    executor._end_hopeless(still)
+    assert executor._pending_noted == {}
