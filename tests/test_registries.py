@@ -13,6 +13,8 @@ from weakseg.data.splitting import GROUPINGS
 from weakseg.datasets import DATASETS, get_dataset
 from weakseg.design.experiment import VARIANTS
 from weakseg.design.task import TASKS
+from weakseg.io.errors import WeaksegError
+from weakseg.io.registry import lookup
 from weakseg.learn.losses import SEGMENTATION_LOSSES
 from weakseg.learn.models import ARCHITECTURES
 from weakseg.learn.training import CHECKPOINTS
@@ -106,3 +108,23 @@ def test_dataset_capabilities_come_from_the_adapters():
     for name in DATASETS:
         keys = set(get_dataset(name).download_keys)
         assert keys <= set(node("dataset")["properties"]), f"{name} downloads with keys the schema lacks"
+
+
+@pytest.mark.parametrize(
+    "registry, key, get",
+    [(DATASETS, "dataset.name", get_dataset), (WEAK_KINDS, "experiment.weak_kinds", get_weak_kind)]
+    + [(METHODS, "experiment.methods", get_method)],
+)
+def test_each_registry_finds_its_entries_and_names_the_key_and_the_known_names_for_an_unknown_one(registry, key, get):
+    for name in registry:
+        assert get(name).name == name
+    with pytest.raises(WeaksegError, match=rf"^{key}: unknown \w+ 'tags' \(known: {', '.join(sorted(registry))}\)$"):
+        get("tags")
+
+
+def test_a_registry_entry_is_a_module_and_an_attribute_imported_when_asked_for():
+    import json
+
+    assert lookup({"dumps": "json:dumps"}, "dumps", key="k", what="thing") is json.dumps
+    with pytest.raises(WeaksegError, match=r"^k: unknown thing 'load' \(known: dumps\)$"):
+        lookup({"dumps": "json:dumps"}, "load", key="k", what="thing")

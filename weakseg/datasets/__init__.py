@@ -6,10 +6,9 @@ own dataset's dependencies (``cityscapesscripts`` only for Cityscapes).
 
 from __future__ import annotations
 
-import importlib
-
 from weakseg.datasets.base import DatasetAdapter, SceneFiles
 from weakseg.io.errors import WeaksegError
+from weakseg.io.registry import lookup
 
 #: ``dataset.name`` -> ``module:attribute`` of its adapter. Adding a dataset: one adapter module
 #: plus one entry here (the schema's ``dataset.name`` enum is tested against these keys).
@@ -28,10 +27,7 @@ def get_dataset(name: str) -> DatasetAdapter:
     Raises:
         WeaksegError: unknown name; the message lists the known ones.
     """
-    if name not in DATASETS:
-        raise WeaksegError(f"dataset.name: unknown dataset {name!r} (known: {', '.join(sorted(DATASETS))})")
-    module, attribute = DATASETS[name].split(":")
-    return getattr(importlib.import_module(module), attribute)
+    return lookup(DATASETS, name, key="dataset.name", what="dataset")
 
 
 def official_test_adapter(name: str) -> DatasetAdapter:

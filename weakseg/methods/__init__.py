@@ -7,9 +7,8 @@ arm, controls and step hooks), one entry in :data:`METHODS` (the schema's
 
 from __future__ import annotations
 
-import importlib
-
 from weakseg.io.errors import WeaksegError
+from weakseg.io.registry import lookup
 from weakseg.methods.method import Method, Variant
 
 #: A value of ``experiment.methods`` -> ``module:attribute`` of the method (imported when first asked for).
@@ -27,10 +26,7 @@ def get_method(name: str) -> Method:
     Raises:
         WeaksegError: unknown name, naming ``experiment.methods`` and the known methods.
     """
-    if name not in METHODS:
-        raise WeaksegError(f"experiment.methods: unknown method {name!r} (known: {', '.join(METHODS)})")
-    module, attribute = METHODS[name].split(":")
-    return getattr(importlib.import_module(module), attribute)
+    return lookup(METHODS, name, key="experiment.methods", what="method")
 
 
 def method_variants() -> list[Variant]:

@@ -7,9 +7,7 @@ Imports the layers below.
 
 from __future__ import annotations
 
-import importlib
-
-from weakseg.io.errors import WeaksegError
+from weakseg.io.registry import lookup
 from weakseg.weak.kind import WeakKind
 
 #: A value of ``experiment.weak_kinds`` -> ``module:attribute`` of the kind (imported when first asked for).
@@ -34,10 +32,7 @@ def get_weak_kind(name: str) -> WeakKind:
     Raises:
         WeaksegError: unknown name, naming ``experiment.weak_kinds`` and the known kinds.
     """
-    if name not in WEAK_KINDS:
-        raise WeaksegError(f"experiment.weak_kinds: unknown kind {name!r} (known: {', '.join(sorted(WEAK_KINDS))})")
-    module, attribute = WEAK_KINDS[name].split(":")
-    return getattr(importlib.import_module(module), attribute)
+    return lookup(WEAK_KINDS, name, key="experiment.weak_kinds", what="kind")
 
 
 __all__ = ["WEAK_KINDS", "WeakKind", "get_weak_kind"]
