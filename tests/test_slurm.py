@@ -275,8 +275,8 @@ def test_a_requeued_then_cancelled_training_resumes_to_the_uninterrupted_summary
     with _slurm_started(workdir) as run:
         checkpoint = workdir / RUN_FOLDER / "resume/checkpoint.pt"
         _wait_for(checkpoint.exists, "the first checkpoint")
-        # Frozen at its checkpoint, the training cannot finish before the requeue lands (under CI
-        # load it once did, and the requeued job had nothing left to resume).
+        # Frozen at its checkpoint, the training cannot end before the requeue lands (a 2-s
+        # training under CI load could, and leave nothing to resume).
         assert _signal_training(workdir, signal.SIGSTOP) and checkpoint.exists()
         (job,) = [j["JobId"] for j in _queued(workdir) if j.get("Comment", "").startswith("rule_run")]
         subprocess.run(["scontrol", "requeue", job], check=True, timeout=30)  # as a preemption does
