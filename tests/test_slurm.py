@@ -167,21 +167,22 @@ def _study(tmp_path: Path, name: str, config: dict) -> Path:
     return workdir
 
 
-def _slurm(workdir: Path, *configfiles: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    """The study in ``workdir`` through the profile (no conda here: env-modules, no directive)."""
-    return run_snakemake(
-        workdir,
+def _through_the_profile(*configfiles: str) -> list[str]:
+    """Snakemake's options for the study through the profile (no conda here: env-modules, no directive)."""
+    return [
         *("--profile", "profiles/slurm", "--sdm", "env-modules", *SLURM_OPTIONS),
-        *("--set-threads", "train=1", "evaluate=1"),
-        *("--configfile", "study.yaml", *configfiles),
-        timeout=timeout,
-    )
+        *("--set-threads", "train=1", "evaluate=1", "--configfile", "study.yaml", *configfiles),
+    ]
 
 
-def _slurm_started(workdir: Path, *configfiles: str, targets: list[str] = ()) -> subprocess.Popen:
+def _slurm(workdir: Path, *configfiles: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """The study in ``workdir`` through the profile."""
+    return run_snakemake(workdir, *_through_the_profile(*configfiles), timeout=timeout)
+
+
+def _slurm_started(workdir: Path, *configfiles: str, targets: tuple[str, ...] = ()) -> subprocess.Popen:
     """:func:`_slurm`, started in the background (its output in ``stdout``, stderr included)."""
-    command = [sys.executable, "-m", "snakemake", *targets, "--profile", "profiles/slurm", "--sdm", "env-modules"]
-    command += [*SLURM_OPTIONS, "--set-threads", "train=1", "evaluate=1", "--configfile", "study.yaml", *configfiles]
+    command = [sys.executable, "-m", "snakemake", *targets, *_through_the_profile(*configfiles)]
     return subprocess.Popen(
         command, cwd=workdir, env=snakemake_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -218,7 +219,7 @@ def test_failures_name_the_slurm_cause_and_the_key_to_change_and_nothing_waits(t
     # cases below run.
     limited = _study(tmp_path, "limited", LONG)
     (limited / "limit.yaml").write_text(yaml.safe_dump({"resources": {"rules": {"train": {"runtime": 1}}}}))
-    over_time = _slurm_started(limited, "limit.yaml", targets=[f"{RUN_FOLDER}/model.pt"])
+    over_time = _slurm_started(limited, "limit.yaml", targets=(f"{RUN_FOLDER}/model.pt",))
     frozen = []
     freezer = threading.Thread(target=lambda: frozen.extend(_frozen_at_first_checkpoint(limited, over_time)))
     freezer.start()
@@ -273,11 +274,9 @@ def test_a_requeued_then_cancelled_training_resumes_to_the_uninterrupted_summary
     assert local.returncode == 0, local.stderr[-3000:]
     workdir = _study(tmp_path, "workflow", LONG)
     with _slurm_started(workdir) as run:
-        checkpoint = workdir / RUN_FOLDER / "resume/checkpoint.pt"
-        _wait_for(checkpoint.exists, "the first checkpoint")
         # Frozen at its checkpoint, the training cannot end before the requeue lands (a 2-s
         # training under CI load could, and leave nothing to resume).
-        assert _signal_training(workdir, signal.SIGSTOP) and checkpoint.exists()
+        assert _frozen_at_first_checkpoint(workdir, run), "no training seen at its first checkpoint in 180 s"
         (job,) = [j["JobId"] for j in _queued(workdir) if j.get("Comment", "").startswith("rule_run")]
         subprocess.run(["scontrol", "requeue", job], check=True, timeout=30)  # as a preemption does
         _wait_for(lambda: _state(job) == "PENDING", "the requeued job pending", details=lambda: _job_details(job))
